@@ -1,0 +1,13 @@
+//! burnguard-core: the engine behind burnguard. Pure Rust, no Python.
+//!
+//! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
+//! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod slo;
+mod sync;
+pub mod window;
+
+pub use error::Error;

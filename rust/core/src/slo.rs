@@ -1,0 +1,520 @@
+//! SLOs on bucketed windows: success ratio, error budget, burn rate, and the SRE Workbook's
+//! multiwindow, multi-burn-rate alerts.
+//!
+//! The figures follow slo-budget-tracker 0.1.1 operation for operation, so results match it
+//! bit for bit on the same counts:
+//!
+//! * `success_ratio = (total - failures) / total`, `1.0` with no events;
+//! * `error_budget_remaining = (allowed - failures) / allowed` with `allowed = (1 - target) * total`;
+//! * `burn_rate = (1 - success_ratio) / (1 - target)`.
+
+use crate::error::Error;
+use crate::sync::{AtomicU64, Ordering};
+use crate::window::{check_timestamp, BucketWindow, Counts, TierInfo};
+
+/// Finest bucket width as a fraction of the shortest configured window.
+pub const RESOLUTION_DIVISOR: f64 = 60.0;
+/// Most alert policies one SLO may carry.
+pub const MAX_POLICIES: usize = 64;
+
+/// The SRE Workbook's alert table for a 30-day SLO: severity, long window, threshold.
+/// Each short window is 1/12 of its long window.
+const WORKBOOK: [(&str, f64, f64); 4] =
+    [("page", 3600.0, 14.4), ("page", 21600.0, 6.0), ("ticket", 86400.0, 3.0), ("ticket", 259200.0, 1.0)];
+const WORKBOOK_WINDOW: f64 = 30.0 * 86400.0;
+
+/// A multiwindow burn-rate alert: fires when both windows burn at or above `threshold`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Free-form severity, such as `page` or `ticket`.
+    pub severity: String,
+    /// The long window, in seconds: is the budget really being spent?
+    pub long_window: f64,
+    /// The short window, in seconds: is it still being spent now?
+    pub short_window: f64,
+    /// Burn-rate threshold both windows must reach.
+    pub threshold: f64,
+}
+
+/// The SRE Workbook's four policies (page 14.4x over 1h and 5m, page 6x over 6h and 30m,
+/// ticket 3x over 1d and 2h, ticket 1x over 3d and 6h), scaled from 30 days to
+/// `window_seconds` and rounded to whole seconds, at least one.
+pub fn workbook_policies(window_seconds: f64) -> Vec<Policy> {
+    let scale = |seconds: f64| (seconds * window_seconds / WORKBOOK_WINDOW).round().max(1.0);
+    WORKBOOK
+        .iter()
+        .map(|&(severity, long, threshold)| Policy {
+            severity: severity.to_string(),
+            long_window: scale(long),
+            short_window: scale(long / 12.0),
+            threshold,
+        })
+        .collect()
+}
+
+/// Everything that defines one SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloSpec {
+    /// Target success ratio, in (0, 1).
+    pub target: f64,
+    /// The rolling window the SLO is evaluated over, in seconds.
+    pub window_seconds: f64,
+    /// Windows whose burn rate is sampled in every snapshot and checked by `check_burn_rate`.
+    pub burn_windows: Vec<f64>,
+    /// Threshold for `check_burn_rate`.
+    pub burn_threshold: f64,
+    /// Multiwindow alert policies.
+    pub policies: Vec<Policy>,
+    /// For latency SLOs: an event is good when its duration is at most this many seconds.
+    pub latency_threshold: Option<f64>,
+}
+
+fn check_window(param: &'static str, seconds: f64, slo_window: f64) -> Result<(), Error> {
+    if seconds.is_finite() && seconds > 0.0 && seconds <= slo_window {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            param,
+            format!("must be a positive number of seconds <= window_seconds ({slo_window}); got {seconds}"),
+        ))
+    }
+}
+
+impl SloSpec {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.target > 0.0 && self.target < 1.0) {
+            return Err(Error::invalid("target", format!("must be in (0, 1); got {}", self.target)));
+        }
+        if !(self.window_seconds.is_finite() && self.window_seconds > 0.0) {
+            return Err(Error::invalid(
+                "window_seconds",
+                format!("must be a positive, finite number of seconds; got {}", self.window_seconds),
+            ));
+        }
+        for &w in &self.burn_windows {
+            check_window("burn_rate_windows", w, self.window_seconds)?;
+        }
+        if !(self.burn_threshold.is_finite() && self.burn_threshold > 1.0) {
+            return Err(Error::invalid(
+                "burn_rate_threshold",
+                format!("must be a finite number > 1; got {}", self.burn_threshold),
+            ));
+        }
+        if self.policies.len() > MAX_POLICIES {
+            return Err(Error::invalid("alert_policies", format!("may hold at most {MAX_POLICIES} policies")));
+        }
+        for p in &self.policies {
+            check_window("alert_policies.long_window_seconds", p.long_window, self.window_seconds)?;
+            check_window("alert_policies.short_window_seconds", p.short_window, p.long_window)?;
+            if !(p.threshold.is_finite() && p.threshold > 0.0) {
+                return Err(Error::invalid(
+                    "alert_policies.threshold",
+                    format!("must be a positive, finite burn rate; got {}", p.threshold),
+                ));
+            }
+        }
+        if let Some(t) = self.latency_threshold {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::invalid(
+                    "latency_threshold_seconds",
+                    format!("must be a positive, finite number of seconds; got {t}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The windows a snapshot needs, in order: the SLO window, each burn window, then each
+    /// policy's long and short window.
+    pub fn query_windows(&self) -> Vec<f64> {
+        let mut windows = vec![self.window_seconds];
+        windows.extend(&self.burn_windows);
+        windows.extend(self.policies.iter().flat_map(|p| [p.long_window, p.short_window]));
+        windows
+    }
+
+    /// Figures for `counts` observed over a window of `window_seconds`.
+    pub fn figures(&self, window_seconds: f64, counts: Counts) -> Figures {
+        let (total, failures) = (counts.total(), counts.bad);
+        let success_ratio = if total == 0 { 1.0 } else { (total - failures) as f64 / total as f64 };
+        Figures { window_seconds, total, failures, success_ratio, burn_rate: self.burn_rate(success_ratio) }
+    }
+
+    fn burn_rate(&self, success_ratio: f64) -> f64 {
+        (1.0 - success_ratio) / (1.0 - self.target)
+    }
+
+    /// The snapshot for counts over [`SloSpec::query_windows`], in the same order.
+    pub fn evaluate(&self, counts: &[Counts]) -> Snapshot {
+        let windows = self.query_windows();
+        assert_eq!(counts.len(), windows.len(), "one count per query window");
+        let mut figures = windows.iter().zip(counts).map(|(&w, &c)| self.figures(w, c));
+        let overall = figures.next().expect("the SLO window comes first");
+        let samples: Vec<Figures> = figures.by_ref().take(self.burn_windows.len()).collect();
+        let policies = self
+            .policies
+            .iter()
+            .zip(std::iter::from_fn(|| Some((figures.next()?, figures.next()?))))
+            .map(|(p, (long, short))| PolicyStatus {
+                firing: long.total > 0
+                    && short.total > 0
+                    && long.burn_rate >= p.threshold
+                    && short.burn_rate >= p.threshold,
+                long,
+                short,
+            })
+            .collect();
+
+        let (total, failures) = (overall.total, overall.failures);
+        let allowed = (1.0 - self.target) * total as f64;
+        let (remaining, consumed) =
+            if total == 0 { (1.0, 0.0) } else { ((allowed - failures as f64) / allowed, failures as f64 / allowed) };
+        let current_burn = samples
+            .iter()
+            .min_by(|a, b| a.window_seconds.total_cmp(&b.window_seconds))
+            .map_or(overall.burn_rate, |s| s.burn_rate);
+        let time_to_exhaustion = if remaining <= 0.0 {
+            Some(0.0)
+        } else if current_burn > 0.0 {
+            Some(remaining * self.window_seconds / current_burn)
+        } else {
+            None
+        };
+        Snapshot {
+            overall,
+            error_budget_remaining: remaining,
+            error_budget_consumed: consumed,
+            samples,
+            policies,
+            time_to_exhaustion,
+        }
+    }
+
+    fn finest_window(&self) -> f64 {
+        self.query_windows().into_iter().fold(f64::INFINITY, f64::min)
+    }
+
+    fn longest_window(&self) -> f64 {
+        self.query_windows().into_iter().fold(0.0, f64::max)
+    }
+}
+
+/// Counts and ratios over one window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// The window's length, in seconds.
+    pub window_seconds: f64,
+    /// Events in the window.
+    pub total: u64,
+    /// Bad events in the window.
+    pub failures: u64,
+    /// Good events over all events; 1.0 with none.
+    pub success_ratio: f64,
+    /// How fast the error budget burns: 1.0 spends exactly the budget over the SLO window.
+    pub burn_rate: f64,
+}
+
+/// One alert policy evaluated at one instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolicyStatus {
+    /// Figures over the long window.
+    pub long: Figures,
+    /// Figures over the short window.
+    pub short: Figures,
+    /// Both windows have events and burn at or above the policy's threshold.
+    pub firing: bool,
+}
+
+/// An SLO's state at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Figures over the whole SLO window.
+    pub overall: Figures,
+    /// Share of the error budget left: 1.0 untouched, 0.0 spent, negative in breach.
+    pub error_budget_remaining: f64,
+    /// Share of the error budget spent: `failures / allowed`, 0.0 with no events.
+    pub error_budget_consumed: f64,
+    /// Figures over each burn window, in the spec's order.
+    pub samples: Vec<Figures>,
+    /// Each alert policy, in the spec's order.
+    pub policies: Vec<PolicyStatus>,
+    /// Seconds until the remaining budget is spent at the burn rate of the shortest burn
+    /// window (`remaining * window / burn_rate`); 0.0 once spent; `None` when nothing burns.
+    pub time_to_exhaustion: Option<f64>,
+}
+
+impl Snapshot {
+    /// Bit mask of the firing policies.
+    pub fn firing_mask(&self) -> u64 {
+        self.policies.iter().enumerate().filter(|(_, p)| p.firing).fold(0, |m, (i, _)| m | 1 << i)
+    }
+}
+
+/// A snapshot together with the policies that started and stopped firing since the last poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPoll {
+    /// The state at the poll.
+    pub snapshot: Snapshot,
+    /// Bit mask of policies firing now that were not at the previous poll.
+    pub started: u64,
+    /// Bit mask of policies that were firing at the previous poll and are not now.
+    pub resolved: u64,
+}
+
+/// A live SLO: a spec, its bucketed window, and which alerts were firing at the last poll.
+#[derive(Debug)]
+pub struct Slo {
+    spec: SloSpec,
+    window: BucketWindow,
+    firing: AtomicU64,
+}
+
+impl Slo {
+    /// An SLO whose finest buckets are 1/60 of its shortest window and whose history covers
+    /// its longest window.
+    pub fn new(spec: SloSpec) -> Result<Self, Error> {
+        spec.validate()?;
+        let window = BucketWindow::new(spec.finest_window() / RESOLUTION_DIVISOR, spec.longest_window())?;
+        Ok(Slo { spec, window, firing: AtomicU64::new(0) })
+    }
+
+    /// The spec this SLO was built from.
+    pub fn spec(&self) -> &SloSpec {
+        &self.spec
+    }
+
+    /// Records one event at `ts`.
+    pub fn record(&self, ts: f64, good: bool) -> Result<(), Error> {
+        self.window.record(ts, good, 1)
+    }
+
+    /// Whether a request that took `seconds` meets the latency objective.
+    pub fn latency_is_good(&self, seconds: f64) -> Result<bool, Error> {
+        let threshold = self.spec.latency_threshold.ok_or_else(|| {
+            Error::invalid("latency_threshold_seconds", "must be set on the SLO to record latencies")
+        })?;
+        if seconds.is_finite() && seconds >= 0.0 {
+            Ok(seconds <= threshold)
+        } else {
+            Err(Error::invalid("seconds", format!("must be a finite duration >= 0; got {seconds}")))
+        }
+    }
+
+    /// Records one request that took `seconds`: good when within the latency threshold.
+    pub fn record_latency(&self, ts: f64, seconds: f64) -> Result<(), Error> {
+        let good = self.latency_is_good(seconds)?;
+        self.record(ts, good)
+    }
+
+    /// Records one event per element; nothing is recorded if any element is bad.
+    pub fn record_many(&self, good: &[bool], ts: &[f64]) -> Result<(), Error> {
+        self.window.record_many(good, ts)
+    }
+
+    /// Records one request per element of `seconds`; nothing is recorded if any element is bad.
+    pub fn record_latency_many(&self, seconds: &[f64], ts: &[f64]) -> Result<(), Error> {
+        let good = seconds
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| self.latency_is_good(s).map_err(|e| e.at_index("seconds", i)))
+            .collect::<Result<Vec<bool>, Error>>()?;
+        self.window.record_many(&good, ts)
+    }
+
+    /// Counts over each of [`SloSpec::query_windows`] ending at `now`.
+    pub fn counts(&self, now: f64) -> Result<Vec<Counts>, Error> {
+        let windows = self.spec.query_windows();
+        let mut counts: Vec<Counts> = Vec::with_capacity(windows.len());
+        for (i, &w) in windows.iter().enumerate() {
+            let known = windows[..i].iter().position(|&earlier| earlier == w);
+            counts.push(match known {
+                Some(j) => counts[j],
+                None => self.window.count(now, w)?,
+            });
+        }
+        Ok(counts)
+    }
+
+    /// The SLO's state at `now`.
+    pub fn snapshot(&self, now: f64) -> Result<Snapshot, Error> {
+        Ok(self.spec.evaluate(&self.counts(now)?))
+    }
+
+    /// Figures over each burn window at `now`, in the spec's order.
+    pub fn burn_samples(&self, now: f64) -> Result<Vec<Figures>, Error> {
+        check_timestamp("at", now)?;
+        self.spec.burn_windows.iter().map(|&w| Ok(self.spec.figures(w, self.window.count(now, w)?))).collect()
+    }
+
+    /// The state at `now`, and which policies started or stopped firing since the last poll.
+    /// Concurrent pollers each see every transition exactly once between them.
+    pub fn poll_alerts(&self, now: f64) -> Result<AlertPoll, Error> {
+        let snapshot = self.snapshot(now)?;
+        let firing = snapshot.firing_mask();
+        let before = self.firing.swap(firing, Ordering::Relaxed);
+        Ok(AlertPoll { snapshot, started: firing & !before, resolved: before & !firing })
+    }
+
+    /// Events that arrived too old to be held.
+    pub fn dropped(&self) -> u64 {
+        self.window.dropped()
+    }
+
+    /// The bucket tiers: width and span of each, finest first.
+    pub fn resolution(&self) -> Vec<TierInfo> {
+        self.window.tiers()
+    }
+
+    /// Bytes held by this SLO's window.
+    pub fn memory_bytes(&self) -> usize {
+        self.window.memory_bytes()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn spec(target: f64, window: f64, burn: &[f64]) -> SloSpec {
+        SloSpec {
+            target,
+            window_seconds: window,
+            burn_windows: burn.to_vec(),
+            burn_threshold: 14.4,
+            policies: workbook_policies(window),
+            latency_threshold: None,
+        }
+    }
+
+    #[test]
+    fn workbook_policies_for_30_days_are_the_books() {
+        let p = workbook_policies(2_592_000.0);
+        let table: Vec<_> =
+            p.iter().map(|p| (p.severity.as_str(), p.long_window, p.short_window, p.threshold)).collect();
+        assert_eq!(
+            table,
+            [
+                ("page", 3600.0, 300.0, 14.4),
+                ("page", 21600.0, 1800.0, 6.0),
+                ("ticket", 86400.0, 7200.0, 3.0),
+                ("ticket", 259200.0, 21600.0, 1.0)
+            ]
+        );
+        assert_eq!(workbook_policies(3600.0)[0].short_window, 1.0);
+    }
+
+    #[test]
+    fn default_slo_resolution_and_memory() {
+        let slo = Slo::new(spec(0.999, 2_592_000.0, &[3600.0, 21600.0])).unwrap();
+        let tiers = slo.resolution();
+        assert_eq!(tiers[0].width_seconds, 5.0);
+        assert!(tiers.last().unwrap().span_seconds >= 2_592_000.0);
+        assert!(slo.memory_bytes() <= 64 * 1024);
+    }
+
+    #[test]
+    fn figures_match_the_peer_formulas() {
+        let slo = Slo::new(spec(0.99, 3600.0, &[60.0, 300.0])).unwrap();
+        for i in 0..95 {
+            slo.record(i as f64, true).unwrap();
+        }
+        for i in 95..100 {
+            slo.record(i as f64, false).unwrap();
+        }
+        let s = slo.snapshot(100.0).unwrap();
+        assert_eq!((s.overall.total, s.overall.failures), (100, 5));
+        assert_eq!(s.overall.success_ratio, 0.95);
+        let allowed = 0.010000000000000009 * 100.0;
+        assert_eq!(s.error_budget_remaining, (allowed - 5.0) / allowed);
+        assert_eq!(s.error_budget_consumed, 5.0 / allowed);
+        assert_eq!(s.overall.burn_rate, (1.0 - 0.95) / (1.0 - 0.99));
+        assert_eq!(s.time_to_exhaustion, Some(0.0));
+        assert_eq!(s.samples[0].total, 60); // [40, 100], as the peer counts it
+    }
+
+    #[test]
+    fn empty_snapshot_is_untouched() {
+        let s = Slo::new(spec(0.999, 3600.0, &[60.0])).unwrap().snapshot(10.0).unwrap();
+        assert_eq!((s.overall.success_ratio, s.error_budget_remaining, s.overall.burn_rate), (1.0, 1.0, 0.0));
+        assert_eq!(s.time_to_exhaustion, None);
+        assert!(s.policies.iter().all(|p| !p.firing));
+    }
+
+    #[test]
+    fn time_to_exhaustion_uses_the_shortest_burn_window() {
+        let slo = Slo::new(spec(0.9, 1000.0, &[100.0, 10.0])).unwrap();
+        // 1 failure in 20 over the last 10 s: burn 0.5 there; 1 failure in 100 overall.
+        for i in 0..100 {
+            slo.record(900.0 + i as f64 * 0.999, i != 95).unwrap();
+        }
+        let s = slo.snapshot(999.0).unwrap();
+        let short = s.samples[1];
+        assert_eq!(short.window_seconds, 10.0);
+        let expected = s.error_budget_remaining * 1000.0 / short.burn_rate;
+        assert_eq!(s.time_to_exhaustion, Some(expected));
+    }
+
+    #[test]
+    fn multiwindow_alert_needs_both_windows_burning() {
+        let slo = Slo::new(spec(0.999, 2_592_000.0, &[3600.0])).unwrap();
+        let t0 = 1_700_000_000.0;
+        // An hour at 0.05 % errors (burn 0.5), then 5 minutes at 2 % errors (burn 20).
+        for i in 0..3600 {
+            slo.record(t0 + i as f64, i % 2000 != 0).unwrap();
+        }
+        let quiet = slo.poll_alerts(t0 + 3599.0).unwrap();
+        assert_eq!((quiet.started, quiet.resolved), (0, 0));
+        for i in 0..300 {
+            for j in 0..100 {
+                slo.record(t0 + 3600.0 + i as f64, j >= 2).unwrap();
+            }
+        }
+        let hot = slo.poll_alerts(t0 + 3899.0).unwrap();
+        let page = hot.snapshot.policies[0];
+        assert!(page.short.burn_rate >= 14.4 && page.long.burn_rate >= 14.4, "{page:?}");
+        assert_eq!(hot.started & 0b1, 0b1);
+        assert_eq!(slo.poll_alerts(t0 + 3899.0).unwrap().started, 0);
+        // Ten quiet minutes later the short window has recovered: the page resolves.
+        for i in 0..600 {
+            slo.record(t0 + 3900.0 + i as f64, true).unwrap();
+        }
+        let calm = slo.poll_alerts(t0 + 4499.0).unwrap();
+        assert!(calm.snapshot.policies[0].long.burn_rate >= 14.4);
+        assert_eq!(calm.resolved & 0b1, 0b1);
+    }
+
+    #[test]
+    fn latency_slo_classifies_by_threshold() {
+        let mut s = spec(0.9, 3600.0, &[60.0]);
+        s.latency_threshold = Some(0.25);
+        let slo = Slo::new(s).unwrap();
+        slo.record_latency(1.0, 0.25).unwrap();
+        slo.record_latency(1.0, 0.3).unwrap();
+        slo.record_latency_many(&[0.1, 0.5, 0.2], &[2.0, 2.0, 2.0]).unwrap();
+        let snap = slo.snapshot(3.0).unwrap();
+        assert_eq!((snap.overall.total, snap.overall.failures), (5, 2));
+        let err = slo.record_latency_many(&[0.1, f64::NAN], &[2.0, 2.0]).unwrap_err();
+        assert_eq!(err.to_string(), "seconds[1] must be a finite duration >= 0; got NaN");
+        let plain = Slo::new(spec(0.9, 3600.0, &[60.0])).unwrap();
+        assert!(plain.record_latency(1.0, 0.1).is_err());
+    }
+
+    #[test]
+    fn invalid_specs_name_the_parameter() {
+        let cases: [(fn(&mut SloSpec), &str); 6] = [
+            (|s| s.target = 1.0, "target"),
+            (|s| s.target = f64::NAN, "target"),
+            (|s| s.window_seconds = f64::INFINITY, "window_seconds"),
+            (|s| s.burn_windows = vec![7200.0], "burn_rate_windows"),
+            (|s| s.burn_threshold = f64::NAN, "burn_rate_threshold"),
+            (|s| s.policies[0].threshold = -1.0, "alert_policies.threshold"),
+        ];
+        for (mutate, param) in cases {
+            let mut s = spec(0.99, 3600.0, &[60.0]);
+            mutate(&mut s);
+            let err = Slo::new(s).unwrap_err();
+            assert!(err.to_string().starts_with(param), "{err}");
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! Bounded, lock-free, tiered time-bucket windows of good and bad event counts.
+//!
+//! # Layout
+//!
+//! A window is a stack of *tiers*. Tier 0 has the finest bucket width `w0`; each tier above has
+//! buckets [`TIER_RATIO`] times wider. Every tier has the same number of buckets (by default
+//! [`BUCKETS_PER_TIER`]), so tier `k` spans `n * w0 * 4^k` seconds and memory is fixed at
+//! construction: `16 * n * tiers` bytes plus a three-word header, whatever the traffic.
+//!
+//! All state is one flat array of `u64` atomics addressed by offsets (no pointers), so the same
+//! layout can later live in a shared-memory file:
+//!
+//! ```text
+//! [head, dropped, expired, tier0 slot0 good, tier0 slot0 bad, tier0 slot1 good, ..., tierN ...]
+//! ```
+//!
+//! # One word, one count, its own epoch
+//!
+//! Each count word packs the bucket's *lap* (which turn of the ring it belongs to, plus one, so
+//! zero means empty) in its high bits and the count in its low bits. A bucket is therefore
+//! `(epoch, count)` read and written as one atomic word: rotation cannot tear a count.
+//!
+//! Recording an event at tier-0 index `i` does one compare-and-swap on its slot:
+//! * same lap: add to the count;
+//! * older lap (or empty): install `(my lap, n)` and carry the evicted count up to the tier above
+//!   (the bucket there that covers the same time), which may cascade;
+//! * newer lap: my bucket has already been carried up, so the event goes up a tier too.
+//!
+//! Every event therefore sits in exactly one bucket at any time, in the finest tier that still
+//! holds its time. Counts carried past the last tier are added to `expired`; events too old to
+//! be held at all (or overflowing the last tier's count) are added to `dropped`. So at any
+//! quiescent moment `recorded == live + expired + dropped`, exactly. A reader that runs during a
+//! carry may momentarily miss the carried count (never count it twice).
+//!
+//! # Resolution
+//!
+//! A query for the last `W` seconds sums every bucket that overlaps `[now - W, now]`, so its
+//! old edge is extended by less than one bucket width *of the tier holding that age*. Data of
+//! age `a` lives in tier 0 while `a < (n - 1) * w0`; beyond that, in the lowest tier `k` whose
+//! retained span `(n - 1) * w0 * 4^k` covers `a`. The worst-case edge error of a window longer
+//! than tier 0's span is therefore `4 / (n - 1)` of its length (1.7 % with `n = 240`), and at
+//! most `w0` for shorter windows. Windows shorter than `w0` are answered at `w0` resolution.
+
+use crate::error::Error;
+use crate::sync::{AtomicU64, Ordering};
+
+/// Largest accepted timestamp, in seconds since the epoch (2^33 s, in the year 2242).
+pub const MAX_TIMESTAMP: f64 = 8_589_934_592.0;
+/// Buckets in every tier of a default window.
+pub const BUCKETS_PER_TIER: usize = 240;
+/// How many times wider a tier's buckets are than the tier below.
+pub const TIER_RATIO: u64 = 4;
+/// Finest bucket width accepted, in seconds.
+pub const MIN_BUCKET_WIDTH: f64 = 1e-3;
+/// Most tiers a window may have.
+pub const MAX_TIERS: usize = 24;
+
+const TIER_SHIFT: u32 = TIER_RATIO.trailing_zeros();
+const HEAD: usize = 0;
+const DROPPED: usize = 1;
+const EXPIRED: usize = 2;
+const HEADER_WORDS: usize = 3;
+const MIN_COUNT_BITS: u32 = 20;
+
+/// Good and bad event counts over some span of time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events that met the objective.
+    pub good: u64,
+    /// Events that did not.
+    pub bad: u64,
+}
+
+impl Counts {
+    /// All events.
+    pub fn total(&self) -> u64 {
+        self.good + self.bad
+    }
+}
+
+/// Where a count that falls off the top of the tiers is accounted.
+#[derive(Clone, Copy)]
+enum Overflow {
+    /// A new event that no tier can hold.
+    Dropped,
+    /// An old bucket carried past the last tier.
+    Expired,
+}
+
+/// One tier's fixed geometry.
+#[derive(Debug, Clone, Copy)]
+struct Tier {
+    /// Right shift from a tier-0 index to this tier's index.
+    shift: u32,
+    /// Bits of each word that hold the count; the rest hold the lap tag.
+    count_bits: u32,
+    /// Offset of this tier's first word in the storage.
+    offset: usize,
+}
+
+/// Width and retained span of one tier, as reported by [`BucketWindow::tiers`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TierInfo {
+    /// Bucket width in seconds.
+    pub width_seconds: f64,
+    /// How far back this tier is guaranteed to reach, in seconds: `(buckets - 1) * width`.
+    pub span_seconds: f64,
+}
+
+/// A bounded, lock-free window of good/bad counts in tiered time buckets. See the module docs.
+#[derive(Debug)]
+pub struct BucketWindow {
+    base_width: f64,
+    buckets: u64,
+    tiers: Vec<Tier>,
+    words: Box<[AtomicU64]>,
+}
+
+/// Checks that `ts` is a usable timestamp and returns it.
+pub fn check_timestamp(param: &'static str, ts: f64) -> Result<f64, Error> {
+    if ts.is_finite() && (0.0..MAX_TIMESTAMP).contains(&ts) {
+        Ok(ts)
+    } else {
+        Err(Error::invalid(
+            param,
+            format!("must be a finite timestamp in [0, {MAX_TIMESTAMP}) seconds since the epoch; got {ts}"),
+        ))
+    }
+}
+
+impl BucketWindow {
+    /// A window whose finest buckets are `base_width` seconds wide and that retains at least
+    /// `retain_seconds` of history, with [`BUCKETS_PER_TIER`] buckets per tier.
+    pub fn new(base_width: f64, retain_seconds: f64) -> Result<Self, Error> {
+        Self::with_buckets(base_width, retain_seconds, BUCKETS_PER_TIER)
+    }
+
+    /// As [`BucketWindow::new`] with `buckets` buckets per tier (at least 2).
+    pub fn with_buckets(base_width: f64, retain_seconds: f64, buckets: usize) -> Result<Self, Error> {
+        if !(base_width.is_finite() && base_width >= MIN_BUCKET_WIDTH) {
+            return Err(Error::invalid(
+                "base_width",
+                format!("must be a finite number of seconds >= {MIN_BUCKET_WIDTH}; got {base_width}"),
+            ));
+        }
+        if !(retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds < MAX_TIMESTAMP) {
+            return Err(Error::invalid(
+                "retain_seconds",
+                format!("must be a positive number of seconds below {MAX_TIMESTAMP}; got {retain_seconds}"),
+            ));
+        }
+        if buckets < 2 {
+            return Err(Error::invalid("buckets", format!("must be at least 2; got {buckets}")));
+        }
+        let n = buckets as u64;
+        let max_index0 = (MAX_TIMESTAMP / base_width) as u64;
+        let mut tiers = Vec::new();
+        loop {
+            let k = tiers.len() as u32;
+            let shift = k * TIER_SHIFT;
+            let max_tag = (max_index0 >> shift) / n + 1;
+            let tag_bits = 64 - max_tag.leading_zeros();
+            let count_bits = 64 - tag_bits;
+            if count_bits < MIN_COUNT_BITS {
+                return Err(Error::invalid("base_width", format!("{base_width} is too fine to tag")));
+            }
+            tiers.push(Tier { shift, count_bits, offset: HEADER_WORDS + 2 * buckets * k as usize });
+            let span = (n - 1) as f64 * base_width * (1u64 << shift) as f64;
+            if span >= retain_seconds {
+                break;
+            }
+            if tiers.len() == MAX_TIERS {
+                return Err(Error::invalid(
+                    "retain_seconds",
+                    format!("{retain_seconds} needs more than {MAX_TIERS} tiers at base width {base_width}"),
+                ));
+            }
+        }
+        let len = HEADER_WORDS + 2 * buckets * tiers.len();
+        let words = (0..len).map(|_| AtomicU64::new(0)).collect();
+        Ok(BucketWindow { base_width, buckets: n, tiers, words })
+    }
+
+    /// Width and guaranteed span of each tier, finest first.
+    pub fn tiers(&self) -> Vec<TierInfo> {
+        self.tiers
+            .iter()
+            .map(|t| {
+                let width = self.base_width * (1u64 << t.shift) as f64;
+                TierInfo { width_seconds: width, span_seconds: (self.buckets - 1) as f64 * width }
+            })
+            .collect()
+    }
+
+    /// How far back the window is guaranteed to reach from its newest event, in seconds.
+    pub fn retained_seconds(&self) -> f64 {
+        self.tiers().last().map_or(0.0, |t| t.span_seconds)
+    }
+
+    /// Bytes this window occupies, header and storage included.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.tiers.len() * std::mem::size_of::<Tier>()
+            + self.words.len() * std::mem::size_of::<AtomicU64>()
+    }
+
+    /// Events that arrived too old to be held (or overflowed the last tier), never counted.
+    pub fn dropped(&self) -> u64 {
+        self.words[DROPPED].load(Ordering::Relaxed)
+    }
+
+    /// Events that aged out past the last tier.
+    pub fn expired(&self) -> u64 {
+        self.words[EXPIRED].load(Ordering::Relaxed)
+    }
+
+    /// Records `n` events of one kind (`good` or not) at timestamp `ts`.
+    pub fn record(&self, ts: f64, good: bool, n: u64) -> Result<(), Error> {
+        let ts = check_timestamp("at", ts)?;
+        self.record_index(self.index_of(ts), good, n);
+        Ok(())
+    }
+
+    /// Records events at validated timestamps, one per element of `good` and `ts`, adding runs
+    /// that fall into the same bucket in one step. Nothing is recorded if any input is bad.
+    pub fn record_many(&self, good: &[bool], ts: &[f64]) -> Result<(), Error> {
+        if good.len() != ts.len() {
+            return Err(Error::invalid(
+                "at",
+                format!("must have the same length as ok ({}); got {}", good.len(), ts.len()),
+            ));
+        }
+        if let Some((i, &bad)) = ts.iter().enumerate().find(|(_, &t)| check_timestamp("at", t).is_err()) {
+            return Err(check_timestamp("at", bad).unwrap_err().at_index("at", i));
+        }
+        let mut run: Option<(u64, bool, u64)> = None;
+        for (&g, &t) in good.iter().zip(ts) {
+            let index = self.index_of(t);
+            run = match run {
+                Some((i, k, n)) if i == index && k == g => Some((i, k, n + 1)),
+                Some((i, k, n)) => {
+                    self.record_index(i, k, n);
+                    Some((index, g, 1))
+                }
+                None => Some((index, g, 1)),
+            };
+        }
+        if let Some((i, k, n)) = run {
+            self.record_index(i, k, n);
+        }
+        Ok(())
+    }
+
+    /// Counts in the buckets that overlap the `seconds` before `now` (and `now` itself).
+    pub fn count(&self, now: f64, seconds: f64) -> Result<Counts, Error> {
+        let now = check_timestamp("at", now)?;
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(Error::invalid("seconds", format!("must be a finite duration >= 0; got {seconds}")));
+        }
+        let hi0 = self.index_of(now);
+        let lo0 = self.index_of((now - seconds).max(0.0));
+        let mut counts = Counts::default();
+        for tier in &self.tiers {
+            let (lo, hi) = (lo0 >> tier.shift, hi0 >> tier.shift);
+            if hi - lo < self.buckets {
+                for index in lo..=hi {
+                    let (slot, tag) = self.slot_of(index);
+                    counts.good += self.read(tier, slot, 0, tag);
+                    counts.bad += self.read(tier, slot, 1, tag);
+                }
+            } else {
+                // The range covers the whole ring: take each slot whose bucket lies in it.
+                for slot in 0..self.buckets as usize {
+                    for kind in 0..2 {
+                        let word = self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
+                        let tag = word >> tier.count_bits;
+                        let index = tag.wrapping_sub(1).wrapping_mul(self.buckets) + slot as u64;
+                        if tag > 0 && (lo..=hi).contains(&index) {
+                            let held = word & count_mask(tier);
+                            if kind == 0 {
+                                counts.good += held;
+                            } else {
+                                counts.bad += held;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every count still held in any bucket, whatever its time.
+    pub fn live_counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for tier in &self.tiers {
+            let words = &self.words[tier.offset..tier.offset + 2 * self.buckets as usize];
+            for pair in words.chunks_exact(2) {
+                counts.good += pair[0].load(Ordering::Relaxed) & count_mask(tier);
+                counts.bad += pair[1].load(Ordering::Relaxed) & count_mask(tier);
+            }
+        }
+        counts
+    }
+
+    fn index_of(&self, ts: f64) -> u64 {
+        (ts / self.base_width) as u64
+    }
+
+    /// Slot and lap tag of a tier-local bucket index.
+    fn slot_of(&self, index: u64) -> (usize, u64) {
+        ((index % self.buckets) as usize, index / self.buckets + 1)
+    }
+
+    fn read(&self, tier: &Tier, slot: usize, kind: usize, tag: u64) -> u64 {
+        let word = self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
+        if word >> tier.count_bits == tag {
+            word & count_mask(tier)
+        } else {
+            0
+        }
+    }
+
+    fn record_index(&self, index0: u64, good: bool, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let head = &self.words[HEAD];
+        let newest = head.load(Ordering::Relaxed);
+        if index0 >= newest {
+            head.fetch_max(index0 + 1, Ordering::Relaxed);
+        } else {
+            let last = self.tiers[self.tiers.len() - 1].shift;
+            if (index0 >> last) + self.buckets <= (newest - 1) >> last {
+                self.words[DROPPED].fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.add(0, index0, usize::from(!good), n, Overflow::Dropped);
+    }
+
+    /// Adds `n` to the bucket holding tier-0 index `index0` in tier `from` or, if that bucket has
+    /// been carried up or would overflow, in the first tier above that can take it.
+    fn add(&self, from: usize, index0: u64, kind: usize, n: u64, overflow: Overflow) {
+        let mut overflowed = false;
+        for (k, tier) in self.tiers.iter().enumerate().skip(from) {
+            let (slot, tag) = self.slot_of(index0 >> tier.shift);
+            let mask = count_mask(tier);
+            let word = &self.words[tier.offset + 2 * slot + kind];
+            let mut current = word.load(Ordering::Relaxed);
+            overflowed = false;
+            loop {
+                let held_tag = current >> tier.count_bits;
+                let held = current & mask;
+                if held_tag > tag {
+                    break; // this bucket was carried up already: so must the event be
+                }
+                let base = if held_tag == tag { held } else { 0 };
+                if n > mask - base {
+                    overflowed = true;
+                    break;
+                }
+                let next = (tag << tier.count_bits) | (base + n);
+                match word.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => {
+                        if held_tag != tag && held > 0 {
+                            self.carry_up(k, slot, held_tag, kind, held);
+                        }
+                        return;
+                    }
+                    Err(actual) => current = actual,
+                }
+            }
+        }
+        let sink = match (overflowed, overflow) {
+            (false, Overflow::Expired) => EXPIRED,
+            _ => DROPPED,
+        };
+        self.words[sink].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Moves `count` evicted from tier `k`'s `slot` (lap tag `tag`) into the tier above.
+    fn carry_up(&self, k: usize, slot: usize, tag: u64, kind: usize, count: u64) {
+        let index = (tag - 1) * self.buckets + slot as u64;
+        let index0 = index << self.tiers[k].shift;
+        self.add(k + 1, index0, kind, count, Overflow::Expired);
+    }
+}
+
+fn count_mask(tier: &Tier) -> u64 {
+    (1u64 << tier.count_bits) - 1
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn total_of(w: &BucketWindow) -> u64 {
+        w.live_counts().total() + w.expired() + w.dropped()
+    }
+
+    #[test]
+    fn counts_events_in_window() {
+        let w = BucketWindow::new(1.0, 3600.0).unwrap();
+        w.record(100.0, true, 3).unwrap();
+        w.record(100.5, false, 1).unwrap();
+        w.record(50.0, false, 2).unwrap();
+        assert_eq!(w.count(100.9, 10.0).unwrap(), Counts { good: 3, bad: 1 });
+        assert_eq!(w.count(100.9, 60.0).unwrap(), Counts { good: 3, bad: 3 });
+        // Upper edge: events after `now` are not in a window ending at `now`.
+        assert_eq!(w.count(60.0, 60.0).unwrap(), Counts { good: 0, bad: 2 });
+    }
+
+    #[test]
+    fn default_geometry_fits_in_64_kib_for_30_days() {
+        let w = BucketWindow::new(5.0, 30.0 * 86400.0).unwrap();
+        assert!(w.memory_bytes() <= 64 * 1024, "{}", w.memory_bytes());
+        let tiers = w.tiers();
+        assert_eq!(tiers[0].width_seconds, 5.0);
+        assert!(w.retained_seconds() >= 30.0 * 86400.0);
+        for pair in tiers.windows(2) {
+            assert_eq!(pair[1].width_seconds, 4.0 * pair[0].width_seconds);
+        }
+    }
+
+    #[test]
+    fn old_buckets_roll_up_without_loss() {
+        let w = BucketWindow::with_buckets(1.0, 1000.0, 8).unwrap();
+        for t in 0..500u32 {
+            w.record(t as f64, t % 3 != 0, 1).unwrap();
+        }
+        assert_eq!(total_of(&w), 500);
+        assert_eq!(w.dropped(), 0);
+        // Everything still retained is counted exactly once over the whole span.
+        let c = w.count(499.0, 499.0).unwrap();
+        assert_eq!(c.total() + w.expired(), 500);
+    }
+
+    #[test]
+    fn window_edge_error_is_bounded_by_the_tier_width() {
+        let w = BucketWindow::with_buckets(1.0, 100_000.0, 16).unwrap();
+        let end = 20_000u32;
+        for t in 0..end {
+            w.record(t as f64 + 0.5, true, 1).unwrap();
+        }
+        let now = end as f64 - 0.5;
+        for seconds in [1.0, 7.0, 15.0, 100.0, 1000.0, 5000.0, 12345.0] {
+            let got = w.count(now, seconds).unwrap().total() as f64;
+            let exact = seconds.floor() + 1.0;
+            let width = w
+                .tiers()
+                .iter()
+                .find(|t| t.span_seconds >= seconds)
+                .map(|t| t.width_seconds)
+                .unwrap();
+            assert!(got >= exact && got <= exact + width, "{seconds}: got {got}, exact {exact}, width {width}");
+        }
+    }
+
+    #[test]
+    fn out_of_order_events_land_in_the_finest_tier_still_holding_them() {
+        let w = BucketWindow::with_buckets(1.0, 1000.0, 4).unwrap();
+        w.record(100.0, true, 1).unwrap();
+        w.record(90.0, false, 1).unwrap(); // tier-0 slot of 90 is free: tier 0
+        w.record(20.0, false, 1).unwrap(); // far behind: a coarser tier
+        assert_eq!(w.count(100.0, 100.0).unwrap(), Counts { good: 1, bad: 2 });
+        assert_eq!(total_of(&w), 3);
+    }
+
+    #[test]
+    fn too_old_events_are_dropped_and_counted() {
+        let w = BucketWindow::with_buckets(1.0, 100.0, 4).unwrap();
+        let retained = w.retained_seconds();
+        w.record(10_000.0, true, 1).unwrap();
+        w.record(10_000.0 - 2.0 * retained - 64.0, false, 5).unwrap();
+        assert_eq!(w.dropped(), 5);
+        assert_eq!(w.count(10_000.0, 10_000.0).unwrap(), Counts { good: 1, bad: 0 });
+    }
+
+    #[test]
+    fn count_overflow_spills_to_a_coarser_tier() {
+        let w = BucketWindow::with_buckets(1.0, 1000.0, 4).unwrap();
+        let mask0 = count_mask(&w.tiers[0]);
+        w.record(5.0, true, mask0).unwrap();
+        w.record(5.0, true, 7).unwrap();
+        assert_eq!(w.count(5.0, 0.0).unwrap().good, mask0 + 7);
+        assert_eq!(w.dropped(), 0);
+    }
+
+    #[test]
+    fn record_many_matches_single_records_and_rejects_bad_input() {
+        let a = BucketWindow::with_buckets(0.5, 500.0, 8).unwrap();
+        let b = BucketWindow::with_buckets(0.5, 500.0, 8).unwrap();
+        let ts: Vec<f64> = (0..300).map(|i| (i / 3) as f64 * 0.7).collect();
+        let ok: Vec<bool> = (0..300).map(|i| i % 4 != 0).collect();
+        a.record_many(&ok, &ts).unwrap();
+        for (&g, &t) in ok.iter().zip(&ts) {
+            b.record(t, g, 1).unwrap();
+        }
+        for s in [1.0, 10.0, 100.0, 300.0] {
+            assert_eq!(a.count(210.0, s).unwrap(), b.count(210.0, s).unwrap());
+        }
+        let err = a.record_many(&[true, true, true], &[1.0, f64::NAN, -1.0]).unwrap_err();
+        assert!(matches!(err, Error::InvalidElement { param: "at", index: 1, .. }), "{err}");
+        assert!(a.record_many(&[true], &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_timestamps_and_geometry() {
+        let w = BucketWindow::new(1.0, 100.0).unwrap();
+        for ts in [f64::NAN, f64::INFINITY, -1.0, MAX_TIMESTAMP] {
+            let err = w.record(ts, true, 1).unwrap_err();
+            assert!(err.to_string().starts_with("at must be"), "{err}");
+        }
+        assert!(BucketWindow::new(0.0, 100.0).is_err());
+        assert!(BucketWindow::new(1.0, f64::NAN).is_err());
+        assert!(BucketWindow::with_buckets(1.0, 100.0, 1).is_err());
+        assert!(w.count(10.0, -1.0).is_err());
+    }
+
+    /// Four threads record 200k events each, walking time forward with jitter so that tier-0
+    /// slots rotate constantly and late events hit buckets that were just carried up.
+    fn hammer(w: &std::sync::Arc<BucketWindow>) -> Counts {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let w = std::sync::Arc::clone(w);
+                std::thread::spawn(move || {
+                    let mut counts = Counts::default();
+                    for i in 0..200_000u64 {
+                        let ts = i as f64 * 0.003 + ((i * 7 + t) % 13) as f64 * 0.004;
+                        let ok = (i + t) % 5 != 0;
+                        if ok {
+                            counts.good += 1;
+                        } else {
+                            counts.bad += 1;
+                        }
+                        w.record(ts, ok, 1).unwrap();
+                    }
+                    counts
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).fold(Counts::default(), |a, c| Counts {
+            good: a.good + c.good,
+            bad: a.bad + c.bad,
+        })
+    }
+
+    #[test]
+    fn concurrent_writers_count_exactly_while_buckets_rotate() {
+        let w = std::sync::Arc::new(BucketWindow::with_buckets(0.01, 1000.0, 4).unwrap());
+        let sent = hammer(&w);
+        assert_eq!((w.dropped(), w.expired()), (0, 0));
+        assert_eq!(w.live_counts(), sent);
+        assert_eq!(w.count(700.0, 700.0).unwrap(), sent);
+    }
+
+    #[test]
+    fn concurrent_writers_account_for_every_event_when_history_expires() {
+        let w = std::sync::Arc::new(BucketWindow::with_buckets(0.01, 5.0, 4).unwrap());
+        let sent = hammer(&w);
+        assert!(w.expired() > 0);
+        assert_eq!(w.live_counts().total() + w.expired() + w.dropped(), sent.total());
+    }
+}
