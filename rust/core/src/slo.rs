@@ -351,9 +351,14 @@ impl Slo {
     /// Concurrent pollers each see every transition exactly once between them.
     pub fn poll_alerts(&self, now: f64) -> Result<AlertPoll, Error> {
         let snapshot = self.snapshot(now)?;
-        let firing = snapshot.firing_mask();
+        let (started, resolved) = self.swap_firing(snapshot.firing_mask());
+        Ok(AlertPoll { snapshot, started, resolved })
+    }
+
+    /// Stores the mask of firing policies; returns `(started, resolved)` since the last store.
+    pub fn swap_firing(&self, firing: u64) -> (u64, u64) {
         let before = self.firing.swap(firing, Ordering::Relaxed);
-        Ok(AlertPoll { snapshot, started: firing & !before, resolved: before & !firing })
+        (firing & !before, before & !firing)
     }
 
     /// Events that arrived too old to be held.

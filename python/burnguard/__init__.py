@@ -1,0 +1,42 @@
+"""burnguard: native guardrails for Python services.
+
+SLO error budgets on lock-free bounded windows, with burn rates and the SRE Workbook's
+multiwindow alerts, an ASGI middleware and a Prometheus exporter. The engine is Rust
+(``burnguard._native``); this package is its typed facade.
+"""
+
+from burnguard._native import __version__
+from burnguard.asgi import SLOMiddleware
+from burnguard.prometheus import PrometheusExporter
+from burnguard.slo import (
+    AlertTransition,
+    BurnRateAlert,
+    BurnRatePolicy,
+    BurnRateSample,
+    InMemoryStore,
+    MultiWindowAlert,
+    Observation,
+    ObservationStore,
+    SLODefinition,
+    SLORegistry,
+    SLOSnapshot,
+    SLOTracker,
+)
+
+__all__ = [
+    "AlertTransition",
+    "BurnRateAlert",
+    "BurnRatePolicy",
+    "BurnRateSample",
+    "InMemoryStore",
+    "MultiWindowAlert",
+    "Observation",
+    "ObservationStore",
+    "PrometheusExporter",
+    "SLODefinition",
+    "SLOMiddleware",
+    "SLORegistry",
+    "SLOSnapshot",
+    "SLOTracker",
+    "__version__",
+]

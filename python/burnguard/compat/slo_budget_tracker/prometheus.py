@@ -1,0 +1,3 @@
+from burnguard.prometheus import PrometheusExporter
+
+__all__ = ["PrometheusExporter"]

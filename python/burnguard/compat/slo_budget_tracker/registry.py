@@ -1,0 +1,3 @@
+from burnguard.slo.registry import SLORegistry
+
+__all__ = ["SLORegistry"]

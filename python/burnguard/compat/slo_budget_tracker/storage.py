@@ -1,0 +1,3 @@
+from burnguard.slo.storage import InMemoryStore, ObservationStore
+
+__all__ = ["InMemoryStore", "ObservationStore"]

@@ -1,0 +1,3 @@
+from burnguard.slo.tracker import SLOTracker
+
+__all__ = ["SLOTracker"]

@@ -1,0 +1,115 @@
+"""Prometheus exposition of SLO state, with slo-budget-tracker 0.1.1's metric names and labels.
+
+Per SLO (label ``slo``): ``slo_target``, ``slo_window_seconds``, ``slo_success_ratio``,
+``slo_failures_total``, ``slo_total``, ``slo_error_budget_remaining``, ``slo_breached`` and
+``slo_burn_rate{window_seconds=...}``, as the peer; burnguard adds
+``slo_error_budget_consumed``, ``slo_time_to_exhaustion_seconds`` (+Inf while nothing burns),
+``slo_alert_firing{severity, long_window_seconds, short_window_seconds}`` and the counter
+``slo_dropped_events_total``.
+
+The exporter is a ``prometheus_client`` collector: ``render()`` gives ``(body, content_type)``
+for a ``/metrics`` handler, or register it on any registry (``REGISTRY.register(exporter)``).
+Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from burnguard.slo.registry import SLORegistry
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
+
+_SLO_GAUGES = (
+    ("slo_target", "SLO target ratio.", "target"),
+    ("slo_window_seconds", "SLO rolling window in seconds.", "window_seconds"),
+    ("slo_success_ratio", "Actual success ratio over the window.", "success_ratio"),
+    ("slo_failures_total", "Failure count over the window.", "failures"),
+    ("slo_total", "Observation count over the window.", "total"),
+    (
+        "slo_error_budget_remaining",
+        "Fraction of error budget remaining. 1.0 = untouched, <=0 = exhausted.",
+        "error_budget_remaining",
+    ),
+    ("slo_error_budget_consumed", "Fraction of error budget consumed: failures / allowed.", "error_budget_consumed"),
+)
+
+
+class PrometheusExporter:
+    """Renders the SLOs of an ``SLORegistry`` in the Prometheus text format."""
+
+    __slots__ = ("_registry", "_slo_registry")
+
+    def __init__(self, slo_registry: SLORegistry) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self._slo_registry = slo_registry
+        self._registry = CollectorRegistry(auto_describe=True)
+        self._registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        """Fresh metric families from a snapshot of every SLO (the collector protocol)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        slos = [(t, t.snapshot()) for t in self._slo_registry]
+        for name, documentation, attribute in _SLO_GAUGES:
+            family = GaugeMetricFamily(name, documentation, labels=("slo",))
+            for _, snap in slos:
+                family.add_metric((snap.name,), float(getattr(snap, attribute)))
+            yield family
+
+        burn = GaugeMetricFamily(
+            "slo_burn_rate",
+            "Burn rate over a short window. >1 means burning faster than budget allows.",
+            labels=("slo", "window_seconds"),
+        )
+        breached = GaugeMetricFamily(
+            "slo_breached", "1 if the SLO target is currently violated, else 0.", labels=("slo",)
+        )
+        exhaustion = GaugeMetricFamily(
+            "slo_time_to_exhaustion_seconds",
+            "Seconds until the error budget is spent at the current burn rate (+Inf: never).",
+            labels=("slo",),
+        )
+        firing = GaugeMetricFamily(
+            "slo_alert_firing",
+            "1 while a multiwindow burn-rate alert policy fires, else 0.",
+            labels=("slo", "severity", "long_window_seconds", "short_window_seconds"),
+        )
+        dropped = CounterMetricFamily(
+            "slo_dropped_events",
+            "Events that arrived older than the retained history and were not recorded.",
+            labels=("slo",),
+        )
+        for tracker, snap in slos:
+            for sample in snap.burn_rate_samples:
+                burn.add_metric((snap.name, str(sample.window_seconds)), sample.burn_rate)
+            breached.add_metric((snap.name,), 1.0 if snap.is_breached else 0.0)
+            tte = snap.time_to_exhaustion_seconds
+            exhaustion.add_metric((snap.name,), math.inf if tte is None else tte)
+            active = {(a.long_window_seconds, a.short_window_seconds, a.severity) for a in snap.alerts}
+            for p in tracker.definition.policies:
+                key = (p.long_window_seconds, p.short_window_seconds, p.severity)
+                labels = (snap.name, p.severity, _seconds(p.long_window_seconds), _seconds(p.short_window_seconds))
+                firing.add_metric(labels, 1.0 if key in active else 0.0)
+            dropped.add_metric((snap.name,), float(snap.dropped))
+        yield from (burn, breached, exhaustion, firing, dropped)
+
+    def render(self) -> tuple[bytes, str]:
+        """``(body, content_type)``, ready for a ``/metrics`` response."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self._registry), CONTENT_TYPE_LATEST
+
+    @property
+    def collector_registry(self) -> CollectorRegistry:
+        """The ``prometheus_client`` registry this exporter renders."""
+        return self._registry
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
