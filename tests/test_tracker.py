@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import slo_budget_tracker as peer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from burnguard import BurnRateAlert, InMemoryStore, SLODefinition, SLOTracker
+
+from .conftest import T0
+
+
+def test_records_and_reports_the_peers_figures(tracker: SLOTracker) -> None:
+    for i in range(95):
+        tracker.record_success(at=T0 + i)
+    for i in range(95, 100):
+        tracker.record(False, at=T0 + i)
+    snap = tracker.snapshot(at=T0 + 100)
+    assert (snap.total, snap.failures) == (100, 5)
+    assert snap.success_ratio == 0.95
+    assert snap.error_budget_remaining == pytest.approx(-4.0)
+    assert snap.error_budget_consumed == pytest.approx(5.0)
+    assert snap.burn_rate == pytest.approx(5.0)
+    assert snap.is_breached and snap.is_budget_exhausted
+    assert snap.time_to_exhaustion_seconds == 0.0
+    assert [(s.window_seconds, s.sample_count) for s in snap.burn_rate_samples] == [(60, 60), (300, 100)]
+
+
+def test_empty_tracker(tracker: SLOTracker) -> None:
+    snap = tracker.snapshot(at=T0)
+    assert (snap.total, snap.success_ratio, snap.error_budget_remaining, snap.burn_rate) == (0, 1.0, 1.0, 0.0)
+    assert snap.time_to_exhaustion_seconds is None
+    assert tracker.check_burn_rate(at=T0) == []
+
+
+def test_time_to_exhaustion_at_the_shortest_windows_burn_rate(tracker: SLOTracker) -> None:
+    # 1000 events over the last hour with 2 failures in the last minute: budget 10 errors.
+    for i in range(1000):
+        tracker.record(not (i in (990, 995)), at=T0 + i * 3.6)
+    snap = tracker.snapshot(at=T0 + 3599.9)
+    one_minute = snap.burn_rate_samples[0]
+    assert one_minute.window_seconds == 60
+    assert snap.error_budget_remaining == pytest.approx(0.8)
+    expected = snap.error_budget_remaining * 3600 / one_minute.burn_rate
+    assert snap.time_to_exhaustion_seconds == pytest.approx(expected)
+
+
+def test_clock_injection_and_explicit_timestamps() -> None:
+    now = [T0]
+    t = SLOTracker(SLODefinition(name="a", target=0.9, window_seconds=600, burn_rate_windows=(60,)), clock=lambda: now[0])
+    t.record_failure()
+    now[0] += 120
+    t.record_success()
+    t.record_success(at=T0 + 10)
+    assert t.snapshot().total == 3
+    assert t.check_burn_rate() == []  # the failure is 120 s old: outside the 60 s window
+    assert t.snapshot(at=T0 + 5).total == 1  # a window ending at T0+5 sees only the failure
+
+
+def test_events_older_than_the_retained_history_are_dropped_and_counted(tracker: SLOTracker) -> None:
+    tracker.record_success(at=T0)
+    retained = tracker.resolution[-1][1]
+    tracker.record_failure(at=T0 - 2 * retained)
+    assert tracker.dropped == 1
+    assert tracker.snapshot(at=T0).dropped == 1
+    assert tracker.snapshot(at=T0).failures == 0
+
+
+def test_memory_is_fixed_and_small() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.999))
+    before = t.memory_bytes
+    assert before <= 64 * 1024
+    t.record_many(np.ones(100_000, dtype=bool), T0 + 1e-3 * np.arange(100_000))
+    assert t.memory_bytes == before
+    assert t.resolution[0] == (5.0, 1195.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, 2.0**34])
+def test_bad_timestamps_raise_value_error_naming_at(tracker: SLOTracker, bad: float) -> None:
+    with pytest.raises(ValueError, match="^at must be a finite timestamp"):
+        tracker.record_success(at=bad)
+    with pytest.raises(ValueError, match="^at must be"):
+        tracker.snapshot(at=bad)
+
+
+def test_a_bad_clock_is_named() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.9, burn_rate_windows=(60,)), clock=lambda: math.nan)
+    with pytest.raises(ValueError, match=r"^clock\(\) must be"):
+        t.record_success()
+
+
+def test_results_are_frozen_picklable_and_have_to_dict(tracker: SLOTracker) -> None:
+    tracker.record_failure(at=T0)
+    snap = tracker.snapshot(at=T0)
+    assert pickle.loads(pickle.dumps(snap)) == snap
+    d = snap.to_dict()
+    assert d["burn_rate_samples"][0] == {
+        "window_seconds": 60,
+        "burn_rate": 1.0 / (1.0 - 0.99),
+        "success_ratio": 0.0,
+        "sample_count": 1,
+    }
+    alert = tracker.check_burn_rate(at=T0)[0]
+    assert pickle.loads(pickle.dumps(alert)) == alert
+    with pytest.raises(AttributeError):
+        snap.total = 3  # type: ignore[misc]
+
+
+def test_custom_store_takes_the_pure_python_path_with_the_same_figures(tracker: SLOTracker) -> None:
+    store = InMemoryStore(max_age_seconds=3600)
+    stored = SLOTracker(tracker.definition, store=store)
+    for i in range(200):
+        for t in (tracker, stored):
+            t.record(i % 7 != 0, at=T0 + i)
+    stored.record_many([False, True], [T0 + 200, T0 + 200])
+    tracker.record_many([False, True], [T0 + 200, T0 + 200])
+    assert len(store) == 202
+    assert stored.snapshot(at=T0 + 200) == tracker.snapshot(at=T0 + 200)
+    assert stored.check_burn_rate(at=T0 + 200) == tracker.check_burn_rate(at=T0 + 200)
+
+
+def _peer_figures(snap: object) -> tuple[object, ...]:
+    fields = ("total", "failures", "success_ratio", "error_budget_remaining", "burn_rate")
+    samples = tuple((s.window_seconds, s.burn_rate, s.success_ratio, s.sample_count) for s in snap.burn_rate_samples)  # type: ignore[attr-defined]
+    return tuple(getattr(snap, f) for f in fields) + (samples,)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    target=st.sampled_from([0.9, 0.99, 0.995, 0.999, 0.9999]),
+    events=st.lists(st.tuples(st.integers(0, 199), st.booleans()), max_size=300),
+)
+def test_figures_equal_slo_budget_tracker_bit_for_bit(target: float, events: list[tuple[int, bool]]) -> None:
+    # Events in the last 200 s and windows of 60 s, 300 s and 1 h: every window edge falls where
+    # the buckets are exact, so the counts, and therefore every figure, must match the peer's.
+    kwargs = {"name": "a", "target": target, "window_seconds": 3600, "burn_rate_windows": (60, 300)}
+    ours = SLOTracker(SLODefinition(**kwargs, alert_policies=()))  # type: ignore[arg-type]
+    theirs = peer.SLOTracker(peer.SLODefinition(**kwargs))  # type: ignore[arg-type]
+    for age, ok in events:
+        ours.record(ok, at=T0 - age)
+        theirs.record(ok, at=T0 - age)
+    assert _peer_figures(ours.snapshot(at=T0)) == _peer_figures(theirs.snapshot(at=T0))
+    fields = ("slo_name", "window_seconds", "burn_rate", "threshold", "success_ratio", "sample_count")
+    theirs_alerts = [BurnRateAlert(**{f: getattr(a, f) for f in fields}) for a in theirs.check_burn_rate(at=T0)]
+    assert ours.check_burn_rate(at=T0) == theirs_alerts
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ages=st.lists(st.floats(0, 3599, allow_nan=False), min_size=1, max_size=300),
+    window=st.sampled_from([1, 30, 60, 299, 300, 1000, 2500, 3600]),
+)
+def test_window_edges_are_exact_to_the_bucket_width_at_that_age(ages: list[float], window: int) -> None:
+    definition = SLODefinition(
+        name="p", target=0.99, window_seconds=3600, burn_rate_windows=(window,), alert_policies=()
+    )
+    t = SLOTracker(definition)
+    for age in ages:
+        t.record_failure(at=T0 - age)
+    got = t.snapshot(at=T0).burn_rate_samples[0].sample_count
+    width = next(w for w, span in t.resolution if span >= window)
+    exact = sum(1 for a in ages if a <= window)
+    slack = sum(1 for a in ages if window < a <= window + width)
+    assert exact <= got <= exact + slack
