@@ -25,7 +25,9 @@ def test_page_fires_only_when_both_windows_burn_and_resolves_when_the_short_one_
     assert (page.severity, page.long_window_seconds, page.short_window_seconds) == ("page", 3600, 300)
     assert page.short_burn_rate >= 14.4 and page.long_burn_rate >= 14.4
     fired = t.poll_alerts(at=now)
-    assert ("firing", "page", 3600) in [(x.state, x.alert.severity, x.alert.long_window_seconds) for x in fired]
+    assert ("firing", "page", 3600) in [
+        (x.state, x.alert.severity, x.alert.long_window_seconds) for x in fired
+    ]
     assert t.poll_alerts(at=now) == []  # reported once
 
     now = _run(t, now, 600, 1, 10**9)  # ten clean, quiet minutes
@@ -49,8 +51,14 @@ def test_short_spike_alone_does_not_page() -> None:
 def test_custom_policies_and_registry_aggregation() -> None:
     policy = BurnRatePolicy("warn", long_window_seconds=600, short_window_seconds=60, threshold=2.0)
     reg = SLORegistry()
-    a = reg.define(SLODefinition(name="a", target=0.9, window_seconds=3600, burn_rate_windows=(60,), alert_policies=(policy,)))
-    reg.define(SLODefinition(name="b", target=0.9, window_seconds=3600, burn_rate_windows=(60,), alert_policies=()))
+    a = reg.define(
+        SLODefinition(
+            name="a", target=0.9, window_seconds=3600, burn_rate_windows=(60,), alert_policies=(policy,)
+        )
+    )
+    reg.define(
+        SLODefinition(name="b", target=0.9, window_seconds=3600, burn_rate_windows=(60,), alert_policies=())
+    )
     for i in range(100):
         a.record(i % 2 == 0, at=T0 + i)
     alerts = reg.check_alerts(at=T0 + 100)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from burnguard import SLODefinition, SLOTracker
 
 from .conftest import T0
@@ -18,7 +17,7 @@ def test_record_many_equals_recording_one_by_one() -> None:
     ok = rng.random(50_000) > 0.01
     batch, single = SLOTracker(_definition()), SLOTracker(_definition())
     batch.record_many(ok, at)
-    for o, t in zip(ok.tolist(), at.tolist()):
+    for o, t in zip(ok.tolist(), at.tolist(), strict=True):
         single.record(o, at=t)
     for now in (T0 + 600, T0 + 1800, T0 + 3600):
         assert batch.snapshot(at=now) == single.snapshot(at=now)
@@ -60,7 +59,7 @@ def test_bad_latencies_name_the_index() -> None:
     t = SLOTracker(_definition(latency_threshold_seconds=0.2))
     with pytest.raises(ValueError, match=r"^seconds\[1\] must be a finite duration >= 0; got -1"):
         t.record_latency_many([0.1, -1.0], [T0, T0])
-    with pytest.raises(ValueError, match="^seconds must be"):
+    with pytest.raises(ValueError, match=r"^seconds must be"):
         t.record_latency(float("nan"), at=T0)
     with pytest.raises(ValueError, match="latency_threshold_seconds"):
         SLOTracker(_definition()).record_latency(0.1, at=T0)

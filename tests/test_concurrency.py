@@ -3,7 +3,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-
 from burnguard import SLODefinition, SLOTracker
 
 from .conftest import T0

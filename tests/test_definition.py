@@ -4,7 +4,6 @@ import math
 import pickle
 
 import pytest
-
 from burnguard import BurnRatePolicy, SLODefinition
 
 

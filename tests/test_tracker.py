@@ -6,10 +6,9 @@ import pickle
 import numpy as np
 import pytest
 import slo_budget_tracker as peer
+from burnguard import BurnRateAlert, InMemoryStore, SLODefinition, SLOTracker
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from burnguard import BurnRateAlert, InMemoryStore, SLODefinition, SLOTracker
 
 from .conftest import T0
 
@@ -40,7 +39,7 @@ def test_empty_tracker(tracker: SLOTracker) -> None:
 def test_time_to_exhaustion_at_the_shortest_windows_burn_rate(tracker: SLOTracker) -> None:
     # 1000 events over the last hour with 2 failures in the last minute: budget 10 errors.
     for i in range(1000):
-        tracker.record(not (i in (990, 995)), at=T0 + i * 3.6)
+        tracker.record(i not in (990, 995), at=T0 + i * 3.6)
     snap = tracker.snapshot(at=T0 + 3599.9)
     one_minute = snap.burn_rate_samples[0]
     assert one_minute.window_seconds == 60
@@ -51,7 +50,9 @@ def test_time_to_exhaustion_at_the_shortest_windows_burn_rate(tracker: SLOTracke
 
 def test_clock_injection_and_explicit_timestamps() -> None:
     now = [T0]
-    t = SLOTracker(SLODefinition(name="a", target=0.9, window_seconds=600, burn_rate_windows=(60,)), clock=lambda: now[0])
+    t = SLOTracker(
+        SLODefinition(name="a", target=0.9, window_seconds=600, burn_rate_windows=(60,)), clock=lambda: now[0]
+    )
     t.record_failure()
     now[0] += 120
     t.record_success()
@@ -81,9 +82,9 @@ def test_memory_is_fixed_and_small() -> None:
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, 2.0**34])
 def test_bad_timestamps_raise_value_error_naming_at(tracker: SLOTracker, bad: float) -> None:
-    with pytest.raises(ValueError, match="^at must be a finite timestamp"):
+    with pytest.raises(ValueError, match=r"^at must be a finite timestamp"):
         tracker.record_success(at=bad)
-    with pytest.raises(ValueError, match="^at must be"):
+    with pytest.raises(ValueError, match=r"^at must be"):
         tracker.snapshot(at=bad)
 
 
@@ -125,8 +126,10 @@ def test_custom_store_takes_the_pure_python_path_with_the_same_figures(tracker: 
 
 def _peer_figures(snap: object) -> tuple[object, ...]:
     fields = ("total", "failures", "success_ratio", "error_budget_remaining", "burn_rate")
-    samples = tuple((s.window_seconds, s.burn_rate, s.success_ratio, s.sample_count) for s in snap.burn_rate_samples)  # type: ignore[attr-defined]
-    return tuple(getattr(snap, f) for f in fields) + (samples,)
+    samples = tuple(
+        (s.window_seconds, s.burn_rate, s.success_ratio, s.sample_count) for s in snap.burn_rate_samples
+    )  # type: ignore[attr-defined]
+    return (*(getattr(snap, f) for f in fields), samples)
 
 
 @settings(max_examples=200, deadline=None)
@@ -145,7 +148,9 @@ def test_figures_equal_slo_budget_tracker_bit_for_bit(target: float, events: lis
         theirs.record(ok, at=T0 - age)
     assert _peer_figures(ours.snapshot(at=T0)) == _peer_figures(theirs.snapshot(at=T0))
     fields = ("slo_name", "window_seconds", "burn_rate", "threshold", "success_ratio", "sample_count")
-    theirs_alerts = [BurnRateAlert(**{f: getattr(a, f) for f in fields}) for a in theirs.check_burn_rate(at=T0)]
+    theirs_alerts = [
+        BurnRateAlert(**{f: getattr(a, f) for f in fields}) for a in theirs.check_burn_rate(at=T0)
+    ]
     assert ours.check_burn_rate(at=T0) == theirs_alerts
 
 

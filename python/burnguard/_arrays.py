@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+_Array = TypeVar("_Array", bound=npt.NDArray[Any])
 
 
 def float_array(name: str, value: Any) -> npt.NDArray[np.float64]:
@@ -30,7 +32,7 @@ def bool_array(name: str, value: Any) -> npt.NDArray[np.bool_]:
     return _one_dimensional(name, np.ascontiguousarray(array, dtype=np.bool_))
 
 
-def _one_dimensional(name: str, array: Any) -> Any:
+def _one_dimensional(name: str, array: _Array) -> _Array:
     if array.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {array.shape}")
     return array

@@ -56,7 +56,9 @@ class SLOMiddleware:
             raise ValueError("SLOMiddleware needs either tracker= or registry=")
         if tracker is None:
             if slo_name is None:
-                raise ValueError("registry= also requires slo_name= so the middleware knows which SLO to record")
+                raise ValueError(
+                    "registry= also requires slo_name= so the middleware knows which SLO to record"
+                )
             assert registry is not None
             tracker = registry.get(slo_name)
         if latency_tracker is not None and latency_tracker.definition.latency_threshold_seconds is None:

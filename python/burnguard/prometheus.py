@@ -35,7 +35,11 @@ _SLO_GAUGES = (
         "Fraction of error budget remaining. 1.0 = untouched, <=0 = exhausted.",
         "error_budget_remaining",
     ),
-    ("slo_error_budget_consumed", "Fraction of error budget consumed: failures / allowed.", "error_budget_consumed"),
+    (
+        "slo_error_budget_consumed",
+        "Fraction of error budget consumed: failures / allowed.",
+        "error_budget_consumed",
+    ),
 )
 
 
@@ -94,7 +98,12 @@ class PrometheusExporter:
             active = {(a.long_window_seconds, a.short_window_seconds, a.severity) for a in snap.alerts}
             for p in tracker.definition.policies:
                 key = (p.long_window_seconds, p.short_window_seconds, p.severity)
-                labels = (snap.name, p.severity, _seconds(p.long_window_seconds), _seconds(p.short_window_seconds))
+                labels = (
+                    snap.name,
+                    p.severity,
+                    _seconds(p.long_window_seconds),
+                    _seconds(p.short_window_seconds),
+                )
                 firing.add_metric(labels, 1.0 if key in active else 0.0)
             dropped.add_metric((snap.name,), float(snap.dropped))
         yield from (burn, breached, exhaustion, firing, dropped)

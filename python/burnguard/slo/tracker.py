@@ -163,7 +163,7 @@ class SLOTracker:
                 sample_count=total,
             )
             for window, (_, total, _, success_ratio, burn_rate) in zip(
-                definition.burn_rate_windows, self._burn_samples(at)
+                definition.burn_rate_windows, self._burn_samples(at), strict=True
             )
             if total and burn_rate >= threshold
         ]
@@ -233,9 +233,7 @@ class SLOTracker:
         if self._store is None:
             return self._core.burn_samples(at=at)
         now = self._now(at)
-        return [
-            self._core.figures(w, *self._good_bad(now, w)) for w in self._definition.burn_rate_windows
-        ]
+        return [self._core.figures(w, *self._good_bad(now, w)) for w in self._definition.burn_rate_windows]
 
     def _snapshot(self, raw: SnapshotTuple) -> SLOSnapshot:
         overall, remaining, consumed, samples, _, time_to_exhaustion, dropped = raw
@@ -251,7 +249,7 @@ class SLOTracker:
             burn_rate=overall[4],
             burn_rate_samples=tuple(
                 BurnRateSample(window_seconds=w, burn_rate=s[4], success_ratio=s[3], sample_count=s[1])
-                for w, s in zip(definition.burn_rate_windows, samples)
+                for w, s in zip(definition.burn_rate_windows, samples, strict=True)
             ),
             error_budget_consumed=consumed,
             time_to_exhaustion_seconds=time_to_exhaustion,
@@ -274,7 +272,7 @@ class SLOTracker:
                 short_sample_count=short[1],
                 firing=firing,
             )
-            for policy, (long, short, firing) in zip(self._definition.policies, raw[4])
+            for policy, (long, short, firing) in zip(self._definition.policies, raw[4], strict=True)
             if firing or not firing_only
         ]
 
@@ -296,7 +294,7 @@ class SLOTracker:
     def _record_each(self, ok: Sequence[bool], at: Any) -> None:
         if len(ok) != len(at):
             raise ValueError(f"at must have the same length as ok ({len(ok)}); got {len(at)}")
-        for success, ts in zip(ok, at.tolist()):
+        for success, ts in zip(ok, at.tolist(), strict=True):
             self._store_record(success, at=ts)
 
     def _good_bad(self, now: float, seconds: float) -> tuple[int, int]:

@@ -26,14 +26,21 @@ pub enum Error {
 impl Error {
     /// An [`Error::Invalid`] for `param`.
     pub fn invalid(param: &'static str, reason: impl Into<String>) -> Self {
-        Error::Invalid { param, reason: reason.into() }
+        Error::Invalid {
+            param,
+            reason: reason.into(),
+        }
     }
 
     /// The same error moved onto element `index` of array `param`.
     pub fn at_index(self, param: &'static str, index: usize) -> Self {
         match self {
             Error::Invalid { reason, .. } | Error::InvalidElement { reason, .. } => {
-                Error::InvalidElement { param, index, reason }
+                Error::InvalidElement {
+                    param,
+                    index,
+                    reason,
+                }
             }
         }
     }
@@ -43,7 +50,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Invalid { param, reason } => write!(f, "{param} {reason}"),
-            Error::InvalidElement { param, index, reason } => write!(f, "{param}[{index}] {reason}"),
+            Error::InvalidElement {
+                param,
+                index,
+                reason,
+            } => write!(f, "{param}[{index}] {reason}"),
         }
     }
 }

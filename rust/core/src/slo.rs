@@ -19,8 +19,12 @@ pub const MAX_POLICIES: usize = 64;
 
 /// The SRE Workbook's alert table for a 30-day SLO: severity, long window, threshold.
 /// Each short window is 1/12 of its long window.
-const WORKBOOK: [(&str, f64, f64); 4] =
-    [("page", 3600.0, 14.4), ("page", 21600.0, 6.0), ("ticket", 86400.0, 3.0), ("ticket", 259200.0, 1.0)];
+const WORKBOOK: [(&str, f64, f64); 4] = [
+    ("page", 3600.0, 14.4),
+    ("page", 21600.0, 6.0),
+    ("ticket", 86400.0, 3.0),
+    ("ticket", 259200.0, 1.0),
+];
 const WORKBOOK_WINDOW: f64 = 30.0 * 86400.0;
 
 /// A multiwindow burn-rate alert: fires when both windows burn at or above `threshold`.
@@ -40,7 +44,11 @@ pub struct Policy {
 /// ticket 3x over 1d and 2h, ticket 1x over 3d and 6h), scaled from 30 days to
 /// `window_seconds` and rounded to whole seconds, at least one.
 pub fn workbook_policies(window_seconds: f64) -> Vec<Policy> {
-    let scale = |seconds: f64| (seconds * window_seconds / WORKBOOK_WINDOW).round().max(1.0);
+    let scale = |seconds: f64| {
+        (seconds * window_seconds / WORKBOOK_WINDOW)
+            .round()
+            .max(1.0)
+    };
     WORKBOOK
         .iter()
         .map(|&(severity, long, threshold)| Policy {
@@ -84,12 +92,18 @@ impl SloSpec {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.target > 0.0 && self.target < 1.0) {
-            return Err(Error::invalid("target", format!("must be in (0, 1); got {}", self.target)));
+            return Err(Error::invalid(
+                "target",
+                format!("must be in (0, 1); got {}", self.target),
+            ));
         }
         if !(self.window_seconds.is_finite() && self.window_seconds > 0.0) {
             return Err(Error::invalid(
                 "window_seconds",
-                format!("must be a positive, finite number of seconds; got {}", self.window_seconds),
+                format!(
+                    "must be a positive, finite number of seconds; got {}",
+                    self.window_seconds
+                ),
             ));
         }
         for &w in &self.burn_windows {
@@ -102,11 +116,22 @@ impl SloSpec {
             ));
         }
         if self.policies.len() > MAX_POLICIES {
-            return Err(Error::invalid("alert_policies", format!("may hold at most {MAX_POLICIES} policies")));
+            return Err(Error::invalid(
+                "alert_policies",
+                format!("may hold at most {MAX_POLICIES} policies"),
+            ));
         }
         for p in &self.policies {
-            check_window("alert_policies.long_window_seconds", p.long_window, self.window_seconds)?;
-            check_window("alert_policies.short_window_seconds", p.short_window, p.long_window)?;
+            check_window(
+                "alert_policies.long_window_seconds",
+                p.long_window,
+                self.window_seconds,
+            )?;
+            check_window(
+                "alert_policies.short_window_seconds",
+                p.short_window,
+                p.long_window,
+            )?;
             if !(p.threshold.is_finite() && p.threshold > 0.0) {
                 return Err(Error::invalid(
                     "alert_policies.threshold",
@@ -130,15 +155,29 @@ impl SloSpec {
     pub fn query_windows(&self) -> Vec<f64> {
         let mut windows = vec![self.window_seconds];
         windows.extend(&self.burn_windows);
-        windows.extend(self.policies.iter().flat_map(|p| [p.long_window, p.short_window]));
+        windows.extend(
+            self.policies
+                .iter()
+                .flat_map(|p| [p.long_window, p.short_window]),
+        );
         windows
     }
 
     /// Figures for `counts` observed over a window of `window_seconds`.
     pub fn figures(&self, window_seconds: f64, counts: Counts) -> Figures {
         let (total, failures) = (counts.total(), counts.bad);
-        let success_ratio = if total == 0 { 1.0 } else { (total - failures) as f64 / total as f64 };
-        Figures { window_seconds, total, failures, success_ratio, burn_rate: self.burn_rate(success_ratio) }
+        let success_ratio = if total == 0 {
+            1.0
+        } else {
+            (total - failures) as f64 / total as f64
+        };
+        Figures {
+            window_seconds,
+            total,
+            failures,
+            success_ratio,
+            burn_rate: self.burn_rate(success_ratio),
+        }
     }
 
     fn burn_rate(&self, success_ratio: f64) -> f64 {
@@ -149,13 +188,18 @@ impl SloSpec {
     pub fn evaluate(&self, counts: &[Counts]) -> Snapshot {
         let windows = self.query_windows();
         assert_eq!(counts.len(), windows.len(), "one count per query window");
-        let mut figures = windows.iter().zip(counts).map(|(&w, &c)| self.figures(w, c));
+        let mut figures = windows
+            .iter()
+            .zip(counts)
+            .map(|(&w, &c)| self.figures(w, c));
         let overall = figures.next().expect("the SLO window comes first");
         let samples: Vec<Figures> = figures.by_ref().take(self.burn_windows.len()).collect();
         let policies = self
             .policies
             .iter()
-            .zip(std::iter::from_fn(|| Some((figures.next()?, figures.next()?))))
+            .zip(std::iter::from_fn(|| {
+                Some((figures.next()?, figures.next()?))
+            }))
             .map(|(p, (long, short))| PolicyStatus {
                 firing: long.total > 0
                     && short.total > 0
@@ -168,8 +212,14 @@ impl SloSpec {
 
         let (total, failures) = (overall.total, overall.failures);
         let allowed = (1.0 - self.target) * total as f64;
-        let (remaining, consumed) =
-            if total == 0 { (1.0, 0.0) } else { ((allowed - failures as f64) / allowed, failures as f64 / allowed) };
+        let (remaining, consumed) = if total == 0 {
+            (1.0, 0.0)
+        } else {
+            (
+                (allowed - failures as f64) / allowed,
+                failures as f64 / allowed,
+            )
+        };
         let current_burn = samples
             .iter()
             .min_by(|a, b| a.window_seconds.total_cmp(&b.window_seconds))
@@ -192,7 +242,9 @@ impl SloSpec {
     }
 
     fn finest_window(&self) -> f64 {
-        self.query_windows().into_iter().fold(f64::INFINITY, f64::min)
+        self.query_windows()
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
     }
 
     fn longest_window(&self) -> f64 {
@@ -247,7 +299,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// Bit mask of the firing policies.
     pub fn firing_mask(&self) -> u64 {
-        self.policies.iter().enumerate().filter(|(_, p)| p.firing).fold(0, |m, (i, _)| m | 1 << i)
+        self.policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.firing)
+            .fold(0, |m, (i, _)| m | 1 << i)
     }
 }
 
@@ -275,8 +331,15 @@ impl Slo {
     /// its longest window.
     pub fn new(spec: SloSpec) -> Result<Self, Error> {
         spec.validate()?;
-        let window = BucketWindow::new(spec.finest_window() / RESOLUTION_DIVISOR, spec.longest_window())?;
-        Ok(Slo { spec, window, firing: AtomicU64::new(0) })
+        let window = BucketWindow::new(
+            spec.finest_window() / RESOLUTION_DIVISOR,
+            spec.longest_window(),
+        )?;
+        Ok(Slo {
+            spec,
+            window,
+            firing: AtomicU64::new(0),
+        })
     }
 
     /// The spec this SLO was built from.
@@ -292,12 +355,18 @@ impl Slo {
     /// Whether a request that took `seconds` meets the latency objective.
     pub fn latency_is_good(&self, seconds: f64) -> Result<bool, Error> {
         let threshold = self.spec.latency_threshold.ok_or_else(|| {
-            Error::invalid("latency_threshold_seconds", "must be set on the SLO to record latencies")
+            Error::invalid(
+                "latency_threshold_seconds",
+                "must be set on the SLO to record latencies",
+            )
         })?;
         if seconds.is_finite() && seconds >= 0.0 {
             Ok(seconds <= threshold)
         } else {
-            Err(Error::invalid("seconds", format!("must be a finite duration >= 0; got {seconds}")))
+            Err(Error::invalid(
+                "seconds",
+                format!("must be a finite duration >= 0; got {seconds}"),
+            ))
         }
     }
 
@@ -317,7 +386,10 @@ impl Slo {
         let good = seconds
             .iter()
             .enumerate()
-            .map(|(i, &s)| self.latency_is_good(s).map_err(|e| e.at_index("seconds", i)))
+            .map(|(i, &s)| {
+                self.latency_is_good(s)
+                    .map_err(|e| e.at_index("seconds", i))
+            })
             .collect::<Result<Vec<bool>, Error>>()?;
         self.window.record_many(&good, ts)
     }
@@ -344,7 +416,11 @@ impl Slo {
     /// Figures over each burn window at `now`, in the spec's order.
     pub fn burn_samples(&self, now: f64) -> Result<Vec<Figures>, Error> {
         check_timestamp("at", now)?;
-        self.spec.burn_windows.iter().map(|&w| Ok(self.spec.figures(w, self.window.count(now, w)?))).collect()
+        self.spec
+            .burn_windows
+            .iter()
+            .map(|&w| Ok(self.spec.figures(w, self.window.count(now, w)?)))
+            .collect()
     }
 
     /// The state at `now`, and which policies started or stopped firing since the last poll.
@@ -352,7 +428,11 @@ impl Slo {
     pub fn poll_alerts(&self, now: f64) -> Result<AlertPoll, Error> {
         let snapshot = self.snapshot(now)?;
         let (started, resolved) = self.swap_firing(snapshot.firing_mask());
-        Ok(AlertPoll { snapshot, started, resolved })
+        Ok(AlertPoll {
+            snapshot,
+            started,
+            resolved,
+        })
     }
 
     /// Stores the mask of firing policies; returns `(started, resolved)` since the last store.
@@ -395,8 +475,17 @@ mod tests {
     #[test]
     fn workbook_policies_for_30_days_are_the_books() {
         let p = workbook_policies(2_592_000.0);
-        let table: Vec<_> =
-            p.iter().map(|p| (p.severity.as_str(), p.long_window, p.short_window, p.threshold)).collect();
+        let table: Vec<_> = p
+            .iter()
+            .map(|p| {
+                (
+                    p.severity.as_str(),
+                    p.long_window,
+                    p.short_window,
+                    p.threshold,
+                )
+            })
+            .collect();
         assert_eq!(
             table,
             [
@@ -440,8 +529,18 @@ mod tests {
 
     #[test]
     fn empty_snapshot_is_untouched() {
-        let s = Slo::new(spec(0.999, 3600.0, &[60.0])).unwrap().snapshot(10.0).unwrap();
-        assert_eq!((s.overall.success_ratio, s.error_budget_remaining, s.overall.burn_rate), (1.0, 1.0, 0.0));
+        let s = Slo::new(spec(0.999, 3600.0, &[60.0]))
+            .unwrap()
+            .snapshot(10.0)
+            .unwrap();
+        assert_eq!(
+            (
+                s.overall.success_ratio,
+                s.error_budget_remaining,
+                s.overall.burn_rate
+            ),
+            (1.0, 1.0, 0.0)
+        );
         assert_eq!(s.time_to_exhaustion, None);
         assert!(s.policies.iter().all(|p| !p.firing));
     }
@@ -477,7 +576,10 @@ mod tests {
         }
         let hot = slo.poll_alerts(t0 + 3899.0).unwrap();
         let page = hot.snapshot.policies[0];
-        assert!(page.short.burn_rate >= 14.4 && page.long.burn_rate >= 14.4, "{page:?}");
+        assert!(
+            page.short.burn_rate >= 14.4 && page.long.burn_rate >= 14.4,
+            "{page:?}"
+        );
         assert_eq!(hot.started & 0b1, 0b1);
         assert_eq!(slo.poll_alerts(t0 + 3899.0).unwrap().started, 0);
         // Ten quiet minutes later the short window has recovered: the page resolves.
@@ -496,24 +598,34 @@ mod tests {
         let slo = Slo::new(s).unwrap();
         slo.record_latency(1.0, 0.25).unwrap();
         slo.record_latency(1.0, 0.3).unwrap();
-        slo.record_latency_many(&[0.1, 0.5, 0.2], &[2.0, 2.0, 2.0]).unwrap();
+        slo.record_latency_many(&[0.1, 0.5, 0.2], &[2.0, 2.0, 2.0])
+            .unwrap();
         let snap = slo.snapshot(3.0).unwrap();
         assert_eq!((snap.overall.total, snap.overall.failures), (5, 2));
-        let err = slo.record_latency_many(&[0.1, f64::NAN], &[2.0, 2.0]).unwrap_err();
-        assert_eq!(err.to_string(), "seconds[1] must be a finite duration >= 0; got NaN");
+        let err = slo
+            .record_latency_many(&[0.1, f64::NAN], &[2.0, 2.0])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "seconds[1] must be a finite duration >= 0; got NaN"
+        );
         let plain = Slo::new(spec(0.9, 3600.0, &[60.0])).unwrap();
         assert!(plain.record_latency(1.0, 0.1).is_err());
     }
 
     #[test]
     fn invalid_specs_name_the_parameter() {
-        let cases: [(fn(&mut SloSpec), &str); 6] = [
+        type Mutation = fn(&mut SloSpec);
+        let cases: [(Mutation, &str); 6] = [
             (|s| s.target = 1.0, "target"),
             (|s| s.target = f64::NAN, "target"),
             (|s| s.window_seconds = f64::INFINITY, "window_seconds"),
             (|s| s.burn_windows = vec![7200.0], "burn_rate_windows"),
             (|s| s.burn_threshold = f64::NAN, "burn_rate_threshold"),
-            (|s| s.policies[0].threshold = -1.0, "alert_policies.threshold"),
+            (
+                |s| s.policies[0].threshold = -1.0,
+                "alert_policies.threshold",
+            ),
         ];
         for (mutate, param) in cases {
             let mut s = spec(0.99, 3600.0, &[60.0]);

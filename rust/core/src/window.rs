@@ -136,11 +136,17 @@ impl BucketWindow {
     }
 
     /// As [`BucketWindow::new`] with `buckets` buckets per tier (at least 2).
-    pub fn with_buckets(base_width: f64, retain_seconds: f64, buckets: usize) -> Result<Self, Error> {
+    pub fn with_buckets(
+        base_width: f64,
+        retain_seconds: f64,
+        buckets: usize,
+    ) -> Result<Self, Error> {
         if !(base_width.is_finite() && base_width >= MIN_BUCKET_WIDTH) {
             return Err(Error::invalid(
                 "base_width",
-                format!("must be a finite number of seconds >= {MIN_BUCKET_WIDTH}; got {base_width}"),
+                format!(
+                    "must be a finite number of seconds >= {MIN_BUCKET_WIDTH}; got {base_width}"
+                ),
             ));
         }
         if !(retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds < MAX_TIMESTAMP) {
@@ -150,7 +156,10 @@ impl BucketWindow {
             ));
         }
         if buckets < 2 {
-            return Err(Error::invalid("buckets", format!("must be at least 2; got {buckets}")));
+            return Err(Error::invalid(
+                "buckets",
+                format!("must be at least 2; got {buckets}"),
+            ));
         }
         let n = buckets as u64;
         let max_index0 = (MAX_TIMESTAMP / base_width) as u64;
@@ -162,9 +171,16 @@ impl BucketWindow {
             let tag_bits = 64 - max_tag.leading_zeros();
             let count_bits = 64 - tag_bits;
             if count_bits < MIN_COUNT_BITS {
-                return Err(Error::invalid("base_width", format!("{base_width} is too fine to tag")));
+                return Err(Error::invalid(
+                    "base_width",
+                    format!("{base_width} is too fine to tag"),
+                ));
             }
-            tiers.push(Tier { shift, count_bits, offset: HEADER_WORDS + 2 * buckets * k as usize });
+            tiers.push(Tier {
+                shift,
+                count_bits,
+                offset: HEADER_WORDS + 2 * buckets * k as usize,
+            });
             let span = (n - 1) as f64 * base_width * (1u64 << shift) as f64;
             if span >= retain_seconds {
                 break;
@@ -178,7 +194,12 @@ impl BucketWindow {
         }
         let len = HEADER_WORDS + 2 * buckets * tiers.len();
         let words = (0..len).map(|_| AtomicU64::new(0)).collect();
-        Ok(BucketWindow { base_width, buckets: n, tiers, words })
+        Ok(BucketWindow {
+            base_width,
+            buckets: n,
+            tiers,
+            words,
+        })
     }
 
     /// Width and guaranteed span of each tier, finest first.
@@ -187,7 +208,10 @@ impl BucketWindow {
             .iter()
             .map(|t| {
                 let width = self.base_width * (1u64 << t.shift) as f64;
-                TierInfo { width_seconds: width, span_seconds: (self.buckets - 1) as f64 * width }
+                TierInfo {
+                    width_seconds: width,
+                    span_seconds: (self.buckets - 1) as f64 * width,
+                }
             })
             .collect()
     }
@@ -227,10 +251,18 @@ impl BucketWindow {
         if good.len() != ts.len() {
             return Err(Error::invalid(
                 "at",
-                format!("must have the same length as ok ({}); got {}", good.len(), ts.len()),
+                format!(
+                    "must have the same length as ok ({}); got {}",
+                    good.len(),
+                    ts.len()
+                ),
             ));
         }
-        if let Some((i, &bad)) = ts.iter().enumerate().find(|(_, &t)| check_timestamp("at", t).is_err()) {
+        if let Some((i, &bad)) = ts
+            .iter()
+            .enumerate()
+            .find(|(_, &t)| check_timestamp("at", t).is_err())
+        {
             return Err(check_timestamp("at", bad).unwrap_err().at_index("at", i));
         }
         let mut run: Option<(u64, bool, u64)> = None;
@@ -255,7 +287,10 @@ impl BucketWindow {
     pub fn count(&self, now: f64, seconds: f64) -> Result<Counts, Error> {
         let now = check_timestamp("at", now)?;
         if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(Error::invalid("seconds", format!("must be a finite duration >= 0; got {seconds}")));
+            return Err(Error::invalid(
+                "seconds",
+                format!("must be a finite duration >= 0; got {seconds}"),
+            ));
         }
         let hi0 = self.index_of(now);
         let lo0 = self.index_of((now - seconds).max(0.0));
@@ -272,7 +307,8 @@ impl BucketWindow {
                 // The range covers the whole ring: take each slot whose bucket lies in it.
                 for slot in 0..self.buckets as usize {
                     for kind in 0..2 {
-                        let word = self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
+                        let word =
+                            self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
                         let tag = word >> tier.count_bits;
                         let index = tag.wrapping_sub(1).wrapping_mul(self.buckets) + slot as u64;
                         if tag > 0 && (lo..=hi).contains(&index) {
@@ -361,7 +397,12 @@ impl BucketWindow {
                     break;
                 }
                 let next = (tag << tier.count_bits) | (base + n);
-                match word.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                match word.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
                     Ok(_) => {
                         if held_tag != tag && held > 0 {
                             self.carry_up(k, slot, held_tag, kind, held);
@@ -453,7 +494,10 @@ mod tests {
                 .find(|t| t.span_seconds >= seconds)
                 .map(|t| t.width_seconds)
                 .unwrap();
-            assert!(got >= exact && got <= exact + width, "{seconds}: got {got}, exact {exact}, width {width}");
+            assert!(
+                got >= exact && got <= exact + width,
+                "{seconds}: got {got}, exact {exact}, width {width}"
+            );
         }
     }
 
@@ -472,9 +516,13 @@ mod tests {
         let w = BucketWindow::with_buckets(1.0, 100.0, 4).unwrap();
         let retained = w.retained_seconds();
         w.record(10_000.0, true, 1).unwrap();
-        w.record(10_000.0 - 2.0 * retained - 64.0, false, 5).unwrap();
+        w.record(10_000.0 - 2.0 * retained - 64.0, false, 5)
+            .unwrap();
         assert_eq!(w.dropped(), 5);
-        assert_eq!(w.count(10_000.0, 10_000.0).unwrap(), Counts { good: 1, bad: 0 });
+        assert_eq!(
+            w.count(10_000.0, 10_000.0).unwrap(),
+            Counts { good: 1, bad: 0 }
+        );
     }
 
     #[test]
@@ -500,8 +548,20 @@ mod tests {
         for s in [1.0, 10.0, 100.0, 300.0] {
             assert_eq!(a.count(210.0, s).unwrap(), b.count(210.0, s).unwrap());
         }
-        let err = a.record_many(&[true, true, true], &[1.0, f64::NAN, -1.0]).unwrap_err();
-        assert!(matches!(err, Error::InvalidElement { param: "at", index: 1, .. }), "{err}");
+        let err = a
+            .record_many(&[true, true, true], &[1.0, f64::NAN, -1.0])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidElement {
+                    param: "at",
+                    index: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(a.record_many(&[true], &[1.0, 2.0]).is_err());
     }
 
@@ -540,10 +600,13 @@ mod tests {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).fold(Counts::default(), |a, c| Counts {
-            good: a.good + c.good,
-            bad: a.bad + c.bad,
-        })
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold(Counts::default(), |a, c| Counts {
+                good: a.good + c.good,
+                bad: a.bad + c.bad,
+            })
     }
 
     #[test]
@@ -560,6 +623,9 @@ mod tests {
         let w = std::sync::Arc::new(BucketWindow::with_buckets(0.01, 5.0, 4).unwrap());
         let sent = hammer(&w);
         assert!(w.expired() > 0);
-        assert_eq!(w.live_counts().total() + w.expired() + w.dropped(), sent.total());
+        assert_eq!(
+            w.live_counts().total() + w.expired() + w.dropped(),
+            sent.total()
+        );
     }
 }

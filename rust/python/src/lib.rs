@@ -15,17 +15,32 @@ fn value_error(e: Error) -> PyErr {
 }
 
 fn wall_clock() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// `(window_seconds, total, failures, success_ratio, burn_rate)`
 type FiguresTuple = (f64, u64, u64, f64, f64);
 /// `(overall, remaining, consumed, samples, policies, time_to_exhaustion, dropped)`
-type SnapshotTuple =
-    (FiguresTuple, f64, f64, Vec<FiguresTuple>, Vec<(FiguresTuple, FiguresTuple, bool)>, Option<f64>, u64);
+type SnapshotTuple = (
+    FiguresTuple,
+    f64,
+    f64,
+    Vec<FiguresTuple>,
+    Vec<(FiguresTuple, FiguresTuple, bool)>,
+    Option<f64>,
+    u64,
+);
 
 fn figures(f: &Figures) -> FiguresTuple {
-    (f.window_seconds, f.total, f.failures, f.success_ratio, f.burn_rate)
+    (
+        f.window_seconds,
+        f.total,
+        f.failures,
+        f.success_ratio,
+        f.burn_rate,
+    )
 }
 
 fn snapshot_tuple(s: &Snapshot, dropped: u64) -> SnapshotTuple {
@@ -34,14 +49,22 @@ fn snapshot_tuple(s: &Snapshot, dropped: u64) -> SnapshotTuple {
         s.error_budget_remaining,
         s.error_budget_consumed,
         s.samples.iter().map(figures).collect(),
-        s.policies.iter().map(|p| (figures(&p.long), figures(&p.short), p.firing)).collect(),
+        s.policies
+            .iter()
+            .map(|p| (figures(&p.long), figures(&p.short), p.firing))
+            .collect(),
         s.time_to_exhaustion,
         dropped,
     )
 }
 
-fn slice<'a, T: numpy::Element>(param: &str, array: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
-    array.as_slice().map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
+fn slice<'a, T: numpy::Element>(
+    param: &str,
+    array: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<&'a [T]> {
+    array
+        .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
 }
 
 /// `(severity, long_window, short_window, threshold)`
@@ -57,9 +80,21 @@ fn spec(
 ) -> SloSpec {
     let policies = policies
         .into_iter()
-        .map(|(severity, long_window, short_window, threshold)| Policy { severity, long_window, short_window, threshold })
+        .map(|(severity, long_window, short_window, threshold)| Policy {
+            severity,
+            long_window,
+            short_window,
+            threshold,
+        })
         .collect();
-    SloSpec { target, window_seconds, burn_windows, burn_threshold, policies, latency_threshold }
+    SloSpec {
+        target,
+        window_seconds,
+        burn_windows,
+        burn_threshold,
+        policies,
+        latency_threshold,
+    }
 }
 
 /// One SLO's bounded window and figures. The facade's `SLOTracker` wraps it.
@@ -75,9 +110,8 @@ impl SloCore {
         match (at, &self.clock) {
             (Some(ts), _) => Ok(ts),
             (None, None) => Ok(wall_clock()),
-            (None, Some(clock)) => {
-                check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?).map_err(value_error)
-            }
+            (None, Some(clock)) => check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?)
+                .map_err(value_error),
         }
     }
 }
@@ -105,32 +139,49 @@ impl SloCore {
             alert_policies,
             latency_threshold_seconds,
         );
-        Ok(SloCore { slo: Slo::new(spec).map_err(value_error)?, clock })
+        Ok(SloCore {
+            slo: Slo::new(spec).map_err(value_error)?,
+            clock,
+        })
     }
 
     #[pyo3(signature = (success, *, at = None))]
     fn record(&self, py: Python<'_>, success: bool, at: Option<f64>) -> PyResult<()> {
-        self.slo.record(self.now(py, at)?, success).map_err(value_error)
+        self.slo
+            .record(self.now(py, at)?, success)
+            .map_err(value_error)
     }
 
     #[pyo3(signature = (*, at = None))]
     fn record_success(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
-        self.slo.record(self.now(py, at)?, true).map_err(value_error)
+        self.slo
+            .record(self.now(py, at)?, true)
+            .map_err(value_error)
     }
 
     #[pyo3(signature = (*, at = None))]
     fn record_failure(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
-        self.slo.record(self.now(py, at)?, false).map_err(value_error)
+        self.slo
+            .record(self.now(py, at)?, false)
+            .map_err(value_error)
     }
 
     #[pyo3(signature = (seconds, *, at = None))]
     fn record_latency(&self, py: Python<'_>, seconds: f64, at: Option<f64>) -> PyResult<()> {
-        self.slo.record_latency(self.now(py, at)?, seconds).map_err(value_error)
+        self.slo
+            .record_latency(self.now(py, at)?, seconds)
+            .map_err(value_error)
     }
 
-    fn record_many(&self, py: Python<'_>, ok: PyReadonlyArray1<'_, bool>, at: PyReadonlyArray1<'_, f64>) -> PyResult<()> {
+    fn record_many(
+        &self,
+        py: Python<'_>,
+        ok: PyReadonlyArray1<'_, bool>,
+        at: PyReadonlyArray1<'_, f64>,
+    ) -> PyResult<()> {
         let (ok, at) = (slice("ok", &ok)?, slice("at", &at)?);
-        py.detach(|| self.slo.record_many(ok, at)).map_err(value_error)
+        py.detach(|| self.slo.record_many(ok, at))
+            .map_err(value_error)
     }
 
     fn record_latency_many(
@@ -140,7 +191,8 @@ impl SloCore {
         at: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
         let (seconds, at) = (slice("seconds", &seconds)?, slice("at", &at)?);
-        py.detach(|| self.slo.record_latency_many(seconds, at)).map_err(value_error)
+        py.detach(|| self.slo.record_latency_many(seconds, at))
+            .map_err(value_error)
     }
 
     fn latency_is_good(&self, seconds: f64) -> PyResult<bool> {
@@ -155,38 +207,64 @@ impl SloCore {
 
     #[pyo3(signature = (*, at = None))]
     fn burn_samples(&self, py: Python<'_>, at: Option<f64>) -> PyResult<Vec<FiguresTuple>> {
-        let samples = self.slo.burn_samples(self.now(py, at)?).map_err(value_error)?;
+        let samples = self
+            .slo
+            .burn_samples(self.now(py, at)?)
+            .map_err(value_error)?;
         Ok(samples.iter().map(figures).collect())
     }
 
     /// `(snapshot, started_mask, resolved_mask)`
     #[pyo3(signature = (*, at = None))]
     fn poll_alerts(&self, py: Python<'_>, at: Option<f64>) -> PyResult<(SnapshotTuple, u64, u64)> {
-        let poll = self.slo.poll_alerts(self.now(py, at)?).map_err(value_error)?;
-        Ok((snapshot_tuple(&poll.snapshot, self.slo.dropped()), poll.started, poll.resolved))
+        let poll = self
+            .slo
+            .poll_alerts(self.now(py, at)?)
+            .map_err(value_error)?;
+        Ok((
+            snapshot_tuple(&poll.snapshot, self.slo.dropped()),
+            poll.started,
+            poll.resolved,
+        ))
     }
 
     /// The snapshot for `(good, bad)` counts over each of `query_windows`, for custom stores.
     fn evaluate(&self, counts: Vec<(u64, u64)>) -> PyResult<SnapshotTuple> {
         let windows = self.slo.spec().query_windows().len();
         if counts.len() != windows {
-            return Err(PyValueError::new_err(format!("counts must hold {windows} pairs; got {}", counts.len())));
+            return Err(PyValueError::new_err(format!(
+                "counts must hold {windows} pairs; got {}",
+                counts.len()
+            )));
         }
-        let counts: Vec<Counts> = counts.into_iter().map(|(good, bad)| Counts { good, bad }).collect();
+        let counts: Vec<Counts> = counts
+            .into_iter()
+            .map(|(good, bad)| Counts { good, bad })
+            .collect();
         Ok(snapshot_tuple(&self.slo.spec().evaluate(&counts), 0))
     }
 
     /// As `evaluate`, and which policies started or stopped firing since the last poll.
     fn poll_counts(&self, counts: Vec<(u64, u64)>) -> PyResult<(SnapshotTuple, u64, u64)> {
         let snapshot = self.evaluate(counts)?;
-        let firing = snapshot.4.iter().enumerate().filter(|(_, p)| p.2).fold(0u64, |m, (i, _)| m | 1 << i);
+        let firing = snapshot
+            .4
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.2)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
         let (started, resolved) = self.slo.swap_firing(firing);
         Ok((snapshot, started, resolved))
     }
 
     /// `(window_seconds, total, failures, success_ratio, burn_rate)` for counts over a window.
     fn figures(&self, window_seconds: f64, good: u64, bad: u64) -> FiguresTuple {
-        figures(&self.slo.spec().figures(window_seconds, Counts { good, bad }))
+        figures(
+            &self
+                .slo
+                .spec()
+                .figures(window_seconds, Counts { good, bad }),
+        )
     }
 
     #[getter]
@@ -207,7 +285,11 @@ impl SloCore {
     /// `[(width_seconds, span_seconds)]` for each tier, finest first.
     #[getter]
     fn resolution(&self) -> Vec<(f64, f64)> {
-        self.slo.resolution().iter().map(|t| (t.width_seconds, t.span_seconds)).collect()
+        self.slo
+            .resolution()
+            .iter()
+            .map(|t| (t.width_seconds, t.span_seconds))
+            .collect()
     }
 }
 
@@ -223,9 +305,16 @@ fn validate_slo(
     alert_policies: Vec<PolicyTuple>,
     latency_threshold_seconds: Option<f64>,
 ) -> PyResult<()> {
-    spec(target, window_seconds, burn_rate_windows, burn_rate_threshold, alert_policies, latency_threshold_seconds)
-        .validate()
-        .map_err(value_error)
+    spec(
+        target,
+        window_seconds,
+        burn_rate_windows,
+        burn_rate_threshold,
+        alert_policies,
+        latency_threshold_seconds,
+    )
+    .validate()
+    .map_err(value_error)
 }
 
 /// The SRE Workbook's four alert policies scaled to `window_seconds`:
