@@ -77,7 +77,7 @@ def test_memory_is_fixed_and_small() -> None:
     assert before <= 64 * 1024
     t.record_many(np.ones(100_000, dtype=bool), T0 + 1e-3 * np.arange(100_000))
     assert t.memory_bytes == before
-    assert t.resolution[0] == (5.0, 1195.0)
+    assert t.resolution[0] == (5.0, 1275.0)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, 2.0**34])

@@ -38,7 +38,7 @@
 //! old edge is extended by less than one bucket width *of the tier holding that age*. Data of
 //! age `a` lives in tier 0 while `a < (n - 1) * w0`; beyond that, in the lowest tier `k` whose
 //! retained span `(n - 1) * w0 * 4^k` covers `a`. The worst-case edge error of a window longer
-//! than tier 0's span is therefore `4 / (n - 1)` of its length (1.7 % with `n = 240`), and at
+//! than tier 0's span is therefore `4 / (n - 1)` of its length (1.6 % with `n = 256`), and at
 //! most `w0` for shorter windows. Windows shorter than `w0` are answered at `w0` resolution.
 
 use crate::error::Error;
@@ -47,7 +47,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// Largest accepted timestamp, in seconds since the epoch (2^33 s, in the year 2242).
 pub const MAX_TIMESTAMP: f64 = 8_589_934_592.0;
 /// Buckets in every tier of a default window.
-pub const BUCKETS_PER_TIER: usize = 240;
+pub const BUCKETS_PER_TIER: usize = 256;
 /// How many times wider a tier's buckets are than the tier below.
 pub const TIER_RATIO: u64 = 4;
 /// Finest bucket width accepted, in seconds.
@@ -111,7 +111,11 @@ pub struct TierInfo {
 #[derive(Debug)]
 pub struct BucketWindow {
     base_width: f64,
+    /// `1 / base_width`: indexing multiplies rather than divides on the recording path.
+    per_second: f64,
     buckets: u64,
+    /// `log2(buckets)`: buckets are a power of two, so slot and lap are a mask and a shift.
+    bucket_bits: u32,
     tiers: Vec<Tier>,
     words: Box<[AtomicU64]>,
 }
@@ -135,7 +139,7 @@ impl BucketWindow {
         Self::with_buckets(base_width, retain_seconds, BUCKETS_PER_TIER)
     }
 
-    /// As [`BucketWindow::new`] with `buckets` buckets per tier (at least 2).
+    /// As [`BucketWindow::new`] with `buckets` buckets per tier (a power of two, at least 2).
     pub fn with_buckets(
         base_width: f64,
         retain_seconds: f64,
@@ -155,14 +159,15 @@ impl BucketWindow {
                 format!("must be a positive number of seconds below {MAX_TIMESTAMP}; got {retain_seconds}"),
             ));
         }
-        if buckets < 2 {
+        if buckets < 2 || !buckets.is_power_of_two() {
             return Err(Error::invalid(
                 "buckets",
-                format!("must be at least 2; got {buckets}"),
+                format!("must be a power of two >= 2; got {buckets}"),
             ));
         }
         let n = buckets as u64;
-        let max_index0 = (MAX_TIMESTAMP / base_width) as u64;
+        let per_second = 1.0 / base_width;
+        let max_index0 = (MAX_TIMESTAMP * per_second) as u64;
         let mut tiers = Vec::new();
         loop {
             let k = tiers.len() as u32;
@@ -196,7 +201,9 @@ impl BucketWindow {
         let words = (0..len).map(|_| AtomicU64::new(0)).collect();
         Ok(BucketWindow {
             base_width,
+            per_second,
             buckets: n,
+            bucket_bits: n.trailing_zeros(),
             tiers,
             words,
         })
@@ -310,7 +317,7 @@ impl BucketWindow {
                         let word =
                             self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
                         let tag = word >> tier.count_bits;
-                        let index = tag.wrapping_sub(1).wrapping_mul(self.buckets) + slot as u64;
+                        let index = (tag.wrapping_sub(1) << self.bucket_bits) + slot as u64;
                         if tag > 0 && (lo..=hi).contains(&index) {
                             let held = word & count_mask(tier);
                             if kind == 0 {
@@ -340,12 +347,15 @@ impl BucketWindow {
     }
 
     fn index_of(&self, ts: f64) -> u64 {
-        (ts / self.base_width) as u64
+        (ts * self.per_second) as u64
     }
 
     /// Slot and lap tag of a tier-local bucket index.
     fn slot_of(&self, index: u64) -> (usize, u64) {
-        ((index % self.buckets) as usize, index / self.buckets + 1)
+        (
+            (index & (self.buckets - 1)) as usize,
+            (index >> self.bucket_bits) + 1,
+        )
     }
 
     fn read(&self, tier: &Tier, slot: usize, kind: usize, tag: u64) -> u64 {
@@ -422,7 +432,7 @@ impl BucketWindow {
 
     /// Moves `count` evicted from tier `k`'s `slot` (lap tag `tag`) into the tier above.
     fn carry_up(&self, k: usize, slot: usize, tag: u64, kind: usize, count: u64) {
-        let index = (tag - 1) * self.buckets + slot as u64;
+        let index = ((tag - 1) << self.bucket_bits) + slot as u64;
         let index0 = index << self.tiers[k].shift;
         self.add(k + 1, index0, kind, count, Overflow::Expired);
     }
@@ -575,6 +585,7 @@ mod tests {
         assert!(BucketWindow::new(0.0, 100.0).is_err());
         assert!(BucketWindow::new(1.0, f64::NAN).is_err());
         assert!(BucketWindow::with_buckets(1.0, 100.0, 1).is_err());
+        assert!(BucketWindow::with_buckets(1.0, 100.0, 12).is_err());
         assert!(w.count(10.0, -1.0).is_err());
     }
 

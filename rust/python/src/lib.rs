@@ -14,10 +14,34 @@ fn value_error(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-fn wall_clock() -> f64 {
+/// Wall time in seconds since the epoch, as `time.time()` gives it.
+fn precise_wall_clock() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The default clock. On Linux, the coarse realtime clock: it reads the kernel's last tick
+/// (1-4 ms of resolution) instead of the TSC, at a tenth of the cost (3 ns against 33 ns here),
+/// which matters on the recording path; the finest bucket is 16 ms with windows of 1 s and up.
+#[cfg(target_os = "linux")]
+fn wall_clock() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec, and CLOCK_REALTIME_COARSE exists on every
+    // Linux since 2.6.32; on failure we fall back to the precise clock.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    } else {
+        precise_wall_clock()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wall_clock() -> f64 {
+    precise_wall_clock()
 }
 
 /// `(window_seconds, total, failures, success_ratio, burn_rate)`
