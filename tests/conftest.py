@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from burnguard import SLODefinition, SLOTracker
 
 T0 = 1_700_000_000.0

@@ -41,8 +41,7 @@ def test_short_spike_alone_does_not_page() -> None:
     t = SLOTracker(SLODefinition(name="a", target=0.999))
     now = _run(t, T0, 3600, 100, 10**9)  # a clean, busy hour
     now = _run(t, now, 60, 100, 3)  # a minute at 33 %: the 5 m window burns, the 1 h one does not
-    evaluations = t._alerts(t._core.snapshot(at=now))
-    page = next(a for a in evaluations if a.long_window_seconds == 3600)
+    page = next(a for a in t.alert_status(at=now) if a.long_window_seconds == 3600)
     assert page.short_burn_rate >= 14.4 > page.long_burn_rate
     assert not page.firing
     assert all(a.long_window_seconds != 3600 for a in t.check_alerts(at=now))
@@ -81,5 +80,7 @@ def test_policies_work_on_the_custom_store_path_too() -> None:
     t = SLOTracker(d, store=InMemoryStore(3600))
     for i in range(100):
         t.record(i % 2 == 0, at=T0 + i)
+    [status] = t.alert_status(at=T0 + 100)
+    assert status.firing and status.long_sample_count == 100
     assert [x.state for x in t.poll_alerts(at=T0 + 100)] == ["firing"]
     assert [x.state for x in t.poll_alerts(at=T0 + 2000)] == ["resolved"]

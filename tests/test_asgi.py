@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from burnguard import SLODefinition, SLOMiddleware, SLORegistry, SLOTracker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+
+from burnguard import SLODefinition, SLOMiddleware, SLORegistry, SLOTracker
 
 
 async def ok(_: Request) -> PlainTextResponse:

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from burnguard import SLODefinition, SLOTracker, audit_stream
 
 from .conftest import T0

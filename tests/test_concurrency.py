@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
 from burnguard import SLODefinition, SLOTracker
 
 from .conftest import T0

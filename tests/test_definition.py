@@ -4,6 +4,7 @@ import math
 import pickle
 
 import pytest
+
 from burnguard import BurnRatePolicy, SLODefinition
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from burnguard import PrometheusExporter, SLODefinition, SLORegistry, SLOTracker
 from prometheus_client import CollectorRegistry, generate_latest
+
+from burnguard import PrometheusExporter, SLODefinition, SLORegistry, SLOTracker
 
 from .conftest import T0
 

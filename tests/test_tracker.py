@@ -6,9 +6,10 @@ import pickle
 import numpy as np
 import pytest
 import slo_budget_tracker as peer
-from burnguard import BurnRateAlert, InMemoryStore, SLODefinition, SLOTracker
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from burnguard import BurnRateAlert, InMemoryStore, SLODefinition, SLOTracker
 
 from .conftest import T0
 

@@ -74,7 +74,7 @@ class SLODefinition(_Result):
             raise ValueError("SLODefinition.name must be non-empty")
         if self.alert_policies is None:
             object.__setattr__(self, "alert_policies", BurnRatePolicy.workbook(self.window_seconds))
-        _native.validate_slo(**self._spec())
+        _native.validate_slo(self)
 
     @property
     def error_budget_ratio(self) -> float:
@@ -86,20 +86,6 @@ class SLODefinition(_Result):
         """The alert policies in force (the defaults resolved)."""
         assert self.alert_policies is not None  # resolved in __post_init__
         return self.alert_policies
-
-    def _spec(self) -> dict[str, Any]:
-        """Keyword arguments for the native core."""
-        return {
-            "target": self.target,
-            "window_seconds": self.window_seconds,
-            "burn_rate_windows": list(self.burn_rate_windows),
-            "burn_rate_threshold": self.burn_rate_threshold,
-            "alert_policies": [
-                (p.severity, p.long_window_seconds, p.short_window_seconds, p.threshold)
-                for p in self.policies
-            ],
-            "latency_threshold_seconds": self.latency_threshold_seconds,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +176,7 @@ class SLOSnapshot(_Result):
     def is_budget_exhausted(self) -> bool:
         """True when the error budget is spent (within 1e-9, so float dust does not count)."""
         return self.error_budget_remaining <= 1e-9
+
+
+# The native core builds these results directly (see ``_native.bind_result_classes``).
+_native.bind_result_classes(SLOSnapshot, BurnRateSample, BurnRateAlert, MultiWindowAlert, AlertTransition)

@@ -17,7 +17,6 @@ from burnguard._arrays import bool_array, float_array
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
-    BurnRateSample,
     MultiWindowAlert,
     Observation,
     SLODefinition,
@@ -27,8 +26,6 @@ from burnguard.slo.storage import ObservationStore
 
 if TYPE_CHECKING:
     import httpx
-
-    from burnguard._native import FiguresTuple, SnapshotTuple
 
 
 class _Record(Protocol):
@@ -52,7 +49,8 @@ class SLOTracker:
     * ``record_latency(seconds, *, at=None)`` for latency SLOs: good when within the threshold
     * ``record_many(ok, at)`` and ``record_latency_many(seconds, at)`` for arrays (GIL released)
 
-    Reading: ``snapshot()``, ``check_burn_rate()``, ``check_alerts()``, ``poll_alerts()``.
+    Reading: ``snapshot()``, ``check_burn_rate()``, ``check_alerts()``, ``alert_status()``,
+    ``poll_alerts()``.
 
     Events older than the retained history when they arrive are not recorded; ``dropped``
     counts them. ``resolution`` lists the bucket tiers (width and span of each).
@@ -86,7 +84,7 @@ class SLOTracker:
         self._definition = definition
         self._store = store
         self._clock = clock
-        self._core = _native.SloCore(**definition._spec(), clock=None if clock is time.time else clock)
+        self._core = _native.SloCore(definition, clock=None if clock is time.time else clock)
         # Burn windows alerting at the previous check_burn_rate_with_audit call.
         self._previous_alerted_windows: set[int] = set()
         if store is None:
@@ -147,45 +145,33 @@ class SLOTracker:
 
     def snapshot(self, *, at: float | None = None) -> SLOSnapshot:
         """The SLO's figures now (or at ``at``)."""
-        return self._snapshot(self._read_snapshot(at))
+        if self._store is None:
+            return self._core.snapshot(at=at)
+        return self._core.evaluate(self._store_counts(self._core.query_windows, at))
 
     def check_burn_rate(self, *, at: float | None = None) -> list[BurnRateAlert]:
         """One alert per burn-rate window with events whose burn rate is >= the threshold."""
-        definition = self._definition
-        threshold = definition.burn_rate_threshold
-        return [
-            BurnRateAlert(
-                slo_name=definition.name,
-                window_seconds=window,
-                burn_rate=burn_rate,
-                threshold=threshold,
-                success_ratio=success_ratio,
-                sample_count=total,
-            )
-            for window, (_, total, _, success_ratio, burn_rate) in zip(
-                definition.burn_rate_windows, self._burn_samples(at), strict=True
-            )
-            if total and burn_rate >= threshold
-        ]
+        if self._store is None:
+            return self._core.check_burn_rate(at=at)
+        return self._core.check_burn_rate_counts(self._store_counts(self._definition.burn_rate_windows, at))
 
     def check_alerts(self, *, at: float | None = None) -> list[MultiWindowAlert]:
         """The multiwindow alert policies firing now. Stateless."""
         return list(self.snapshot(at=at).alerts)
+
+    def alert_status(self, *, at: float | None = None) -> list[MultiWindowAlert]:
+        """Every alert policy evaluated now, firing or not, with both windows' figures."""
+        if self._store is None:
+            return self._core.alert_status(at=at)
+        return self._core.alert_status_counts(self._store_counts(self._core.query_windows, at))
 
     def poll_alerts(self, *, at: float | None = None) -> list[AlertTransition]:
         """Alert policies that started firing or resolved since the previous poll.
 
         Each transition is reported once, even to concurrent pollers."""
         if self._store is None:
-            raw, started, resolved = self._core.poll_alerts(at=at)
-        else:
-            raw, started, resolved = self._core.poll_counts(self._store_counts(at))
-        alerts = self._alerts(raw)
-        return [
-            AlertTransition(state="firing" if started >> i & 1 else "resolved", alert=alert)
-            for i, alert in enumerate(alerts)
-            if (started | resolved) >> i & 1
-        ]
+            return self._core.poll_alerts(at=at)
+        return self._core.poll_counts(self._store_counts(self._core.query_windows, at))
 
     async def check_burn_rate_with_audit(
         self,
@@ -224,58 +210,6 @@ class SLOTracker:
     def _now(self, at: float | None) -> float:
         return at if at is not None else self._clock()
 
-    def _read_snapshot(self, at: float | None) -> SnapshotTuple:
-        if self._store is None:
-            return self._core.snapshot(at=at)
-        return self._core.evaluate(self._store_counts(at))
-
-    def _burn_samples(self, at: float | None) -> list[FiguresTuple]:
-        if self._store is None:
-            return self._core.burn_samples(at=at)
-        now = self._now(at)
-        return [self._core.figures(w, *self._good_bad(now, w)) for w in self._definition.burn_rate_windows]
-
-    def _snapshot(self, raw: SnapshotTuple) -> SLOSnapshot:
-        overall, remaining, consumed, samples, _, time_to_exhaustion, dropped = raw
-        definition = self._definition
-        return SLOSnapshot(
-            name=definition.name,
-            target=definition.target,
-            window_seconds=definition.window_seconds,
-            total=overall[1],
-            failures=overall[2],
-            success_ratio=overall[3],
-            error_budget_remaining=remaining,
-            burn_rate=overall[4],
-            burn_rate_samples=tuple(
-                BurnRateSample(window_seconds=w, burn_rate=s[4], success_ratio=s[3], sample_count=s[1])
-                for w, s in zip(definition.burn_rate_windows, samples, strict=True)
-            ),
-            error_budget_consumed=consumed,
-            time_to_exhaustion_seconds=time_to_exhaustion,
-            alerts=tuple(self._alerts(raw, firing_only=True)),
-            dropped=dropped,
-        )
-
-    def _alerts(self, raw: SnapshotTuple, *, firing_only: bool = False) -> list[MultiWindowAlert]:
-        name = self._definition.name
-        return [
-            MultiWindowAlert(
-                slo_name=name,
-                severity=policy.severity,
-                threshold=policy.threshold,
-                long_window_seconds=policy.long_window_seconds,
-                short_window_seconds=policy.short_window_seconds,
-                long_burn_rate=long[4],
-                short_burn_rate=short[4],
-                long_sample_count=long[1],
-                short_sample_count=short[1],
-                firing=firing,
-            )
-            for policy, (long, short, firing) in zip(self._definition.policies, raw[4], strict=True)
-            if firing or not firing_only
-        ]
-
     # ---- the custom-store path -------------------------------------------------------------
 
     def _store_record(self, success: bool, *, at: float | None = None) -> None:
@@ -297,12 +231,13 @@ class SLOTracker:
         for success, ts in zip(ok, at.tolist(), strict=True):
             self._store_record(success, at=ts)
 
-    def _good_bad(self, now: float, seconds: float) -> tuple[int, int]:
+    def _store_counts(self, windows: Sequence[float], at: float | None) -> list[tuple[int, int]]:
+        """``(good, bad)`` over each window ending now (or at ``at``), from the store."""
         assert self._store is not None
-        events = self._store.window(now, seconds)
-        bad = sum(1 for o in events if not o.success)
-        return len(events) - bad, bad
-
-    def _store_counts(self, at: float | None) -> list[tuple[int, int]]:
         now = self._now(at)
-        return [self._good_bad(now, w) for w in self._core.query_windows]
+        counts = []
+        for seconds in windows:
+            events = self._store.window(now, seconds)
+            bad = sum(1 for o in events if not o.success)
+            counts.append((len(events) - bad, bad))
+        return counts

@@ -10,7 +10,7 @@
 
 use crate::error::Error;
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::{check_timestamp, BucketWindow, Counts, TierInfo};
+use crate::window::{BucketWindow, Counts, TierInfo};
 
 /// Finest bucket width as a fraction of the shortest configured window.
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
@@ -396,16 +396,7 @@ impl Slo {
 
     /// Counts over each of [`SloSpec::query_windows`] ending at `now`.
     pub fn counts(&self, now: f64) -> Result<Vec<Counts>, Error> {
-        let windows = self.spec.query_windows();
-        let mut counts: Vec<Counts> = Vec::with_capacity(windows.len());
-        for (i, &w) in windows.iter().enumerate() {
-            let known = windows[..i].iter().position(|&earlier| earlier == w);
-            counts.push(match known {
-                Some(j) => counts[j],
-                None => self.window.count(now, w)?,
-            });
-        }
-        Ok(counts)
+        self.window.count_many(now, &self.spec.query_windows())
     }
 
     /// The SLO's state at `now`.
@@ -415,12 +406,13 @@ impl Slo {
 
     /// Figures over each burn window at `now`, in the spec's order.
     pub fn burn_samples(&self, now: f64) -> Result<Vec<Figures>, Error> {
-        check_timestamp("at", now)?;
-        self.spec
-            .burn_windows
+        let windows = &self.spec.burn_windows;
+        let counts = self.window.count_many(now, windows)?;
+        Ok(windows
             .iter()
-            .map(|&w| Ok(self.spec.figures(w, self.window.count(now, w)?)))
-            .collect()
+            .zip(counts)
+            .map(|(&w, c)| self.spec.figures(w, c))
+            .collect())
     }
 
     /// The state at `now`, and which policies started or stopped firing since the last poll.

@@ -72,6 +72,14 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn add(&mut self, kind: usize, n: u64) {
+        if kind == 0 {
+            self.good += n;
+        } else {
+            self.bad += n;
+        }
+    }
+
     /// All events.
     pub fn total(&self) -> u64 {
         self.good + self.bad
@@ -292,43 +300,72 @@ impl BucketWindow {
 
     /// Counts in the buckets that overlap the `seconds` before `now` (and `now` itself).
     pub fn count(&self, now: f64, seconds: f64) -> Result<Counts, Error> {
+        Ok(self.count_many(now, &[seconds])?[0])
+    }
+
+    /// [`BucketWindow::count`] for several windows ending at `now`, in one pass over the
+    /// buckets: each tier is walked once from its newest bucket back to the longest window's
+    /// edge, and each bucket is credited to the windows that reach it.
+    pub fn count_many(&self, now: f64, windows: &[f64]) -> Result<Vec<Counts>, Error> {
         let now = check_timestamp("at", now)?;
-        if !(seconds.is_finite() && seconds >= 0.0) {
+        if let Some(bad) = windows.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
             return Err(Error::invalid(
                 "seconds",
-                format!("must be a finite duration >= 0; got {seconds}"),
+                format!("must be a finite duration >= 0; got {bad}"),
             ));
         }
+        // Longest window first, so the old edges ascend.
+        let mut order: Vec<usize> = (0..windows.len()).collect();
+        order.sort_by(|&a, &b| windows[b].total_cmp(&windows[a]));
+        let edges0: Vec<u64> = order
+            .iter()
+            .map(|&w| self.index_of((now - windows[w]).max(0.0)))
+            .collect();
         let hi0 = self.index_of(now);
-        let lo0 = self.index_of((now - seconds).max(0.0));
-        let mut counts = Counts::default();
+        // in_longest[m - 1]: counts of the buckets reached by exactly the m longest windows.
+        let mut in_longest = vec![Counts::default(); windows.len()];
+        let mut edges = vec![0u64; windows.len()];
         for tier in &self.tiers {
-            let (lo, hi) = (lo0 >> tier.shift, hi0 >> tier.shift);
-            if hi - lo < self.buckets {
-                for index in lo..=hi {
-                    let (slot, tag) = self.slot_of(index);
-                    counts.good += self.read(tier, slot, 0, tag);
-                    counts.bad += self.read(tier, slot, 1, tag);
-                }
-            } else {
-                // The range covers the whole ring: take each slot whose bucket lies in it.
-                for slot in 0..self.buckets as usize {
-                    for kind in 0..2 {
-                        let word =
-                            self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
-                        let tag = word >> tier.count_bits;
-                        let index = (tag.wrapping_sub(1) << self.bucket_bits) + slot as u64;
-                        if tag > 0 && (lo..=hi).contains(&index) {
-                            let held = word & count_mask(tier);
-                            if kind == 0 {
-                                counts.good += held;
-                            } else {
-                                counts.bad += held;
-                            }
-                        }
-                    }
-                }
+            let Some(&oldest) = edges0.first() else { break };
+            for (edge, &edge0) in edges.iter_mut().zip(&edges0) {
+                *edge = edge0 >> tier.shift;
             }
+            let hi = hi0 >> tier.shift;
+            let walk = TierWalk {
+                pairs: &self.words[tier.offset..tier.offset + 2 * self.buckets as usize],
+                count_bits: tier.count_bits,
+                bucket_bits: self.bucket_bits,
+                first: (oldest >> tier.shift).max((hi + 1).saturating_sub(self.buckets)),
+                edges: &edges,
+            };
+            // Newest first: the slots of hi's lap from hi's slot down, then the previous lap's.
+            let (lap, split) = (
+                hi >> self.bucket_bits,
+                (hi & (self.buckets - 1)) as usize + 1,
+            );
+            let mut current = Level::new(edges.len());
+            let mut previous = Level::new(edges.len());
+            walk.segment(0, split, lap, &mut current, &mut previous, &mut in_longest);
+            if lap > 0 {
+                let end = self.buckets as usize;
+                walk.segment(
+                    split,
+                    end,
+                    lap - 1,
+                    &mut current,
+                    &mut previous,
+                    &mut in_longest,
+                );
+            }
+            current.flush(&mut in_longest);
+            previous.flush(&mut in_longest);
+        }
+        let mut counts = vec![Counts::default(); windows.len()];
+        let mut running = Counts::default();
+        for m in (0..windows.len()).rev() {
+            running.good += in_longest[m].good;
+            running.bad += in_longest[m].bad;
+            counts[order[m]] = running;
         }
         Ok(counts)
     }
@@ -356,15 +393,6 @@ impl BucketWindow {
             (index & (self.buckets - 1)) as usize,
             (index >> self.bucket_bits) + 1,
         )
-    }
-
-    fn read(&self, tier: &Tier, slot: usize, kind: usize, tag: u64) -> u64 {
-        let word = self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
-        if word >> tier.count_bits == tag {
-            word & count_mask(tier)
-        } else {
-            0
-        }
     }
 
     fn record_index(&self, index0: u64, good: bool, n: u64) {
@@ -438,6 +466,110 @@ impl BucketWindow {
     }
 }
 
+/// Counts credited to the `level` longest windows, held in registers until the level drops.
+struct Level {
+    level: usize,
+    good: u64,
+    bad: u64,
+}
+
+impl Level {
+    fn new(windows: usize) -> Self {
+        Level {
+            level: windows,
+            good: 0,
+            bad: 0,
+        }
+    }
+
+    /// Drops to the windows that reach `index` (indices only descend); false if none does.
+    fn reach(&mut self, index: u64, edges: &[u64], in_longest: &mut [Counts]) -> bool {
+        while self.level > 0 && edges[self.level - 1] > index {
+            self.flush(in_longest);
+            self.level -= 1;
+        }
+        self.level > 0
+    }
+
+    fn flush(&mut self, in_longest: &mut [Counts]) {
+        if self.level > 0 {
+            in_longest[self.level - 1].good += std::mem::take(&mut self.good);
+            in_longest[self.level - 1].bad += std::mem::take(&mut self.bad);
+        }
+    }
+}
+
+/// One tier's share of [`BucketWindow::count_many`].
+struct TierWalk<'a> {
+    /// The tier's words, a (good, bad) pair per slot.
+    pairs: &'a [AtomicU64],
+    count_bits: u32,
+    bucket_bits: u32,
+    /// The oldest index the walk visits.
+    first: u64,
+    /// Each window's old edge in this tier's indices, ascending.
+    edges: &'a [u64],
+}
+
+impl TierWalk<'_> {
+    /// Credits slots `start..end` of lap `lap`, newest first, to the windows reaching them.
+    /// A slot may still hold the lap before (a coarser tier is emptied lazily, so it keeps
+    /// old buckets where the finer tier covers the recent past): those are credited through
+    /// `previous`, whose indices descend in step. Anything older is placed by search.
+    fn segment(
+        &self,
+        start: usize,
+        end: usize,
+        lap: u64,
+        current: &mut Level,
+        previous: &mut Level,
+        in_longest: &mut [Counts],
+    ) {
+        let tag = lap + 1;
+        let base = lap << self.bucket_bits;
+        let lap_length = 1u64 << self.bucket_bits;
+        let mask = (1u64 << self.count_bits) - 1;
+        let slots = self.pairs[2 * start..2 * end]
+            .chunks_exact(2)
+            .enumerate()
+            .rev();
+        for (offset, pair) in slots {
+            let slot = start + offset;
+            let index = base + slot as u64;
+            if index < self.first {
+                break;
+            }
+            current.reach(index, self.edges, in_longest);
+            for (kind, word) in pair.iter().enumerate() {
+                let word = word.load(Ordering::Relaxed);
+                let held_tag = word >> self.count_bits;
+                let (level, count) = if held_tag == tag {
+                    (&mut *current, word & mask)
+                } else if word == 0 || held_tag > tag {
+                    continue; // empty, or newer than the query's end
+                } else if held_tag + 1 == tag {
+                    if !previous.reach(index - lap_length, self.edges, in_longest) {
+                        continue;
+                    }
+                    (&mut *previous, word & mask)
+                } else {
+                    let older = ((held_tag - 1) << self.bucket_bits) + slot as u64;
+                    let reached = self.edges.partition_point(|&edge| edge <= older);
+                    if reached > 0 {
+                        in_longest[reached - 1].add(kind, word & mask);
+                    }
+                    continue;
+                };
+                if kind == 0 {
+                    level.good += count;
+                } else {
+                    level.bad += count;
+                }
+            }
+        }
+    }
+}
+
 fn count_mask(tier: &Tier) -> u64 {
     (1u64 << tier.count_bits) - 1
 }
@@ -508,6 +640,48 @@ mod tests {
                 got >= exact && got <= exact + width,
                 "{seconds}: got {got}, exact {exact}, width {width}"
             );
+        }
+    }
+
+    #[test]
+    fn count_many_equals_one_window_at_a_time() {
+        let w = BucketWindow::with_buckets(1.0, 50_000.0, 8).unwrap();
+        // Bursts with gaps leave lagging tiers and stale laps behind.
+        for t in (0..20_000u32).filter(|t| (t / 700) % 3 != 1) {
+            w.record(t as f64 * 1.7, t % 11 == 0, 1 + u64::from(t % 3))
+                .unwrap();
+        }
+        let windows = [
+            0.0, 1.0, 7.5, 30.0, 100.0, 999.0, 5000.0, 20_000.0, 40_000.0, 7.5,
+        ];
+        for now in [10_000.0, 25_000.0, 33_999.0, 40_000.0] {
+            let many = w.count_many(now, &windows).unwrap();
+            for (i, &s) in windows.iter().enumerate() {
+                assert_eq!(many[i], w.count_one_by_one(now, s), "now {now}, window {s}");
+            }
+        }
+    }
+
+    impl BucketWindow {
+        /// The obvious per-bucket count, as a reference for `count_many`.
+        fn count_one_by_one(&self, now: f64, seconds: f64) -> Counts {
+            let (hi0, lo0) = (self.index_of(now), self.index_of((now - seconds).max(0.0)));
+            let mut counts = Counts::default();
+            for tier in &self.tiers {
+                let (lo, hi) = (lo0 >> tier.shift, hi0 >> tier.shift);
+                for slot in 0..self.buckets as usize {
+                    for kind in 0..2 {
+                        let word =
+                            self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
+                        let tag = word >> tier.count_bits;
+                        let index = (tag.wrapping_sub(1) << self.bucket_bits) + slot as u64;
+                        if tag > 0 && (lo..=hi).contains(&index) {
+                            counts.add(kind, word & count_mask(tier));
+                        }
+                    }
+                }
+            }
+            counts
         }
     }
 

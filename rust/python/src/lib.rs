@@ -3,12 +3,15 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use burnguard_core::slo::{self, Figures, Policy, Slo, SloSpec, Snapshot};
+use burnguard_core::slo::{self, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
 use numpy::PyReadonlyArray1;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::{intern, IntoPyObjectExt};
 
 fn value_error(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -44,42 +47,110 @@ fn wall_clock() -> f64 {
     precise_wall_clock()
 }
 
-/// `(window_seconds, total, failures, success_ratio, burn_rate)`
-type FiguresTuple = (f64, u64, u64, f64, f64);
-/// `(overall, remaining, consumed, samples, policies, time_to_exhaustion, dropped)`
-type SnapshotTuple = (
-    FiguresTuple,
-    f64,
-    f64,
-    Vec<FiguresTuple>,
-    Vec<(FiguresTuple, FiguresTuple, bool)>,
-    Option<f64>,
-    u64,
-);
-
-fn figures(f: &Figures) -> FiguresTuple {
-    (
-        f.window_seconds,
-        f.total,
-        f.failures,
-        f.success_ratio,
-        f.burn_rate,
-    )
+/// The facade's frozen dataclasses that results are built as, bound once at import by
+/// `burnguard.slo.models`. Building them here (`object.__new__`, then the generic setattr per
+/// field, as their own `__init__` does) skips both intermediate tuples and Python frames.
+struct ResultClasses {
+    snapshot: Py<PyAny>,
+    sample: Py<PyAny>,
+    burn_alert: Py<PyAny>,
+    multi_alert: Py<PyAny>,
+    transition: Py<PyAny>,
+    new: Py<PyAny>,
 }
 
-fn snapshot_tuple(s: &Snapshot, dropped: u64) -> SnapshotTuple {
-    (
-        figures(&s.overall),
-        s.error_budget_remaining,
-        s.error_budget_consumed,
-        s.samples.iter().map(figures).collect(),
-        s.policies
+static RESULT_CLASSES: PyOnceLock<ResultClasses> = PyOnceLock::new();
+
+impl ResultClasses {
+    fn get(py: Python<'_>) -> PyResult<&ResultClasses> {
+        RESULT_CLASSES.get(py).ok_or_else(|| {
+            PyRuntimeError::new_err("import burnguard before using burnguard._native")
+        })
+    }
+
+    fn build<'py>(
+        &self,
+        py: Python<'py>,
+        class: &Py<PyAny>,
+        fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let object = self.new.bind(py).call1((class.bind(py),))?;
+        for (name, value) in fields {
+            // SAFETY: all three are live objects owned by bound references while the GIL is
+            // held. This is `object.__setattr__(object, name, value)` minus the call protocol.
+            let status = unsafe {
+                pyo3::ffi::PyObject_GenericSetAttr(object.as_ptr(), name.as_ptr(), value.as_ptr())
+            };
+            if status != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(object)
+    }
+}
+
+/// `value` as a Python object.
+fn any<'py, T: IntoPyObjectExt<'py>>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>> {
+    value.into_bound_py_any(py)
+}
+
+/// The definition's own objects, echoed into results unchanged (so an `int` window stays one).
+struct Labels {
+    name: Py<PyAny>,
+    target: Py<PyAny>,
+    window_seconds: Py<PyAny>,
+    burn_windows: Vec<Py<PyAny>>,
+    burn_threshold: Py<PyAny>,
+    /// `(severity, long_window_seconds, short_window_seconds, threshold)` per policy.
+    policies: Vec<[Py<PyAny>; 4]>,
+}
+
+/// The core spec and the labels of an `SLODefinition`.
+fn read_definition(definition: &Bound<'_, PyAny>) -> PyResult<(SloSpec, Labels)> {
+    let py = definition.py();
+    let attr = |name: &str| definition.getattr(name);
+    let burn_windows: Vec<Bound<'_, PyAny>> = attr("burn_rate_windows")?
+        .try_iter()?
+        .collect::<PyResult<_>>()?;
+    let mut policies = Vec::new();
+    let mut policy_labels = Vec::new();
+    for policy in attr("policies")?.try_iter()? {
+        let policy = policy?;
+        let field = |name: &str| policy.getattr(name);
+        let labels = [
+            field("severity")?.unbind(),
+            field("long_window_seconds")?.unbind(),
+            field("short_window_seconds")?.unbind(),
+            field("threshold")?.unbind(),
+        ];
+        policies.push(Policy {
+            severity: labels[0].extract(py)?,
+            long_window: labels[1].extract(py)?,
+            short_window: labels[2].extract(py)?,
+            threshold: labels[3].extract(py)?,
+        });
+        policy_labels.push(labels);
+    }
+    let spec = SloSpec {
+        target: attr("target")?.extract()?,
+        window_seconds: attr("window_seconds")?.extract()?,
+        burn_windows: burn_windows
             .iter()
-            .map(|p| (figures(&p.long), figures(&p.short), p.firing))
-            .collect(),
-        s.time_to_exhaustion,
-        dropped,
-    )
+            .map(|w| w.extract())
+            .collect::<PyResult<_>>()?,
+        burn_threshold: attr("burn_rate_threshold")?.extract()?,
+        policies,
+        latency_threshold: attr("latency_threshold_seconds")?.extract()?,
+    };
+    let labels = Labels {
+        name: attr("name")?.unbind(),
+        target: attr("target")?.unbind(),
+        window_seconds: attr("window_seconds")?.unbind(),
+        burn_windows: burn_windows.into_iter().map(Bound::unbind).collect(),
+        burn_threshold: attr("burn_rate_threshold")?.unbind(),
+        policies: policy_labels,
+    };
+    Ok((spec, labels))
 }
 
 fn slice<'a, T: numpy::Element>(
@@ -91,40 +162,18 @@ fn slice<'a, T: numpy::Element>(
         .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
 }
 
-/// `(severity, long_window, short_window, threshold)`
-type PolicyTuple = (String, f64, f64, f64);
-
-fn spec(
-    target: f64,
-    window_seconds: f64,
-    burn_windows: Vec<f64>,
-    burn_threshold: f64,
-    policies: Vec<PolicyTuple>,
-    latency_threshold: Option<f64>,
-) -> SloSpec {
-    let policies = policies
+fn counts_of(pairs: Vec<(u64, u64)>) -> Vec<Counts> {
+    pairs
         .into_iter()
-        .map(|(severity, long_window, short_window, threshold)| Policy {
-            severity,
-            long_window,
-            short_window,
-            threshold,
-        })
-        .collect();
-    SloSpec {
-        target,
-        window_seconds,
-        burn_windows,
-        burn_threshold,
-        policies,
-        latency_threshold,
-    }
+        .map(|(good, bad)| Counts { good, bad })
+        .collect()
 }
 
 /// One SLO's bounded window and figures. The facade's `SLOTracker` wraps it.
 #[pyclass(frozen, module = "burnguard._native")]
 struct SloCore {
     slo: Slo,
+    labels: Labels,
     clock: Option<Py<PyAny>>,
 }
 
@@ -138,33 +187,212 @@ impl SloCore {
                 .map_err(value_error),
         }
     }
+
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        c: &ResultClasses,
+        window: &Py<PyAny>,
+        f: &Figures,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        c.build(
+            py,
+            &c.sample,
+            &[
+                (intern!(py, "window_seconds"), window.bind(py).clone()),
+                (intern!(py, "burn_rate"), any(py, f.burn_rate)?),
+                (intern!(py, "success_ratio"), any(py, f.success_ratio)?),
+                (intern!(py, "sample_count"), any(py, f.total)?),
+            ],
+        )
+    }
+
+    fn multi_alert<'py>(
+        &self,
+        py: Python<'py>,
+        c: &ResultClasses,
+        policy: &[Py<PyAny>; 4],
+        status: &PolicyStatus,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let [severity, long, short, threshold] = policy;
+        c.build(
+            py,
+            &c.multi_alert,
+            &[
+                (intern!(py, "slo_name"), self.labels.name.bind(py).clone()),
+                (intern!(py, "severity"), severity.bind(py).clone()),
+                (intern!(py, "threshold"), threshold.bind(py).clone()),
+                (intern!(py, "long_window_seconds"), long.bind(py).clone()),
+                (intern!(py, "short_window_seconds"), short.bind(py).clone()),
+                (
+                    intern!(py, "long_burn_rate"),
+                    any(py, status.long.burn_rate)?,
+                ),
+                (
+                    intern!(py, "short_burn_rate"),
+                    any(py, status.short.burn_rate)?,
+                ),
+                (
+                    intern!(py, "long_sample_count"),
+                    any(py, status.long.total)?,
+                ),
+                (
+                    intern!(py, "short_sample_count"),
+                    any(py, status.short.total)?,
+                ),
+                (intern!(py, "firing"), any(py, status.firing)?),
+            ],
+        )
+    }
+
+    fn snapshot_object<'py>(
+        &self,
+        py: Python<'py>,
+        s: &Snapshot,
+        dropped: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = ResultClasses::get(py)?;
+        let samples = self
+            .labels
+            .burn_windows
+            .iter()
+            .zip(&s.samples)
+            .map(|(window, f)| self.sample(py, c, window, f))
+            .collect::<PyResult<Vec<_>>>()?;
+        let alerts = self
+            .labels
+            .policies
+            .iter()
+            .zip(&s.policies)
+            .filter(|(_, status)| status.firing)
+            .map(|(policy, status)| self.multi_alert(py, c, policy, status))
+            .collect::<PyResult<Vec<_>>>()?;
+        let l = &self.labels;
+        c.build(
+            py,
+            &c.snapshot,
+            &[
+                (intern!(py, "name"), l.name.bind(py).clone()),
+                (intern!(py, "target"), l.target.bind(py).clone()),
+                (
+                    intern!(py, "window_seconds"),
+                    l.window_seconds.bind(py).clone(),
+                ),
+                (intern!(py, "total"), any(py, s.overall.total)?),
+                (intern!(py, "failures"), any(py, s.overall.failures)?),
+                (
+                    intern!(py, "success_ratio"),
+                    any(py, s.overall.success_ratio)?,
+                ),
+                (
+                    intern!(py, "error_budget_remaining"),
+                    any(py, s.error_budget_remaining)?,
+                ),
+                (intern!(py, "burn_rate"), any(py, s.overall.burn_rate)?),
+                (
+                    intern!(py, "burn_rate_samples"),
+                    PyTuple::new(py, samples)?.into_any(),
+                ),
+                (
+                    intern!(py, "error_budget_consumed"),
+                    any(py, s.error_budget_consumed)?,
+                ),
+                (
+                    intern!(py, "time_to_exhaustion_seconds"),
+                    any(py, s.time_to_exhaustion)?,
+                ),
+                (intern!(py, "alerts"), PyTuple::new(py, alerts)?.into_any()),
+                (intern!(py, "dropped"), any(py, dropped)?),
+            ],
+        )
+    }
+
+    fn burn_alerts<'py>(
+        &self,
+        py: Python<'py>,
+        samples: &[Figures],
+    ) -> PyResult<Bound<'py, PyList>> {
+        let c = ResultClasses::get(py)?;
+        let threshold = self.slo.spec().burn_threshold;
+        let alerts = self
+            .labels
+            .burn_windows
+            .iter()
+            .zip(samples)
+            .filter(|(_, f)| f.total > 0 && f.burn_rate >= threshold)
+            .map(|(window, f)| {
+                c.build(
+                    py,
+                    &c.burn_alert,
+                    &[
+                        (intern!(py, "slo_name"), self.labels.name.bind(py).clone()),
+                        (intern!(py, "window_seconds"), window.bind(py).clone()),
+                        (intern!(py, "burn_rate"), any(py, f.burn_rate)?),
+                        (
+                            intern!(py, "threshold"),
+                            self.labels.burn_threshold.bind(py).clone(),
+                        ),
+                        (intern!(py, "success_ratio"), any(py, f.success_ratio)?),
+                        (intern!(py, "sample_count"), any(py, f.total)?),
+                    ],
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, alerts)
+    }
+
+    fn all_policies<'py>(&self, py: Python<'py>, s: &Snapshot) -> PyResult<Bound<'py, PyList>> {
+        let c = ResultClasses::get(py)?;
+        let alerts = self
+            .labels
+            .policies
+            .iter()
+            .zip(&s.policies)
+            .map(|(policy, status)| self.multi_alert(py, c, policy, status))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, alerts)
+    }
+
+    fn transitions<'py>(
+        &self,
+        py: Python<'py>,
+        s: &Snapshot,
+        started: u64,
+        resolved: u64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let c = ResultClasses::get(py)?;
+        let mut transitions = Vec::new();
+        for (i, (policy, status)) in self.labels.policies.iter().zip(&s.policies).enumerate() {
+            let state = if started >> i & 1 == 1 {
+                intern!(py, "firing")
+            } else if resolved >> i & 1 == 1 {
+                intern!(py, "resolved")
+            } else {
+                continue;
+            };
+            let alert = self.multi_alert(py, c, policy, status)?;
+            transitions.push(c.build(
+                py,
+                &c.transition,
+                &[
+                    (intern!(py, "state"), state.clone().into_any()),
+                    (intern!(py, "alert"), alert),
+                ],
+            )?);
+        }
+        PyList::new(py, transitions)
+    }
 }
 
 #[pymethods]
 impl SloCore {
     #[new]
-    #[pyo3(signature = (*, target, window_seconds, burn_rate_windows, burn_rate_threshold, alert_policies,
-                        latency_threshold_seconds = None, clock = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        target: f64,
-        window_seconds: f64,
-        burn_rate_windows: Vec<f64>,
-        burn_rate_threshold: f64,
-        alert_policies: Vec<PolicyTuple>,
-        latency_threshold_seconds: Option<f64>,
-        clock: Option<Py<PyAny>>,
-    ) -> PyResult<Self> {
-        let spec = spec(
-            target,
-            window_seconds,
-            burn_rate_windows,
-            burn_rate_threshold,
-            alert_policies,
-            latency_threshold_seconds,
-        );
+    #[pyo3(signature = (definition, *, clock = None))]
+    fn new(definition: &Bound<'_, PyAny>, clock: Option<Py<PyAny>>) -> PyResult<Self> {
+        let (spec, labels) = read_definition(definition)?;
         Ok(SloCore {
             slo: Slo::new(spec).map_err(value_error)?,
+            labels,
             clock,
         })
     }
@@ -223,72 +451,96 @@ impl SloCore {
         self.slo.latency_is_good(seconds).map_err(value_error)
     }
 
+    /// The `SLOSnapshot` at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
-    fn snapshot(&self, py: Python<'_>, at: Option<f64>) -> PyResult<SnapshotTuple> {
+    fn snapshot<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let snapshot = self.slo.snapshot(self.now(py, at)?).map_err(value_error)?;
-        Ok(snapshot_tuple(&snapshot, self.slo.dropped()))
+        self.snapshot_object(py, &snapshot, self.slo.dropped())
     }
 
+    /// `BurnRateAlert`s for the burn windows at or above the threshold.
     #[pyo3(signature = (*, at = None))]
-    fn burn_samples(&self, py: Python<'_>, at: Option<f64>) -> PyResult<Vec<FiguresTuple>> {
+    fn check_burn_rate<'py>(
+        &self,
+        py: Python<'py>,
+        at: Option<f64>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let samples = self
             .slo
             .burn_samples(self.now(py, at)?)
             .map_err(value_error)?;
-        Ok(samples.iter().map(figures).collect())
+        self.burn_alerts(py, &samples)
     }
 
-    /// `(snapshot, started_mask, resolved_mask)`
+    /// A `MultiWindowAlert` for every policy, firing or not.
     #[pyo3(signature = (*, at = None))]
-    fn poll_alerts(&self, py: Python<'_>, at: Option<f64>) -> PyResult<(SnapshotTuple, u64, u64)> {
+    fn alert_status<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
+        let snapshot = self.slo.snapshot(self.now(py, at)?).map_err(value_error)?;
+        self.all_policies(py, &snapshot)
+    }
+
+    /// As `alert_status`, from `(good, bad)` counts over each of `query_windows`.
+    fn alert_status_counts<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let snapshot = self.evaluate_counts(counts)?;
+        self.all_policies(py, &snapshot)
+    }
+
+    /// `AlertTransition`s since the previous poll.
+    #[pyo3(signature = (*, at = None))]
+    fn poll_alerts<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
         let poll = self
             .slo
             .poll_alerts(self.now(py, at)?)
             .map_err(value_error)?;
-        Ok((
-            snapshot_tuple(&poll.snapshot, self.slo.dropped()),
-            poll.started,
-            poll.resolved,
-        ))
+        self.transitions(py, &poll.snapshot, poll.started, poll.resolved)
     }
 
-    /// The snapshot for `(good, bad)` counts over each of `query_windows`, for custom stores.
-    fn evaluate(&self, counts: Vec<(u64, u64)>) -> PyResult<SnapshotTuple> {
-        let windows = self.slo.spec().query_windows().len();
-        if counts.len() != windows {
+    /// The `SLOSnapshot` for `(good, bad)` counts over each of `query_windows` (custom stores).
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = self.evaluate_counts(counts)?;
+        self.snapshot_object(py, &snapshot, 0)
+    }
+
+    /// As `poll_alerts`, from `(good, bad)` counts over each of `query_windows`.
+    fn poll_counts<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let snapshot = self.evaluate_counts(counts)?;
+        let (started, resolved) = self.slo.swap_firing(snapshot.firing_mask());
+        self.transitions(py, &snapshot, started, resolved)
+    }
+
+    /// As `check_burn_rate`, from `(good, bad)` counts over each burn window.
+    fn check_burn_rate_counts<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let spec = self.slo.spec();
+        if counts.len() != spec.burn_windows.len() {
             return Err(PyValueError::new_err(format!(
-                "counts must hold {windows} pairs; got {}",
+                "counts must hold {} pairs; got {}",
+                spec.burn_windows.len(),
                 counts.len()
             )));
         }
-        let counts: Vec<Counts> = counts
-            .into_iter()
-            .map(|(good, bad)| Counts { good, bad })
-            .collect();
-        Ok(snapshot_tuple(&self.slo.spec().evaluate(&counts), 0))
-    }
-
-    /// As `evaluate`, and which policies started or stopped firing since the last poll.
-    fn poll_counts(&self, counts: Vec<(u64, u64)>) -> PyResult<(SnapshotTuple, u64, u64)> {
-        let snapshot = self.evaluate(counts)?;
-        let firing = snapshot
-            .4
+        let samples: Vec<Figures> = spec
+            .burn_windows
             .iter()
-            .enumerate()
-            .filter(|(_, p)| p.2)
-            .fold(0u64, |m, (i, _)| m | 1 << i);
-        let (started, resolved) = self.slo.swap_firing(firing);
-        Ok((snapshot, started, resolved))
-    }
-
-    /// `(window_seconds, total, failures, success_ratio, burn_rate)` for counts over a window.
-    fn figures(&self, window_seconds: f64, good: u64, bad: u64) -> FiguresTuple {
-        figures(
-            &self
-                .slo
-                .spec()
-                .figures(window_seconds, Counts { good, bad }),
-        )
+            .zip(counts_of(counts))
+            .map(|(&w, c)| spec.figures(w, c))
+            .collect();
+        self.burn_alerts(py, &samples)
     }
 
     #[getter]
@@ -317,34 +569,57 @@ impl SloCore {
     }
 }
 
-/// Checks an SLO spec without building it, naming the first bad parameter.
+impl SloCore {
+    fn evaluate_counts(&self, counts: Vec<(u64, u64)>) -> PyResult<Snapshot> {
+        let spec = self.slo.spec();
+        let windows = spec.query_windows().len();
+        if counts.len() != windows {
+            return Err(PyValueError::new_err(format!(
+                "counts must hold {windows} pairs; got {}",
+                counts.len()
+            )));
+        }
+        Ok(spec.evaluate(&counts_of(counts)))
+    }
+}
+
+/// Checks an `SLODefinition` without building its window, naming the first bad parameter.
 #[pyfunction]
-#[pyo3(signature = (*, target, window_seconds, burn_rate_windows, burn_rate_threshold, alert_policies,
-                    latency_threshold_seconds = None))]
-fn validate_slo(
-    target: f64,
-    window_seconds: f64,
-    burn_rate_windows: Vec<f64>,
-    burn_rate_threshold: f64,
-    alert_policies: Vec<PolicyTuple>,
-    latency_threshold_seconds: Option<f64>,
+fn validate_slo(definition: &Bound<'_, PyAny>) -> PyResult<()> {
+    read_definition(definition)?
+        .0
+        .validate()
+        .map_err(value_error)
+}
+
+/// Binds the facade's result dataclasses, which every read builds.
+#[pyfunction]
+fn bind_result_classes(
+    py: Python<'_>,
+    snapshot: Py<PyAny>,
+    sample: Py<PyAny>,
+    burn_alert: Py<PyAny>,
+    multi_alert: Py<PyAny>,
+    transition: Py<PyAny>,
 ) -> PyResult<()> {
-    spec(
-        target,
-        window_seconds,
-        burn_rate_windows,
-        burn_rate_threshold,
-        alert_policies,
-        latency_threshold_seconds,
-    )
-    .validate()
-    .map_err(value_error)
+    let object = py.get_type::<PyAny>();
+    let classes = ResultClasses {
+        snapshot,
+        sample,
+        burn_alert,
+        multi_alert,
+        transition,
+        new: object.getattr("__new__")?.unbind(),
+    };
+    // A second import (importlib.reload, say) keeps the first binding.
+    let _ = RESULT_CLASSES.set(py, classes);
+    Ok(())
 }
 
 /// The SRE Workbook's four alert policies scaled to `window_seconds`:
 /// `[(severity, long_window, short_window, threshold)]`.
 #[pyfunction]
-fn workbook_policies(window_seconds: f64) -> Vec<PolicyTuple> {
+fn workbook_policies(window_seconds: f64) -> Vec<(String, f64, f64, f64)> {
     slo::workbook_policies(window_seconds)
         .into_iter()
         .map(|p| (p.severity, p.long_window, p.short_window, p.threshold))
@@ -356,6 +631,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SloCore>()?;
     m.add_function(wrap_pyfunction!(workbook_policies, m)?)?;
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;
+    m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

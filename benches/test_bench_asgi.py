@@ -1,0 +1,58 @@
+"""Per-request overhead of the ASGI middleware: a bare ASGI app against the same app wrapped
+by burnguard's SLOMiddleware and by slo-budget-tracker's. Each round drives 1,000 requests
+through the app directly (no HTTP stack), so the figures are per 1,000 requests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import slo_budget_tracker as peer
+
+import burnguard
+
+REQUESTS = 1_000
+SCOPE = {"type": "http", "method": "GET", "path": "/", "headers": []}
+START = {"type": "http.response.start", "status": 200, "headers": []}
+BODY = {"type": "http.response.body", "body": b"ok"}
+
+
+async def app(scope: Any, receive: Any, send: Any) -> None:
+    await send(START)
+    await send(BODY)
+
+
+async def receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b""}
+
+
+async def send(message: Any) -> None:
+    return None
+
+
+def _drive(asgi: Any) -> Any:
+    loop = asyncio.new_event_loop()
+
+    async def many() -> None:
+        for _ in range(REQUESTS):
+            await asgi(SCOPE, receive, send)
+
+    return lambda: loop.run_until_complete(many())
+
+
+def _ours() -> Any:
+    t = burnguard.SLOTracker(burnguard.SLODefinition(name="a", target=0.999))
+    return burnguard.SLOMiddleware(app, tracker=t)
+
+
+def _theirs() -> Any:
+    t = peer.SLOTracker(peer.SLODefinition(name="a", target=0.999))
+    return peer.SLOMiddleware(app, tracker=t)
+
+
+@pytest.mark.benchmark(group="asgi: 1,000 requests")
+@pytest.mark.parametrize("variant", ["bare app", "burnguard", "slo-budget-tracker"])
+def test_asgi_overhead(benchmark, variant: str) -> None:  # type: ignore[no-untyped-def]
+    asgi = {"bare app": lambda: app, "burnguard": _ours, "slo-budget-tracker": _theirs}[variant]()
+    benchmark(_drive(asgi))

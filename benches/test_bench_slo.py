@@ -1,0 +1,55 @@
+"""record, snapshot and check_burn_rate: burnguard against slo-budget-tracker 0.1.1 and
+prometheus_client, in one run. Run: pytest benches --benchmark-group-by=group"""
+
+from __future__ import annotations
+
+import pytest
+import slo_budget_tracker as peer
+from prometheus_client import CollectorRegistry, Counter
+
+import burnguard
+
+from .conftest import SIZES, burnguard_tracker, peer_tracker
+
+
+@pytest.mark.benchmark(group="record")
+def test_record_burnguard(benchmark) -> None:  # type: ignore[no-untyped-def]
+    t = burnguard.SLOTracker(burnguard.SLODefinition(name="api", target=0.999))
+    benchmark(t.record_success)
+
+
+@pytest.mark.benchmark(group="record")
+def test_record_slo_budget_tracker(benchmark) -> None:  # type: ignore[no-untyped-def]
+    t = peer.SLOTracker(peer.SLODefinition(name="api", target=0.999))
+    benchmark(t.record_success)
+
+
+@pytest.mark.benchmark(group="record")
+def test_record_prometheus_counter_inc(benchmark) -> None:  # type: ignore[no-untyped-def]
+    counter = Counter("requests", "Requests.", registry=CollectorRegistry())
+    benchmark(counter.inc)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_snapshot_burnguard(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"snapshot {n:,} events"
+    assert benchmark(burnguard_tracker(n).snapshot).total == n
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_snapshot_slo_budget_tracker(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"snapshot {n:,} events"
+    t = peer_tracker(n)
+    assert benchmark.pedantic(t.snapshot, rounds=5, iterations=1, warmup_rounds=1).total == n
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_check_burn_rate_burnguard(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"check_burn_rate {n:,} events"
+    benchmark(burnguard_tracker(n).check_burn_rate)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_check_burn_rate_slo_budget_tracker(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"check_burn_rate {n:,} events"
+    benchmark.pedantic(peer_tracker(n).check_burn_rate, rounds=5, iterations=1, warmup_rounds=1)
