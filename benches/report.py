@@ -1,0 +1,45 @@
+"""Markdown tables from a pytest-benchmark JSON file: median per test and its ratio to the
+fastest in its group, plus the memory figures kept in extra_info.
+
+    pytest benches --benchmark-json=bench.json && python benches/report.py bench.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from typing import Any
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:,.3g} {unit}"
+    return f"{seconds / 1e-9:,.3g} ns"
+
+
+def main(path: str) -> None:
+    with open(path) as f:
+        benchmarks: list[dict[str, Any]] = json.load(f)["benchmarks"]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for b in benchmarks:
+        groups[b["group"] or b["name"]].append(b)
+    print("| group | test | median | × fastest |\n| --- | --- | ---: | ---: |")
+    for group, members in groups.items():
+        if group.startswith("memory"):
+            continue
+        fastest = min(b["stats"]["median"] for b in members)
+        for b in sorted(members, key=lambda b: b["stats"]["median"]):
+            median = b["stats"]["median"]
+            print(f"| {group} | {b['name']} | {_time(median)} | {median / fastest:,.1f} |")
+    memory = [b for b in benchmarks if "python_heap_bytes" in b["extra_info"]]
+    if memory:
+        print("\n| test | events | Python heap held | native bytes |\n| --- | ---: | ---: | ---: |")
+        for b in memory:
+            info = b["extra_info"]
+            print(f"| {b['name']} | {info['events']:,} | {info['python_heap_bytes']:,} | {info['native_bytes']:,} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
