@@ -25,7 +25,7 @@ def main(path: str) -> None:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for b in benchmarks:
         groups[b["group"] or b["name"]].append(b)
-    print("| group | test | median | × fastest |\n| --- | --- | ---: | ---: |")
+    print("| group | test | median | vs fastest |\n| --- | --- | ---: | ---: |")
     for group, members in groups.items():
         if group.startswith("memory"):
             continue
@@ -38,7 +38,9 @@ def main(path: str) -> None:
         print("\n| test | events | Python heap held | native bytes |\n| --- | ---: | ---: | ---: |")
         for b in memory:
             info = b["extra_info"]
-            print(f"| {b['name']} | {info['events']:,} | {info['python_heap_bytes']:,} | {info['native_bytes']:,} |")
+            print(
+                f"| {b['name']} | {info['events']:,} | {info['python_heap_bytes']:,} | {info['native_bytes']:,} |"
+            )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def main() -> None:
     record = tracker.record
     events = 0
     busy = 0.0
-    print(f"simulating {HOURS} h at {RPS:,} rps; incident from {INCIDENT[0] // 60} to {INCIDENT[1] // 60} min")
+    start_min, end_min = INCIDENT[0] // 60, INCIDENT[1] // 60
+    print(f"simulating {HOURS} h at {RPS:,} rps; incident from minute {start_min} to {end_min}")
     for second in range(HOURS * 3600):
         now = START + second
         error_rate = 0.10 if INCIDENT[0] <= second < INCIDENT[1] else 0.0005
@@ -62,8 +63,10 @@ def main() -> None:
     snapshot = tracker.snapshot(at=START + HOURS * 3600 - 1)
     print("\nfinal snapshot:")
     print(json.dumps(snapshot.to_dict(), indent=2))
-    print(f"\nrecorded {events:,} events in {busy:.2f} s: {events / busy:,.0f} events/s through tracker.record")
-    print(f"tracker memory: {tracker.memory_bytes:,} bytes, fixed; buckets: {tracker.resolution[0][0]:g} s at the finest")
+    rate = events / busy
+    print(f"\nrecorded {events:,} events in {busy:.2f} s: {rate:,.0f} events/s through tracker.record")
+    finest = tracker.resolution[0][0]
+    print(f"tracker memory: {tracker.memory_bytes:,} bytes, fixed; finest buckets: {finest:g} s")
 
 
 if __name__ == "__main__":
