@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard import _native, audit_stream
-from burnguard._arrays import bool_array, float_array
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
@@ -127,6 +126,8 @@ class SLOTracker:
     def record_many(self, ok: Any, at: Any) -> None:
         """Record one event per element of ``ok`` (booleans) at timestamps ``at``, for backfill
         and replay. Nothing is recorded if any element is bad."""
+        from burnguard._arrays import bool_array, float_array  # numpy only when arrays are used
+
         ok_array, at_array = bool_array("ok", ok), float_array("at", at)
         if self._store is None:
             self._core.record_many(ok_array, at_array)
@@ -135,6 +136,8 @@ class SLOTracker:
 
     def record_latency_many(self, seconds: Any, at: Any) -> None:
         """Record one request per element of ``seconds`` (durations) at timestamps ``at``."""
+        from burnguard._arrays import float_array
+
         seconds_array, at_array = float_array("seconds", seconds), float_array("at", at)
         if self._store is None:
             self._core.record_latency_many(seconds_array, at_array)
