@@ -763,6 +763,42 @@ mod tests {
         assert!(w.count(10.0, -1.0).is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Any stream, in any order: every event is accounted for, multi-window counts equal
+        /// per-bucket reference counts, and each window holds every event it should plus at
+        /// most those within one bucket width of the tier holding its old edge.
+        #[test]
+        fn counts_are_conserved_and_windows_bounded(
+            events in proptest::collection::vec((0.0f64..5_000.0, proptest::bool::ANY, 1u64..4), 1..400),
+            windows in proptest::collection::vec(0.0f64..6_000.0, 1..8),
+            now_offset in 0.0f64..500.0,
+        ) {
+            let w = BucketWindow::with_buckets(0.5, 20_000.0, 16).unwrap();
+            for &(ts, good, n) in &events {
+                w.record(1_000_000.0 + ts, good, n).unwrap();
+            }
+            let sent: u64 = events.iter().map(|e| e.2).sum();
+            proptest::prop_assert_eq!(total_of(&w), sent);
+            proptest::prop_assert_eq!(w.dropped(), 0); // the stream spans less than is retained
+            let newest = events.iter().map(|e| e.0).fold(0.0, f64::max);
+            let now = 1_000_000.0 + newest + now_offset;
+            let many = w.count_many(now, &windows).unwrap();
+            for (&seconds, got) in windows.iter().zip(&many) {
+                proptest::prop_assert_eq!(*got, w.count_one_by_one(now, seconds));
+                // Out-of-order events may sit a tier coarser than their age suggests, so bound
+                // by the widest bucket that can hold data of this age: the last tier's.
+                let slack = w.tiers().last().unwrap().width_seconds;
+                let within = |limit: f64| -> u64 {
+                    events.iter().filter(|e| now - (1_000_000.0 + e.0) <= limit).map(|e| e.2).sum()
+                };
+                proptest::prop_assert!(within(seconds) <= got.total());
+                proptest::prop_assert!(got.total() <= within(seconds + slack));
+            }
+        }
+    }
+
     /// Four threads record 200k events each, walking time forward with jitter so that tier-0
     /// slots rotate constantly and late events hit buckets that were just carried up.
     fn hammer(w: &std::sync::Arc<BucketWindow>) -> Counts {

@@ -17,18 +17,19 @@ fn value_error(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// Wall time in seconds since the epoch, as `time.time()` gives it.
+/// Wall time in seconds since the epoch, as `time.time()` gives it: the clock of reads.
 fn precise_wall_clock() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The default clock. On Linux, the coarse realtime clock: it reads the kernel's last tick
+/// The clock of records. On Linux, the coarse realtime clock: it reads the kernel's last tick
 /// (1-4 ms of resolution) instead of the TSC, at a tenth of the cost (3 ns against 33 ns here),
 /// which matters on the recording path; the finest bucket is 16 ms with windows of 1 s and up.
+/// It never runs ahead of the precise clock, so a read never precedes an earlier record.
 #[cfg(target_os = "linux")]
-fn wall_clock() -> f64 {
+fn coarse_wall_clock() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -43,7 +44,7 @@ fn wall_clock() -> f64 {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn wall_clock() -> f64 {
+fn coarse_wall_clock() -> f64 {
     precise_wall_clock()
 }
 
@@ -90,7 +91,7 @@ impl ResultClasses {
 }
 
 /// `value` as a Python object.
-fn any<'py, T: IntoPyObjectExt<'py>>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>> {
+fn to_py<'py, T: IntoPyObjectExt<'py>>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>> {
     value.into_bound_py_any(py)
 }
 
@@ -178,11 +179,12 @@ struct SloCore {
 }
 
 impl SloCore {
-    /// `at` if given, else the injected clock, else wall time.
-    fn now(&self, py: Python<'_>, at: Option<f64>) -> PyResult<f64> {
+    /// `at` if given, else the injected clock, else `wall` (the coarse clock for records,
+    /// the precise one for reads).
+    fn now(&self, py: Python<'_>, at: Option<f64>, wall: fn() -> f64) -> PyResult<f64> {
         match (at, &self.clock) {
             (Some(ts), _) => Ok(ts),
-            (None, None) => Ok(wall_clock()),
+            (None, None) => Ok(wall()),
             (None, Some(clock)) => check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?)
                 .map_err(value_error),
         }
@@ -200,9 +202,9 @@ impl SloCore {
             &c.sample,
             &[
                 (intern!(py, "window_seconds"), window.bind(py).clone()),
-                (intern!(py, "burn_rate"), any(py, f.burn_rate)?),
-                (intern!(py, "success_ratio"), any(py, f.success_ratio)?),
-                (intern!(py, "sample_count"), any(py, f.total)?),
+                (intern!(py, "burn_rate"), to_py(py, f.burn_rate)?),
+                (intern!(py, "success_ratio"), to_py(py, f.success_ratio)?),
+                (intern!(py, "sample_count"), to_py(py, f.total)?),
             ],
         )
     }
@@ -226,21 +228,21 @@ impl SloCore {
                 (intern!(py, "short_window_seconds"), short.bind(py).clone()),
                 (
                     intern!(py, "long_burn_rate"),
-                    any(py, status.long.burn_rate)?,
+                    to_py(py, status.long.burn_rate)?,
                 ),
                 (
                     intern!(py, "short_burn_rate"),
-                    any(py, status.short.burn_rate)?,
+                    to_py(py, status.short.burn_rate)?,
                 ),
                 (
                     intern!(py, "long_sample_count"),
-                    any(py, status.long.total)?,
+                    to_py(py, status.long.total)?,
                 ),
                 (
                     intern!(py, "short_sample_count"),
-                    any(py, status.short.total)?,
+                    to_py(py, status.short.total)?,
                 ),
-                (intern!(py, "firing"), any(py, status.firing)?),
+                (intern!(py, "firing"), to_py(py, status.firing)?),
             ],
         )
     }
@@ -278,31 +280,31 @@ impl SloCore {
                     intern!(py, "window_seconds"),
                     l.window_seconds.bind(py).clone(),
                 ),
-                (intern!(py, "total"), any(py, s.overall.total)?),
-                (intern!(py, "failures"), any(py, s.overall.failures)?),
+                (intern!(py, "total"), to_py(py, s.overall.total)?),
+                (intern!(py, "failures"), to_py(py, s.overall.failures)?),
                 (
                     intern!(py, "success_ratio"),
-                    any(py, s.overall.success_ratio)?,
+                    to_py(py, s.overall.success_ratio)?,
                 ),
                 (
                     intern!(py, "error_budget_remaining"),
-                    any(py, s.error_budget_remaining)?,
+                    to_py(py, s.error_budget_remaining)?,
                 ),
-                (intern!(py, "burn_rate"), any(py, s.overall.burn_rate)?),
+                (intern!(py, "burn_rate"), to_py(py, s.overall.burn_rate)?),
                 (
                     intern!(py, "burn_rate_samples"),
                     PyTuple::new(py, samples)?.into_any(),
                 ),
                 (
                     intern!(py, "error_budget_consumed"),
-                    any(py, s.error_budget_consumed)?,
+                    to_py(py, s.error_budget_consumed)?,
                 ),
                 (
                     intern!(py, "time_to_exhaustion_seconds"),
-                    any(py, s.time_to_exhaustion)?,
+                    to_py(py, s.time_to_exhaustion)?,
                 ),
                 (intern!(py, "alerts"), PyTuple::new(py, alerts)?.into_any()),
-                (intern!(py, "dropped"), any(py, dropped)?),
+                (intern!(py, "dropped"), to_py(py, dropped)?),
             ],
         )
     }
@@ -327,13 +329,13 @@ impl SloCore {
                     &[
                         (intern!(py, "slo_name"), self.labels.name.bind(py).clone()),
                         (intern!(py, "window_seconds"), window.bind(py).clone()),
-                        (intern!(py, "burn_rate"), any(py, f.burn_rate)?),
+                        (intern!(py, "burn_rate"), to_py(py, f.burn_rate)?),
                         (
                             intern!(py, "threshold"),
                             self.labels.burn_threshold.bind(py).clone(),
                         ),
-                        (intern!(py, "success_ratio"), any(py, f.success_ratio)?),
-                        (intern!(py, "sample_count"), any(py, f.total)?),
+                        (intern!(py, "success_ratio"), to_py(py, f.success_ratio)?),
+                        (intern!(py, "sample_count"), to_py(py, f.total)?),
                     ],
                 )
             })
@@ -397,34 +399,39 @@ impl SloCore {
         })
     }
 
+    /// Record one event, good when `success`, at `at` (default: now).
     #[pyo3(signature = (success, *, at = None))]
     fn record(&self, py: Python<'_>, success: bool, at: Option<f64>) -> PyResult<()> {
         self.slo
-            .record(self.now(py, at)?, success)
+            .record(self.now(py, at, coarse_wall_clock)?, success)
             .map_err(value_error)
     }
 
+    /// Record one good event at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
     fn record_success(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
         self.slo
-            .record(self.now(py, at)?, true)
+            .record(self.now(py, at, coarse_wall_clock)?, true)
             .map_err(value_error)
     }
 
+    /// Record one bad event at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
     fn record_failure(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
         self.slo
-            .record(self.now(py, at)?, false)
+            .record(self.now(py, at, coarse_wall_clock)?, false)
             .map_err(value_error)
     }
 
+    /// Record one request that took `seconds`: good when within the latency threshold.
     #[pyo3(signature = (seconds, *, at = None))]
     fn record_latency(&self, py: Python<'_>, seconds: f64, at: Option<f64>) -> PyResult<()> {
         self.slo
-            .record_latency(self.now(py, at)?, seconds)
+            .record_latency(self.now(py, at, coarse_wall_clock)?, seconds)
             .map_err(value_error)
     }
 
+    /// Record one event per element of `ok` at timestamps `at`, without the GIL.
     fn record_many(
         &self,
         py: Python<'_>,
@@ -436,6 +443,7 @@ impl SloCore {
             .map_err(value_error)
     }
 
+    /// Record one request per element of `seconds` at timestamps `at`, without the GIL.
     fn record_latency_many(
         &self,
         py: Python<'_>,
@@ -447,6 +455,7 @@ impl SloCore {
             .map_err(value_error)
     }
 
+    /// Whether a request that took `seconds` meets the latency objective.
     fn latency_is_good(&self, seconds: f64) -> PyResult<bool> {
         self.slo.latency_is_good(seconds).map_err(value_error)
     }
@@ -454,7 +463,10 @@ impl SloCore {
     /// The `SLOSnapshot` at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
     fn snapshot<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let snapshot = self.slo.snapshot(self.now(py, at)?).map_err(value_error)?;
+        let snapshot = self
+            .slo
+            .snapshot(self.now(py, at, precise_wall_clock)?)
+            .map_err(value_error)?;
         self.snapshot_object(py, &snapshot, self.slo.dropped())
     }
 
@@ -467,7 +479,7 @@ impl SloCore {
     ) -> PyResult<Bound<'py, PyList>> {
         let samples = self
             .slo
-            .burn_samples(self.now(py, at)?)
+            .burn_samples(self.now(py, at, precise_wall_clock)?)
             .map_err(value_error)?;
         self.burn_alerts(py, &samples)
     }
@@ -475,7 +487,10 @@ impl SloCore {
     /// A `MultiWindowAlert` for every policy, firing or not.
     #[pyo3(signature = (*, at = None))]
     fn alert_status<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
-        let snapshot = self.slo.snapshot(self.now(py, at)?).map_err(value_error)?;
+        let snapshot = self
+            .slo
+            .snapshot(self.now(py, at, precise_wall_clock)?)
+            .map_err(value_error)?;
         self.all_policies(py, &snapshot)
     }
 
@@ -494,7 +509,7 @@ impl SloCore {
     fn poll_alerts<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
         let poll = self
             .slo
-            .poll_alerts(self.now(py, at)?)
+            .poll_alerts(self.now(py, at, precise_wall_clock)?)
             .map_err(value_error)?;
         self.transitions(py, &poll.snapshot, poll.started, poll.resolved)
     }
