@@ -89,6 +89,16 @@ def test_bad_timestamps_raise_value_error_naming_at(tracker: SLOTracker, bad: fl
         tracker.snapshot(at=bad)
 
 
+@pytest.mark.parametrize("bad", [math.nan, -1.0])
+def test_the_custom_store_path_rejects_bad_timestamps_too(bad: float) -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.9, burn_rate_windows=(60,)), store=InMemoryStore(3600))
+    with pytest.raises(ValueError, match=r"^at must be a finite timestamp"):
+        t.record_success(at=bad)
+    with pytest.raises(ValueError, match=r"^at must be"):
+        t.snapshot(at=bad)
+    assert len(t._store) == 0  # type: ignore[arg-type]
+
+
 def test_a_bad_clock_is_named() -> None:
     t = SLOTracker(SLODefinition(name="a", target=0.9, burn_rate_windows=(60,)), clock=lambda: math.nan)
     with pytest.raises(ValueError, match=r"^clock\(\) must be"):

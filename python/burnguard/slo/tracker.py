@@ -211,7 +211,9 @@ class SLOTracker:
     # ---- internals -------------------------------------------------------------------------
 
     def _now(self, at: float | None) -> float:
-        return at if at is not None else self._clock()
+        if at is not None:
+            return _native.checked_timestamp(at)
+        return _native.checked_timestamp(self._clock(), "clock()")
 
     # ---- the custom-store path -------------------------------------------------------------
 

@@ -598,6 +598,16 @@ impl SloCore {
     }
 }
 
+/// `value` if it is a usable timestamp, else `ValueError` naming `param`.
+#[pyfunction]
+#[pyo3(signature = (value, param = "at"))]
+fn checked_timestamp(value: f64, param: &str) -> PyResult<f64> {
+    check_timestamp("timestamp", value).map_err(|e| match e {
+        Error::Invalid { reason, .. } => PyValueError::new_err(format!("{param} {reason}")),
+        other => value_error(other),
+    })
+}
+
 /// Checks an `SLODefinition` without building its window, naming the first bad parameter.
 #[pyfunction]
 fn validate_slo(definition: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -646,6 +656,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SloCore>()?;
     m.add_function(wrap_pyfunction!(workbook_policies, m)?)?;
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;
+    m.add_function(wrap_pyfunction!(checked_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
