@@ -185,6 +185,9 @@ impl SloSpec {
     }
 
     /// The snapshot for counts over [`SloSpec::query_windows`], in the same order.
+    ///
+    /// # Panics
+    /// If `counts` does not hold one entry per query window.
     pub fn evaluate(&self, counts: &[Counts]) -> Snapshot {
         let windows = self.query_windows();
         assert_eq!(counts.len(), windows.len(), "one count per query window");
