@@ -16,8 +16,8 @@ pub enum Error {
     InvalidElement {
         /// The array parameter's name.
         param: &'static str,
-        /// The first offending index.
-        index: usize,
+        /// The first offending position: one index per dimension.
+        index: Vec<usize>,
         /// What was wrong, with the offending value.
         reason: String,
     },
@@ -32,13 +32,13 @@ impl Error {
         }
     }
 
-    /// The same error moved onto element `index` of array `param`.
-    pub fn at_index(self, param: &'static str, index: usize) -> Self {
+    /// The same error, about element `index` of the parameter (an array).
+    pub fn at(self, index: usize) -> Self {
         match self {
-            Error::Invalid { reason, .. } | Error::InvalidElement { reason, .. } => {
+            Error::Invalid { param, reason } | Error::InvalidElement { param, reason, .. } => {
                 Error::InvalidElement {
                     param,
-                    index,
+                    index: vec![index],
                     reason,
                 }
             }
@@ -54,7 +54,10 @@ impl fmt::Display for Error {
                 param,
                 index,
                 reason,
-            } => write!(f, "{param}[{index}] {reason}"),
+            } => {
+                let index: Vec<String> = index.iter().map(usize::to_string).collect();
+                write!(f, "{param}[{}] {reason}", index.join(", "))
+            }
         }
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
+//! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod slo;
+pub mod spend;
 mod sync;
 pub mod window;
 

@@ -386,13 +386,11 @@ impl Slo {
 
     /// Records one request per element of `seconds`; nothing is recorded if any element is bad.
     pub fn record_latency_many(&self, seconds: &[f64], ts: &[f64]) -> Result<(), Error> {
+        self.latency_is_good(0.0)?; // the SLO has a latency threshold at all
         let good = seconds
             .iter()
             .enumerate()
-            .map(|(i, &s)| {
-                self.latency_is_good(s)
-                    .map_err(|e| e.at_index("seconds", i))
-            })
+            .map(|(i, &s)| self.latency_is_good(s).map_err(|e| e.at(i)))
             .collect::<Result<Vec<bool>, Error>>()?;
         self.window.record_many(&good, ts)
     }

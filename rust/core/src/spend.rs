@@ -1,0 +1,949 @@
+//! Spend safeguards: budget, spike (mean, MAD, percentile), burn, forecast, breaker and policy
+//! checks, for one value or one series at a time and over whole batches.
+//!
+//! The figures follow cloudcircuit 0.3.8 operation for operation. Its means are Python's
+//! `sum(values) / len(values)`; [`python_sum`] is the compensated summation CPython 3.12 and
+//! later use for floats, so means agree with the peer to the last bit there (and within a few
+//! units in the last place of 3.11's plain left-to-right sum). Medians and quantiles select the
+//! same order statistics the peer's sort does, so they agree exactly.
+//!
+//! Batch kernels validate everything first (naming the parameter and the first bad index) and
+//! only then compute, writing one output column per result field.
+
+use crate::error::Error;
+
+/// `cloudcircuit.check_budget`'s figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Spend over the limit.
+    pub usage_ratio: f64,
+    /// Limit minus spend (negative once over).
+    pub remaining_budget: f64,
+    /// `usage_ratio >= warning_ratio`.
+    pub is_warning: bool,
+    /// `current_spend >= budget_limit`.
+    pub is_breached: bool,
+}
+
+/// The result of a spike check on a series (mean, MAD or percentile baseline).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anomaly {
+    /// The newest point.
+    pub latest_spend: f64,
+    /// The baseline location (mean, median or percentile of the history).
+    pub baseline_mean: f64,
+    /// The level the newest point must exceed to be a spike.
+    pub threshold: f64,
+    /// `latest_spend > threshold`.
+    pub is_spike: bool,
+}
+
+/// `cloudcircuit.check_burn_rate`'s figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burn {
+    /// The newest point.
+    pub latest_spend: f64,
+    /// Mean of the history.
+    pub average_spend: f64,
+    /// Newest over average (`inf` over a zero average, 1.0 when both are zero).
+    pub burn_rate_ratio: f64,
+    /// `burn_rate_ratio >= hot_multiplier`.
+    pub is_hot: bool,
+}
+
+/// `cloudcircuit.forecast_budget_breach`'s figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Forecast {
+    /// `current_spend / periods_elapsed * total_periods`.
+    pub projected_total_spend: f64,
+    /// How far the projection exceeds the limit, 0.0 if it does not.
+    pub projected_overrun: f64,
+    /// `projected_total_spend >= budget_limit`.
+    pub will_breach: bool,
+}
+
+/// `cloudcircuit.evaluate_circuit_breaker`'s decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breaker {
+    /// The breaker is open (threshold reached or cooling down).
+    pub is_open: bool,
+    /// `!is_open`.
+    pub allow_operation: bool,
+    /// Cooldown steps left while open, else 0.
+    pub retry_after_steps: i64,
+}
+
+/// The combined policy action, ordered by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Action {
+    /// All safeguards healthy.
+    Allow = 0,
+    /// Budget warning or spend spike.
+    Throttle = 1,
+    /// Budget breached or breaker open.
+    Block = 2,
+}
+
+impl Action {
+    /// The peer's action name.
+    pub fn name(self) -> &'static str {
+        ["allow", "throttle", "block"][self as usize]
+    }
+
+    /// The peer's severity for this action.
+    pub fn severity(self) -> &'static str {
+        ["info", "warning", "critical"][self as usize]
+    }
+
+    /// The peer's reason for this action.
+    pub fn reason(self) -> &'static str {
+        [
+            "All safeguards healthy",
+            "Budget warning or spend spike detected",
+            "Budget breached or circuit breaker open",
+        ][self as usize]
+    }
+}
+
+/// How `check_anomaly_robust` sets its threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Robust {
+    /// `max(median, min_baseline) + z_threshold * max(MAD, min_mad) / 0.6745`.
+    Mad {
+        /// Robust z-score above which the newest point is a spike.
+        z_threshold: f64,
+        /// Floor on the median absolute deviation.
+        min_mad: f64,
+    },
+    /// `max(quantile(history, percentile), min_baseline)`.
+    Percentile {
+        /// The quantile of the history, in (0, 1).
+        percentile: f64,
+    },
+}
+
+/// A series check with validated parameters, applicable to any number of series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SeriesCheck {
+    /// Newest point above `max(mean, min_baseline) * spike_multiplier`.
+    Spike {
+        /// Must be > 1.
+        spike_multiplier: f64,
+        /// Floor on the baseline, >= 0.
+        min_baseline: f64,
+    },
+    /// Newest point above a median/MAD or percentile threshold.
+    Robust {
+        /// MAD or percentile.
+        method: Robust,
+        /// Floor on the baseline location, >= 0.
+        min_baseline: f64,
+    },
+}
+
+/// Python's `sum()` of floats (CPython 3.12+): Neumaier's compensated summation.
+pub fn python_sum(values: &[f64]) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for &x in values {
+        let t = sum + x;
+        if sum.abs() >= x.abs() {
+            compensation += (sum - t) + x;
+        } else {
+            compensation += (x - t) + sum;
+        }
+        sum = t;
+    }
+    if compensation != 0.0 && compensation.is_finite() {
+        sum += compensation;
+    }
+    sum
+}
+
+fn positive(param: &'static str, value: f64) -> Result<f64, Error> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(param, format!("must be > 0; got {value}")))
+    }
+}
+
+fn non_negative(param: &'static str, value: f64) -> Result<f64, Error> {
+    if value >= 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(param, format!("must be >= 0; got {value}")))
+    }
+}
+
+fn above_one(param: &'static str, value: f64) -> Result<f64, Error> {
+    if value > 1.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(param, format!("must be > 1.0; got {value}")))
+    }
+}
+
+fn in_open_unit(param: &'static str, value: f64) -> Result<f64, Error> {
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            param,
+            format!("must be in (0, 1); got {value}"),
+        ))
+    }
+}
+
+/// Checks `warning_ratio` is in (0, 1].
+pub fn check_warning_ratio(warning_ratio: f64) -> Result<f64, Error> {
+    if warning_ratio > 0.0 && warning_ratio <= 1.0 {
+        Ok(warning_ratio)
+    } else {
+        Err(Error::invalid(
+            "warning_ratio",
+            format!("must be in (0, 1]; got {warning_ratio}"),
+        ))
+    }
+}
+
+/// `check_budget` for one value, validating in the peer's order.
+pub fn check_budget(
+    current_spend: f64,
+    budget_limit: f64,
+    warning_ratio: f64,
+) -> Result<Budget, Error> {
+    positive("budget_limit", budget_limit)?;
+    check_warning_ratio(warning_ratio)?;
+    non_negative("current_spend", current_spend)?;
+    Ok(budget(current_spend, budget_limit, warning_ratio))
+}
+
+fn budget(current_spend: f64, budget_limit: f64, warning_ratio: f64) -> Budget {
+    let usage_ratio = current_spend / budget_limit;
+    Budget {
+        usage_ratio,
+        remaining_budget: budget_limit - current_spend,
+        is_warning: usage_ratio >= warning_ratio,
+        is_breached: current_spend >= budget_limit,
+    }
+}
+
+/// Output columns of [`check_budget_batch`], one element per row.
+pub struct BudgetColumns<'a> {
+    /// See [`Budget::usage_ratio`].
+    pub usage_ratio: &'a mut [f64],
+    /// See [`Budget::remaining_budget`].
+    pub remaining_budget: &'a mut [f64],
+    /// See [`Budget::is_warning`].
+    pub is_warning: &'a mut [bool],
+    /// See [`Budget::is_breached`].
+    pub is_breached: &'a mut [bool],
+}
+
+/// Value `i` of a column that is either one value for all rows or one per row.
+fn at(column: &[f64], i: usize) -> f64 {
+    if column.len() == 1 {
+        column[0]
+    } else {
+        column[i]
+    }
+}
+
+/// Checks that every column holds one value or `rows` values.
+fn check_lengths(rows: usize, columns: &[(&'static str, usize)]) -> Result<(), Error> {
+    for &(param, len) in columns {
+        if len != 1 && len != rows {
+            return Err(Error::invalid(
+                param,
+                format!("must hold 1 or {rows} values; got {len}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn first_bad(
+    param: &'static str,
+    column: &[f64],
+    check: fn(&'static str, f64) -> Result<f64, Error>,
+) -> Result<(), Error> {
+    match column.iter().position(|&v| check(param, v).is_err()) {
+        Some(i) => Err(check(param, column[i]).unwrap_err().at(i)),
+        None => Ok(()),
+    }
+}
+
+/// `check_budget` over rows: `budget_limit` holds one value or one per row.
+pub fn check_budget_batch(
+    current_spend: &[f64],
+    budget_limit: &[f64],
+    warning_ratio: f64,
+    out: BudgetColumns<'_>,
+) -> Result<(), Error> {
+    let rows = current_spend.len();
+    check_lengths(rows, &[("budget_limit", budget_limit.len())])?;
+    first_bad("budget_limit", budget_limit, positive)?;
+    check_warning_ratio(warning_ratio)?;
+    first_bad("current_spend", current_spend, non_negative)?;
+    for (i, &spend) in current_spend.iter().enumerate() {
+        let b = budget(spend, at(budget_limit, i), warning_ratio);
+        out.usage_ratio[i] = b.usage_ratio;
+        out.remaining_budget[i] = b.remaining_budget;
+        out.is_warning[i] = b.is_warning;
+        out.is_breached[i] = b.is_breached;
+    }
+    Ok(())
+}
+
+/// `forecast_budget_breach` for one value, validating in the peer's order.
+pub fn forecast_budget_breach(
+    current_spend: f64,
+    budget_limit: f64,
+    periods_elapsed: i64,
+    total_periods: i64,
+) -> Result<Forecast, Error> {
+    non_negative("current_spend", current_spend)?;
+    positive("budget_limit", budget_limit)?;
+    check_periods(periods_elapsed, total_periods)?;
+    Ok(forecast(
+        current_spend,
+        budget_limit,
+        periods_elapsed,
+        total_periods,
+    ))
+}
+
+fn check_periods(periods_elapsed: i64, total_periods: i64) -> Result<(), Error> {
+    if periods_elapsed <= 0 {
+        return Err(Error::invalid(
+            "periods_elapsed",
+            format!("must be > 0; got {periods_elapsed}"),
+        ));
+    }
+    if total_periods <= 0 {
+        return Err(Error::invalid(
+            "total_periods",
+            format!("must be > 0; got {total_periods}"),
+        ));
+    }
+    if periods_elapsed > total_periods {
+        return Err(Error::invalid(
+            "periods_elapsed",
+            format!("must be <= total_periods ({total_periods}); got {periods_elapsed}"),
+        ));
+    }
+    Ok(())
+}
+
+fn forecast(
+    current_spend: f64,
+    budget_limit: f64,
+    periods_elapsed: i64,
+    total_periods: i64,
+) -> Forecast {
+    let projected = (current_spend / periods_elapsed as f64) * total_periods as f64;
+    Forecast {
+        projected_total_spend: projected,
+        projected_overrun: (projected - budget_limit).max(0.0),
+        will_breach: projected >= budget_limit,
+    }
+}
+
+/// Output columns of [`forecast_batch`].
+pub struct ForecastColumns<'a> {
+    /// See [`Forecast::projected_total_spend`].
+    pub projected_total_spend: &'a mut [f64],
+    /// See [`Forecast::projected_overrun`].
+    pub projected_overrun: &'a mut [f64],
+    /// See [`Forecast::will_breach`].
+    pub will_breach: &'a mut [bool],
+}
+
+/// `forecast_budget_breach` over rows; every input column holds one value or one per row.
+pub fn forecast_batch(
+    current_spend: &[f64],
+    budget_limit: &[f64],
+    periods_elapsed: &[i64],
+    total_periods: &[i64],
+    out: ForecastColumns<'_>,
+) -> Result<(), Error> {
+    let rows = out.will_breach.len();
+    check_lengths(
+        rows,
+        &[
+            ("current_spend", current_spend.len()),
+            ("budget_limit", budget_limit.len()),
+            ("periods_elapsed", periods_elapsed.len()),
+            ("total_periods", total_periods.len()),
+        ],
+    )?;
+    let int_at = |column: &[i64], i: usize| {
+        if column.len() == 1 {
+            column[0]
+        } else {
+            column[i]
+        }
+    };
+    for i in 0..rows {
+        non_negative("current_spend", at(current_spend, i))
+            .and_then(|_| positive("budget_limit", at(budget_limit, i)))
+            .and_then(|_| check_periods(int_at(periods_elapsed, i), int_at(total_periods, i)))
+            .map_err(|e| e.at(i))?;
+    }
+    for i in 0..rows {
+        let f = forecast(
+            at(current_spend, i),
+            at(budget_limit, i),
+            int_at(periods_elapsed, i),
+            int_at(total_periods, i),
+        );
+        out.projected_total_spend[i] = f.projected_total_spend;
+        out.projected_overrun[i] = f.projected_overrun;
+        out.will_breach[i] = f.will_breach;
+    }
+    Ok(())
+}
+
+/// `evaluate_circuit_breaker` for one set of counters, validating in the peer's order.
+pub fn evaluate_circuit_breaker(
+    consecutive_failures: i64,
+    failure_threshold: i64,
+    cooldown_steps_remaining: i64,
+) -> Result<Breaker, Error> {
+    if consecutive_failures < 0 {
+        return Err(Error::invalid(
+            "consecutive_failures",
+            format!("must be >= 0; got {consecutive_failures}"),
+        ));
+    }
+    if failure_threshold <= 0 {
+        return Err(Error::invalid(
+            "failure_threshold",
+            format!("must be > 0; got {failure_threshold}"),
+        ));
+    }
+    if cooldown_steps_remaining < 0 {
+        return Err(Error::invalid(
+            "cooldown_steps_remaining",
+            format!("must be >= 0; got {cooldown_steps_remaining}"),
+        ));
+    }
+    let is_open = consecutive_failures >= failure_threshold || cooldown_steps_remaining > 0;
+    Ok(Breaker {
+        is_open,
+        allow_operation: !is_open,
+        retry_after_steps: if is_open { cooldown_steps_remaining } else { 0 },
+    })
+}
+
+/// The policy action for one row: block on a breach or an open breaker, throttle on a warning
+/// or a spike, else allow.
+pub fn decide(is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool) -> Action {
+    if is_breached || is_open {
+        Action::Block
+    } else if is_warning || is_spike {
+        Action::Throttle
+    } else {
+        Action::Allow
+    }
+}
+
+impl SeriesCheck {
+    /// `check_anomaly_spike`'s parameters, validated in the peer's order.
+    pub fn spike(spike_multiplier: f64, min_baseline: f64) -> Result<Self, Error> {
+        above_one("spike_multiplier", spike_multiplier)?;
+        non_negative("min_baseline", min_baseline)?;
+        Ok(SeriesCheck::Spike {
+            spike_multiplier,
+            min_baseline,
+        })
+    }
+
+    /// `check_anomaly_robust`'s parameters, validated in the peer's order.
+    pub fn robust(method: Robust, min_baseline: f64) -> Result<Self, Error> {
+        non_negative("min_baseline", min_baseline)?;
+        match method {
+            Robust::Mad {
+                z_threshold,
+                min_mad,
+            } => {
+                positive("z_threshold", z_threshold)?;
+                non_negative("min_mad", min_mad)?;
+            }
+            Robust::Percentile { percentile } => {
+                in_open_unit("percentile", percentile)?;
+            }
+        }
+        Ok(SeriesCheck::Robust {
+            method,
+            min_baseline,
+        })
+    }
+
+    /// The check on one validated series (at least two finite points >= 0, newest last).
+    /// `scratch` is reused across series to avoid allocating.
+    pub fn apply(&self, series: &[f64], scratch: &mut Vec<f64>) -> Anomaly {
+        let (&latest_spend, history) = series.split_last().expect("validated: at least 2 points");
+        let (baseline, threshold) = match *self {
+            SeriesCheck::Spike {
+                spike_multiplier,
+                min_baseline,
+            } => {
+                let mean = python_sum(history) / history.len() as f64;
+                (mean, mean.max(min_baseline) * spike_multiplier)
+            }
+            SeriesCheck::Robust {
+                method:
+                    Robust::Mad {
+                        z_threshold,
+                        min_mad,
+                    },
+                min_baseline,
+            } => {
+                scratch.clear();
+                scratch.extend_from_slice(history);
+                let median = median_of(scratch);
+                for v in scratch.iter_mut() {
+                    *v = (*v - median).abs();
+                }
+                let mad = median_of(scratch).max(min_mad);
+                let sigma = if mad > 0.0 { mad / 0.6745 } else { 0.0 };
+                (median, median.max(min_baseline) + z_threshold * sigma)
+            }
+            SeriesCheck::Robust {
+                method: Robust::Percentile { percentile },
+                min_baseline,
+            } => {
+                scratch.clear();
+                scratch.extend_from_slice(history);
+                let location = quantile(scratch, percentile);
+                (location, location.max(min_baseline))
+            }
+        };
+        Anomaly {
+            latest_spend,
+            baseline_mean: baseline,
+            threshold,
+            is_spike: latest_spend > threshold,
+        }
+    }
+}
+
+/// The median by selection (reorders `values`): the same element(s) a sort would pick.
+fn median_of(values: &mut [f64]) -> f64 {
+    let (mid, odd) = (values.len() / 2, values.len() % 2 == 1);
+    let (lower, &mut upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    if odd {
+        upper
+    } else {
+        let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (below + upper) / 2.0
+    }
+}
+
+/// The peer's linear-interpolation quantile by selection (reorders `values`).
+fn quantile(values: &mut [f64], p: f64) -> f64 {
+    if values.len() == 1 {
+        return values[0];
+    }
+    let rank = p * (values.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    if lo == hi {
+        return low;
+    }
+    let high = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    low + (rank - lo as f64) * (high - low)
+}
+
+/// `check_burn_rate`'s parameter, validated.
+pub fn check_hot_multiplier(hot_multiplier: f64) -> Result<f64, Error> {
+    above_one("hot_multiplier", hot_multiplier)
+}
+
+/// `check_burn_rate` on one validated series.
+pub fn burn(series: &[f64], hot_multiplier: f64) -> Burn {
+    let (&latest_spend, history) = series.split_last().expect("validated: at least 2 points");
+    let average_spend = python_sum(history) / history.len() as f64;
+    let burn_rate_ratio = if average_spend == 0.0 {
+        if latest_spend > 0.0 {
+            f64::INFINITY
+        } else {
+            1.0
+        }
+    } else {
+        latest_spend / average_spend
+    };
+    Burn {
+        latest_spend,
+        average_spend,
+        burn_rate_ratio,
+        is_hot: burn_rate_ratio >= hot_multiplier,
+    }
+}
+
+/// A batch of series: `rows` series of `width` points each (newest last), row-major. Each row
+/// is its first `lengths[i]` points when `lengths` is given; otherwise its points without
+/// leading and trailing NaN (padding). A NaN between values, a negative or infinite value, or
+/// fewer than two points is an error naming `spend_series` and the first bad position.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesBatch<'a> {
+    values: &'a [f64],
+    width: usize,
+    lengths: Option<&'a [i64]>,
+}
+
+impl<'a> SeriesBatch<'a> {
+    /// Wraps `values` (`rows * width` points) and, optionally, one length per row.
+    pub fn new(values: &'a [f64], width: usize, lengths: Option<&'a [i64]>) -> Result<Self, Error> {
+        if width == 0 || values.len() % width != 0 {
+            return Err(Error::invalid(
+                "spend_series",
+                format!("must be rows of equal width; got {} values", values.len()),
+            ));
+        }
+        let rows = values.len() / width;
+        if let Some(lengths) = lengths {
+            if lengths.len() != rows {
+                return Err(Error::invalid(
+                    "lengths",
+                    format!(
+                        "must hold one length per series ({rows}); got {}",
+                        lengths.len()
+                    ),
+                ));
+            }
+            if let Some(i) = lengths.iter().position(|&n| n < 2 || n as usize > width) {
+                return Err(Error::invalid(
+                    "lengths",
+                    format!("must be in [2, {width}]; got {}", lengths[i]),
+                )
+                .at(i));
+            }
+        }
+        let batch = SeriesBatch {
+            values,
+            width,
+            lengths,
+        };
+        for row in 0..rows {
+            batch.row(row)?;
+        }
+        Ok(batch)
+    }
+
+    /// Number of series.
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.width
+    }
+
+    /// Series `row`, validated.
+    pub fn row(&self, row: usize) -> Result<&'a [f64], Error> {
+        let full = &self.values[row * self.width..(row + 1) * self.width];
+        let (start, series) = match self.lengths {
+            Some(lengths) => (0, &full[..lengths[row] as usize]),
+            None => {
+                let start = full.iter().position(|v| !v.is_nan()).unwrap_or(full.len());
+                let end = full
+                    .iter()
+                    .rposition(|v| !v.is_nan())
+                    .map_or(start, |e| e + 1);
+                (start, &full[start..end])
+            }
+        };
+        let bad = |col: usize, reason: String| {
+            Err(Error::InvalidElement {
+                param: "spend_series",
+                index: vec![row, col],
+                reason,
+            })
+        };
+        if let Some(i) = series.iter().position(|&v| !(v >= 0.0 && v.is_finite())) {
+            let v = series[i];
+            let reason = if v.is_nan() {
+                "is NaN between values (padding goes first or last)".to_string()
+            } else {
+                format!("must be a finite value >= 0; got {v}")
+            };
+            return bad(start + i, reason);
+        }
+        if series.len() < 2 {
+            return Err(Error::invalid(
+                "spend_series",
+                format!(
+                    "must contain at least 2 points; series {row} has {}",
+                    series.len()
+                ),
+            ));
+        }
+        Ok(series)
+    }
+}
+
+/// Output columns of a batch series check.
+pub struct AnomalyColumns<'a> {
+    /// See [`Anomaly::latest_spend`].
+    pub latest_spend: &'a mut [f64],
+    /// See [`Anomaly::baseline_mean`].
+    pub baseline_mean: &'a mut [f64],
+    /// See [`Anomaly::threshold`].
+    pub threshold: &'a mut [f64],
+    /// See [`Anomaly::is_spike`].
+    pub is_spike: &'a mut [bool],
+}
+
+/// A series check over every series of a validated batch.
+pub fn anomaly_batch(check: &SeriesCheck, batch: &SeriesBatch<'_>, out: AnomalyColumns<'_>) {
+    let mut scratch = Vec::with_capacity(batch.width);
+    for row in 0..batch.rows() {
+        let a = check.apply(
+            batch.row(row).expect("validated by SeriesBatch::new"),
+            &mut scratch,
+        );
+        out.latest_spend[row] = a.latest_spend;
+        out.baseline_mean[row] = a.baseline_mean;
+        out.threshold[row] = a.threshold;
+        out.is_spike[row] = a.is_spike;
+    }
+}
+
+/// Output columns of [`burn_batch`].
+pub struct BurnColumns<'a> {
+    /// See [`Burn::latest_spend`].
+    pub latest_spend: &'a mut [f64],
+    /// See [`Burn::average_spend`].
+    pub average_spend: &'a mut [f64],
+    /// See [`Burn::burn_rate_ratio`].
+    pub burn_rate_ratio: &'a mut [f64],
+    /// See [`Burn::is_hot`].
+    pub is_hot: &'a mut [bool],
+}
+
+/// `check_burn_rate` over every series of a validated batch.
+pub fn burn_batch(batch: &SeriesBatch<'_>, hot_multiplier: f64, out: BurnColumns<'_>) {
+    for row in 0..batch.rows() {
+        let b = burn(
+            batch.row(row).expect("validated by SeriesBatch::new"),
+            hot_multiplier,
+        );
+        out.latest_spend[row] = b.latest_spend;
+        out.average_spend[row] = b.average_spend;
+        out.burn_rate_ratio[row] = b.burn_rate_ratio;
+        out.is_hot[row] = b.is_hot;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The peer's sort-based median and quantile, as references.
+    fn sorted(values: &[f64]) -> Vec<f64> {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    fn reference_median(values: &[f64]) -> f64 {
+        let v = sorted(values);
+        let mid = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        }
+    }
+
+    fn reference_quantile(values: &[f64], p: f64) -> f64 {
+        let v = sorted(values);
+        if v.len() == 1 {
+            return v[0];
+        }
+        let rank = p * (v.len() - 1) as f64;
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        if lo == hi {
+            v[lo]
+        } else {
+            v[lo] + (rank - lo as f64) * (v[hi] - v[lo])
+        }
+    }
+
+    #[test]
+    fn python_sum_compensates_like_cpython_312() {
+        // sum([0.1] * 10) == 1.0 on CPython 3.12+, 0.9999999999999999 with a plain loop.
+        assert_eq!(python_sum(&[0.1; 10]), 1.0);
+        assert_eq!(python_sum(&[1e100, 1.0, -1e100, 1.0]), 2.0);
+        assert_eq!(python_sum(&[]), 0.0);
+    }
+
+    #[test]
+    fn budget_matches_the_peer() {
+        let b = check_budget(40.0, 100.0, 0.8).unwrap();
+        assert_eq!(
+            (
+                b.usage_ratio,
+                b.remaining_budget,
+                b.is_warning,
+                b.is_breached
+            ),
+            (0.4, 60.0, false, false)
+        );
+        let b = check_budget(100.0, 100.0, 0.8).unwrap();
+        assert!(b.is_warning && b.is_breached);
+        for (spend, limit, ratio, param) in [
+            (-1.0, 100.0, 0.9, "current_spend"),
+            (10.0, 0.0, 0.9, "budget_limit"),
+            (10.0, 100.0, 0.0, "warning_ratio"),
+            (f64::NAN, 100.0, 0.9, "current_spend"),
+            (10.0, f64::INFINITY, 0.9, "budget_limit"),
+        ] {
+            let err = check_budget(spend, limit, ratio).unwrap_err();
+            assert!(err.to_string().starts_with(param), "{err}");
+        }
+    }
+
+    #[test]
+    fn budget_batch_equals_scalar_and_names_the_first_bad_index() {
+        let spend = [0.0, 50.0, 95.0, 120.0];
+        let limits = [100.0, 100.0, 100.0, 100.0];
+        let (mut u, mut r, mut w, mut b) = ([0.0; 4], [0.0; 4], [false; 4], [false; 4]);
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        check_budget_batch(&spend, &[100.0], 0.9, out).unwrap();
+        for i in 0..4 {
+            let s = check_budget(spend[i], limits[i], 0.9).unwrap();
+            assert_eq!(
+                (u[i], r[i], w[i], b[i]),
+                (
+                    s.usage_ratio,
+                    s.remaining_budget,
+                    s.is_warning,
+                    s.is_breached
+                )
+            );
+        }
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&[1.0, 2.0, -3.0, -4.0], &[100.0], 0.9, out).unwrap_err();
+        assert_eq!(err.to_string(), "current_spend[2] must be >= 0; got -3");
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&spend, &[1.0, 2.0], 0.9, out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "budget_limit must hold 1 or 4 values; got 2"
+        );
+    }
+
+    #[test]
+    fn series_checks_match_the_peers_formulas() {
+        let series = [10.0, 12.0, 11.0, 9.0, 30.0];
+        let mut scratch = Vec::new();
+        let spike = SeriesCheck::spike(1.5, 0.0)
+            .unwrap()
+            .apply(&series, &mut scratch);
+        assert_eq!(
+            (spike.baseline_mean, spike.threshold, spike.is_spike),
+            (10.5, 15.75, true)
+        );
+        let mad = SeriesCheck::robust(
+            Robust::Mad {
+                z_threshold: 3.5,
+                min_mad: 0.0,
+            },
+            0.0,
+        )
+        .unwrap()
+        .apply(&series, &mut scratch);
+        // median 10.5, deviations [0.5, 1.5, 0.5, 1.5] -> MAD 1.0
+        assert_eq!(mad.baseline_mean, 10.5);
+        assert_eq!(mad.threshold, 10.5 + 3.5 * (1.0 / 0.6745));
+        let pct = SeriesCheck::robust(Robust::Percentile { percentile: 0.95 }, 0.0)
+            .unwrap()
+            .apply(&series, &mut scratch);
+        assert_eq!(pct.threshold, reference_quantile(&series[..4], 0.95));
+        let b = burn(&[0.0, 0.0, 5.0], 1.4);
+        assert_eq!((b.burn_rate_ratio, b.is_hot), (f64::INFINITY, true));
+        assert_eq!(burn(&[0.0, 0.0], 1.4).burn_rate_ratio, 1.0);
+    }
+
+    #[test]
+    fn series_batches_trim_padding_honour_lengths_and_locate_errors() {
+        let nan = f64::NAN;
+        let values = [nan, 1.0, 2.0, 9.0, /* row 1 */ 3.0, 4.0, 5.0, nan];
+        let batch = SeriesBatch::new(&values, 4, None).unwrap();
+        assert_eq!(batch.row(0).unwrap(), &[1.0, 2.0, 9.0]);
+        assert_eq!(batch.row(1).unwrap(), &[3.0, 4.0, 5.0]);
+        let batch = SeriesBatch::new(&values[4..], 4, Some(&[2])).unwrap();
+        assert_eq!(batch.row(0).unwrap(), &[3.0, 4.0]);
+
+        let holed = [1.0, 2.0, 3.0, /* row 1 */ 1.0, nan, 3.0];
+        let err = SeriesBatch::new(&holed, 3, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("spend_series[1, 1] is NaN between values"),
+            "{err}"
+        );
+        let negative = [1.0, 2.0, 3.0, 1.0, 2.0, -3.0];
+        let err = SeriesBatch::new(&negative, 3, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spend_series[1, 2] must be a finite value >= 0; got -3"
+        );
+        let short = [nan, nan, 1.0];
+        let err = SeriesBatch::new(&short, 3, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "spend_series must contain at least 2 points; series 0 has 1"
+        );
+        let err = SeriesBatch::new(&values, 4, Some(&[2, 5])).unwrap_err();
+        assert_eq!(err.to_string(), "lengths[1] must be in [2, 4]; got 5");
+    }
+
+    #[test]
+    fn forecast_and_breaker_match_the_peer() {
+        let f = forecast_budget_breach(50.0, 100.0, 10, 30).unwrap();
+        assert_eq!(
+            (f.projected_total_spend, f.projected_overrun, f.will_breach),
+            (150.0, 50.0, true)
+        );
+        let err = forecast_budget_breach(50.0, 100.0, 31, 30).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("periods_elapsed must be <= total_periods"));
+        let b = evaluate_circuit_breaker(1, 3, 2).unwrap();
+        assert_eq!(
+            (b.is_open, b.allow_operation, b.retry_after_steps),
+            (true, false, 2)
+        );
+        assert!(evaluate_circuit_breaker(0, 0, 0).is_err());
+        assert_eq!(decide(false, false, true, false), Action::Throttle);
+        assert_eq!(decide(false, true, false, true).name(), "block");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn selection_equals_the_sorting_reference(
+            values in proptest::collection::vec(0.0f64..1e6, 1..60),
+            p in 0.001f64..0.999,
+        ) {
+            let mut scratch = values.clone();
+            proptest::prop_assert_eq!(median_of(&mut scratch), reference_median(&values));
+            let mut scratch = values.clone();
+            proptest::prop_assert_eq!(quantile(&mut scratch, p), reference_quantile(&values, p));
+        }
+    }
+}
