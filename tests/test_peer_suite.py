@@ -1,5 +1,6 @@
-"""slo-budget-tracker 0.1.1's own test suite, run against burnguard.compat with only its imports
-rewritten. The suite is downloaded from PyPI at test time; nothing of it is kept here."""
+"""The peers' own test suites (slo-budget-tracker 0.1.1, cloudcircuit 0.3.8), run against
+burnguard.compat with only their imports rewritten. Each suite is downloaded from PyPI at test
+time; nothing of it is kept here."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from pathlib import Path
 
 import pytest
 
+PEERS = [
+    # (distribution, version, module, tests in its suite)
+    ("slo-budget-tracker", "0.1.1", "slo_budget_tracker", 52),
+    ("cloudcircuit", "0.3.8", "cloudcircuit", 26),
+]
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="slo-budget-tracker needs Python >= 3.11")
-def test_slo_budget_tracker_suite_passes_against_the_compat_package(tmp_path: Path) -> None:
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the peers' suites need Python >= 3.11")
+@pytest.mark.parametrize(("distribution", "version", "module", "tests"), PEERS)
+def test_the_peers_suite_passes_against_the_compat_package(
+    tmp_path: Path, distribution: str, version: str, module: str, tests: int
+) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -24,19 +34,20 @@ def test_slo_budget_tracker_suite_passes_against_the_compat_package(tmp_path: Pa
             "--no-deps",
             "--no-binary",
             ":all:",
-            "slo-budget-tracker==0.1.1",
+            f"{distribution}=={version}",
             "-d",
             str(tmp_path),
         ],
         check=True,
     )
-    with tarfile.open(next(tmp_path.glob("slo_budget_tracker-*.tar.gz"))) as sdist:
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as sdist:
         members = [m for m in sdist.getmembers() if "/tests/" in m.name and m.name.endswith(".py")]
         sdist.extractall(tmp_path, members=members, filter="data")
-    suite = next(tmp_path.glob("slo_budget_tracker-*/tests"))
+    suite = next(tmp_path.glob("*/tests"))
+    (suite / "conftest.py").unlink(missing_ok=True)  # it only points sys.path at the peer's source
     for test_file in suite.glob("*.py"):
         source = test_file.read_text()
-        test_file.write_text(re.sub(r"\bslo_budget_tracker\b", "burnguard.compat.slo_budget_tracker", source))
+        test_file.write_text(re.sub(rf"\b{module}\b", f"burnguard.compat.{module}", source))
     (suite / "pytest.ini").write_text(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     )
@@ -57,4 +68,4 @@ def test_slo_budget_tracker_suite_passes_against_the_compat_package(tmp_path: Pa
         text=True,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert re.search(r"\b52 passed\b", run.stdout), run.stdout[-1000:]
+    assert re.search(rf"\b{tests} passed\b", run.stdout), run.stdout[-1000:]

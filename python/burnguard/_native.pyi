@@ -56,3 +56,58 @@ def bind_result_classes(
     transition: type[AlertTransition],
 ) -> None: ...
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
+
+# ---- spend safeguards: scalar checks return tuples, batch checks one array per field ----
+F64s = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+I64s = npt.NDArray[np.int64]
+
+def check_budget(
+    current_spend: float, budget_limit: float, warning_ratio: float
+) -> tuple[float, float, bool, bool]: ...
+def check_budget_batch(
+    current_spend: F64s, budget_limit: F64s, warning_ratio: float
+) -> tuple[F64s, F64s, Bools, Bools]: ...
+def check_series(
+    spend_series: list[float],
+    method: str,
+    *,
+    spike_multiplier: float = 1.5,
+    z_threshold: float = 3.5,
+    min_mad: float = 0.0,
+    percentile: float = 0.95,
+    min_baseline: float = 0.0,
+) -> tuple[float, float, float, bool]: ...
+def check_series_batch(
+    spend_series: F64s,
+    lengths: I64s | None,
+    method: str,
+    *,
+    spike_multiplier: float = 1.5,
+    z_threshold: float = 3.5,
+    min_mad: float = 0.0,
+    percentile: float = 0.95,
+    min_baseline: float = 0.0,
+) -> tuple[F64s, F64s, F64s, Bools]: ...
+def check_burn_rate(spend_series: list[float], hot_multiplier: float) -> tuple[float, float, float, bool]: ...
+def check_burn_rate_batch(
+    spend_series: F64s, lengths: I64s | None, hot_multiplier: float
+) -> tuple[F64s, F64s, F64s, Bools]: ...
+def forecast_budget_breach(
+    current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int
+) -> tuple[float, float, bool]: ...
+def forecast_budget_breach_batch(
+    rows: int, current_spend: F64s, budget_limit: F64s, periods_elapsed: I64s, total_periods: I64s
+) -> tuple[F64s, F64s, Bools]: ...
+def evaluate_circuit_breaker(
+    consecutive_failures: int, failure_threshold: int, cooldown_steps_remaining: int
+) -> tuple[bool, bool, int]: ...
+def evaluate_circuit_breaker_batch(
+    rows: int, consecutive_failures: I64s, failure_threshold: I64s, cooldown_steps_remaining: I64s
+) -> tuple[Bools, Bools, I64s]: ...
+def decide(
+    is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool
+) -> tuple[int, str, str, str]: ...
+def decide_batch(
+    is_breached: Bools, is_open: Bools, is_warning: Bools, is_spike: Bools
+) -> npt.NDArray[np.uint8]: ...

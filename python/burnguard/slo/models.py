@@ -7,19 +7,11 @@ figures. Results are frozen, picklable and have ``to_dict()``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from burnguard import _native
-
-
-class _Result:
-    __slots__ = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (nested results too), for logs and webhooks."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+from burnguard._results import Result as _Result
 
 
 @dataclass(frozen=True, slots=True)

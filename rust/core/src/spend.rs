@@ -437,6 +437,61 @@ pub fn evaluate_circuit_breaker(
     })
 }
 
+/// Output columns of [`breaker_batch`].
+pub struct BreakerColumns<'a> {
+    /// See [`Breaker::is_open`].
+    pub is_open: &'a mut [bool],
+    /// See [`Breaker::allow_operation`].
+    pub allow_operation: &'a mut [bool],
+    /// See [`Breaker::retry_after_steps`].
+    pub retry_after_steps: &'a mut [i64],
+}
+
+/// `evaluate_circuit_breaker` over rows; each input holds one value or one per row.
+pub fn breaker_batch(
+    consecutive_failures: &[i64],
+    failure_threshold: &[i64],
+    cooldown_steps_remaining: &[i64],
+    out: BreakerColumns<'_>,
+) -> Result<(), Error> {
+    let rows = out.is_open.len();
+    for (param, len) in [
+        ("consecutive_failures", consecutive_failures.len()),
+        ("failure_threshold", failure_threshold.len()),
+        ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
+    ] {
+        if len != 1 && len != rows {
+            return Err(Error::invalid(
+                param,
+                format!("must hold 1 or {rows} values; got {len}"),
+            ));
+        }
+    }
+    let at = |column: &[i64], i: usize| {
+        if column.len() == 1 {
+            column[0]
+        } else {
+            column[i]
+        }
+    };
+    let mut decisions = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let d = evaluate_circuit_breaker(
+            at(consecutive_failures, i),
+            at(failure_threshold, i),
+            at(cooldown_steps_remaining, i),
+        )
+        .map_err(|e| e.at(i))?;
+        decisions.push(d);
+    }
+    for (i, d) in decisions.into_iter().enumerate() {
+        out.is_open[i] = d.is_open;
+        out.allow_operation[i] = d.allow_operation;
+        out.retry_after_steps[i] = d.retry_after_steps;
+    }
+    Ok(())
+}
+
 /// The policy action for one row: block on a breach or an open breaker, throttle on a warning
 /// or a spike, else allow.
 pub fn decide(is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool) -> Action {
@@ -592,6 +647,8 @@ pub struct SeriesBatch<'a> {
     values: &'a [f64],
     width: usize,
     lengths: Option<&'a [i64]>,
+    /// One series given as a 1-D array: errors name `spend_series[col]`, not `[0, col]`.
+    single: bool,
 }
 
 impl<'a> SeriesBatch<'a> {
@@ -622,15 +679,32 @@ impl<'a> SeriesBatch<'a> {
                 .at(i));
             }
         }
-        let batch = SeriesBatch {
+        SeriesBatch {
             values,
             width,
             lengths,
-        };
-        for row in 0..rows {
-            batch.row(row)?;
+            single: false,
         }
-        Ok(batch)
+        .validate()
+    }
+
+    /// One series (a 1-D array): a batch of one whose errors name 1-D positions.
+    pub fn single(values: &'a [f64]) -> Result<Self, Error> {
+        let width = values.len().max(1);
+        SeriesBatch {
+            values,
+            width,
+            lengths: None,
+            single: true,
+        }
+        .validate()
+    }
+
+    fn validate(self) -> Result<Self, Error> {
+        for row in 0..self.rows() {
+            self.row(row)?;
+        }
+        Ok(self)
     }
 
     /// Number of series.
@@ -652,13 +726,6 @@ impl<'a> SeriesBatch<'a> {
                 (start, &full[start..end])
             }
         };
-        let bad = |col: usize, reason: String| {
-            Err(Error::InvalidElement {
-                param: "spend_series",
-                index: vec![row, col],
-                reason,
-            })
-        };
         if let Some(i) = series.iter().position(|&v| !(v >= 0.0 && v.is_finite())) {
             let v = series[i];
             let reason = if v.is_nan() {
@@ -666,15 +733,27 @@ impl<'a> SeriesBatch<'a> {
             } else {
                 format!("must be a finite value >= 0; got {v}")
             };
-            return bad(start + i, reason);
+            let col = start + i;
+            let index = if self.single {
+                vec![col]
+            } else {
+                vec![row, col]
+            };
+            return Err(Error::InvalidElement {
+                param: "spend_series",
+                index,
+                reason,
+            });
         }
         if series.len() < 2 {
+            let which = if self.single {
+                String::new()
+            } else {
+                format!("; series {row} has {}", series.len())
+            };
             return Err(Error::invalid(
                 "spend_series",
-                format!(
-                    "must contain at least 2 points; series {row} has {}",
-                    series.len()
-                ),
+                format!("must contain at least 2 points{which}"),
             ));
         }
         Ok(series)

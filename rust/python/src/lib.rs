@@ -13,7 +13,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
-fn value_error(e: Error) -> PyErr {
+mod spend;
+
+pub(crate) fn value_error(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
@@ -154,7 +156,7 @@ fn read_definition(definition: &Bound<'_, PyAny>) -> PyResult<(SloSpec, Labels)>
     Ok((spec, labels))
 }
 
-fn slice<'a, T: numpy::Element>(
+pub(crate) fn slice<'a, T: numpy::Element>(
     param: &str,
     array: &'a PyReadonlyArray1<'_, T>,
 ) -> PyResult<&'a [T]> {
@@ -658,6 +660,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;
     m.add_function(wrap_pyfunction!(checked_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
+    spend::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

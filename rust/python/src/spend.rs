@@ -1,0 +1,385 @@
+//! Bindings for `burnguard_core::spend`: scalar checks return plain tuples (the facade wraps
+//! them in cloudcircuit's dataclasses); batch checks take contiguous numpy arrays, run without
+//! the GIL, and return one numpy array per result field.
+
+use burnguard_core::spend::{
+    self, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns, Robust,
+    SeriesBatch, SeriesCheck,
+};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::{slice, value_error};
+
+type F64s<'py> = Bound<'py, PyArray1<f64>>;
+type Bools<'py> = Bound<'py, PyArray1<bool>>;
+/// `(latest_spend, baseline_mean, threshold, is_spike)`
+type AnomalyTuple = (f64, f64, f64, bool);
+
+fn series_check(
+    method: &str,
+    spike_multiplier: f64,
+    z_threshold: f64,
+    min_mad: f64,
+    percentile: f64,
+    min_baseline: f64,
+) -> PyResult<SeriesCheck> {
+    let check = match method {
+        "mean" => SeriesCheck::spike(spike_multiplier, min_baseline),
+        "mad" => SeriesCheck::robust(
+            Robust::Mad {
+                z_threshold,
+                min_mad,
+            },
+            min_baseline,
+        ),
+        "percentile" => SeriesCheck::robust(Robust::Percentile { percentile }, min_baseline),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "method must be 'mad' or 'percentile'; got {other:?}"
+            )))
+        }
+    };
+    check.map_err(value_error)
+}
+
+/// `(usage_ratio, remaining_budget, is_warning, is_breached)` for one value.
+#[pyfunction]
+fn check_budget(
+    current_spend: f64,
+    budget_limit: f64,
+    warning_ratio: f64,
+) -> PyResult<(f64, f64, bool, bool)> {
+    let b = spend::check_budget(current_spend, budget_limit, warning_ratio).map_err(value_error)?;
+    Ok((
+        b.usage_ratio,
+        b.remaining_budget,
+        b.is_warning,
+        b.is_breached,
+    ))
+}
+
+/// `check_budget` over rows; `budget_limit` holds one value or one per row.
+#[pyfunction]
+fn check_budget_batch<'py>(
+    py: Python<'py>,
+    current_spend: PyReadonlyArray1<'_, f64>,
+    budget_limit: PyReadonlyArray1<'_, f64>,
+    warning_ratio: f64,
+) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>, Bools<'py>)> {
+    let (spend, limit) = (
+        slice("current_spend", &current_spend)?,
+        slice("budget_limit", &budget_limit)?,
+    );
+    let n = spend.len();
+    let (mut usage, mut remaining, mut warning, mut breached) =
+        (vec![0.0; n], vec![0.0; n], vec![false; n], vec![false; n]);
+    py.detach(|| {
+        let out = BudgetColumns {
+            usage_ratio: &mut usage,
+            remaining_budget: &mut remaining,
+            is_warning: &mut warning,
+            is_breached: &mut breached,
+        };
+        spend::check_budget_batch(spend, limit, warning_ratio, out)
+    })
+    .map_err(value_error)?;
+    Ok((
+        usage.into_pyarray(py),
+        remaining.into_pyarray(py),
+        warning.into_pyarray(py),
+        breached.into_pyarray(py),
+    ))
+}
+
+/// A spike check (`method` "mean", "mad" or "percentile") on one series.
+#[pyfunction]
+#[pyo3(signature = (spend_series, method, *, spike_multiplier = 1.5, z_threshold = 3.5, min_mad = 0.0, percentile = 0.95, min_baseline = 0.0))]
+#[allow(clippy::too_many_arguments)]
+fn check_series(
+    spend_series: Vec<f64>,
+    method: &str,
+    spike_multiplier: f64,
+    z_threshold: f64,
+    min_mad: f64,
+    percentile: f64,
+    min_baseline: f64,
+) -> PyResult<AnomalyTuple> {
+    let batch = SeriesBatch::single(&spend_series).map_err(value_error)?;
+    let check = series_check(
+        method,
+        spike_multiplier,
+        z_threshold,
+        min_mad,
+        percentile,
+        min_baseline,
+    )?;
+    let a = check.apply(batch.row(0).map_err(value_error)?, &mut Vec::new());
+    Ok((a.latest_spend, a.baseline_mean, a.threshold, a.is_spike))
+}
+
+/// A spike check over the rows of a 2-D array (series × points, newest last).
+#[pyfunction]
+#[pyo3(signature = (spend_series, lengths, method, *, spike_multiplier = 1.5, z_threshold = 3.5, min_mad = 0.0, percentile = 0.95, min_baseline = 0.0))]
+#[allow(clippy::too_many_arguments)]
+fn check_series_batch<'py>(
+    py: Python<'py>,
+    spend_series: PyReadonlyArray2<'_, f64>,
+    lengths: Option<PyReadonlyArray1<'_, i64>>,
+    method: &str,
+    spike_multiplier: f64,
+    z_threshold: f64,
+    min_mad: f64,
+    percentile: f64,
+    min_baseline: f64,
+) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
+    let check = series_check(
+        method,
+        spike_multiplier,
+        z_threshold,
+        min_mad,
+        percentile,
+        min_baseline,
+    )?;
+    let width = spend_series.shape()[1];
+    let values = spend_series
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
+    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
+    let rows = spend_series.shape()[0];
+    let (mut latest, mut baseline, mut threshold, mut spike) = (
+        vec![0.0; rows],
+        vec![0.0; rows],
+        vec![0.0; rows],
+        vec![false; rows],
+    );
+    py.detach(|| {
+        let batch = SeriesBatch::new(values, width, lengths)?;
+        let out = AnomalyColumns {
+            latest_spend: &mut latest,
+            baseline_mean: &mut baseline,
+            threshold: &mut threshold,
+            is_spike: &mut spike,
+        };
+        spend::anomaly_batch(&check, &batch, out);
+        Ok(())
+    })
+    .map_err(value_error)?;
+    Ok((
+        latest.into_pyarray(py),
+        baseline.into_pyarray(py),
+        threshold.into_pyarray(py),
+        spike.into_pyarray(py),
+    ))
+}
+
+/// `(latest_spend, average_spend, burn_rate_ratio, is_hot)` for one series.
+#[pyfunction]
+fn check_burn_rate(spend_series: Vec<f64>, hot_multiplier: f64) -> PyResult<(f64, f64, f64, bool)> {
+    let batch = SeriesBatch::single(&spend_series).map_err(value_error)?;
+    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
+    let b = spend::burn(batch.row(0).map_err(value_error)?, hot);
+    Ok((b.latest_spend, b.average_spend, b.burn_rate_ratio, b.is_hot))
+}
+
+/// `check_burn_rate` over the rows of a 2-D array.
+#[pyfunction]
+fn check_burn_rate_batch<'py>(
+    py: Python<'py>,
+    spend_series: PyReadonlyArray2<'_, f64>,
+    lengths: Option<PyReadonlyArray1<'_, i64>>,
+    hot_multiplier: f64,
+) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
+    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
+    let width = spend_series.shape()[1];
+    let values = spend_series
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
+    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
+    let rows = spend_series.shape()[0];
+    let (mut latest, mut average, mut ratio, mut is_hot) = (
+        vec![0.0; rows],
+        vec![0.0; rows],
+        vec![0.0; rows],
+        vec![false; rows],
+    );
+    py.detach(|| {
+        let batch = SeriesBatch::new(values, width, lengths)?;
+        let out = BurnColumns {
+            latest_spend: &mut latest,
+            average_spend: &mut average,
+            burn_rate_ratio: &mut ratio,
+            is_hot: &mut is_hot,
+        };
+        spend::burn_batch(&batch, hot, out);
+        Ok(())
+    })
+    .map_err(value_error)?;
+    Ok((
+        latest.into_pyarray(py),
+        average.into_pyarray(py),
+        ratio.into_pyarray(py),
+        is_hot.into_pyarray(py),
+    ))
+}
+
+/// `(projected_total_spend, projected_overrun, will_breach)` for one value.
+#[pyfunction]
+fn forecast_budget_breach(
+    current_spend: f64,
+    budget_limit: f64,
+    periods_elapsed: i64,
+    total_periods: i64,
+) -> PyResult<(f64, f64, bool)> {
+    let f =
+        spend::forecast_budget_breach(current_spend, budget_limit, periods_elapsed, total_periods)
+            .map_err(value_error)?;
+    Ok((f.projected_total_spend, f.projected_overrun, f.will_breach))
+}
+
+/// `forecast_budget_breach` over `rows`; each input holds one value or one per row.
+#[pyfunction]
+fn forecast_budget_breach_batch<'py>(
+    py: Python<'py>,
+    rows: usize,
+    current_spend: PyReadonlyArray1<'_, f64>,
+    budget_limit: PyReadonlyArray1<'_, f64>,
+    periods_elapsed: PyReadonlyArray1<'_, i64>,
+    total_periods: PyReadonlyArray1<'_, i64>,
+) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>)> {
+    let (spend, limit) = (
+        slice("current_spend", &current_spend)?,
+        slice("budget_limit", &budget_limit)?,
+    );
+    let (elapsed, total) = (
+        slice("periods_elapsed", &periods_elapsed)?,
+        slice("total_periods", &total_periods)?,
+    );
+    let (mut projected, mut overrun, mut breach) =
+        (vec![0.0; rows], vec![0.0; rows], vec![false; rows]);
+    py.detach(|| {
+        let out = ForecastColumns {
+            projected_total_spend: &mut projected,
+            projected_overrun: &mut overrun,
+            will_breach: &mut breach,
+        };
+        spend::forecast_batch(spend, limit, elapsed, total, out)
+    })
+    .map_err(value_error)?;
+    Ok((
+        projected.into_pyarray(py),
+        overrun.into_pyarray(py),
+        breach.into_pyarray(py),
+    ))
+}
+
+/// `(is_open, allow_operation, retry_after_steps)` for one set of counters.
+#[pyfunction]
+fn evaluate_circuit_breaker(
+    consecutive_failures: i64,
+    failure_threshold: i64,
+    cooldown_steps_remaining: i64,
+) -> PyResult<(bool, bool, i64)> {
+    let b = spend::evaluate_circuit_breaker(
+        consecutive_failures,
+        failure_threshold,
+        cooldown_steps_remaining,
+    )
+    .map_err(value_error)?;
+    Ok((b.is_open, b.allow_operation, b.retry_after_steps))
+}
+
+/// `evaluate_circuit_breaker` over `rows`; each input holds one value or one per row.
+#[pyfunction]
+fn evaluate_circuit_breaker_batch<'py>(
+    py: Python<'py>,
+    rows: usize,
+    consecutive_failures: PyReadonlyArray1<'_, i64>,
+    failure_threshold: PyReadonlyArray1<'_, i64>,
+    cooldown_steps_remaining: PyReadonlyArray1<'_, i64>,
+) -> PyResult<(Bools<'py>, Bools<'py>, Bound<'py, PyArray1<i64>>)> {
+    let failures = slice("consecutive_failures", &consecutive_failures)?;
+    let threshold = slice("failure_threshold", &failure_threshold)?;
+    let cooldown = slice("cooldown_steps_remaining", &cooldown_steps_remaining)?;
+    let (mut open, mut allow, mut retry) = (vec![false; rows], vec![false; rows], vec![0i64; rows]);
+    py.detach(|| {
+        let out = BreakerColumns {
+            is_open: &mut open,
+            allow_operation: &mut allow,
+            retry_after_steps: &mut retry,
+        };
+        spend::breaker_batch(failures, threshold, cooldown, out)
+    })
+    .map_err(value_error)?;
+    Ok((
+        open.into_pyarray(py),
+        allow.into_pyarray(py),
+        retry.into_pyarray(py),
+    ))
+}
+
+/// Policy action codes (0 allow, 1 throttle, 2 block) over rows of the four flags.
+#[pyfunction]
+fn decide_batch<'py>(
+    py: Python<'py>,
+    is_breached: PyReadonlyArray1<'_, bool>,
+    is_open: PyReadonlyArray1<'_, bool>,
+    is_warning: PyReadonlyArray1<'_, bool>,
+    is_spike: PyReadonlyArray1<'_, bool>,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let columns = [
+        slice("is_breached", &is_breached)?,
+        slice("is_open", &is_open)?,
+        slice("is_warning", &is_warning)?,
+        slice("is_spike", &is_spike)?,
+    ];
+    let rows = columns[0].len();
+    if let Some(bad) = columns.iter().position(|c| c.len() != rows) {
+        return Err(PyValueError::new_err(format!(
+            "flag column {bad} must hold {rows} values; got {}",
+            columns[bad].len()
+        )));
+    }
+    let [breached, open, warning, spike] = columns;
+    let codes: Vec<u8> = py.detach(|| {
+        (0..rows)
+            .map(|i| spend::decide(breached[i], open[i], warning[i], spike[i]) as u8)
+            .collect()
+    });
+    Ok(codes.into_pyarray(py))
+}
+
+/// The policy action code for one row, with its name, severity and reason.
+#[pyfunction]
+fn decide(
+    is_breached: bool,
+    is_open: bool,
+    is_warning: bool,
+    is_spike: bool,
+) -> (u8, &'static str, &'static str, &'static str) {
+    let action = spend::decide(is_breached, is_open, is_warning, is_spike);
+    (
+        action as u8,
+        action.name(),
+        action.severity(),
+        action.reason(),
+    )
+}
+
+/// Adds this module's functions to `_native`.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(check_budget, m)?)?;
+    m.add_function(wrap_pyfunction!(check_budget_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(check_series, m)?)?;
+    m.add_function(wrap_pyfunction!(check_series_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(check_burn_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(check_burn_rate_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast_budget_breach, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast_budget_breach_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate_circuit_breaker, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate_circuit_breaker_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(decide, m)?)?;
+    m.add_function(wrap_pyfunction!(decide_batch, m)?)?;
+    Ok(())
+}
