@@ -12,6 +12,55 @@
 
 use crate::error::Error;
 
+/// Rows per task when a batch is split across threads; smaller batches stay on the caller's
+/// thread. Every row is computed by the same code whatever the split, so results never depend
+/// on the number of threads.
+pub const ROWS_PER_TASK: usize = 16_384;
+
+/// Output columns that can be cut at a row, so the halves can be filled on different threads.
+pub trait Columns: Send + Sized {
+    /// Rows in these columns.
+    fn rows(&self) -> usize;
+    /// The first `mid` rows and the rest.
+    fn split_at(self, mid: usize) -> (Self, Self);
+}
+
+/// Implements [`Columns`] for a struct of equally long mutable slices.
+macro_rules! columns {
+    ($name:ident { $first:ident $(, $field:ident)* }) => {
+        impl Columns for $name<'_> {
+            fn rows(&self) -> usize {
+                self.$first.len()
+            }
+
+            fn split_at(self, mid: usize) -> (Self, Self) {
+                let $first = self.$first.split_at_mut(mid);
+                $(let $field = self.$field.split_at_mut(mid);)*
+                (
+                    $name { $first: $first.0, $($field: $field.0),* },
+                    $name { $first: $first.1, $($field: $field.1),* },
+                )
+            }
+        }
+    };
+}
+
+/// Calls `fill(piece, first_row)` on pieces of `columns` of at most [`ROWS_PER_TASK`] rows,
+/// in parallel on rayon's pool.
+fn par_fill<C: Columns>(columns: C, first_row: usize, fill: &(impl Fn(C, usize) + Sync)) {
+    let rows = columns.rows();
+    if rows <= ROWS_PER_TASK {
+        fill(columns, first_row);
+        return;
+    }
+    let mid = rows / 2;
+    let (head, tail) = columns.split_at(mid);
+    rayon::join(
+        || par_fill(head, first_row, fill),
+        || par_fill(tail, first_row + mid, fill),
+    );
+}
+
 /// `cloudcircuit.check_budget`'s figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget {
@@ -263,16 +312,32 @@ fn check_lengths(rows: usize, columns: &[(&'static str, usize)]) -> Result<(), E
     Ok(())
 }
 
+/// The first element of `column` failing `valid`, as `check`'s error at that index.
 fn first_bad(
-    param: &'static str,
     column: &[f64],
-    check: fn(&'static str, f64) -> Result<f64, Error>,
+    valid: fn(f64) -> bool,
+    check: impl Fn(f64) -> Result<f64, Error>,
 ) -> Result<(), Error> {
-    match column.iter().position(|&v| check(param, v).is_err()) {
-        Some(i) => Err(check(param, column[i]).unwrap_err().at(i)),
+    match column.iter().position(|&v| !valid(v)) {
+        Some(i) => Err(check(column[i]).unwrap_err().at(i)),
         None => Ok(()),
     }
 }
+
+fn is_positive(v: f64) -> bool {
+    v > 0.0 && v.is_finite()
+}
+
+fn is_non_negative(v: f64) -> bool {
+    v >= 0.0 && v.is_finite()
+}
+
+columns!(BudgetColumns {
+    usage_ratio,
+    remaining_budget,
+    is_warning,
+    is_breached
+});
 
 /// `check_budget` over rows: `budget_limit` holds one value or one per row.
 pub fn check_budget_batch(
@@ -283,16 +348,21 @@ pub fn check_budget_batch(
 ) -> Result<(), Error> {
     let rows = current_spend.len();
     check_lengths(rows, &[("budget_limit", budget_limit.len())])?;
-    first_bad("budget_limit", budget_limit, positive)?;
+    first_bad(budget_limit, is_positive, |v| positive("budget_limit", v))?;
     check_warning_ratio(warning_ratio)?;
-    first_bad("current_spend", current_spend, non_negative)?;
-    for (i, &spend) in current_spend.iter().enumerate() {
-        let b = budget(spend, at(budget_limit, i), warning_ratio);
-        out.usage_ratio[i] = b.usage_ratio;
-        out.remaining_budget[i] = b.remaining_budget;
-        out.is_warning[i] = b.is_warning;
-        out.is_breached[i] = b.is_breached;
-    }
+    first_bad(current_spend, is_non_negative, |v| {
+        non_negative("current_spend", v)
+    })?;
+    par_fill(out, 0, &|out: BudgetColumns<'_>, first: usize| {
+        let spend = &current_spend[first..first + out.rows()];
+        for (k, &spend) in spend.iter().enumerate() {
+            let checked = budget(spend, at(budget_limit, first + k), warning_ratio);
+            out.usage_ratio[k] = checked.usage_ratio;
+            out.remaining_budget[k] = checked.remaining_budget;
+            out.is_warning[k] = checked.is_warning;
+            out.is_breached[k] = checked.is_breached;
+        }
+    });
     Ok(())
 }
 
@@ -360,6 +430,12 @@ pub struct ForecastColumns<'a> {
     pub will_breach: &'a mut [bool],
 }
 
+columns!(ForecastColumns {
+    projected_total_spend,
+    projected_overrun,
+    will_breach
+});
+
 /// `forecast_budget_breach` over rows; every input column holds one value or one per row.
 pub fn forecast_batch(
     current_spend: &[f64],
@@ -391,17 +467,16 @@ pub fn forecast_batch(
             .and_then(|_| check_periods(int_at(periods_elapsed, i), int_at(total_periods, i)))
             .map_err(|e| e.at(i))?;
     }
-    for i in 0..rows {
-        let f = forecast(
-            at(current_spend, i),
-            at(budget_limit, i),
-            int_at(periods_elapsed, i),
-            int_at(total_periods, i),
-        );
-        out.projected_total_spend[i] = f.projected_total_spend;
-        out.projected_overrun[i] = f.projected_overrun;
-        out.will_breach[i] = f.will_breach;
-    }
+    par_fill(out, 0, &|out: ForecastColumns<'_>, first: usize| {
+        for k in 0..out.rows() {
+            let i = first + k;
+            let (elapsed, total) = (int_at(periods_elapsed, i), int_at(total_periods, i));
+            let f = forecast(at(current_spend, i), at(budget_limit, i), elapsed, total);
+            out.projected_total_spend[k] = f.projected_total_spend;
+            out.projected_overrun[k] = f.projected_overrun;
+            out.will_breach[k] = f.will_breach;
+        }
+    });
     Ok(())
 }
 
@@ -447,6 +522,12 @@ pub struct BreakerColumns<'a> {
     pub retry_after_steps: &'a mut [i64],
 }
 
+columns!(BreakerColumns {
+    is_open,
+    allow_operation,
+    retry_after_steps
+});
+
 /// `evaluate_circuit_breaker` over rows; each input holds one value or one per row.
 pub fn breaker_batch(
     consecutive_failures: &[i64],
@@ -474,21 +555,25 @@ pub fn breaker_batch(
             column[i]
         }
     };
-    let mut decisions = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let d = evaluate_circuit_breaker(
+    let decision = |i: usize| {
+        evaluate_circuit_breaker(
             at(consecutive_failures, i),
             at(failure_threshold, i),
             at(cooldown_steps_remaining, i),
         )
-        .map_err(|e| e.at(i))?;
-        decisions.push(d);
+        .map_err(|e| e.at(i))
+    };
+    for i in 0..rows {
+        decision(i)?;
     }
-    for (i, d) in decisions.into_iter().enumerate() {
-        out.is_open[i] = d.is_open;
-        out.allow_operation[i] = d.allow_operation;
-        out.retry_after_steps[i] = d.retry_after_steps;
-    }
+    par_fill(out, 0, &|out: BreakerColumns<'_>, first: usize| {
+        for k in 0..out.rows() {
+            let d = decision(first + k).expect("validated above");
+            out.is_open[k] = d.is_open;
+            out.allow_operation[k] = d.allow_operation;
+            out.retry_after_steps[k] = d.retry_after_steps;
+        }
+    });
     Ok(())
 }
 
@@ -538,7 +623,7 @@ impl SeriesCheck {
 
     /// The check on one validated series (at least two finite points >= 0, newest last).
     /// `scratch` is reused across series to avoid allocating.
-    pub fn apply(&self, series: &[f64], scratch: &mut Vec<f64>) -> Anomaly {
+    pub fn apply(&self, series: &[f64], scratch: &mut Vec<u64>) -> Anomaly {
         let (&latest_spend, history) = series.split_last().expect("validated: at least 2 points");
         let (baseline, threshold) = match *self {
             SeriesCheck::Spike {
@@ -556,13 +641,10 @@ impl SeriesCheck {
                     },
                 min_baseline,
             } => {
-                scratch.clear();
-                scratch.extend_from_slice(history);
-                let median = median_of(scratch);
-                for v in scratch.iter_mut() {
-                    *v = (*v - median).abs();
-                }
-                let mad = median_of(scratch).max(min_mad);
+                load_keys(scratch, history.iter().copied());
+                scratch.sort_unstable();
+                let median = median_of_sorted(scratch);
+                let mad = mad_of_sorted(scratch, median).max(min_mad);
                 let sigma = if mad > 0.0 { mad / 0.6745 } else { 0.0 };
                 (median, median.max(min_baseline) + z_threshold * sigma)
             }
@@ -570,8 +652,7 @@ impl SeriesCheck {
                 method: Robust::Percentile { percentile },
                 min_baseline,
             } => {
-                scratch.clear();
-                scratch.extend_from_slice(history);
+                load_keys(scratch, history.iter().copied());
                 let location = quantile(scratch, percentile);
                 (location, location.max(min_baseline))
             }
@@ -585,30 +666,80 @@ impl SeriesCheck {
     }
 }
 
-/// The median by selection (reorders `values`): the same element(s) a sort would pick.
-fn median_of(values: &mut [f64]) -> f64 {
-    let (mid, odd) = (values.len() / 2, values.len() % 2 == 1);
-    let (lower, &mut upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
-    if odd {
-        upper
+/// Fills `keys` with the bit patterns of finite values >= 0, which order like the values
+/// (`+ 0.0` turns a `-0.0` into `0.0`), so selection compares integers.
+fn load_keys(keys: &mut Vec<u64>, values: impl Iterator<Item = f64>) {
+    keys.clear();
+    keys.extend(values.map(|v| (v + 0.0).to_bits()));
+}
+
+fn key(k: u64) -> f64 {
+    f64::from_bits(k)
+}
+
+/// The median of sorted keys, as the peer computes it from its sorted list.
+fn median_of_sorted(sorted: &[u64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        key(sorted[mid])
     } else {
-        let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (below + upper) / 2.0
+        (key(sorted[mid - 1]) + key(sorted[mid])) / 2.0
     }
 }
 
-/// The peer's linear-interpolation quantile by selection (reorders `values`).
-fn quantile(values: &mut [f64], p: f64) -> f64 {
-    if values.len() == 1 {
-        return values[0];
+/// The median of `|v - median|` over sorted keys, without sorting the deviations: those of
+/// the values below the median ascend walking down from it, those above ascend walking up,
+/// so merging the two walks yields the deviations in order. `|v - m|` and `m - v` are the
+/// same float, so this is the peer's figure to the bit.
+fn mad_of_sorted(sorted: &[u64], median: f64) -> f64 {
+    let n = sorted.len();
+    let split = sorted.partition_point(|&k| key(k) < median);
+    let (mut down, mut up) = (split, split);
+    let mut next = || {
+        let below = (down > 0).then(|| median - key(sorted[down - 1]));
+        let above = (up < n).then(|| key(sorted[up]) - median);
+        match (below, above) {
+            (Some(b), Some(a)) if b < a => {
+                down -= 1;
+                b
+            }
+            (_, Some(a)) => {
+                up += 1;
+                a
+            }
+            (Some(b), None) => {
+                down -= 1;
+                b
+            }
+            (None, None) => unreachable!("walks at most n deviations"),
+        }
+    };
+    let mid = n / 2;
+    let mut previous = 0.0;
+    for _ in 0..mid {
+        previous = next();
     }
-    let rank = p * (values.len() - 1) as f64;
+    let middle = next();
+    if n % 2 == 1 {
+        middle
+    } else {
+        (previous + middle) / 2.0
+    }
+}
+
+/// The peer's linear-interpolation quantile by selection (reorders `keys`).
+fn quantile(keys: &mut [u64], p: f64) -> f64 {
+    if keys.len() == 1 {
+        return f64::from_bits(keys[0]);
+    }
+    let rank = p * (keys.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let (_, &mut low, upper) = keys.select_nth_unstable(lo);
+    let low = f64::from_bits(low);
     if lo == hi {
         return low;
     }
-    let high = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = f64::from_bits(upper.iter().copied().min().expect("hi > lo exists"));
     low + (rank - lo as f64) * (high - low)
 }
 
@@ -700,22 +831,23 @@ impl<'a> SeriesBatch<'a> {
         .validate()
     }
 
+    /// Checks every series, in parallel; the error is always the first bad series'.
     fn validate(self) -> Result<Self, Error> {
-        for row in 0..self.rows() {
-            self.row(row)?;
+        use rayon::prelude::*;
+        let bad = (0..self.rows())
+            .into_par_iter()
+            .with_min_len(ROWS_PER_TASK)
+            .find_first(|&row| self.row(row).is_err());
+        match bad {
+            Some(row) => Err(self.row(row).unwrap_err()),
+            None => Ok(self),
         }
-        Ok(self)
     }
 
-    /// Number of series.
-    pub fn rows(&self) -> usize {
-        self.values.len() / self.width
-    }
-
-    /// Series `row`, validated.
-    pub fn row(&self, row: usize) -> Result<&'a [f64], Error> {
+    /// Series `row` without its padding, and where it starts in the row (not validated).
+    fn trimmed(&self, row: usize) -> (usize, &'a [f64]) {
         let full = &self.values[row * self.width..(row + 1) * self.width];
-        let (start, series) = match self.lengths {
+        match self.lengths {
             Some(lengths) => (0, &full[..lengths[row] as usize]),
             None => {
                 let start = full.iter().position(|v| !v.is_nan()).unwrap_or(full.len());
@@ -725,7 +857,22 @@ impl<'a> SeriesBatch<'a> {
                     .map_or(start, |e| e + 1);
                 (start, &full[start..end])
             }
-        };
+        }
+    }
+
+    /// Series `row` of a batch validated at construction.
+    fn series(&self, row: usize) -> &'a [f64] {
+        self.trimmed(row).1
+    }
+
+    /// Number of series.
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.width
+    }
+
+    /// Series `row`, validated.
+    pub fn row(&self, row: usize) -> Result<&'a [f64], Error> {
+        let (start, series) = self.trimmed(row);
         if let Some(i) = series.iter().position(|&v| !(v >= 0.0 && v.is_finite())) {
             let v = series[i];
             let reason = if v.is_nan() {
@@ -772,19 +919,25 @@ pub struct AnomalyColumns<'a> {
     pub is_spike: &'a mut [bool],
 }
 
+columns!(AnomalyColumns {
+    latest_spend,
+    baseline_mean,
+    threshold,
+    is_spike
+});
+
 /// A series check over every series of a validated batch.
 pub fn anomaly_batch(check: &SeriesCheck, batch: &SeriesBatch<'_>, out: AnomalyColumns<'_>) {
-    let mut scratch = Vec::with_capacity(batch.width);
-    for row in 0..batch.rows() {
-        let a = check.apply(
-            batch.row(row).expect("validated by SeriesBatch::new"),
-            &mut scratch,
-        );
-        out.latest_spend[row] = a.latest_spend;
-        out.baseline_mean[row] = a.baseline_mean;
-        out.threshold[row] = a.threshold;
-        out.is_spike[row] = a.is_spike;
-    }
+    par_fill(out, 0, &|out: AnomalyColumns<'_>, first: usize| {
+        let mut scratch = Vec::with_capacity(batch.width);
+        for k in 0..out.rows() {
+            let a = check.apply(batch.series(first + k), &mut scratch);
+            out.latest_spend[k] = a.latest_spend;
+            out.baseline_mean[k] = a.baseline_mean;
+            out.threshold[k] = a.threshold;
+            out.is_spike[k] = a.is_spike;
+        }
+    });
 }
 
 /// Output columns of [`burn_batch`].
@@ -799,18 +952,24 @@ pub struct BurnColumns<'a> {
     pub is_hot: &'a mut [bool],
 }
 
+columns!(BurnColumns {
+    latest_spend,
+    average_spend,
+    burn_rate_ratio,
+    is_hot
+});
+
 /// `check_burn_rate` over every series of a validated batch.
 pub fn burn_batch(batch: &SeriesBatch<'_>, hot_multiplier: f64, out: BurnColumns<'_>) {
-    for row in 0..batch.rows() {
-        let b = burn(
-            batch.row(row).expect("validated by SeriesBatch::new"),
-            hot_multiplier,
-        );
-        out.latest_spend[row] = b.latest_spend;
-        out.average_spend[row] = b.average_spend;
-        out.burn_rate_ratio[row] = b.burn_rate_ratio;
-        out.is_hot[row] = b.is_hot;
-    }
+    par_fill(out, 0, &|out: BurnColumns<'_>, first: usize| {
+        for k in 0..out.rows() {
+            let b = burn(batch.series(first + k), hot_multiplier);
+            out.latest_spend[k] = b.latest_spend;
+            out.average_spend[k] = b.average_spend;
+            out.burn_rate_ratio[k] = b.burn_rate_ratio;
+            out.is_hot[k] = b.is_hot;
+        }
+    });
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1015,14 +1174,98 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn selection_equals_the_sorting_reference(
+        fn mad_by_merging_equals_sorting_the_deviations(values in proptest::collection::vec(
+            proptest::prop_oneof![0.0f64..1e6, proptest::sample::select(vec![0.0, 1.0, 2.5])], 1..60)
+        ) {
+            let mut keys = Vec::new();
+            load_keys(&mut keys, values.iter().copied());
+            keys.sort_unstable();
+            let median = median_of_sorted(&keys);
+            proptest::prop_assert_eq!(median, reference_median(&values));
+            let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+            proptest::prop_assert_eq!(mad_of_sorted(&keys, median), reference_median(&deviations));
+        }
+    }
+
+    #[test]
+    fn batches_split_across_threads_equal_row_by_row_results() {
+        let rows = 3 * ROWS_PER_TASK + 17;
+        let width = 9;
+        let values: Vec<f64> = (0..rows * width)
+            .map(|i| ((i * 7919) % 1000) as f64 / 7.0)
+            .collect();
+        let batch = SeriesBatch::new(&values, width, None).unwrap();
+        let check = SeriesCheck::robust(
+            Robust::Mad {
+                z_threshold: 3.5,
+                min_mad: 0.0,
+            },
+            0.0,
+        )
+        .unwrap();
+        let (mut l, mut m, mut t, mut s) = (
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![false; rows],
+        );
+        let out = AnomalyColumns {
+            latest_spend: &mut l,
+            baseline_mean: &mut m,
+            threshold: &mut t,
+            is_spike: &mut s,
+        };
+        anomaly_batch(&check, &batch, out);
+        let mut scratch = Vec::new();
+        for row in 0..rows {
+            let one = check.apply(&values[row * width..(row + 1) * width], &mut scratch);
+            assert_eq!(
+                (l[row], m[row], t[row], s[row]),
+                (
+                    one.latest_spend,
+                    one.baseline_mean,
+                    one.threshold,
+                    one.is_spike
+                )
+            );
+        }
+        let spend: Vec<f64> = (0..rows).map(|i| (i % 300) as f64).collect();
+        let (mut u, mut r, mut w, mut b) = (
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![false; rows],
+            vec![false; rows],
+        );
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        check_budget_batch(&spend, &[200.0], 0.8, out).unwrap();
+        for (i, &x) in spend.iter().enumerate() {
+            let one = check_budget(x, 200.0, 0.8).unwrap();
+            assert_eq!(
+                (u[i], r[i], w[i], b[i]),
+                (
+                    one.usage_ratio,
+                    one.remaining_budget,
+                    one.is_warning,
+                    one.is_breached
+                )
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quantile_by_selection_equals_the_sorting_reference(
             values in proptest::collection::vec(0.0f64..1e6, 1..60),
             p in 0.001f64..0.999,
         ) {
-            let mut scratch = values.clone();
-            proptest::prop_assert_eq!(median_of(&mut scratch), reference_median(&values));
-            let mut scratch = values.clone();
-            proptest::prop_assert_eq!(quantile(&mut scratch, p), reference_quantile(&values, p));
+            let mut keys = Vec::new();
+            load_keys(&mut keys, values.iter().copied());
+            proptest::prop_assert_eq!(quantile(&mut keys, p), reference_quantile(&values, p));
         }
     }
 }

@@ -6,7 +6,10 @@ use burnguard_core::spend::{
     self, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns, Robust,
     SeriesBatch, SeriesCheck,
 };
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -73,24 +76,32 @@ fn check_budget_batch<'py>(
         slice("budget_limit", &budget_limit)?,
     );
     let n = spend.len();
-    let (mut usage, mut remaining, mut warning, mut breached) =
-        (vec![0.0; n], vec![0.0; n], vec![false; n], vec![false; n]);
-    py.detach(|| {
+    // numpy allocates the outputs (its heap is reused call to call); the kernel fills them.
+    let (usage, remaining) = (
+        PyArray1::<f64>::zeros(py, n, false),
+        PyArray1::<f64>::zeros(py, n, false),
+    );
+    let (warning, breached) = (
+        PyArray1::<bool>::zeros(py, n, false),
+        PyArray1::<bool>::zeros(py, n, false),
+    );
+    {
+        let (mut u, mut r, mut w, mut b) = (
+            usage.readwrite(),
+            remaining.readwrite(),
+            warning.readwrite(),
+            breached.readwrite(),
+        );
         let out = BudgetColumns {
-            usage_ratio: &mut usage,
-            remaining_budget: &mut remaining,
-            is_warning: &mut warning,
-            is_breached: &mut breached,
+            usage_ratio: u.as_slice_mut()?,
+            remaining_budget: r.as_slice_mut()?,
+            is_warning: w.as_slice_mut()?,
+            is_breached: b.as_slice_mut()?,
         };
-        spend::check_budget_batch(spend, limit, warning_ratio, out)
-    })
-    .map_err(value_error)?;
-    Ok((
-        usage.into_pyarray(py),
-        remaining.into_pyarray(py),
-        warning.into_pyarray(py),
-        breached.into_pyarray(py),
-    ))
+        py.detach(|| spend::check_budget_batch(spend, limit, warning_ratio, out))
+            .map_err(value_error)?;
+    }
+    Ok((usage, remaining, warning, breached))
 }
 
 /// A spike check (`method` "mean", "mad" or "percentile") on one series.
