@@ -227,3 +227,39 @@ def test_alert_payload_is_the_peers() -> None:
         "prod",
     )
     assert ours == theirs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.lists(values, min_size=2, max_size=25), min_size=1, max_size=4), window=st.integers(1, 6)
+)
+def test_rolling_checks_equal_the_scalar_check_of_each_window(rows: list[list[float]], window: int) -> None:
+    array = padded(rows, lead=True)
+    spike = spend.rolling_anomaly_spike(array, window)
+    mad = spend.rolling_anomaly_robust(array, window)
+    burn = spend.rolling_burn_rate(array, window)
+    width = array.shape[1]
+    for i, r in enumerate(rows):
+        offset = width - len(r)
+        for t in range(len(r)):
+            j = offset + t
+            if t < window:
+                assert np.isnan(spike.baseline_mean[i, j]) and not spike.is_spike[i, j]
+                continue
+            window_values = r[t - window : t + 1]
+            expected = spend.check_anomaly_spike(window_values)
+            assert close(spike.threshold[i, j], expected.threshold)
+            assert mad.threshold[i, j] == spend.check_anomaly_robust(window_values).threshold  # exact
+            assert close(burn.burn_rate_ratio[i, j], spend.check_burn_rate(window_values).burn_rate_ratio)
+
+
+def test_rolling_one_series_keeps_its_shape_and_rejects_bad_input() -> None:
+    result = spend.rolling_burn_rate([1.0, 1.0, 1.0, 4.0], 2)
+    assert result.is_hot.tolist() == [False, False, False, True]
+    assert result.burn_rate_ratio.shape == (4,)
+    with pytest.raises(ValueError, match=r"^window must be >= 1; got 0"):
+        spend.rolling_anomaly_spike([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match=r"^spend_series\[0, 1\] is NaN between values"):
+        spend.rolling_anomaly_robust(np.array([[1.0, np.nan, 2.0]]), 1)
+    with pytest.raises(ValueError, match=r"^spend_series\[1\] must be a finite value >= 0; got -1"):
+        spend.rolling_anomaly_spike([1.0, -1.0, 2.0], 1)

@@ -111,3 +111,16 @@ def decide(
 def decide_batch(
     is_breached: Bools, is_open: Bools, is_warning: Bools, is_spike: Bools
 ) -> npt.NDArray[np.uint8]: ...
+def rolling_batch(
+    spend_series: F64s,
+    lengths: I64s | None,
+    window: int,
+    method: str,
+    *,
+    spike_multiplier: float = 1.5,
+    z_threshold: float = 3.5,
+    min_mad: float = 0.0,
+    percentile: float = 0.95,
+    min_baseline: float = 0.0,
+    hot_multiplier: float = 1.4,
+) -> tuple[F64s, F64s, Bools]: ...

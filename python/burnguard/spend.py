@@ -50,6 +50,8 @@ __all__ = [
     "ForecastResult",
     "PolicyBatch",
     "PolicyDecision",
+    "RollingAnomaly",
+    "RollingBurn",
     "Severity",
     "check_anomaly_robust",
     "check_anomaly_spike",
@@ -59,6 +61,9 @@ __all__ = [
     "evaluate_spend_policy",
     "forecast_budget_breach",
     "make_alert_payload",
+    "rolling_anomaly_robust",
+    "rolling_anomaly_spike",
+    "rolling_burn_rate",
 ]
 
 
@@ -206,6 +211,27 @@ class PolicyBatch(_Batch):
     anomaly: AnomalyCheckBatch | AnomalyCheckResult
     breaker: CircuitBreakerBatch | CircuitBreakerDecision
     row_type: ClassVar[type[Any]] = PolicyDecision
+
+
+@dataclass(frozen=True, slots=True)
+class RollingAnomaly(Result):
+    """A rolling spike check: at every point, its check against the previous ``window`` points.
+    Each field has the series' shape; points with fewer earlier points, and padding, hold NaN
+    and False."""
+
+    baseline_mean: FloatArray
+    threshold: FloatArray
+    is_spike: BoolArray
+
+
+@dataclass(frozen=True, slots=True)
+class RollingBurn(Result):
+    """A rolling burn check: at every point, the point over the mean of the previous
+    ``window`` points. Shaped and padded like ``RollingAnomaly``."""
+
+    average_spend: FloatArray
+    burn_rate_ratio: FloatArray
+    is_hot: BoolArray
 
 
 # ---- argument handling -------------------------------------------------------------------------
@@ -472,6 +498,73 @@ def evaluate_circuit_breaker(
     columns = [_column(a, shape) for a in arrays.values()]
     result = _native_call(shape, lambda: _native.evaluate_circuit_breaker_batch(rows, *columns))
     return CircuitBreakerBatch(*(column.reshape(shape) for column in result))
+
+
+# ---- rolling checks, for backtesting ------------------------------------------------------------
+
+
+def rolling_anomaly_spike(
+    spend_series: ArrayLike,
+    window: int,
+    spike_multiplier: float = 1.5,
+    min_baseline: float = 0.0,
+    *,
+    lengths: ArrayLike | None = None,
+) -> RollingAnomaly:
+    """``check_anomaly_spike`` at every point of one or many series, against the previous
+    ``window`` points (a running mean: O(1) a step)."""
+    options = {"spike_multiplier": spike_multiplier, "min_baseline": min_baseline}
+    return RollingAnomaly(*_rolling(spend_series, lengths, window, "mean", options))
+
+
+def rolling_anomaly_robust(
+    spend_series: ArrayLike,
+    window: int,
+    *,
+    method: Literal["mad", "percentile"] = "mad",
+    z_threshold: float = 3.5,
+    min_mad: float = 0.0,
+    percentile: float = 0.95,
+    min_baseline: float = 0.0,
+    lengths: ArrayLike | None = None,
+) -> RollingAnomaly:
+    """``check_anomaly_robust`` at every point against the previous ``window`` points (the
+    window is kept sorted: O(log k) to place a point, O(k) to move the others)."""
+    if method not in ("mad", "percentile"):
+        raise ValueError(f"method must be 'mad' or 'percentile'; got {method!r}")
+    options = {
+        "z_threshold": z_threshold,
+        "min_mad": min_mad,
+        "percentile": percentile,
+        "min_baseline": min_baseline,
+    }
+    return RollingAnomaly(*_rolling(spend_series, lengths, window, method, options))
+
+
+def rolling_burn_rate(
+    spend_series: ArrayLike, window: int, hot_multiplier: float = 1.4, *, lengths: ArrayLike | None = None
+) -> RollingBurn:
+    """``check_burn_rate`` at every point against the previous ``window`` points."""
+    return RollingBurn(*_rolling(spend_series, lengths, window, "burn", {"hot_multiplier": hot_multiplier}))
+
+
+def _rolling(
+    spend_series: ArrayLike, lengths: ArrayLike | None, window: int, method: str, options: dict[str, float]
+) -> tuple[npt.NDArray[Any], ...]:
+    array = _floats("spend_series", spend_series)
+    one = array.ndim == 1
+    if one and lengths is not None:
+        lengths = np.reshape(lengths, (1,))
+    values, counts, leading = _series(array[np.newaxis] if one else array, lengths)
+    try:
+        columns = _native_call(
+            leading, lambda: _native.rolling_batch(values, counts, window, method, **options)
+        )
+    except ValueError as err:
+        if not one:
+            raise
+        raise ValueError(str(err).replace("spend_series[0, ", "spend_series[", 1)) from None
+    return tuple(column.reshape(array.shape) for column in columns)
 
 
 _ACTIONS = np.array(["allow", "throttle", "block"])

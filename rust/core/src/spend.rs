@@ -1269,3 +1269,289 @@ mod tests {
         }
     }
 }
+
+/// What a rolling check computes at each step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RollingCheck {
+    /// A spike check ([`SeriesCheck`]) against the previous `window` points.
+    Anomaly(SeriesCheck),
+    /// `check_burn_rate` against the previous `window` points.
+    Burn {
+        /// Must be > 1.
+        hot_multiplier: f64,
+    },
+}
+
+/// Output of [`rolling_batch`]: one value per point of every series (rows × width, row-major).
+/// Points without `window` earlier points, and padding, hold NaN and `false`.
+pub struct RollingColumns<'a> {
+    /// Points per row.
+    pub width: usize,
+    /// The baseline (mean, median or percentile) of the previous `window` points.
+    pub baseline: &'a mut [f64],
+    /// The threshold the point had to exceed (spike checks) or its burn-rate ratio (burn).
+    pub level: &'a mut [f64],
+    /// Spike (or hot) at this point.
+    pub flag: &'a mut [bool],
+}
+
+impl Columns for RollingColumns<'_> {
+    fn rows(&self) -> usize {
+        self.flag.len() / self.width.max(1)
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let cut = mid * self.width;
+        let (b0, b1) = self.baseline.split_at_mut(cut);
+        let (l0, l1) = self.level.split_at_mut(cut);
+        let (f0, f1) = self.flag.split_at_mut(cut);
+        let width = self.width;
+        (
+            RollingColumns {
+                width,
+                baseline: b0,
+                level: l0,
+                flag: f0,
+            },
+            RollingColumns {
+                width,
+                baseline: b1,
+                level: l1,
+                flag: f1,
+            },
+        )
+    }
+}
+
+/// A running sum in double-double arithmetic: adding and removing values never lets rounding
+/// drift, so a window's mean stays within an ulp or two of summing the window afresh.
+#[derive(Default)]
+struct RunningSum {
+    hi: f64,
+    lo: f64,
+}
+
+impl RunningSum {
+    fn add(&mut self, x: f64) {
+        let s = self.hi + x;
+        let v = s - self.hi;
+        let error = (self.hi - (s - v)) + (x - v);
+        let lo = self.lo + error;
+        self.hi = s + lo;
+        self.lo = lo - (self.hi - s);
+    }
+
+    fn value(&self) -> f64 {
+        self.hi + self.lo
+    }
+}
+
+/// Checks a rolling window length.
+pub fn check_window(window: i64) -> Result<usize, Error> {
+    if window >= 1 {
+        Ok(window as usize)
+    } else {
+        Err(Error::invalid(
+            "window",
+            format!("must be >= 1; got {window}"),
+        ))
+    }
+}
+
+/// A rolling check over every series of a validated batch: at each point with at least
+/// `window` earlier points, the check of that point against the previous `window` points,
+/// exactly as the scalar check of that slice gives it (means within an ulp or two: they come
+/// from a running sum). Medians, percentiles and MADs keep the window sorted: O(log k) to find
+/// where a point goes, O(k) to move the others.
+pub fn rolling_batch(
+    check: &RollingCheck,
+    batch: &SeriesBatch<'_>,
+    window: usize,
+    out: RollingColumns<'_>,
+) {
+    let width = batch.width;
+    let keep_sorted = matches!(check, RollingCheck::Anomaly(SeriesCheck::Robust { .. }));
+    par_fill(out, 0, &|out: RollingColumns<'_>, first: usize| {
+        out.baseline.fill(f64::NAN);
+        out.level.fill(f64::NAN);
+        out.flag.fill(false);
+        let mut sorted: Vec<u64> = Vec::with_capacity(window);
+        for k in 0..out.rows() {
+            let (start, series) = batch.trimmed(first + k);
+            let base = k * width + start;
+            let mut sum = RunningSum::default();
+            sorted.clear();
+            for t in 0..series.len() {
+                if t >= window {
+                    let (baseline, level, flag) =
+                        rolling_step(check, series[t], &sum, &sorted, window);
+                    out.baseline[base + t] = baseline;
+                    out.level[base + t] = level;
+                    out.flag[base + t] = flag;
+                    let leaving = series[t - window];
+                    sum.add(-leaving);
+                    if keep_sorted {
+                        let key = (leaving + 0.0).to_bits();
+                        let at = sorted
+                            .binary_search(&key)
+                            .expect("the leaving point is in the window");
+                        sorted.remove(at);
+                    }
+                }
+                sum.add(series[t]);
+                if keep_sorted {
+                    let key = (series[t] + 0.0).to_bits();
+                    sorted.insert(sorted.partition_point(|&k| k < key), key);
+                }
+            }
+        }
+    });
+}
+
+/// One step of [`rolling_batch`]: `(baseline, level, flag)` for `latest` against the window.
+fn rolling_step(
+    check: &RollingCheck,
+    latest: f64,
+    sum: &RunningSum,
+    sorted: &[u64],
+    window: usize,
+) -> (f64, f64, bool) {
+    let mean = || sum.value() / window as f64;
+    match *check {
+        RollingCheck::Burn { hot_multiplier } => {
+            let average = mean();
+            let ratio = if average == 0.0 {
+                if latest > 0.0 {
+                    f64::INFINITY
+                } else {
+                    1.0
+                }
+            } else {
+                latest / average
+            };
+            (average, ratio, ratio >= hot_multiplier)
+        }
+        RollingCheck::Anomaly(SeriesCheck::Spike {
+            spike_multiplier,
+            min_baseline,
+        }) => {
+            let average = mean();
+            let threshold = average.max(min_baseline) * spike_multiplier;
+            (average, threshold, latest > threshold)
+        }
+        RollingCheck::Anomaly(SeriesCheck::Robust {
+            method:
+                Robust::Mad {
+                    z_threshold,
+                    min_mad,
+                },
+            min_baseline,
+        }) => {
+            let median = median_of_sorted(sorted);
+            let mad = mad_of_sorted(sorted, median).max(min_mad);
+            let sigma = if mad > 0.0 { mad / 0.6745 } else { 0.0 };
+            let threshold = median.max(min_baseline) + z_threshold * sigma;
+            (median, threshold, latest > threshold)
+        }
+        RollingCheck::Anomaly(SeriesCheck::Robust {
+            method: Robust::Percentile { percentile },
+            min_baseline,
+        }) => {
+            let location = quantile_of_sorted(sorted, percentile);
+            let threshold = location.max(min_baseline);
+            (location, threshold, latest > threshold)
+        }
+    }
+}
+
+/// The peer's linear-interpolation quantile of sorted keys.
+fn quantile_of_sorted(sorted: &[u64], p: f64) -> f64 {
+    if sorted.len() == 1 {
+        return key(sorted[0]);
+    }
+    let rank = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    if lo == hi {
+        key(sorted[lo])
+    } else {
+        key(sorted[lo]) + (rank - lo as f64) * (key(sorted[hi]) - key(sorted[lo]))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod rolling_tests {
+    use super::*;
+
+    fn run(
+        check: RollingCheck,
+        values: &[f64],
+        width: usize,
+        window: usize,
+    ) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
+        let batch = SeriesBatch::new(values, width, None).unwrap();
+        let n = values.len();
+        let (mut b, mut l, mut f) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
+        rolling_batch(
+            &check,
+            &batch,
+            window,
+            RollingColumns {
+                width,
+                baseline: &mut b,
+                level: &mut l,
+                flag: &mut f,
+            },
+        );
+        (b, l, f)
+    }
+
+    proptest::proptest! {
+        /// Every step equals the scalar check of the slice ending there.
+        #[test]
+        fn each_step_equals_the_scalar_check_of_its_window(
+            values in proptest::collection::vec(proptest::prop_oneof![0.0f64..1e6, proptest::sample::select(vec![0.0, 1.0, 3.0])], 2..80),
+            window in 1usize..12,
+            method in 0usize..4,
+        ) {
+            let checks = [
+                RollingCheck::Anomaly(SeriesCheck::spike(1.5, 0.0).unwrap()),
+                RollingCheck::Anomaly(SeriesCheck::robust(Robust::Mad { z_threshold: 3.5, min_mad: 0.0 }, 0.0).unwrap()),
+                RollingCheck::Anomaly(SeriesCheck::robust(Robust::Percentile { percentile: 0.9 }, 0.0).unwrap()),
+                RollingCheck::Burn { hot_multiplier: 1.4 },
+            ];
+            let check = checks[method];
+            let (baseline, level, flag) = run(check, &values, values.len(), window);
+            let mut scratch = Vec::new();
+            for t in 0..values.len() {
+                if t < window {
+                    proptest::prop_assert!(baseline[t].is_nan() && level[t].is_nan() && !flag[t]);
+                    continue;
+                }
+                let slice = &values[t - window..=t];
+                let (b, l, f) = match check {
+                    RollingCheck::Anomaly(c) => { let a = c.apply(slice, &mut scratch); (a.baseline_mean, a.threshold, a.is_spike) }
+                    RollingCheck::Burn { hot_multiplier } => { let b = burn(slice, hot_multiplier); (b.average_spend, b.burn_rate_ratio, b.is_hot) }
+                };
+                let close = |x: f64, y: f64| x == y || (x - y).abs() <= 1e-12 * y.abs().max(x.abs());
+                proptest::prop_assert!(close(baseline[t], b), "baseline at {}: {} vs {}", t, baseline[t], b);
+                proptest::prop_assert!(close(level[t], l), "level at {}: {} vs {}", t, level[t], l);
+                // A flag may differ only where the figure sits on its threshold within rounding.
+                let on_edge = close(values[t], l) || close(level[t], 1.4);
+                proptest::prop_assert!(flag[t] == f || on_edge);
+            }
+        }
+    }
+
+    #[test]
+    fn padding_and_short_history_hold_nan() {
+        let nan = f64::NAN;
+        let values = [nan, 1.0, 1.0, 9.0, /* row 1 */ 2.0, 2.0, 2.0, 2.0];
+        let check = RollingCheck::Anomaly(SeriesCheck::spike(1.5, 0.0).unwrap());
+        let (baseline, _, flag) = run(check, &values, 4, 2);
+        assert!(baseline[0].is_nan() && baseline[1].is_nan() && baseline[2].is_nan());
+        assert_eq!((baseline[3], flag[3]), (1.0, true));
+        assert_eq!(flag[4..].iter().filter(|&&f| f).count(), 0);
+        assert_eq!(baseline[6], 2.0);
+        assert!(check_window(0).is_err());
+    }
+}

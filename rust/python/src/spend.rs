@@ -4,7 +4,7 @@
 
 use burnguard_core::spend::{
     self, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns, Robust,
-    SeriesBatch, SeriesCheck,
+    RollingCheck, RollingColumns, SeriesBatch, SeriesCheck,
 };
 use numpy::{
     IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -378,6 +378,67 @@ fn decide(
     )
 }
 
+/// A rolling spike (`method` "mean", "mad", "percentile") or burn (`method` "burn") check at
+/// every point of every row of a 2-D array: `(baseline, threshold or ratio, flag)`, each
+/// rows × points.
+#[pyfunction]
+#[pyo3(signature = (spend_series, lengths, window, method, *, spike_multiplier = 1.5, z_threshold = 3.5,
+                    min_mad = 0.0, percentile = 0.95, min_baseline = 0.0, hot_multiplier = 1.4))]
+#[allow(clippy::too_many_arguments)]
+fn rolling_batch<'py>(
+    py: Python<'py>,
+    spend_series: PyReadonlyArray2<'_, f64>,
+    lengths: Option<PyReadonlyArray1<'_, i64>>,
+    window: i64,
+    method: &str,
+    spike_multiplier: f64,
+    z_threshold: f64,
+    min_mad: f64,
+    percentile: f64,
+    min_baseline: f64,
+    hot_multiplier: f64,
+) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>)> {
+    let window = spend::check_window(window).map_err(value_error)?;
+    let check = if method == "burn" {
+        RollingCheck::Burn {
+            hot_multiplier: spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?,
+        }
+    } else {
+        RollingCheck::Anomaly(series_check(
+            method,
+            spike_multiplier,
+            z_threshold,
+            min_mad,
+            percentile,
+            min_baseline,
+        )?)
+    };
+    let width = spend_series.shape()[1];
+    let values = spend_series
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
+    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
+    let n = values.len();
+    let (mut baseline, mut level, mut flag) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
+    py.detach(|| {
+        let batch = SeriesBatch::new(values, width, lengths)?;
+        let out = RollingColumns {
+            width,
+            baseline: &mut baseline,
+            level: &mut level,
+            flag: &mut flag,
+        };
+        spend::rolling_batch(&check, &batch, window, out);
+        Ok(())
+    })
+    .map_err(value_error)?;
+    Ok((
+        baseline.into_pyarray(py),
+        level.into_pyarray(py),
+        flag.into_pyarray(py),
+    ))
+}
+
 /// Adds this module's functions to `_native`.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_budget, m)?)?;
@@ -392,5 +453,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate_circuit_breaker_batch, m)?)?;
     m.add_function(wrap_pyfunction!(decide, m)?)?;
     m.add_function(wrap_pyfunction!(decide_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(rolling_batch, m)?)?;
     Ok(())
 }
