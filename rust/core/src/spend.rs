@@ -577,6 +577,41 @@ pub fn breaker_batch(
     Ok(())
 }
 
+/// [`decide`] over rows of the four flags, as action codes (`Action as u8`).
+pub fn decide_batch(
+    is_breached: &[bool],
+    is_open: &[bool],
+    is_warning: &[bool],
+    is_spike: &[bool],
+) -> Result<Vec<u8>, Error> {
+    let rows = is_breached.len();
+    check_lengths(
+        rows,
+        &[
+            ("is_open", is_open.len()),
+            ("is_warning", is_warning.len()),
+            ("is_spike", is_spike.len()),
+        ],
+    )?;
+    let flag = |column: &[bool], i: usize| {
+        if column.len() == 1 {
+            column[0]
+        } else {
+            column[i]
+        }
+    };
+    Ok((0..rows)
+        .map(|i| {
+            decide(
+                is_breached[i],
+                flag(is_open, i),
+                flag(is_warning, i),
+                flag(is_spike, i),
+            ) as u8
+        })
+        .collect())
+}
+
 /// The policy action for one row: block on a breach or an open breaker, throttle on a warning
 /// or a spike, else allow.
 pub fn decide(is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool) -> Action {
@@ -625,12 +660,31 @@ impl SeriesCheck {
     /// `scratch` is reused across series to avoid allocating.
     pub fn apply(&self, series: &[f64], scratch: &mut Vec<u64>) -> Anomaly {
         let (&latest_spend, history) = series.split_last().expect("validated: at least 2 points");
+        if self.needs_sorted() {
+            load_keys(scratch, history.iter().copied());
+            scratch.sort_unstable();
+        }
+        self.judge(
+            latest_spend,
+            || python_sum(history) / history.len() as f64,
+            scratch,
+        )
+    }
+
+    /// Whether the check reads the history's sorted keys (robust checks) or only its mean.
+    fn needs_sorted(&self) -> bool {
+        matches!(self, SeriesCheck::Robust { .. })
+    }
+
+    /// The check of `latest_spend` against a history known by its mean (computed only if
+    /// needed) and, for robust checks, its sorted keys. Shared by one-off and rolling checks.
+    fn judge(&self, latest_spend: f64, mean: impl FnOnce() -> f64, sorted: &[u64]) -> Anomaly {
         let (baseline, threshold) = match *self {
             SeriesCheck::Spike {
                 spike_multiplier,
                 min_baseline,
             } => {
-                let mean = python_sum(history) / history.len() as f64;
+                let mean = mean();
                 (mean, mean.max(min_baseline) * spike_multiplier)
             }
             SeriesCheck::Robust {
@@ -641,10 +695,8 @@ impl SeriesCheck {
                     },
                 min_baseline,
             } => {
-                load_keys(scratch, history.iter().copied());
-                scratch.sort_unstable();
-                let median = median_of_sorted(scratch);
-                let mad = mad_of_sorted(scratch, median).max(min_mad);
+                let median = median_of_sorted(sorted);
+                let mad = mad_of_sorted(sorted, median).max(min_mad);
                 let sigma = if mad > 0.0 { mad / 0.6745 } else { 0.0 };
                 (median, median.max(min_baseline) + z_threshold * sigma)
             }
@@ -652,8 +704,7 @@ impl SeriesCheck {
                 method: Robust::Percentile { percentile },
                 min_baseline,
             } => {
-                load_keys(scratch, history.iter().copied());
-                let location = quantile(scratch, percentile);
+                let location = quantile_of_sorted(sorted, percentile);
                 (location, location.max(min_baseline))
             }
         };
@@ -727,22 +778,6 @@ fn mad_of_sorted(sorted: &[u64], median: f64) -> f64 {
     }
 }
 
-/// The peer's linear-interpolation quantile by selection (reorders `keys`).
-fn quantile(keys: &mut [u64], p: f64) -> f64 {
-    if keys.len() == 1 {
-        return f64::from_bits(keys[0]);
-    }
-    let rank = p * (keys.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let (_, &mut low, upper) = keys.select_nth_unstable(lo);
-    let low = f64::from_bits(low);
-    if lo == hi {
-        return low;
-    }
-    let high = f64::from_bits(upper.iter().copied().min().expect("hi > lo exists"));
-    low + (rank - lo as f64) * (high - low)
-}
-
 /// `check_burn_rate`'s parameter, validated.
 pub fn check_hot_multiplier(hot_multiplier: f64) -> Result<f64, Error> {
     above_one("hot_multiplier", hot_multiplier)
@@ -751,7 +786,15 @@ pub fn check_hot_multiplier(hot_multiplier: f64) -> Result<f64, Error> {
 /// `check_burn_rate` on one validated series.
 pub fn burn(series: &[f64], hot_multiplier: f64) -> Burn {
     let (&latest_spend, history) = series.split_last().expect("validated: at least 2 points");
-    let average_spend = python_sum(history) / history.len() as f64;
+    burn_of(
+        latest_spend,
+        python_sum(history) / history.len() as f64,
+        hot_multiplier,
+    )
+}
+
+/// The burn figures of `latest_spend` against a history averaging `average_spend`.
+fn burn_of(latest_spend: f64, average_spend: f64, hot_multiplier: f64) -> Burn {
     let burn_rate_ratio = if average_spend == 0.0 {
         if latest_spend > 0.0 {
             f64::INFINITY
@@ -1259,13 +1302,14 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn quantile_by_selection_equals_the_sorting_reference(
+        fn quantile_of_sorted_keys_equals_the_reference(
             values in proptest::collection::vec(0.0f64..1e6, 1..60),
             p in 0.001f64..0.999,
         ) {
             let mut keys = Vec::new();
             load_keys(&mut keys, values.iter().copied());
-            proptest::prop_assert_eq!(quantile(&mut keys, p), reference_quantile(&values, p));
+            keys.sort_unstable();
+            proptest::prop_assert_eq!(quantile_of_sorted(&keys, p), reference_quantile(&values, p));
         }
     }
 }
@@ -1370,7 +1414,7 @@ pub fn rolling_batch(
     out: RollingColumns<'_>,
 ) {
     let width = batch.width;
-    let keep_sorted = matches!(check, RollingCheck::Anomaly(SeriesCheck::Robust { .. }));
+    let keep_sorted = matches!(check, RollingCheck::Anomaly(c) if c.needs_sorted());
     par_fill(out, 0, &|out: RollingColumns<'_>, first: usize| {
         out.baseline.fill(f64::NAN);
         out.level.fill(f64::NAN);
@@ -1417,49 +1461,14 @@ fn rolling_step(
     window: usize,
 ) -> (f64, f64, bool) {
     let mean = || sum.value() / window as f64;
-    match *check {
+    match check {
         RollingCheck::Burn { hot_multiplier } => {
-            let average = mean();
-            let ratio = if average == 0.0 {
-                if latest > 0.0 {
-                    f64::INFINITY
-                } else {
-                    1.0
-                }
-            } else {
-                latest / average
-            };
-            (average, ratio, ratio >= hot_multiplier)
+            let b = burn_of(latest, mean(), *hot_multiplier);
+            (b.average_spend, b.burn_rate_ratio, b.is_hot)
         }
-        RollingCheck::Anomaly(SeriesCheck::Spike {
-            spike_multiplier,
-            min_baseline,
-        }) => {
-            let average = mean();
-            let threshold = average.max(min_baseline) * spike_multiplier;
-            (average, threshold, latest > threshold)
-        }
-        RollingCheck::Anomaly(SeriesCheck::Robust {
-            method:
-                Robust::Mad {
-                    z_threshold,
-                    min_mad,
-                },
-            min_baseline,
-        }) => {
-            let median = median_of_sorted(sorted);
-            let mad = mad_of_sorted(sorted, median).max(min_mad);
-            let sigma = if mad > 0.0 { mad / 0.6745 } else { 0.0 };
-            let threshold = median.max(min_baseline) + z_threshold * sigma;
-            (median, threshold, latest > threshold)
-        }
-        RollingCheck::Anomaly(SeriesCheck::Robust {
-            method: Robust::Percentile { percentile },
-            min_baseline,
-        }) => {
-            let location = quantile_of_sorted(sorted, percentile);
-            let threshold = location.max(min_baseline);
-            (location, threshold, latest > threshold)
+        RollingCheck::Anomaly(series_check) => {
+            let a = series_check.judge(latest, mean, sorted);
+            (a.baseline_mean, a.threshold, a.is_spike)
         }
     }
 }

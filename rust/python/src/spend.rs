@@ -47,6 +47,21 @@ fn series_check(
     check.map_err(value_error)
 }
 
+/// `(values, width, lengths)`: the arguments of [`SeriesBatch::new`].
+type SeriesSlices<'a> = (&'a [f64], usize, Option<&'a [i64]>);
+
+/// A 2-D batch of series as the slices [`SeriesBatch::new`] takes.
+fn series_input<'a>(
+    spend_series: &'a PyReadonlyArray2<'_, f64>,
+    lengths: &'a Option<PyReadonlyArray1<'_, i64>>,
+) -> PyResult<SeriesSlices<'a>> {
+    let values = spend_series
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
+    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
+    Ok((values, spend_series.shape()[1], lengths))
+}
+
 /// `(usage_ratio, remaining_budget, is_warning, is_breached)` for one value.
 #[pyfunction]
 fn check_budget(
@@ -153,12 +168,8 @@ fn check_series_batch<'py>(
         percentile,
         min_baseline,
     )?;
-    let width = spend_series.shape()[1];
-    let values = spend_series
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
-    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
-    let rows = spend_series.shape()[0];
+    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
+    let rows = values.len() / width.max(1);
     let (mut latest, mut baseline, mut threshold, mut spike) = (
         vec![0.0; rows],
         vec![0.0; rows],
@@ -203,12 +214,8 @@ fn check_burn_rate_batch<'py>(
     hot_multiplier: f64,
 ) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
     let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
-    let width = spend_series.shape()[1];
-    let values = spend_series
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
-    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
-    let rows = spend_series.shape()[0];
+    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
+    let rows = values.len() / width.max(1);
     let (mut latest, mut average, mut ratio, mut is_hot) = (
         vec![0.0; rows],
         vec![0.0; rows],
@@ -339,25 +346,17 @@ fn decide_batch<'py>(
     is_warning: PyReadonlyArray1<'_, bool>,
     is_spike: PyReadonlyArray1<'_, bool>,
 ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-    let columns = [
+    let (breached, open) = (
         slice("is_breached", &is_breached)?,
         slice("is_open", &is_open)?,
+    );
+    let (warning, spike) = (
         slice("is_warning", &is_warning)?,
         slice("is_spike", &is_spike)?,
-    ];
-    let rows = columns[0].len();
-    if let Some(bad) = columns.iter().position(|c| c.len() != rows) {
-        return Err(PyValueError::new_err(format!(
-            "flag column {bad} must hold {rows} values; got {}",
-            columns[bad].len()
-        )));
-    }
-    let [breached, open, warning, spike] = columns;
-    let codes: Vec<u8> = py.detach(|| {
-        (0..rows)
-            .map(|i| spend::decide(breached[i], open[i], warning[i], spike[i]) as u8)
-            .collect()
-    });
+    );
+    let codes = py
+        .detach(|| spend::decide_batch(breached, open, warning, spike))
+        .map_err(value_error)?;
     Ok(codes.into_pyarray(py))
 }
 
@@ -413,11 +412,7 @@ fn rolling_batch<'py>(
             min_baseline,
         )?)
     };
-    let width = spend_series.shape()[1];
-    let values = spend_series
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
-    let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
+    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
     let n = values.len();
     let (mut baseline, mut level, mut flag) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
     py.detach(|| {
