@@ -105,3 +105,8 @@ def test_rolling_mad_cloudcircuit_loop(benchmark: Any) -> None:
     windows = [series[t - ROLL_WINDOW : t + 1] for t in range(ROLL_WINDOW, len(series))]
     steps = ROLL_SERIES * (ROLL_POINTS - ROLL_WINDOW)
     _scaled_loop(benchmark, lambda: [peer.check_anomaly_robust(w) for w in windows], len(windows), steps)
+
+
+@pytest.mark.benchmark(group="rolling MAD, 1k series x 10k points, window 1000")
+def test_rolling_mad_long_window_burnguard(benchmark: Any) -> None:
+    benchmark.pedantic(lambda: spend.rolling_anomaly_robust(ROLLING, 1000), rounds=3, iterations=1)
