@@ -996,7 +996,7 @@ impl<'a> SeriesBatch<'a> {
     /// Series `row`, validated.
     pub fn row(&self, row: usize) -> Result<&'a [f64], Error> {
         let (start, series) = self.trimmed(row);
-        let valid = |v: f64| (v >= 0.0) & (v < f64::INFINITY);
+        let valid = |v: f64| (0.0..f64::INFINITY).contains(&v);
         // A branch-free pass over the whole row, so the compiler can vectorize it; the
         // position is looked for only when something is wrong.
         if !series.iter().fold(true, |ok, &v| ok & valid(v)) {
