@@ -3,9 +3,11 @@
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
+//! * [`breaker`]: an atomic circuit-breaker state machine (resilience4j's states and triggers).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod breaker;
 pub mod error;
 pub mod slo;
 pub mod spend;

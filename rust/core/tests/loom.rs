@@ -1,5 +1,6 @@
-//! Model check of the bucket-rotation race with loom: every interleaving of two writers that
-//! rotate a slot (and carry its count up a tier) while the other adds to it.
+//! Model checks with loom: every interleaving of two writers that rotate a window's slot (and
+//! carry its count up a tier) while the other adds to it, and of two callers racing for a
+//! breaker's HALF_OPEN probe.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p burnguard-core --test loom --release`.
 #![cfg(loom)]
@@ -48,5 +49,42 @@ fn late_event_racing_a_carry_lands_in_the_tier_above() {
 
         assert_eq!(w.live_counts(), Counts { good: 1, bad: 2 });
         assert_eq!(w.count(2.0, 2.0).unwrap(), Counts { good: 1, bad: 2 });
+    });
+}
+
+/// Breaker: two callers race for the one HALF_OPEN probe and record its outcome: one probe
+/// per HALF_OPEN epoch, and its success closes the breaker exactly once.
+#[test]
+fn half_open_probe_race_issues_one_permit_and_one_transition() {
+    use burnguard_core::breaker::{Breaker, Config, Outcome, State};
+    loom::model(|| {
+        let config = Config {
+            permitted_number_of_calls_in_half_open_state: 1,
+            ..Config::default()
+        };
+        let b = Arc::new(Breaker::new(config, 0).unwrap());
+        b.transition_to(State::HalfOpen, 0.0);
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&b);
+                thread::spawn(move || {
+                    let (permit, _) = b.try_acquire(|| 0.0);
+                    permit.ok().map(|p| {
+                        let transition = b.record(p, Outcome::Success, false, || 0.0);
+                        (p.state(), transition)
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        // The loser is rejected, or let through once the probe's success closed the breaker.
+        let probes: Vec<_> = results
+            .iter()
+            .flatten()
+            .filter(|(state, _)| *state == State::HalfOpen)
+            .collect();
+        assert_eq!(probes.len(), 1, "exactly one probe");
+        assert!(probes[0].1.is_some(), "its success closed the breaker");
+        assert_eq!(b.state(0.0).0, State::Closed);
     });
 }
