@@ -150,7 +150,7 @@ fn percentage(param: &'static str, value: f64) -> Result<(), Error> {
 }
 
 fn duration(param: &'static str, value: f64) -> Result<(), Error> {
-    if value >= 0.0 && value < 1e12 {
+    if (0.0..1e12).contains(&value) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -165,7 +165,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         percentage("failure_rate_threshold", self.failure_rate_threshold)?;
         percentage("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
-        if !(self.slow_call_duration_threshold > 0.0) {
+        if self.slow_call_duration_threshold.is_nan() || self.slow_call_duration_threshold <= 0.0 {
             return Err(Error::invalid(
                 "slow_call_duration_threshold",
                 format!(
