@@ -2,6 +2,7 @@
 parameter on bad input. Read methods return the facade's result dataclasses, built natively."""
 
 from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -124,3 +125,69 @@ def rolling_batch(
     min_baseline: float = 0.0,
     hot_multiplier: float = 1.4,
 ) -> tuple[F64s, F64s, Bools]: ...
+
+# Circuit breaker -------------------------------------------------------------------------------
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_B = TypeVar("_B", bound="BreakerCore")
+
+def bind_breaker_error(error: type[Exception]) -> None: ...
+
+class BreakerPermit:
+    """Permission for one call; complete it exactly once (RuntimeError on a second time)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def completed(self) -> bool: ...
+    def success(self, duration: float | None = None) -> None: ...
+    def failure(self, duration: float | None = None) -> None: ...
+    def slow(self, duration: float | None = None) -> None: ...
+    def ignore(self) -> None: ...
+    def complete_with(self, error: BaseException | None = None, result: object = None) -> None: ...
+
+class Guarded:
+    @property
+    def breaker(self) -> BreakerCore: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+class BreakerCore:
+    def __new__(
+        cls: type[_B],
+        name: str,
+        failure_rate_threshold: float,
+        slow_call_rate_threshold: float,
+        slow_call_duration_threshold: float | None,
+        sliding_window_type: str,
+        sliding_window_size: int,
+        minimum_number_of_calls: int,
+        consecutive_failure_threshold: int,
+        wait_duration_in_open_state: float,
+        backoff_multiplier: float,
+        max_wait_duration_in_open_state: float | None,
+        jitter: float,
+        permitted_number_of_calls_in_half_open_state: int,
+        max_wait_duration_in_half_open_state: float,
+        automatic_transition_from_open_to_half_open: bool,
+        record_exceptions: tuple[type[BaseException], ...],
+        ignore_exceptions: tuple[type[BaseException], ...],
+        exception_classifier: Callable[[BaseException], bool] | None,
+        result_classifier: Callable[[Any], bool] | None,
+        fallback: Callable[..., Any] | None,
+        clock: Callable[[], float] | None,
+        seed: int,
+    ) -> _B: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    def call(self, func: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+    def acquire(self) -> BreakerPermit: ...
+    def reset(self) -> None: ...
+    def _guard(self, func: Callable[..., Any]) -> Guarded: ...
+    def _transition_to(self, state: str) -> bool: ...
+    def _snapshot(
+        self,
+    ) -> tuple[str, float, float, int, int, int, int, int, float | None, int]: ...
+    def _report_rejections(self, on: bool) -> None: ...

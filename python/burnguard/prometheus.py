@@ -7,6 +7,12 @@ Per SLO (label ``slo``): ``slo_target``, ``slo_window_seconds``, ``slo_success_r
 ``slo_alert_firing{severity, long_window_seconds, short_window_seconds}`` and the counter
 ``slo_dropped_events_total``.
 
+Per circuit breaker (label ``name``), when breakers are given: ``burnguard_circuitbreaker_state``
+(``{state}``, 1 for the current state, 0 for the others), ``…_failure_rate`` and
+``…_slow_call_rate`` (percent, -1 below the minimum number of calls), ``…_buffered_calls``
+(``{kind="successful|failed|slow"}``) and the counters ``…_not_permitted_calls_total`` and
+``…_transitions_total``, after resilience4j's Micrometer names.
+
 The exporter is a ``prometheus_client`` collector: ``render()`` gives ``(body, content_type)``
 for a ``/metrics`` handler, or register it on any registry (``REGISTRY.register(exporter)``).
 Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
@@ -15,9 +21,10 @@ Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.slo.registry import SLORegistry
 
 if TYPE_CHECKING:
@@ -44,14 +51,18 @@ _SLO_GAUGES = (
 
 
 class PrometheusExporter:
-    """Renders the SLOs of an ``SLORegistry`` in the Prometheus text format."""
+    """Renders the SLOs of an ``SLORegistry`` (and, if given, circuit breakers: a
+    ``BreakerRegistry`` or any iterable of breakers) in the Prometheus text format."""
 
-    __slots__ = ("_registry", "_slo_registry")
+    __slots__ = ("_breakers", "_registry", "_slo_registry")
 
-    def __init__(self, slo_registry: SLORegistry) -> None:
+    def __init__(
+        self, slo_registry: SLORegistry | None = None, breakers: Iterable[CircuitBreaker] = ()
+    ) -> None:
         from prometheus_client import CollectorRegistry
 
         self._slo_registry = slo_registry
+        self._breakers = breakers
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self)
 
@@ -59,7 +70,7 @@ class PrometheusExporter:
         """Fresh metric families from a snapshot of every SLO (the collector protocol)."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        slos = [(t, t.snapshot()) for t in self._slo_registry]
+        slos = [(t, t.snapshot()) for t in self._slo_registry or ()]
         for name, documentation, attribute in _SLO_GAUGES:
             family = GaugeMetricFamily(name, documentation, labels=("slo",))
             for _, snap in slos:
@@ -107,6 +118,7 @@ class PrometheusExporter:
                 firing.add_metric(labels, 1.0 if key in active else 0.0)
             dropped.add_metric((snap.name,), float(snap.dropped))
         yield from (burn, breached, exhaustion, firing, dropped)
+        yield from _breaker_families([b.snapshot() for b in self._breakers])
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""
@@ -118,6 +130,44 @@ class PrometheusExporter:
     def collector_registry(self) -> CollectorRegistry:
         """The ``prometheus_client`` registry this exporter renders."""
         return self._registry
+
+
+_BREAKER_STATES = ("CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN", "METRICS_ONLY")
+
+
+def _breaker_families(snaps: list[BreakerSnapshot]) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    prefix = "burnguard_circuitbreaker"
+    state = GaugeMetricFamily(
+        f"{prefix}_state", "1 for the breaker's current state, 0 for the others.", labels=("name", "state")
+    )
+    failure_rate = GaugeMetricFamily(
+        f"{prefix}_failure_rate", "Failure rate in percent (-1: below the minimum calls).", labels=("name",)
+    )
+    slow_rate = GaugeMetricFamily(
+        f"{prefix}_slow_call_rate",
+        "Slow-call rate in percent (-1: below the minimum calls).",
+        labels=("name",),
+    )
+    buffered = GaugeMetricFamily(
+        f"{prefix}_buffered_calls", "Calls in the sliding window, by kind.", labels=("name", "kind")
+    )
+    rejected = CounterMetricFamily(
+        f"{prefix}_not_permitted_calls", "Calls the breaker rejected.", labels=("name",)
+    )
+    transitions = CounterMetricFamily(f"{prefix}_transitions", "State transitions.", labels=("name",))
+    for snap in snaps:
+        for name in _BREAKER_STATES:
+            state.add_metric((snap.name, name), 1.0 if snap.state == name else 0.0)
+        failure_rate.add_metric((snap.name,), snap.failure_rate)
+        slow_rate.add_metric((snap.name,), snap.slow_call_rate)
+        buffered.add_metric((snap.name, "successful"), float(snap.calls - snap.failed_calls))
+        buffered.add_metric((snap.name, "failed"), float(snap.failed_calls))
+        buffered.add_metric((snap.name, "slow"), float(snap.slow_calls))
+        rejected.add_metric((snap.name,), float(snap.not_permitted_calls))
+        transitions.add_metric((snap.name,), float(snap.transitions))
+    yield from (state, failure_rate, slow_rate, buffered, rejected, transitions)
 
 
 def _seconds(value: float) -> str:

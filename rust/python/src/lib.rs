@@ -13,6 +13,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
+mod breaker;
 mod spend;
 
 pub(crate) fn value_error(e: Error) -> PyErr {
@@ -20,7 +21,7 @@ pub(crate) fn value_error(e: Error) -> PyErr {
 }
 
 /// Wall time in seconds since the epoch, as `time.time()` gives it: the clock of reads.
-fn precise_wall_clock() -> f64 {
+pub(crate) fn precise_wall_clock() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -661,6 +662,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checked_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
     spend::register(m)?;
+    breaker::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,599 @@
+//! Bindings for the circuit breaker: configuration in, guarded calls, permits and snapshots out.
+//! The state machine is `burnguard_core::breaker`; this module runs the guarded call (so the
+//! decorator and `call()` add no Python frame), classifies its outcome with the facade's
+//! options, and reports transitions and rejections to the facade.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burnguard_core::breaker::{
+    Breaker, Config, Outcome, Permit, Rejection, SlidingWindow, State, Transition,
+};
+use burnguard_core::Error;
+use pyo3::exceptions::{PyException, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::{intern, IntoPyObjectExt};
+
+use crate::{precise_wall_clock, value_error};
+
+/// `burnguard.CircuitOpenError`, bound once at import by the facade.
+static OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Binds the exception rejected calls raise.
+#[pyfunction]
+fn bind_breaker_error(py: Python<'_>, error: Py<PyType>) {
+    let _ = OPEN_ERROR.set(py, error);
+}
+
+fn count(param: &'static str, value: i64) -> PyResult<u32> {
+    u32::try_from(value)
+        .map_err(|_| value_error(Error::invalid(param, format!("must be >= 0; got {value}"))))
+}
+
+/// When a guarded call started: a monotonic instant, or the injected clock's reading.
+#[derive(Clone, Copy)]
+enum Start {
+    Untimed,
+    At(Instant),
+    Clock(f64),
+}
+
+/// The native half of `burnguard.CircuitBreaker` (which subclasses it).
+#[pyclass(frozen, subclass, module = "burnguard._native")]
+pub struct BreakerCore {
+    core: Breaker,
+    name: Py<PyAny>,
+    clock: Option<Py<PyAny>>,
+    record_exceptions: Py<PyAny>,
+    ignore_exceptions: Py<PyAny>,
+    exception_classifier: Option<Py<PyAny>>,
+    result_classifier: Option<Py<PyAny>>,
+    fallback: Option<Py<PyAny>>,
+    /// Whether calls are timed (a slow-call threshold is set).
+    timed: bool,
+    /// Whether the facade wants to hear of rejected calls.
+    report_rejections: AtomicBool,
+}
+
+impl BreakerCore {
+    /// The time now: the injected clock's reading, or None for the wall clock (read lazily).
+    fn injected_now(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        match &self.clock {
+            Some(clock) => {
+                let t: f64 = clock.bind(py).call0()?.extract()?;
+                if t.is_finite() && t >= 0.0 {
+                    Ok(Some(t))
+                } else {
+                    Err(value_error(Error::invalid(
+                        "clock",
+                        format!("must return finite seconds >= 0; got {t}"),
+                    )))
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn start(&self, injected: Option<f64>) -> Start {
+        match (self.timed, injected) {
+            (false, _) => Start::Untimed,
+            (true, Some(t)) => Start::Clock(t),
+            (true, None) => Start::At(Instant::now()),
+        }
+    }
+
+    fn elapsed(start: Start, injected: Option<f64>) -> Option<f64> {
+        match (start, injected) {
+            (Start::Untimed, _) => None,
+            (Start::Clock(t0), Some(t)) => Some(t - t0),
+            (Start::At(t0), _) => Some(t0.elapsed().as_secs_f64()),
+            (Start::Clock(_), None) => None,
+        }
+    }
+
+    fn is_slow(&self, duration: Option<f64>) -> bool {
+        duration.is_some_and(|d| d >= self.core.config().slow_call_duration_threshold)
+    }
+
+    /// Tells the facade about a transition (listeners, timers).
+    fn announce(slf: &Bound<'_, Self>, transition: Option<Transition>) -> PyResult<()> {
+        match transition {
+            Some(t) => slf
+                .call_method1(
+                    intern!(slf.py(), "_on_transition"),
+                    (t.from.name(), t.to.name()),
+                )
+                .map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// A permit, or the error a rejected call raises (after telling the facade).
+    fn acquire_permit(
+        slf: &Bound<'_, Self>,
+        injected: Option<f64>,
+    ) -> PyResult<Result<Permit, Rejection>> {
+        let this = slf.get();
+        let (acquired, transition) = this
+            .core
+            .try_acquire(|| injected.unwrap_or_else(precise_wall_clock));
+        Self::announce(slf, transition)?;
+        if let Err(rejection) = &acquired {
+            if this.report_rejections.load(Ordering::Relaxed) {
+                slf.call_method1(
+                    intern!(slf.py(), "_on_rejected"),
+                    (rejection.state.name(), rejection.retry_after),
+                )?;
+            }
+        }
+        Ok(acquired)
+    }
+
+    fn open_error(&self, py: Python<'_>, rejection: Rejection) -> PyErr {
+        match OPEN_ERROR.get(py) {
+            Some(class) => PyErr::from_type(
+                class.bind(py).clone(),
+                (
+                    self.name.clone_ref(py),
+                    rejection.state.name(),
+                    rejection.retry_after,
+                ),
+            ),
+            None => PyRuntimeError::new_err("import burnguard before using burnguard._native"),
+        }
+    }
+
+    /// How an exception raised by the guarded call counts.
+    fn classify_error(&self, py: Python<'_>, error: &PyErr) -> PyResult<Outcome> {
+        let value = error.value(py);
+        if value.is_instance(self.ignore_exceptions.bind(py))? {
+            return Ok(Outcome::Ignored);
+        }
+        if let Some(classifier) = &self.exception_classifier {
+            let failed = classifier.bind(py).call1((value,))?.is_truthy()?;
+            return Ok(if failed {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            });
+        }
+        Ok(if value.is_instance(self.record_exceptions.bind(py))? {
+            Outcome::Failure
+        } else if value.is_instance_of::<PyException>() {
+            Outcome::Success
+        } else {
+            // KeyboardInterrupt, CancelledError and the like say nothing about the service.
+            Outcome::Ignored
+        })
+    }
+
+    /// How a returned value counts.
+    fn classify_result(&self, result: &Bound<'_, PyAny>) -> PyResult<Outcome> {
+        match &self.result_classifier {
+            Some(classifier) if classifier.bind(result.py()).call1((result,))?.is_truthy()? => {
+                Ok(Outcome::Failure)
+            }
+            _ => Ok(Outcome::Success),
+        }
+    }
+
+    /// Records `outcome` for `permit` and tells the facade of any transition.
+    fn finish(slf: &Bound<'_, Self>, permit: Permit, outcome: Outcome, slow: bool) -> PyResult<()> {
+        let this = slf.get();
+        let injected = this.injected_now(slf.py())?;
+        let transition = this.core.record(permit, outcome, slow, || {
+            injected.unwrap_or_else(precise_wall_clock)
+        });
+        Self::announce(slf, transition)
+    }
+
+    /// Runs `func(*args, **kwargs)` under the breaker.
+    pub(crate) fn guarded_call(
+        slf: &Bound<'_, Self>,
+        func: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let injected = this.injected_now(py)?;
+        let permit = match Self::acquire_permit(slf, injected)? {
+            Ok(permit) => permit,
+            Err(rejection) => {
+                return match &this.fallback {
+                    Some(fallback) => Ok(fallback.bind(py).call(args, kwargs)?.unbind()),
+                    None => Err(this.open_error(py, rejection)),
+                }
+            }
+        };
+        let start = this.start(injected);
+        let result = func.call(args, kwargs);
+        let after = if this.timed {
+            this.injected_now(py)?
+        } else {
+            None
+        };
+        let slow = this.is_slow(Self::elapsed(start, after));
+        match result {
+            Ok(value) => {
+                let outcome = this.classify_result(&value);
+                Self::finish(
+                    slf,
+                    permit,
+                    *outcome.as_ref().unwrap_or(&Outcome::Failure),
+                    slow,
+                )?;
+                outcome?;
+                Ok(value.unbind())
+            }
+            Err(error) => {
+                let outcome = this.classify_error(py, &error);
+                Self::finish(
+                    slf,
+                    permit,
+                    *outcome.as_ref().unwrap_or(&Outcome::Failure),
+                    slow,
+                )?;
+                outcome?;
+                Err(error)
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl BreakerCore {
+    #[new]
+    #[pyo3(signature = (
+        name, failure_rate_threshold, slow_call_rate_threshold, slow_call_duration_threshold,
+        sliding_window_type, sliding_window_size, minimum_number_of_calls,
+        consecutive_failure_threshold, wait_duration_in_open_state, backoff_multiplier,
+        max_wait_duration_in_open_state, jitter, permitted_number_of_calls_in_half_open_state,
+        max_wait_duration_in_half_open_state, automatic_transition_from_open_to_half_open,
+        record_exceptions, ignore_exceptions, exception_classifier, result_classifier, fallback,
+        clock, seed
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: Py<PyAny>,
+        failure_rate_threshold: f64,
+        slow_call_rate_threshold: f64,
+        slow_call_duration_threshold: Option<f64>,
+        sliding_window_type: &str,
+        sliding_window_size: i64,
+        minimum_number_of_calls: i64,
+        consecutive_failure_threshold: i64,
+        wait_duration_in_open_state: f64,
+        backoff_multiplier: f64,
+        max_wait_duration_in_open_state: Option<f64>,
+        jitter: f64,
+        permitted_number_of_calls_in_half_open_state: i64,
+        max_wait_duration_in_half_open_state: f64,
+        automatic_transition_from_open_to_half_open: bool,
+        record_exceptions: Py<PyAny>,
+        ignore_exceptions: Py<PyAny>,
+        exception_classifier: Option<Py<PyAny>>,
+        result_classifier: Option<Py<PyAny>>,
+        fallback: Option<Py<PyAny>>,
+        clock: Option<Py<PyAny>>,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let size = count("sliding_window_size", sliding_window_size)?;
+        let sliding_window = match sliding_window_type {
+            "count" | "COUNT_BASED" => SlidingWindow::Count(size),
+            "time" | "TIME_BASED" => SlidingWindow::Time(size),
+            other => {
+                return Err(value_error(Error::invalid(
+                    "sliding_window_type",
+                    format!("must be \"count\" or \"time\"; got {other:?}"),
+                )))
+            }
+        };
+        let config = Config {
+            failure_rate_threshold,
+            slow_call_rate_threshold,
+            slow_call_duration_threshold: slow_call_duration_threshold.unwrap_or(f64::INFINITY),
+            sliding_window,
+            minimum_number_of_calls: count("minimum_number_of_calls", minimum_number_of_calls)?,
+            consecutive_failure_threshold: count(
+                "consecutive_failure_threshold",
+                consecutive_failure_threshold,
+            )?,
+            wait_duration_in_open_state,
+            backoff_multiplier,
+            max_wait_duration_in_open_state: max_wait_duration_in_open_state
+                .unwrap_or(wait_duration_in_open_state),
+            jitter,
+            permitted_number_of_calls_in_half_open_state: count(
+                "permitted_number_of_calls_in_half_open_state",
+                permitted_number_of_calls_in_half_open_state,
+            )?,
+            max_wait_duration_in_half_open_state,
+            automatic_transition_from_open_to_half_open,
+        };
+        let core = Breaker::new(config, seed).map_err(value_error)?;
+        Ok(BreakerCore {
+            core,
+            name,
+            clock,
+            record_exceptions,
+            ignore_exceptions,
+            exception_classifier,
+            result_classifier,
+            fallback,
+            timed: slow_call_duration_threshold.is_some(),
+            report_rejections: AtomicBool::new(false),
+        })
+    }
+
+    /// `func(*args, **kwargs)` under the breaker: raises `CircuitOpenError` (or returns the
+    /// fallback's result) when the call is not permitted; otherwise records its outcome.
+    #[pyo3(signature = (func, /, *args, **kwargs))]
+    fn call(
+        slf: &Bound<'_, Self>,
+        func: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        Self::guarded_call(slf, func, args, kwargs)
+    }
+
+    /// A permit for one call, to be completed with its outcome; raises `CircuitOpenError`.
+    fn acquire(slf: &Bound<'_, Self>) -> PyResult<BreakerPermit> {
+        let this = slf.get();
+        let injected = this.injected_now(slf.py())?;
+        match Self::acquire_permit(slf, injected)? {
+            Ok(permit) => Ok(BreakerPermit {
+                breaker: slf.clone().unbind(),
+                permit,
+                start: this.start(injected),
+                done: AtomicBool::new(false),
+            }),
+            Err(rejection) => Err(this.open_error(slf.py(), rejection)),
+        }
+    }
+
+    /// A native callable running `func` under the breaker (what `@breaker` returns).
+    fn _guard(slf: &Bound<'_, Self>, func: Py<PyAny>) -> Guarded {
+        Guarded {
+            breaker: slf.clone().unbind(),
+            func,
+        }
+    }
+
+    /// The current state's name (making a due automatic OPEN to HALF_OPEN move).
+    #[getter]
+    fn state(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
+        let this = slf.get();
+        let now = this
+            .injected_now(slf.py())?
+            .unwrap_or_else(precise_wall_clock);
+        let (state, transition) = this.core.state(now);
+        Self::announce(slf, transition)?;
+        Ok(state.name())
+    }
+
+    /// Moves to the named state by hand; returns whether the state changed.
+    fn _transition_to(slf: &Bound<'_, Self>, state: &str) -> PyResult<bool> {
+        let this = slf.get();
+        let to = State::from_name(state).map_err(value_error)?;
+        let now = this
+            .injected_now(slf.py())?
+            .unwrap_or_else(precise_wall_clock);
+        let transition = this.core.transition_to(to, now);
+        Self::announce(slf, transition)?;
+        Ok(transition.is_some())
+    }
+
+    /// Back to a fresh CLOSED breaker.
+    fn reset(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        let now = this
+            .injected_now(slf.py())?
+            .unwrap_or_else(precise_wall_clock);
+        let transition = this.core.reset(now);
+        Self::announce(slf, transition)
+    }
+
+    /// `(state, failure_rate, slow_call_rate, calls, failed_calls, slow_calls, not_permitted,
+    /// consecutive_failures, retry_after, transitions)`.
+    #[allow(clippy::type_complexity)]
+    fn _snapshot(
+        slf: &Bound<'_, Self>,
+    ) -> PyResult<(
+        &'static str,
+        f64,
+        f64,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        Option<f64>,
+        u64,
+    )> {
+        let this = slf.get();
+        let now = this
+            .injected_now(slf.py())?
+            .unwrap_or_else(precise_wall_clock);
+        let (s, transition) = this.core.snapshot(now);
+        Self::announce(slf, transition)?;
+        Ok((
+            s.state.name(),
+            s.failure_rate,
+            s.slow_call_rate,
+            s.counts.calls,
+            s.counts.failed,
+            s.counts.slow,
+            s.not_permitted,
+            s.consecutive_failures,
+            s.retry_after,
+            s.transitions,
+        ))
+    }
+
+    /// Whether rejected calls are reported to the facade's `_on_rejected`.
+    fn _report_rejections(&self, on: bool) {
+        self.report_rejections.store(on, Ordering::Relaxed);
+    }
+
+    /// The breaker's name.
+    #[getter]
+    fn name(&self, py: Python<'_>) -> Py<PyAny> {
+        self.name.clone_ref(py)
+    }
+}
+
+/// Permission for one call, from `CircuitBreaker.acquire()`. Complete it exactly once.
+#[pyclass(frozen, module = "burnguard._native")]
+pub struct BreakerPermit {
+    breaker: Py<BreakerCore>,
+    permit: Permit,
+    start: Start,
+    done: AtomicBool,
+}
+
+impl BreakerPermit {
+    fn complete(
+        &self,
+        py: Python<'_>,
+        outcome: Outcome,
+        duration: Option<f64>,
+        force_slow: bool,
+    ) -> PyResult<()> {
+        if let Some(d) = duration {
+            if !(d.is_finite() && d >= 0.0) {
+                return Err(value_error(Error::invalid(
+                    "duration",
+                    format!("must be finite seconds >= 0; got {d}"),
+                )));
+            }
+        }
+        if self.done.swap(true, Ordering::AcqRel) {
+            return Err(PyRuntimeError::new_err("this permit is already completed"));
+        }
+        let breaker = self.breaker.bind(py);
+        let this = breaker.get();
+        let duration = match duration {
+            Some(d) => Some(d),
+            None => BreakerCore::elapsed(self.start, this.injected_now(py)?),
+        };
+        let slow = force_slow || this.is_slow(duration);
+        BreakerCore::finish(breaker, self.permit, outcome, slow)
+    }
+}
+
+#[pymethods]
+impl BreakerPermit {
+    /// The call succeeded (taking `duration` seconds, measured if not given).
+    #[pyo3(signature = (duration=None))]
+    fn success(&self, py: Python<'_>, duration: Option<f64>) -> PyResult<()> {
+        self.complete(py, Outcome::Success, duration, false)
+    }
+
+    /// The call failed.
+    #[pyo3(signature = (duration=None))]
+    fn failure(&self, py: Python<'_>, duration: Option<f64>) -> PyResult<()> {
+        self.complete(py, Outcome::Failure, duration, false)
+    }
+
+    /// The call succeeded but was slow, whatever its duration.
+    #[pyo3(signature = (duration=None))]
+    fn slow(&self, py: Python<'_>, duration: Option<f64>) -> PyResult<()> {
+        self.complete(py, Outcome::Success, duration, true)
+    }
+
+    /// The call does not count (the permit is given back).
+    fn ignore(&self, py: Python<'_>) -> PyResult<()> {
+        self.complete(py, Outcome::Ignored, None, false)
+    }
+
+    /// Completes with the outcome the breaker's options give `error` (an exception raised by
+    /// the call) or, if None, `result` (its return value).
+    #[pyo3(signature = (error=None, result=None))]
+    fn complete_with(
+        &self,
+        py: Python<'_>,
+        error: Option<Bound<'_, PyAny>>,
+        result: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let breaker = self.breaker.bind(py).get();
+        let outcome = match (error, result) {
+            (Some(error), _) => breaker.classify_error(py, &PyErr::from_value(error)),
+            (None, Some(result)) => breaker.classify_result(&result),
+            (None, None) => Ok(Outcome::Success),
+        };
+        self.complete(
+            py,
+            *outcome.as_ref().unwrap_or(&Outcome::Failure),
+            None,
+            false,
+        )?;
+        outcome.map(drop)
+    }
+
+    /// The state the call was permitted in.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.permit.state().name()
+    }
+
+    /// Whether the permit has been completed.
+    #[getter]
+    fn completed(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+/// A function guarded by a breaker: what `@breaker` returns for a sync function.
+#[pyclass(frozen, dict, module = "burnguard._native")]
+pub struct Guarded {
+    breaker: Py<BreakerCore>,
+    func: Py<PyAny>,
+}
+
+#[pymethods]
+impl Guarded {
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        BreakerCore::guarded_call(self.breaker.bind(py), self.func.bind(py), args, kwargs)
+    }
+
+    /// Binds like a function, so a guarded method receives `self`.
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match instance {
+            None => slf.clone().into_py_any(py),
+            Some(instance) => py
+                .import(intern!(py, "types"))?
+                .getattr(intern!(py, "MethodType"))?
+                .call1((slf, instance))?
+                .into_py_any(py),
+        }
+    }
+
+    /// The breaker guarding the function.
+    #[getter]
+    fn breaker(&self, py: Python<'_>) -> Py<BreakerCore> {
+        self.breaker.clone_ref(py)
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<BreakerCore>()?;
+    m.add_class::<BreakerPermit>()?;
+    m.add_class::<Guarded>()?;
+    m.add_function(wrap_pyfunction!(bind_breaker_error, m)?)?;
+    Ok(())
+}
