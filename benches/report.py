@@ -1,6 +1,7 @@
 """Markdown tables from a pytest-benchmark JSON file: median per test (a loop timed on a slice
-of the rows is scaled to the whole batch) and its ratio to the fastest in its group, plus the
-memory figures kept in extra_info.
+of the rows is scaled to the whole batch) and its ratio to the fastest in its group, the
+overhead per call over a group's baseline (a bare call), and the memory figures kept in
+extra_info.
 
     pytest benches --benchmark-json=bench.json && python benches/report.py bench.json
 """
@@ -39,6 +40,16 @@ def main(path: str) -> None:
         for b in sorted(members, key=median_of):
             median = median_of(b)
             print(f"| {group} | {b['name']} | {_time(median)} | {median / fastest:,.1f} |")
+    overheads = [(g, m) for g, m in groups.items() if any(b["extra_info"].get("baseline") for b in m)]
+    if overheads:
+        print("\n| group | test | overhead per call |\n| --- | --- | ---: |")
+    for group, members in overheads:
+        base = next(b for b in members if b["extra_info"].get("baseline"))
+        per_call = float(base["extra_info"]["calls"])
+        for b in sorted(members, key=lambda b: float(b["stats"]["median"])):
+            if b is not base:
+                extra = (float(b["stats"]["median"]) - float(base["stats"]["median"])) / per_call
+                print(f"| {group} | {b['name']} | {_time(extra)} |")
     memory = [b for b in benchmarks if "python_heap_bytes" in b["extra_info"]]
     if memory:
         print("\n| test | events | Python heap held | native bytes |\n| --- | ---: | ---: | ---: |")

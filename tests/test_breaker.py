@@ -155,6 +155,14 @@ def test_decorator_keeps_metadata_and_binds_methods() -> None:
     assert Service.name.breaker is b  # type: ignore[attr-defined]
 
 
+def test_generators_are_refused() -> None:
+    def numbers() -> Any:
+        yield 1
+
+    with pytest.raises(TypeError, match="with breaker"):
+        CircuitBreaker()(numbers)
+
+
 def test_context_managers_record_outcomes() -> None:
     clock = Clock()
     b = small(clock, minimum_number_of_calls=2, sliding_window_size=2)

@@ -9,7 +9,6 @@ add no Python frame. A rejected call raises ``CircuitOpenError`` unless a ``fall
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import logging
@@ -18,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
 
 from burnguard import _native
 from burnguard._native import BreakerPermit
@@ -46,17 +45,34 @@ class CircuitOpenError(Exception):
     """A call the breaker did not permit (resilience4j's ``CallNotPermittedException``).
 
     ``retry_after`` is the seconds until the breaker lets probe calls through, or None when that
-    is not known (FORCED_OPEN, or HALF_OPEN with every probe taken)."""
+    is not known (FORCED_OPEN, or HALF_OPEN with every probe taken). Raised on a hot path, so it
+    keeps its fields in ``args`` and formats its message only when asked."""
 
-    def __init__(self, name: str, state: str, retry_after: float | None) -> None:
-        self.name = name
-        self.state = state
-        self.retry_after = retry_after
+    args: tuple[str, str, float | None]
+
+    if TYPE_CHECKING:  # BaseException stores the arguments; no Python __init__ to run
+
+        def __init__(self, name: str, state: str, retry_after: float | None) -> None: ...
+
+    @property
+    def name(self) -> str:
+        """The breaker's name."""
+        return self.args[0]
+
+    @property
+    def state(self) -> str:
+        """The state that rejected the call."""
+        return self.args[1]
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until probes are let through, if known."""
+        return self.args[2]
+
+    def __str__(self) -> str:
+        name, state, retry_after = self.args
         wait = "" if retry_after is None else f"; retry after {retry_after:.3f} s"
-        super().__init__(f"circuit breaker {name!r} is {state} and does not permit calls{wait}")
-
-    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, str, float | None]]:
-        return (type(self), (self.name, self.state, self.retry_after))
+        return f"circuit breaker {name!r} is {state} and does not permit calls{wait}"
 
 
 _native.bind_breaker_error(CircuitOpenError)
@@ -125,7 +141,6 @@ class CircuitBreaker(_native.BreakerCore):
     _transition_listeners: list[Callable[[StateTransition], object]]
     _rejection_listeners: list[Callable[[CallNotPermitted], object]]
     _wake_on_time: bool
-    _active: contextvars.ContextVar[tuple[BreakerPermit, Any] | None]
 
     def __new__(
         cls,
@@ -187,7 +202,6 @@ class CircuitBreaker(_native.BreakerCore):
         self._rejection_listeners = list(on_call_rejected)
         self._report_rejections(bool(self._rejection_listeners))
         self._wake_on_time = automatic_transition_from_open_to_half_open and clock is None
-        self._active = contextvars.ContextVar(f"burnguard.breaker.{name}", default=None)
         return self
 
     def __repr__(self) -> str:
@@ -201,11 +215,28 @@ class CircuitBreaker(_native.BreakerCore):
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]: ...
     def __call__(self, func: Callable[P, Any]) -> Callable[P, Any]:
         """Decorates ``func`` (sync or async) so every call goes through the breaker."""
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(
+                "a generator's body runs after the call returns, so decorating it would guard "
+                "nothing; use `with breaker:` around the iteration instead"
+            )
         if inspect.iscoroutinefunction(func):
+            acquire = self.acquire
 
             @functools.wraps(func)
             async def guarded_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.call_async(func, *args, **kwargs)
+                # call_async inlined: one coroutine frame less on every call.
+                try:
+                    permit = acquire()
+                except CircuitOpenError as rejected:
+                    return await self._fall_back(rejected, args, kwargs)
+                try:
+                    value = await func(*args, **kwargs)
+                except BaseException as error:
+                    permit.complete_with(error)
+                    raise
+                permit.complete_with(None, value)
+                return value
 
             return guarded_async
         guarded = self._guard(func)
@@ -216,38 +247,24 @@ class CircuitBreaker(_native.BreakerCore):
         """``await func(*args, **kwargs)`` under the breaker (see ``call``)."""
         try:
             permit = self.acquire()
-        except CircuitOpenError:
-            if self._fallback is None:
-                raise
-            result = self._fallback(*args, **kwargs)
-            return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+        except CircuitOpenError as rejected:
+            return await self._fall_back(rejected, args, kwargs)  # type: ignore[no-any-return]
         try:
             value = await func(*args, **kwargs)
         except BaseException as error:
-            permit.complete_with(error=error)
+            permit.complete_with(error)
             raise
-        permit.complete_with(result=value)
+        permit.complete_with(None, value)
         return value
 
-    def __enter__(self) -> BreakerPermit:
-        permit = self.acquire()
-        self._active.set((permit, self._active.get()))
-        return permit
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Literal[False]:
-        top = self._active.get()
-        if top is None:
-            raise RuntimeError("__exit__ without a matching __enter__")
-        permit, rest = top
-        self._active.set(rest)
-        if not permit.completed:
-            permit.complete_with(error=exc)
-        return False
+    async def _fall_back(
+        self, rejected: CircuitOpenError, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """The fallback's result for a rejected async call; raises `rejected` without a fallback."""
+        if self._fallback is None:
+            raise rejected
+        result = self._fallback(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     async def __aenter__(self) -> BreakerPermit:
         return self.__enter__()

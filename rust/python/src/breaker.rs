@@ -55,6 +55,9 @@ pub struct BreakerCore {
     timed: bool,
     /// Whether the facade wants to hear of rejected calls.
     report_rejections: AtomicBool,
+    /// A `contextvars.ContextVar` holding the permits of `with breaker:` blocks open in the
+    /// current thread or task, as nested `(permit, outer)` pairs.
+    active: Py<PyAny>,
 }
 
 impl BreakerCore {
@@ -279,6 +282,7 @@ impl BreakerCore {
         fallback: Option<Py<PyAny>>,
         clock: Option<Py<PyAny>>,
         seed: u64,
+        py: Python<'_>,
     ) -> PyResult<Self> {
         let size = count("sliding_window_size", sliding_window_size)?;
         let sliding_window = match sliding_window_type {
@@ -314,6 +318,11 @@ impl BreakerCore {
             automatic_transition_from_open_to_half_open,
         };
         let core = Breaker::new(config, seed).map_err(value_error)?;
+        let active = py
+            .import(intern!(py, "contextvars"))?
+            .getattr(intern!(py, "ContextVar"))?
+            .call1((format!("burnguard.breaker.{}", name.bind(py).str()?),))?
+            .unbind();
         Ok(BreakerCore {
             core,
             name,
@@ -325,7 +334,42 @@ impl BreakerCore {
             fallback,
             timed: slow_call_duration_threshold.is_some(),
             report_rejections: AtomicBool::new(false),
+            active,
         })
+    }
+
+    /// `with breaker:` takes a permit (raising `CircuitOpenError` if there is none) ...
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<BreakerPermit>> {
+        let py = slf.py();
+        let permit = Py::new(py, Self::acquire(slf)?)?;
+        let active = slf.get().active.bind(py);
+        let outer = active.call_method1(intern!(py, "get"), (py.None(),))?;
+        active.call_method1(intern!(py, "set"), ((permit.clone_ref(py), outer),))?;
+        Ok(permit)
+    }
+
+    /// ... and completes it with the block's outcome, unless the block completed it.
+    fn __exit__(
+        slf: &Bound<'_, Self>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        exc: Option<Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let py = slf.py();
+        let active = slf.get().active.bind(py);
+        let top = active.call_method1(intern!(py, "get"), (py.None(),))?;
+        if top.is_none() {
+            return Err(PyRuntimeError::new_err(
+                "__exit__ without a matching __enter__",
+            ));
+        }
+        let (permit, outer): (Bound<'_, BreakerPermit>, Bound<'_, PyAny>) = top.extract()?;
+        active.call_method1(intern!(py, "set"), (outer,))?;
+        let permit = permit.get();
+        if !permit.done.load(Ordering::Acquire) {
+            permit.complete_with(py, exc, None)?;
+        }
+        Ok(false)
     }
 
     /// `func(*args, **kwargs)` under the breaker: raises `CircuitOpenError` (or returns the
