@@ -4,11 +4,13 @@
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
 //! * [`breaker`]: an atomic circuit-breaker state machine (resilience4j's states and triggers).
+//! * [`ledger`]: budget reservations (reserve, commit, release) with the Cycles protocol's semantics.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod breaker;
 pub mod error;
+pub mod ledger;
 pub mod slo;
 pub mod spend;
 mod sync;

@@ -1,0 +1,430 @@
+//! Saving a ledger to a file and loading it back.
+//!
+//! The format is a stream of space-separated tokens after a version line: integers in decimal,
+//! `-` for an absent value, and strings as `length:bytes`, so any string round-trips. A save
+//! writes a temporary file next to the target, syncs it and renames it over the target, so a
+//! crash leaves either the old file or the new one.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::*;
+
+const HEADER: &str = "burnguard-ledger 1\n";
+
+#[derive(Default)]
+struct Out(String);
+
+impl Out {
+    fn token(&mut self, t: &str) {
+        self.0.push_str(t);
+        self.0.push(' ');
+    }
+    fn int(&mut self, v: i64) {
+        self.token(&v.to_string());
+    }
+    fn uint(&mut self, v: u64) {
+        self.token(&v.to_string());
+    }
+    fn str(&mut self, s: &str) {
+        self.0.push_str(&s.len().to_string());
+        self.0.push(':');
+        self.0.push_str(s);
+        self.0.push(' ');
+    }
+    fn opt<T>(&mut self, v: Option<T>, mut write: impl FnMut(&mut Self, T)) {
+        match v {
+            Some(v) => {
+                self.token("+");
+                write(self, v);
+            }
+            None => self.token("-"),
+        }
+    }
+    fn strs(&mut self, v: &[String]) {
+        self.uint(v.len() as u64);
+        for s in v {
+            self.str(s);
+        }
+    }
+    fn caps(&mut self, caps: Option<&Caps>) {
+        self.opt(caps, |o, c| {
+            o.opt(c.max_tokens, Out::uint);
+            o.opt(c.max_steps_remaining, Out::uint);
+            o.opt(c.cooldown_ms, Out::uint);
+            o.opt(c.tool_allowlist.as_deref(), Out::strs);
+            o.opt(c.tool_denylist.as_deref(), Out::strs);
+        });
+    }
+}
+
+struct In<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+fn corrupt(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("corrupt ledger file: {what}"),
+    )
+}
+
+impl<'a> In<'a> {
+    fn token(&mut self) -> io::Result<&'a str> {
+        let rest = &self.text[self.at..];
+        let end = rest.find(' ').ok_or_else(|| corrupt("truncated"))?;
+        self.at += end + 1;
+        Ok(&rest[..end])
+    }
+    fn int(&mut self) -> io::Result<i64> {
+        self.token()?.parse().map_err(|_| corrupt("bad integer"))
+    }
+    fn uint(&mut self) -> io::Result<u64> {
+        self.token()?.parse().map_err(|_| corrupt("bad integer"))
+    }
+    fn str(&mut self) -> io::Result<String> {
+        let rest = &self.text[self.at..];
+        let colon = rest.find(':').ok_or_else(|| corrupt("bad string"))?;
+        let len: usize = rest[..colon].parse().map_err(|_| corrupt("bad string"))?;
+        let start = colon + 1;
+        let s = rest
+            .get(start..start + len)
+            .ok_or_else(|| corrupt("bad string"))?;
+        if rest.as_bytes().get(start + len) != Some(&b' ') {
+            return Err(corrupt("bad string"));
+        }
+        self.at += start + len + 1;
+        Ok(s.to_string())
+    }
+    fn opt<T>(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> io::Result<T>,
+    ) -> io::Result<Option<T>> {
+        match self.token()? {
+            "+" => Ok(Some(read(self)?)),
+            "-" => Ok(None),
+            _ => Err(corrupt("bad optional value")),
+        }
+    }
+    fn strs(&mut self) -> io::Result<Vec<String>> {
+        let n = self.uint()?;
+        (0..n).map(|_| self.str()).collect()
+    }
+    fn caps(&mut self) -> io::Result<Option<Caps>> {
+        self.opt(|i| {
+            Ok(Caps {
+                max_tokens: i.opt(In::uint)?,
+                max_steps_remaining: i.opt(In::uint)?,
+                cooldown_ms: i.opt(In::uint)?,
+                tool_allowlist: i.opt(In::strs)?,
+                tool_denylist: i.opt(In::strs)?,
+            })
+        })
+    }
+    fn named<T: Copy>(&mut self, all: &[T], name: impl Fn(T) -> &'static str) -> io::Result<T> {
+        let token = self.token()?;
+        all.iter()
+            .copied()
+            .find(|&v| name(v) == token)
+            .ok_or_else(|| corrupt("unknown name"))
+    }
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Reserve => "reserve",
+        Op::Commit => "commit",
+        Op::Release => "release",
+        Op::Extend => "extend",
+        Op::Decide => "decide",
+        Op::Event => "event",
+    }
+}
+
+const DECISIONS: [Decision; 3] = [Decision::Allow, Decision::AllowWithCaps, Decision::Deny];
+const OVERAGES: [Overage; 3] = [
+    Overage::Reject,
+    Overage::AllowIfAvailable,
+    Overage::AllowWithOverdraft,
+];
+
+fn write_verdict(o: &mut Out, v: &Verdict) {
+    o.token(v.decision.name());
+    o.opt(v.reservation_id.as_deref(), Out::str);
+    o.strs(&v.affected_scopes);
+    o.str(&v.scope_path);
+    o.int(v.reserved);
+    o.opt(v.expires_at_ms, Out::int);
+    o.caps(v.caps.as_ref());
+    o.opt(v.reason_code.as_deref(), Out::str);
+    o.opt(v.denied_scope.as_deref(), Out::str);
+}
+
+fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
+    Ok(Verdict {
+        decision: i.named(&DECISIONS, Decision::name)?,
+        reservation_id: i.opt(In::str)?,
+        affected_scopes: i.strs()?,
+        scope_path: i.str()?,
+        reserved: i.int()?,
+        expires_at_ms: i.opt(In::int)?,
+        caps: i.caps()?,
+        reason_code: i.opt(In::str)?,
+        denied_scope: i.opt(In::str)?,
+    })
+}
+
+fn write_reservation(o: &mut Out, r: &Reservation) {
+    o.str(&r.id);
+    o.token(r.status.name());
+    for level in &r.subject.levels {
+        o.opt(level.as_deref(), Out::str);
+    }
+    o.uint(r.subject.dimensions.len() as u64);
+    for (k, v) in &r.subject.dimensions {
+        o.str(k);
+        o.str(v);
+    }
+    o.str(&r.action.kind);
+    o.str(&r.action.name);
+    o.strs(&r.action.tags);
+    o.token(r.unit.name());
+    o.int(r.reserved);
+    o.int(r.created_at_ms);
+    o.int(r.expires_at_ms);
+    o.int(r.grace_period_ms);
+    o.token(r.overage.name());
+    o.str(&r.scope_path);
+    o.strs(&r.affected_scopes);
+    o.str(&r.idempotency_key);
+    o.opt(r.committed, Out::int);
+    o.opt(r.finalized_at_ms, Out::int);
+}
+
+fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
+    let id = i.str()?;
+    let status = i.named(&STATUSES, Status::name)?;
+    let mut levels: [Option<String>; 6] = Default::default();
+    for level in &mut levels {
+        *level = i.opt(In::str)?;
+    }
+    let n = i.uint()?;
+    let dimensions = (0..n)
+        .map(|_| Ok((i.str()?, i.str()?)))
+        .collect::<io::Result<_>>()?;
+    Ok(Reservation {
+        id,
+        status,
+        subject: Subject { levels, dimensions },
+        action: Action {
+            kind: i.str()?,
+            name: i.str()?,
+            tags: i.strs()?,
+        },
+        unit: i.named(&UNITS, Unit::name)?,
+        reserved: i.int()?,
+        created_at_ms: i.int()?,
+        expires_at_ms: i.int()?,
+        grace_period_ms: i.int()?,
+        overage: i.named(&OVERAGES, Overage::name)?,
+        scope_path: i.str()?,
+        affected_scopes: i.strs()?,
+        idempotency_key: i.str()?,
+        committed: i.opt(In::int)?,
+        finalized_at_ms: i.opt(In::int)?,
+    })
+}
+
+fn write_answer(o: &mut Out, a: &Answer) {
+    match a {
+        Answer::Verdict(v) => {
+            o.token("verdict");
+            write_verdict(o, v);
+        }
+        Answer::Committed(c) => {
+            o.token("committed");
+            o.int(c.charged);
+            o.int(c.released);
+            o.int(c.debt_incurred);
+        }
+        Answer::Released(n) => {
+            o.token("released");
+            o.int(*n);
+        }
+        Answer::Extended(at) => {
+            o.token("extended");
+            o.int(*at);
+        }
+        Answer::Debited(d) => {
+            o.token("debited");
+            o.str(&d.event_id);
+            o.int(d.charged);
+            o.int(d.debt_incurred);
+            o.strs(&d.affected_scopes);
+        }
+    }
+}
+
+fn read_answer(i: &mut In<'_>) -> io::Result<Answer> {
+    Ok(match i.token()? {
+        "verdict" => Answer::Verdict(read_verdict(i)?),
+        "committed" => Answer::Committed(Committed {
+            charged: i.int()?,
+            released: i.int()?,
+            debt_incurred: i.int()?,
+        }),
+        "released" => Answer::Released(i.int()?),
+        "extended" => Answer::Extended(i.int()?),
+        "debited" => Answer::Debited(Debited {
+            event_id: i.str()?,
+            charged: i.int()?,
+            debt_incurred: i.int()?,
+            affected_scopes: i.strs()?,
+        }),
+        _ => return Err(corrupt("unknown answer")),
+    })
+}
+
+impl Ledger {
+    /// The whole ledger in the file format.
+    fn encode(&self) -> String {
+        let state = self.lock();
+        let mut o = Out(HEADER.to_string());
+        o.token("retention");
+        o.int(self.retention_ms);
+        o.token("next");
+        o.uint(state.next_id);
+        let mut budgets: Vec<_> = state.budgets.iter().collect();
+        budgets.sort_by(|a, b| (&a.0 .0, a.0 .1.name()).cmp(&(&b.0 .0, b.0 .1.name())));
+        for ((path, unit), b) in budgets {
+            o.token("budget");
+            o.str(path);
+            o.token(unit.name());
+            for v in [b.allocated, b.reserved, b.spent, b.debt, b.overdraft_limit] {
+                o.int(v);
+            }
+            o.token(if b.capped { "capped" } else { "-" });
+            o.caps(b.caps.as_ref());
+        }
+        let mut reservations: Vec<_> = state.reservations.values().collect();
+        reservations.sort_by(|a, b| a.id.cmp(&b.id));
+        for r in reservations {
+            o.token("reservation");
+            write_reservation(&mut o, r);
+        }
+        let mut replays: Vec<_> = state.replays.iter().collect();
+        replays.sort_by(|a, b| a.0.cmp(b.0));
+        for ((op, key), r) in replays {
+            o.token("replay");
+            o.token(op_name(*op));
+            o.str(key);
+            o.str(&r.payload);
+            o.int(r.at_ms);
+            write_answer(&mut o, &r.answer);
+        }
+        o.token("end");
+        o.0
+    }
+
+    /// The ledger a file's text describes.
+    fn decode(text: &str) -> io::Result<Ledger> {
+        let body = text
+            .strip_prefix(HEADER)
+            .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
+        let mut i = In { text: body, at: 0 };
+        let mut state = State::default();
+        let mut retention_ms = 86_400_000;
+        loop {
+            match i.token()? {
+                "retention" => retention_ms = i.int()?,
+                "next" => state.next_id = i.uint()?,
+                "budget" => {
+                    let path = i.str()?;
+                    let unit = i.named(&UNITS, Unit::name)?;
+                    let budget = Budget {
+                        allocated: i.int()?,
+                        reserved: i.int()?,
+                        spent: i.int()?,
+                        debt: i.int()?,
+                        overdraft_limit: i.int()?,
+                        capped: i.token()? == "capped",
+                        caps: i.caps()?,
+                    };
+                    state.budgets.insert((path, unit), budget);
+                }
+                "reservation" => {
+                    let r = read_reservation(&mut i)?;
+                    match r.finalized_at_ms {
+                        Some(at) => state.finalized.insert((at, r.id.clone())),
+                        None => state.deadlines.insert((
+                            r.expires_at_ms.saturating_add(r.grace_period_ms),
+                            r.id.clone(),
+                        )),
+                    };
+                    state.reservations.insert(r.id.clone(), r);
+                }
+                "replay" => {
+                    let op = i.named(&OPS, op_name)?;
+                    let key = i.str()?;
+                    let payload = i.str()?;
+                    let at_ms = i.int()?;
+                    let answer = read_answer(&mut i)?;
+                    state.replay_times.insert((at_ms, op, key.clone()));
+                    state.replays.insert(
+                        (op, key),
+                        Replay {
+                            payload,
+                            answer,
+                            at_ms,
+                        },
+                    );
+                }
+                "end" => break,
+                _ => return Err(corrupt("unknown record")),
+            }
+        }
+        let ledger = Ledger {
+            state: Mutex::new(state),
+            retention_ms,
+        };
+        ledger
+            .audit()
+            .map_err(|violation| corrupt(&format!("inconsistent budget {violation}")))?;
+        Ok(ledger)
+    }
+
+    /// Writes the whole ledger to `path`, atomically: a temporary file next to it, synced,
+    /// then renamed over it.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let text = self.encode();
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = Path::new(&tmp_name);
+        let written = fs::File::create(tmp).and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        });
+        match written.and_then(|()| fs::rename(tmp, path)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = fs::remove_file(tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// The ledger saved at `path`.
+    pub fn load(path: &Path) -> io::Result<Ledger> {
+        Ledger::decode(&fs::read_to_string(path)?)
+    }
+}
+
+/// The ledgers' states, compared in tests.
+#[cfg(all(test, not(loom)))]
+pub(super) fn same_state(a: &Ledger, b: &Ledger) -> bool {
+    let (a, b) = (a.lock(), b.lock());
+    *a == *b
+}

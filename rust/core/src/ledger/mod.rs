@@ -1,0 +1,1433 @@
+//! Budget reservations with the Cycles protocol's semantics: reserve an estimate before the
+//! work, commit the actual cost after it or release the hold, in process.
+//!
+//! A subject (tenant, workspace, app, workflow, agent, toolset) names a path of scopes:
+//! `tenant:acme`, `tenant:acme/workspace:prod`, ... A reservation draws on the budget of every
+//! scope on its path that has one for its unit, and checks and holds the amount on all of them
+//! in one step under the ledger's lock, so concurrent reservers never overspend any scope.
+//! Amounts are integers. Per scope, `remaining = allocated - spent - reserved - debt`, and
+//! `reserved + spent <= allocated` always holds; debt (charges no budget covered, from commits
+//! and events under `ALLOW_WITH_OVERDRAFT`, at most the overdraft limit each time) blocks new
+//! reservations on its scope until funded, as does the over-limit state. The semantics are
+//! those of the Cycles protocol v0 specification that runcycles 0.5.3 ships.
+//!
+//! Every operation takes an idempotency key: replaying it with the same payload answers the
+//! stored result; another payload is an `IDEMPOTENCY_MISMATCH`. Reservations expire `ttl_ms`
+//! after creation (plus `grace_period_ms` for commits), giving their holds back; expiry is
+//! applied at the start of every operation, from an index ordered by deadline. Finalized
+//! reservations and idempotency records are kept for a retention period, so memory stays
+//! bounded by the traffic of that period. The whole ledger saves to a file and loads back.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::Error;
+
+mod file;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+/// The units budgets are kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Millionths of a US cent.
+    UsdMicrocents,
+    /// Model tokens.
+    Tokens,
+    /// Abstract credits.
+    Credits,
+    /// Risk points.
+    RiskPoints,
+}
+
+const UNITS: [Unit; 4] = [
+    Unit::UsdMicrocents,
+    Unit::Tokens,
+    Unit::Credits,
+    Unit::RiskPoints,
+];
+
+impl Unit {
+    /// The protocol's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::UsdMicrocents => "USD_MICROCENTS",
+            Unit::Tokens => "TOKENS",
+            Unit::Credits => "CREDITS",
+            Unit::RiskPoints => "RISK_POINTS",
+        }
+    }
+
+    /// The unit named `name`.
+    pub fn from_name(name: &str) -> Result<Unit, Error> {
+        UNITS.into_iter().find(|u| u.name() == name).ok_or_else(|| {
+            Error::invalid(
+                "unit",
+                format!(
+                    "must be one of USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS; got {name:?}"
+                ),
+            )
+        })
+    }
+}
+
+/// What a commit (or event) does when the actual cost exceeds what was reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overage {
+    /// Fail with `BUDGET_EXCEEDED`.
+    Reject,
+    /// Charge it if every scope has the overage left, else fail with `BUDGET_EXCEEDED`.
+    AllowIfAvailable,
+    /// Charge it; what no budget covers becomes debt, up to each scope's overdraft limit.
+    AllowWithOverdraft,
+}
+
+impl Overage {
+    /// The protocol's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Overage::Reject => "REJECT",
+            Overage::AllowIfAvailable => "ALLOW_IF_AVAILABLE",
+            Overage::AllowWithOverdraft => "ALLOW_WITH_OVERDRAFT",
+        }
+    }
+
+    /// The policy named `name`.
+    pub fn from_name(name: &str) -> Result<Overage, Error> {
+        [
+            Overage::Reject,
+            Overage::AllowIfAvailable,
+            Overage::AllowWithOverdraft,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
+        .ok_or_else(|| {
+            Error::invalid(
+                "overage_policy",
+                format!("must be REJECT, ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT; got {name:?}"),
+            )
+        })
+    }
+}
+
+/// A reservation's or decision's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Allow,
+    /// Go ahead within the caps returned.
+    AllowWithCaps,
+    /// Do not.
+    Deny,
+}
+
+impl Decision {
+    /// The protocol's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Allow => "ALLOW",
+            Decision::AllowWithCaps => "ALLOW_WITH_CAPS",
+            Decision::Deny => "DENY",
+        }
+    }
+}
+
+/// Where a reservation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Holding its amount.
+    Active,
+    /// Its actual cost was charged.
+    Committed,
+    /// Its hold was given back.
+    Released,
+    /// Its time ran out; its hold was given back.
+    Expired,
+}
+
+const STATUSES: [Status; 4] = [
+    Status::Active,
+    Status::Committed,
+    Status::Released,
+    Status::Expired,
+];
+
+impl Status {
+    /// The protocol's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Committed => "COMMITTED",
+            Status::Released => "RELEASED",
+            Status::Expired => "EXPIRED",
+        }
+    }
+
+    /// The status named `name`.
+    pub fn from_name(name: &str) -> Result<Status, Error> {
+        STATUSES
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "status",
+                    format!("must be ACTIVE, COMMITTED, RELEASED or EXPIRED; got {name:?}"),
+                )
+            })
+    }
+}
+
+/// The subject levels, outermost first.
+pub const LEVELS: [&str; 6] = ["tenant", "workspace", "app", "workflow", "agent", "toolset"];
+
+/// Who spends: one optional name per level of [`LEVELS`], and free-form dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Subject {
+    /// The name at each level, outermost first.
+    pub levels: [Option<String>; 6],
+    /// Extra labels, carried along.
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl Subject {
+    /// Checks the protocol's limits: at least one level, names of 1 to 128 characters without
+    /// `/` (the scope path separator), at most 16 dimensions.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.levels.iter().all(Option::is_none) {
+            return Err(Error::invalid(
+                "subject",
+                "must have at least one of tenant, workspace, app, workflow, agent or toolset",
+            ));
+        }
+        for (name, level) in self.levels.iter().zip(LEVELS) {
+            if let Some(name) = name {
+                if name.is_empty() || name.chars().count() > 128 || name.contains('/') {
+                    return Err(Error::invalid(
+                        level,
+                        format!("must be 1 to 128 characters without '/'; got {name:?}"),
+                    ));
+                }
+            }
+        }
+        if self.dimensions.len() > 16 {
+            return Err(Error::invalid("dimensions", "must hold at most 16 entries"));
+        }
+        Ok(())
+    }
+
+    /// The scope paths from the outermost level in: `tenant:acme`, `tenant:acme/app:chat`...
+    pub fn scope_paths(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        let mut path = String::new();
+        for (name, level) in self.levels.iter().zip(LEVELS) {
+            if let Some(name) = name {
+                if !path.is_empty() {
+                    path.push('/');
+                }
+                path.push_str(level);
+                path.push(':');
+                path.push_str(name);
+                paths.push(path.clone());
+            }
+        }
+        paths
+    }
+}
+
+/// What is being paid for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Action {
+    /// Its category, such as `llm.completion`.
+    pub kind: String,
+    /// Its name, such as a model.
+    pub name: String,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+}
+
+impl Action {
+    /// Checks the protocol's limits.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.kind.is_empty() || self.kind.chars().count() > 64 {
+            return Err(Error::invalid(
+                "action_kind",
+                format!("must be 1 to 64 characters; got {:?}", self.kind),
+            ));
+        }
+        if self.name.is_empty() || self.name.chars().count() > 256 {
+            return Err(Error::invalid(
+                "action_name",
+                format!("must be 1 to 256 characters; got {:?}", self.name),
+            ));
+        }
+        if self.tags.len() > 10 {
+            return Err(Error::invalid("action_tags", "must hold at most 10 tags"));
+        }
+        Ok(())
+    }
+}
+
+/// Limits a budget puts on what an allowed reservation may do (the protocol's caps).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Caps {
+    /// Most tokens the work may use.
+    pub max_tokens: Option<u64>,
+    /// Most further steps the work may take.
+    pub max_steps_remaining: Option<u64>,
+    /// Milliseconds to wait before the next call.
+    pub cooldown_ms: Option<u64>,
+    /// Only these tools may be used.
+    pub tool_allowlist: Option<Vec<String>>,
+    /// These tools may not be used.
+    pub tool_denylist: Option<Vec<String>>,
+}
+
+impl Caps {
+    fn is_empty(&self) -> bool {
+        *self == Caps::default()
+    }
+
+    /// Narrows `self` by `other`: the smaller limits, the common allowed tools, every denied one.
+    fn narrow(&mut self, other: &Caps) {
+        fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        self.max_tokens = min(self.max_tokens, other.max_tokens);
+        self.max_steps_remaining = min(self.max_steps_remaining, other.max_steps_remaining);
+        self.cooldown_ms = self.cooldown_ms.max(other.cooldown_ms);
+        self.tool_allowlist = match (self.tool_allowlist.take(), &other.tool_allowlist) {
+            (Some(mine), Some(theirs)) => {
+                Some(mine.into_iter().filter(|t| theirs.contains(t)).collect())
+            }
+            (mine, theirs) => mine.or_else(|| theirs.clone()),
+        };
+        if let Some(theirs) = &other.tool_denylist {
+            let denied = self.tool_denylist.get_or_insert_with(Vec::new);
+            for tool in theirs {
+                if !denied.contains(tool) {
+                    denied.push(tool.clone());
+                }
+            }
+        }
+    }
+}
+
+/// One scope's budget in one unit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Budget {
+    allocated: i64,
+    reserved: i64,
+    spent: i64,
+    debt: i64,
+    overdraft_limit: i64,
+    /// A charge was capped because the budget could not cover it (`ALLOW_IF_AVAILABLE`).
+    capped: bool,
+    caps: Option<Caps>,
+}
+
+impl Budget {
+    /// What can still be reserved or charged (negative when debt exceeds the rest).
+    fn remaining(&self) -> i64 {
+        self.allocated - self.spent - self.reserved - self.debt
+    }
+
+    /// Blocks reservations until funded: a capped charge, or debt past the limit.
+    fn is_over_limit(&self) -> bool {
+        self.capped || self.debt > self.overdraft_limit
+    }
+}
+
+/// A scope's budget as reported by [`Ledger::balances`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The innermost level of the path, such as `app:chat`.
+    pub scope: String,
+    /// The whole path, such as `tenant:acme/app:chat`.
+    pub scope_path: String,
+    /// The budget's unit.
+    pub unit: Unit,
+    /// Granted.
+    pub allocated: i64,
+    /// Held by active reservations.
+    pub reserved: i64,
+    /// Charged by commits and events and covered by the budget.
+    pub spent: i64,
+    /// `allocated - spent - reserved - debt`; negative when debt exceeds the rest.
+    pub remaining: i64,
+    /// Charged with no budget to cover it (overdraft), until funded.
+    pub debt: i64,
+    /// How much debt one commit or event may run up to.
+    pub overdraft_limit: i64,
+    /// Reservations are blocked until funded: a charge was capped, or debt exceeds the limit.
+    pub is_over_limit: bool,
+}
+
+/// A reservation and its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// Its id.
+    pub id: String,
+    /// Where it is in its life.
+    pub status: Status,
+    /// Who reserved.
+    pub subject: Subject,
+    /// What for.
+    pub action: Action,
+    /// The amount's unit.
+    pub unit: Unit,
+    /// The amount held.
+    pub reserved: i64,
+    /// When it was made (ms since the epoch).
+    pub created_at_ms: i64,
+    /// When it expires.
+    pub expires_at_ms: i64,
+    /// How long after expiry a commit is still accepted.
+    pub grace_period_ms: i64,
+    /// Its commit's overage policy.
+    pub overage: Overage,
+    /// The subject's full scope path.
+    pub scope_path: String,
+    /// The scopes whose budgets it draws on.
+    pub affected_scopes: Vec<String>,
+    /// The key it was made with.
+    pub idempotency_key: String,
+    /// The amount committed, once committed.
+    pub committed: Option<i64>,
+    /// When it was committed, released or expired.
+    pub finalized_at_ms: Option<i64>,
+}
+
+/// A reservation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveRequest {
+    /// Subject.
+    pub subject: Subject,
+    /// Action.
+    pub action: Action,
+    /// Unit of the estimate.
+    pub unit: Unit,
+    /// Amount to hold; >= 0.
+    pub estimate: i64,
+    /// Lifetime in ms, 1,000 to 86,400,000.
+    pub ttl_ms: i64,
+    /// Extra time for commits after expiry, 0 to 60,000 ms.
+    pub grace_period_ms: i64,
+    /// Overage policy of the commit.
+    pub overage: Overage,
+    /// Evaluate only: hold nothing, create nothing.
+    pub dry_run: bool,
+}
+
+/// The answer to a reservation or a decision request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// ALLOW, ALLOW_WITH_CAPS or DENY.
+    pub decision: Decision,
+    /// The reservation made (not for decisions, dry runs or denials).
+    pub reservation_id: Option<String>,
+    /// The scopes drawn on.
+    pub affected_scopes: Vec<String>,
+    /// The subject's full scope path.
+    pub scope_path: String,
+    /// The amount held (0 unless a reservation was made).
+    pub reserved: i64,
+    /// When the reservation expires.
+    pub expires_at_ms: Option<i64>,
+    /// The caps of an ALLOW_WITH_CAPS.
+    pub caps: Option<Caps>,
+    /// Why it was denied: OVERDRAFT_LIMIT_EXCEEDED, DEBT_OUTSTANDING, BUDGET_EXCEEDED or
+    /// BUDGET_NOT_FOUND.
+    pub reason_code: Option<String>,
+    /// The scope that denied it.
+    pub denied_scope: Option<String>,
+}
+
+/// The answer to a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Amount charged: the actual, or less when `ALLOW_IF_AVAILABLE` capped it.
+    pub charged: i64,
+    /// Amount of the hold given back (reserved minus charged, if positive).
+    pub released: i64,
+    /// Debt the commit ran up on the scope it ran up most on.
+    pub debt_incurred: i64,
+}
+
+/// The answer to an event (a direct debit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Debited {
+    /// The event's id.
+    pub event_id: String,
+    /// Amount charged: the actual, or less when `ALLOW_IF_AVAILABLE` capped it.
+    pub charged: i64,
+    /// Debt the event ran up on the scope it ran up most on.
+    pub debt_incurred: i64,
+    /// The scopes charged.
+    pub affected_scopes: Vec<String>,
+}
+
+/// Why an operation failed (besides bad input, which is [`LedgerError::Invalid`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerError {
+    /// Bad input.
+    Invalid(Error),
+    /// An overage (or event) does not fit in `scope`'s budget.
+    BudgetExceeded {
+        /// The scope.
+        scope: String,
+    },
+    /// An overdraft would take `scope`'s debt past its limit, or (on reservations) the scope
+    /// is over its limit.
+    OverdraftLimitExceeded {
+        /// The scope.
+        scope: String,
+    },
+    /// `scope` has debt, which blocks new reservations until funded.
+    DebtOutstanding {
+        /// The scope.
+        scope: String,
+    },
+    /// No budget for the unit on any scope of the subject's path.
+    BudgetNotFound {
+        /// The subject's path.
+        scope_path: String,
+    },
+    /// The reservation ran out of time.
+    ReservationExpired {
+        /// Its id.
+        id: String,
+    },
+    /// The reservation was already committed or released.
+    ReservationFinalized {
+        /// Its id.
+        id: String,
+        /// Its status.
+        status: Status,
+    },
+    /// No such reservation.
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The key was used with another payload.
+    IdempotencyMismatch {
+        /// The key.
+        key: String,
+    },
+    /// The amount's unit is not the reservation's.
+    UnitMismatch {
+        /// The reservation's unit.
+        expected: Unit,
+        /// The unit given.
+        got: Unit,
+    },
+}
+
+impl LedgerError {
+    /// The protocol's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LedgerError::Invalid(_) => "INVALID_REQUEST",
+            LedgerError::BudgetExceeded { .. } => "BUDGET_EXCEEDED",
+            LedgerError::OverdraftLimitExceeded { .. } => "OVERDRAFT_LIMIT_EXCEEDED",
+            LedgerError::DebtOutstanding { .. } => "DEBT_OUTSTANDING",
+            LedgerError::BudgetNotFound { .. } | LedgerError::NotFound { .. } => "NOT_FOUND",
+            LedgerError::ReservationExpired { .. } => "RESERVATION_EXPIRED",
+            LedgerError::ReservationFinalized { .. } => "RESERVATION_FINALIZED",
+            LedgerError::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
+            LedgerError::UnitMismatch { .. } => "UNIT_MISMATCH",
+        }
+    }
+
+    /// The scope concerned, if any.
+    pub fn scope(&self) -> Option<&str> {
+        match self {
+            LedgerError::BudgetExceeded { scope }
+            | LedgerError::OverdraftLimitExceeded { scope }
+            | LedgerError::DebtOutstanding { scope } => Some(scope),
+            LedgerError::BudgetNotFound { scope_path } => Some(scope_path),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerError::Invalid(e) => write!(f, "{e}"),
+            LedgerError::BudgetExceeded { scope } => {
+                write!(f, "budget exceeded on scope {scope}")
+            }
+            LedgerError::OverdraftLimitExceeded { scope } => {
+                write!(f, "overdraft limit exceeded on scope {scope}")
+            }
+            LedgerError::DebtOutstanding { scope } => {
+                write!(f, "scope {scope} has outstanding debt")
+            }
+            LedgerError::BudgetNotFound { scope_path } => {
+                write!(f, "no budget in this unit on any scope of {scope_path}")
+            }
+            LedgerError::ReservationExpired { id } => write!(f, "reservation {id} has expired"),
+            LedgerError::ReservationFinalized { id, status } => {
+                write!(f, "reservation {id} is already {}", status.name())
+            }
+            LedgerError::NotFound { id } => write!(f, "no reservation {id}"),
+            LedgerError::IdempotencyMismatch { key } => {
+                write!(f, "idempotency key {key:?} was used with another payload")
+            }
+            LedgerError::UnitMismatch { expected, got } => write!(
+                f,
+                "amount is in {}, the reservation in {}",
+                got.name(),
+                expected.name()
+            ),
+        }
+    }
+}
+
+impl From<Error> for LedgerError {
+    fn from(e: Error) -> Self {
+        LedgerError::Invalid(e)
+    }
+}
+
+/// A stored answer, replayed for a repeated idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Verdict(Verdict),
+    Committed(Committed),
+    Released(i64),
+    Extended(i64),
+    Debited(Debited),
+}
+
+/// The operations, which each have their own idempotency keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Op {
+    Reserve,
+    Commit,
+    Release,
+    Extend,
+    Decide,
+    Event,
+}
+
+const OPS: [Op; 6] = [
+    Op::Reserve,
+    Op::Commit,
+    Op::Release,
+    Op::Extend,
+    Op::Decide,
+    Op::Event,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Replay {
+    payload: String,
+    answer: Answer,
+    at_ms: i64,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct State {
+    budgets: HashMap<(String, Unit), Budget>,
+    reservations: HashMap<String, Reservation>,
+    /// Active reservations by the time their commits stop being accepted.
+    deadlines: BTreeSet<(i64, String)>,
+    /// Finalized reservations by the time they were finalized.
+    finalized: BTreeSet<(i64, String)>,
+    replays: HashMap<(Op, String), Replay>,
+    /// Idempotency records by the time they were stored.
+    replay_times: BTreeSet<(i64, Op, String)>,
+    next_id: u64,
+}
+
+/// The ledger. All operations take the time (`now_ms`, ms since the epoch) and an
+/// idempotency key.
+pub struct Ledger {
+    state: Mutex<State>,
+    retention_ms: i64,
+}
+
+/// Largest amount accepted.
+pub const MAX_AMOUNT: i64 = i64::MAX / 4;
+
+fn amount(param: &'static str, value: i64) -> Result<i64, Error> {
+    if (0..=MAX_AMOUNT).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            param,
+            format!("must be an integer in [0, {MAX_AMOUNT}]; got {value}"),
+        ))
+    }
+}
+
+fn in_range(param: &'static str, value: i64, lo: i64, hi: i64) -> Result<i64, Error> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            param,
+            format!("must be between {lo} and {hi}; got {value}"),
+        ))
+    }
+}
+
+fn key(idempotency_key: &str) -> Result<&str, Error> {
+    if idempotency_key.is_empty() || idempotency_key.chars().count() > 256 {
+        return Err(Error::invalid(
+            "idempotency_key",
+            "must be 1 to 256 characters",
+        ));
+    }
+    Ok(idempotency_key)
+}
+
+/// Checks a scope path (`level:name[/level:name...]`, levels in order) and returns it.
+pub fn check_scope_path(path: &str) -> Result<&str, Error> {
+    let bad = || {
+        Error::invalid(
+            "scope",
+            format!("must be a path like \"tenant:acme/app:chat\" with levels in the order tenant, workspace, app, workflow, agent, toolset; got {path:?}"),
+        )
+    };
+    let mut next_level = 0;
+    for part in path.split('/') {
+        let (level, name) = part.split_once(':').ok_or_else(bad)?;
+        let at = LEVELS.iter().position(|&l| l == level).ok_or_else(bad)?;
+        if at < next_level || name.is_empty() || name.chars().count() > 128 {
+            return Err(bad());
+        }
+        next_level = at + 1;
+    }
+    Ok(path)
+}
+
+impl Ledger {
+    /// An empty ledger keeping finalized reservations and idempotency records for
+    /// `retention_ms` (at least a minute).
+    pub fn new(retention_ms: i64) -> Result<Self, Error> {
+        in_range("retention_ms", retention_ms, 60_000, i64::MAX / 4)?;
+        Ok(Ledger {
+            state: Mutex::new(State::default()),
+            retention_ms,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied operation: every
+        // operation checks everything before it changes anything.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets `scope`'s budget in `unit`: the allocation, the overdraft limit and the caps an
+    /// allowed reservation gets. Holds, spending and debt are kept.
+    pub fn set_budget(
+        &self,
+        scope: &str,
+        unit: Unit,
+        allocated: i64,
+        overdraft_limit: i64,
+        caps: Option<Caps>,
+    ) -> Result<(), Error> {
+        check_scope_path(scope)?;
+        amount("allocated", allocated)?;
+        amount("overdraft_limit", overdraft_limit)?;
+        let mut state = self.lock();
+        let budget = state.budgets.entry((scope.to_string(), unit)).or_default();
+        budget.allocated = allocated;
+        budget.overdraft_limit = overdraft_limit;
+        budget.caps = caps.filter(|c| !c.is_empty());
+        Ok(())
+    }
+
+    /// Adds `amount` to `scope`'s allocation in `unit`. Debt is repaid first (it becomes
+    /// spending the budget covers), and the over-limit state clears.
+    pub fn fund(&self, scope: &str, unit: Unit, value: i64) -> Result<(), LedgerError> {
+        check_scope_path(scope)?;
+        amount("amount", value)?;
+        let mut state = self.lock();
+        let budget = state
+            .budgets
+            .get_mut(&(scope.to_string(), unit))
+            .ok_or_else(|| LedgerError::BudgetNotFound {
+                scope_path: scope.to_string(),
+            })?;
+        let repaid = budget.debt.min(value);
+        budget.debt -= repaid;
+        budget.spent += repaid;
+        budget.allocated = (budget.allocated + value).min(MAX_AMOUNT);
+        budget.capped = false;
+        Ok(())
+    }
+
+    /// Reserves `request.estimate` on every budget of the subject's path. A live reservation
+    /// that cannot be made is an error (BUDGET_EXCEEDED, DEBT_OUTSTANDING,
+    /// OVERDRAFT_LIMIT_EXCEEDED, NOT_FOUND); a dry run answers DENY with the reason instead.
+    pub fn reserve(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        request: &ReserveRequest,
+    ) -> Result<Verdict, LedgerError> {
+        let key = key(idempotency_key)?;
+        request.subject.validate()?;
+        request.action.validate()?;
+        amount("estimate", request.estimate)?;
+        in_range("ttl_ms", request.ttl_ms, 1_000, 86_400_000)?;
+        in_range("grace_period_ms", request.grace_period_ms, 0, 60_000)?;
+        let payload = format!("{request:?}");
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Reserve, key, &payload)? {
+            return Ok(answer_verdict(answer));
+        }
+        let mut verdict = evaluate(&state, &request.subject, request.unit, request.estimate);
+        if verdict.decision == Decision::Deny && !request.dry_run {
+            return Err(denial(&verdict));
+        }
+        if !request.dry_run {
+            state.next_id += 1;
+            let id = format!("rsv_{:016x}", state.next_id);
+            for scope in &verdict.affected_scopes {
+                let budget = state
+                    .budgets
+                    .get_mut(&(scope.clone(), request.unit))
+                    .expect("evaluated");
+                budget.reserved += request.estimate;
+            }
+            let expires_at_ms = now_ms.saturating_add(request.ttl_ms);
+            let reservation = Reservation {
+                id: id.clone(),
+                status: Status::Active,
+                subject: request.subject.clone(),
+                action: request.action.clone(),
+                unit: request.unit,
+                reserved: request.estimate,
+                created_at_ms: now_ms,
+                expires_at_ms,
+                grace_period_ms: request.grace_period_ms,
+                overage: request.overage,
+                scope_path: verdict.scope_path.clone(),
+                affected_scopes: verdict.affected_scopes.clone(),
+                idempotency_key: key.to_string(),
+                committed: None,
+                finalized_at_ms: None,
+            };
+            state.deadlines.insert((
+                expires_at_ms.saturating_add(request.grace_period_ms),
+                id.clone(),
+            ));
+            state.reservations.insert(id.clone(), reservation);
+            verdict.reservation_id = Some(id);
+            verdict.reserved = request.estimate;
+            verdict.expires_at_ms = Some(expires_at_ms);
+        }
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Reserve,
+            key,
+            payload,
+            Answer::Verdict(verdict.clone()),
+        );
+        Ok(verdict)
+    }
+
+    /// What a reservation of `estimate` would be answered (DENY with the reason rather than an
+    /// error), holding nothing.
+    pub fn decide(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        subject: &Subject,
+        action: &Action,
+        unit: Unit,
+        estimate: i64,
+    ) -> Result<Verdict, LedgerError> {
+        let key = key(idempotency_key)?;
+        subject.validate()?;
+        action.validate()?;
+        amount("estimate", estimate)?;
+        let payload = format!("{subject:?}{action:?}{unit:?}{estimate}");
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Decide, key, &payload)? {
+            return Ok(answer_verdict(answer));
+        }
+        let verdict = evaluate(&state, subject, unit, estimate);
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Decide,
+            key,
+            payload,
+            Answer::Verdict(verdict.clone()),
+        );
+        Ok(verdict)
+    }
+
+    /// Charges `actual` for reservation `id` and gives the rest of its hold back.
+    pub fn commit(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        id: &str,
+        unit: Unit,
+        actual: i64,
+    ) -> Result<Committed, LedgerError> {
+        let key = key(idempotency_key)?;
+        amount("actual", actual)?;
+        let payload = format!("{id}{unit:?}{actual}");
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Commit, key, &payload)? {
+            return Ok(match answer {
+                Answer::Committed(c) => c,
+                _ => unreachable!("commit keys store commits"),
+            });
+        }
+        let r = active(&state, id)?;
+        if r.unit != unit {
+            return Err(LedgerError::UnitMismatch {
+                expected: r.unit,
+                got: unit,
+            });
+        }
+        let (held, overage, scopes) = (r.reserved, r.overage, r.affected_scopes.clone());
+        if overage == Overage::Reject && actual > held {
+            return Err(LedgerError::BudgetExceeded {
+                scope: scopes.first().cloned().unwrap_or_default(),
+            });
+        }
+        let charge = Charge::plan(&state, &scopes, unit, held, actual, overage)?;
+        charge.apply(&mut state, &scopes, unit, held);
+        let committed = Committed {
+            charged: charge.charged,
+            released: (held - actual).max(0),
+            debt_incurred: charge.debt_incurred(),
+        };
+        self.finalize(&mut state, id, Status::Committed, Some(actual), now_ms);
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Commit,
+            key,
+            payload,
+            Answer::Committed(committed),
+        );
+        Ok(committed)
+    }
+
+    /// Gives reservation `id`'s hold back; returns the amount released.
+    pub fn release(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        id: &str,
+    ) -> Result<i64, LedgerError> {
+        let key = key(idempotency_key)?;
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Release, key, id)? {
+            return Ok(match answer {
+                Answer::Released(r) => r,
+                _ => unreachable!("release keys store releases"),
+            });
+        }
+        let r = active(&state, id)?;
+        let (held, unit, scopes) = (r.reserved, r.unit, r.affected_scopes.clone());
+        unhold(&mut state, &scopes, unit, held);
+        self.finalize(&mut state, id, Status::Released, None, now_ms);
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Release,
+            key,
+            id.to_string(),
+            Answer::Released(held),
+        );
+        Ok(held)
+    }
+
+    /// Pushes reservation `id`'s expiry back by `extend_by_ms` (a heartbeat); returns the new
+    /// expiry.
+    pub fn extend(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        id: &str,
+        extend_by_ms: i64,
+    ) -> Result<i64, LedgerError> {
+        let key = key(idempotency_key)?;
+        in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
+        let payload = format!("{id}/{extend_by_ms}");
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Extend, key, &payload)? {
+            return Ok(match answer {
+                Answer::Extended(at) => at,
+                _ => unreachable!("extend keys store extensions"),
+            });
+        }
+        let r = active(&state, id)?;
+        if now_ms > r.expires_at_ms {
+            // Its grace period still takes commits, but no longer extensions.
+            return Err(LedgerError::ReservationExpired { id: id.to_string() });
+        }
+        let old_deadline = r.expires_at_ms.saturating_add(r.grace_period_ms);
+        let expires_at_ms = r.expires_at_ms.saturating_add(extend_by_ms);
+        let new_deadline = expires_at_ms.saturating_add(r.grace_period_ms);
+        state.deadlines.remove(&(old_deadline, id.to_string()));
+        state.deadlines.insert((new_deadline, id.to_string()));
+        state
+            .reservations
+            .get_mut(id)
+            .expect("active")
+            .expires_at_ms = expires_at_ms;
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Extend,
+            key,
+            payload,
+            Answer::Extended(expires_at_ms),
+        );
+        Ok(expires_at_ms)
+    }
+
+    /// Charges `actual` to every budget of the subject's path without a reservation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn event(
+        &self,
+        now_ms: i64,
+        idempotency_key: &str,
+        subject: &Subject,
+        action: &Action,
+        unit: Unit,
+        actual: i64,
+        overage: Overage,
+    ) -> Result<Debited, LedgerError> {
+        let key = key(idempotency_key)?;
+        subject.validate()?;
+        action.validate()?;
+        amount("actual", actual)?;
+        let payload = format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}");
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        if let Some(answer) = replay(&state, Op::Event, key, &payload)? {
+            return Ok(match answer {
+                Answer::Debited(d) => d,
+                _ => unreachable!("event keys store events"),
+            });
+        }
+        let scopes = budgeted_scopes(&state, subject, unit);
+        if scopes.is_empty() {
+            return Err(LedgerError::BudgetNotFound {
+                scope_path: subject.scope_paths().pop().unwrap_or_default(),
+            });
+        }
+        let charge = Charge::plan(&state, &scopes, unit, 0, actual, overage)?;
+        charge.apply(&mut state, &scopes, unit, 0);
+        state.next_id += 1;
+        let debited = Debited {
+            event_id: format!("evt_{:016x}", state.next_id),
+            charged: charge.charged,
+            debt_incurred: charge.debt_incurred(),
+            affected_scopes: scopes,
+        };
+        self.remember(
+            &mut state,
+            now_ms,
+            Op::Event,
+            key,
+            payload,
+            Answer::Debited(debited.clone()),
+        );
+        Ok(debited)
+    }
+
+    /// Every budget whose scope path starts with `prefix` (all of them for ""), in path order.
+    pub fn balances(&self, now_ms: i64, prefix: &str) -> Vec<Balance> {
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        let mut balances: Vec<Balance> = state
+            .budgets
+            .iter()
+            .filter(|((path, _), _)| {
+                path.starts_with(prefix)
+                    && (prefix.is_empty()
+                        || path.len() == prefix.len()
+                        || path[prefix.len()..].starts_with('/'))
+            })
+            .map(|((path, unit), b)| Balance {
+                scope: path.rsplit('/').next().unwrap_or(path).to_string(),
+                scope_path: path.clone(),
+                unit: *unit,
+                allocated: b.allocated,
+                reserved: b.reserved,
+                spent: b.spent,
+                remaining: b.remaining(),
+                debt: b.debt,
+                overdraft_limit: b.overdraft_limit,
+                is_over_limit: b.is_over_limit(),
+            })
+            .collect();
+        balances
+            .sort_by(|a, b| (&a.scope_path, a.unit.name()).cmp(&(&b.scope_path, b.unit.name())));
+        balances
+    }
+
+    /// Reservations with `status` (any if None) whose subject path starts with `prefix`, oldest
+    /// first. Finalized ones are kept for the retention period.
+    pub fn reservations(
+        &self,
+        now_ms: i64,
+        status: Option<Status>,
+        prefix: &str,
+    ) -> Vec<Reservation> {
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms);
+        let mut found: Vec<Reservation> = state
+            .reservations
+            .values()
+            .filter(|r| status.is_none_or(|s| r.status == s) && r.scope_path.starts_with(prefix))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        found
+    }
+
+    /// Applies expiry and retention now; returns how many reservations expired.
+    pub fn sweep(&self, now_ms: i64) -> usize {
+        let mut state = self.lock();
+        self.expire(&mut state, now_ms)
+    }
+
+    /// Expires reservations whose commit deadline has passed, and forgets finalized
+    /// reservations and idempotency records older than the retention period.
+    fn expire(&self, state: &mut State, now_ms: i64) -> usize {
+        let mut expired = 0;
+        while let Some((deadline, id)) = state.deadlines.first().cloned() {
+            if deadline >= now_ms {
+                break;
+            }
+            let r = &state.reservations[&id];
+            let (held, unit, scopes) = (r.reserved, r.unit, r.affected_scopes.clone());
+            unhold(state, &scopes, unit, held);
+            self.finalize(state, &id, Status::Expired, None, now_ms);
+            expired += 1;
+        }
+        let horizon = now_ms.saturating_sub(self.retention_ms);
+        while let Some((at, id)) = state.finalized.first().cloned() {
+            if at >= horizon {
+                break;
+            }
+            state.finalized.pop_first();
+            state.reservations.remove(&id);
+        }
+        while let Some((at, op, key)) = state.replay_times.first().cloned() {
+            if at >= horizon {
+                break;
+            }
+            state.replay_times.pop_first();
+            state.replays.remove(&(op, key));
+        }
+        expired
+    }
+
+    fn finalize(
+        &self,
+        state: &mut State,
+        id: &str,
+        status: Status,
+        committed: Option<i64>,
+        now_ms: i64,
+    ) {
+        let r = state.reservations.get_mut(id).expect("known");
+        let deadline = r.expires_at_ms.saturating_add(r.grace_period_ms);
+        r.status = status;
+        r.committed = committed;
+        r.finalized_at_ms = Some(now_ms);
+        state.deadlines.remove(&(deadline, id.to_string()));
+        state.finalized.insert((now_ms, id.to_string()));
+    }
+
+    fn remember(
+        &self,
+        state: &mut State,
+        now_ms: i64,
+        op: Op,
+        key: &str,
+        payload: String,
+        answer: Answer,
+    ) {
+        state.replay_times.insert((now_ms, op, key.to_string()));
+        state.replays.insert(
+            (op, key.to_string()),
+            Replay {
+                payload,
+                answer,
+                at_ms: now_ms,
+            },
+        );
+    }
+
+    /// Checks every scope's invariants: amounts non-negative, `reserved + spent <= allocated`,
+    /// and `reserved` equal to the holds of the active reservations on it. Returns the first
+    /// violation. For tests and audits.
+    pub fn audit(&self) -> Result<(), String> {
+        let state = self.lock();
+        let mut holds: HashMap<(&str, Unit), i64> = HashMap::new();
+        for r in state
+            .reservations
+            .values()
+            .filter(|r| r.status == Status::Active)
+        {
+            for scope in &r.affected_scopes {
+                *holds.entry((scope.as_str(), r.unit)).or_default() += r.reserved;
+            }
+        }
+        for ((path, unit), b) in &state.budgets {
+            let held = holds.get(&(path.as_str(), *unit)).copied().unwrap_or(0);
+            let ok = b.reserved >= 0
+                && b.spent >= 0
+                && b.debt >= 0
+                && b.reserved + b.spent <= b.allocated
+                && b.reserved == held;
+            if !ok {
+                return Err(format!("{path} {}: {b:?}, holds {held}", unit.name()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The scopes of `subject`'s path with a budget in `unit`, outermost first.
+fn budgeted_scopes(state: &State, subject: &Subject, unit: Unit) -> Vec<String> {
+    subject
+        .scope_paths()
+        .into_iter()
+        .filter(|path| state.budgets.contains_key(&(path.clone(), unit)))
+        .collect()
+}
+
+/// The answer to reserving `estimate` now.
+fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verdict {
+    let scopes = budgeted_scopes(state, subject, unit);
+    let scope_path = subject.scope_paths().pop().unwrap_or_default();
+    let deny = |reason: &str, scope: Option<&String>| Verdict {
+        decision: Decision::Deny,
+        reservation_id: None,
+        affected_scopes: scopes.clone(),
+        scope_path: scope_path.clone(),
+        reserved: 0,
+        expires_at_ms: None,
+        caps: None,
+        reason_code: Some(reason.to_string()),
+        denied_scope: scope.cloned(),
+    };
+    if scopes.is_empty() {
+        return deny("BUDGET_NOT_FOUND", None);
+    }
+    let budget = |scope: &String| &state.budgets[&(scope.clone(), unit)];
+    // The protocol's precedence: over-limit, then debt, then the amount.
+    let first = |fails: &dyn Fn(&Budget) -> bool| scopes.iter().find(|s| fails(budget(s)));
+    if let Some(scope) = first(&Budget::is_over_limit) {
+        return deny("OVERDRAFT_LIMIT_EXCEEDED", Some(scope));
+    }
+    if let Some(scope) = first(&|b| b.debt > 0) {
+        return deny("DEBT_OUTSTANDING", Some(scope));
+    }
+    if let Some(scope) = first(&|b| b.remaining() < estimate) {
+        return deny("BUDGET_EXCEEDED", Some(scope));
+    }
+    let mut caps = Caps::default();
+    for scope in &scopes {
+        if let Some(c) = &budget(scope).caps {
+            caps.narrow(c);
+        }
+    }
+    let with_caps = !caps.is_empty();
+    Verdict {
+        decision: if with_caps {
+            Decision::AllowWithCaps
+        } else {
+            Decision::Allow
+        },
+        reservation_id: None,
+        affected_scopes: scopes,
+        scope_path,
+        reserved: 0,
+        expires_at_ms: None,
+        caps: with_caps.then_some(caps),
+        reason_code: None,
+        denied_scope: None,
+    }
+}
+
+/// How a charge of `actual` against holds of `held` lands on each scope.
+struct Charge {
+    /// What is charged in all: `actual`, or less when capped.
+    charged: i64,
+    /// Per scope: (added to spent, added to debt, capped).
+    per_scope: Vec<(i64, i64, bool)>,
+}
+
+impl Charge {
+    /// The protocol's overage rules for a charge beyond the hold (`delta = actual - held`):
+    /// a scope with `remaining >= delta` takes it all; otherwise `REJECT` fails with
+    /// BUDGET_EXCEEDED, `ALLOW_IF_AVAILABLE` caps the delta to the smallest remaining of all
+    /// scopes (floor 0) and marks the scopes it could not cover over-limit, and
+    /// `ALLOW_WITH_OVERDRAFT` charges the delta to the scope's debt if that stays within its
+    /// overdraft limit, else fails with OVERDRAFT_LIMIT_EXCEEDED.
+    fn plan(
+        state: &State,
+        scopes: &[String],
+        unit: Unit,
+        held: i64,
+        actual: i64,
+        overage: Overage,
+    ) -> Result<Charge, LedgerError> {
+        let delta = actual - held;
+        let budgets: Vec<&Budget> = scopes
+            .iter()
+            .map(|scope| &state.budgets[&(scope.clone(), unit)])
+            .collect();
+        let covered = |b: &Budget| delta <= 0 || b.remaining() >= delta;
+        if budgets.iter().all(|b| covered(b)) {
+            return Ok(Charge {
+                charged: actual,
+                per_scope: vec![(actual, 0, false); scopes.len()],
+            });
+        }
+        let short = scopes
+            .iter()
+            .zip(&budgets)
+            .find(|(_, b)| !covered(b))
+            .map(|(s, _)| s.clone())
+            .expect("some scope is short");
+        match overage {
+            Overage::Reject => Err(LedgerError::BudgetExceeded { scope: short }),
+            Overage::AllowIfAvailable => {
+                let capped = budgets
+                    .iter()
+                    .map(|b| b.remaining().max(0))
+                    .min()
+                    .unwrap_or(0)
+                    .min(delta);
+                Ok(Charge {
+                    charged: held + capped,
+                    per_scope: budgets
+                        .iter()
+                        .map(|b| (held + capped, 0, !covered(b)))
+                        .collect(),
+                })
+            }
+            Overage::AllowWithOverdraft => {
+                if let Some((scope, _)) = scopes
+                    .iter()
+                    .zip(&budgets)
+                    .find(|(_, b)| !covered(b) && b.debt + delta > b.overdraft_limit)
+                {
+                    return Err(LedgerError::OverdraftLimitExceeded {
+                        scope: scope.clone(),
+                    });
+                }
+                Ok(Charge {
+                    charged: actual,
+                    per_scope: budgets
+                        .iter()
+                        .map(|b| {
+                            if covered(b) {
+                                (actual, 0, false)
+                            } else {
+                                (held, delta, false)
+                            }
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// Releases the holds and books the charge.
+    fn apply(&self, state: &mut State, scopes: &[String], unit: Unit, held: i64) {
+        for (scope, &(spent, debt, capped)) in scopes.iter().zip(&self.per_scope) {
+            let budget = state
+                .budgets
+                .get_mut(&(scope.clone(), unit))
+                .expect("planned");
+            budget.reserved -= held;
+            budget.spent += spent;
+            budget.debt += debt;
+            budget.capped |= capped;
+        }
+    }
+
+    fn debt_incurred(&self) -> i64 {
+        self.per_scope.iter().map(|p| p.1).max().unwrap_or(0)
+    }
+}
+
+/// The error a live reservation answers for a denial.
+fn denial(verdict: &Verdict) -> LedgerError {
+    let scope = verdict.denied_scope.clone().unwrap_or_default();
+    match verdict.reason_code.as_deref() {
+        Some("OVERDRAFT_LIMIT_EXCEEDED") => LedgerError::OverdraftLimitExceeded { scope },
+        Some("DEBT_OUTSTANDING") => LedgerError::DebtOutstanding { scope },
+        Some("BUDGET_EXCEEDED") => LedgerError::BudgetExceeded { scope },
+        _ => LedgerError::BudgetNotFound {
+            scope_path: verdict.scope_path.clone(),
+        },
+    }
+}
+
+fn unhold(state: &mut State, scopes: &[String], unit: Unit, held: i64) {
+    for scope in scopes {
+        state
+            .budgets
+            .get_mut(&(scope.clone(), unit))
+            .expect("held")
+            .reserved -= held;
+    }
+}
+
+/// Reservation `id` if it is active.
+fn active<'a>(state: &'a State, id: &str) -> Result<&'a Reservation, LedgerError> {
+    let r = state
+        .reservations
+        .get(id)
+        .ok_or_else(|| LedgerError::NotFound { id: id.to_string() })?;
+    match r.status {
+        Status::Active => Ok(r),
+        Status::Expired => Err(LedgerError::ReservationExpired { id: id.to_string() }),
+        status => Err(LedgerError::ReservationFinalized {
+            id: id.to_string(),
+            status,
+        }),
+    }
+}
+
+/// The stored answer for `(op, key)` if the payload matches; a mismatch error otherwise.
+fn replay(state: &State, op: Op, key: &str, payload: &str) -> Result<Option<Answer>, LedgerError> {
+    match state.replays.get(&(op, key.to_string())) {
+        None => Ok(None),
+        Some(r) if r.payload == payload => Ok(Some(r.answer.clone())),
+        Some(_) => Err(LedgerError::IdempotencyMismatch {
+            key: key.to_string(),
+        }),
+    }
+}
+
+fn answer_verdict(answer: Answer) -> Verdict {
+    match answer {
+        Answer::Verdict(v) => v,
+        _ => unreachable!("reserve and decide keys store verdicts"),
+    }
+}
