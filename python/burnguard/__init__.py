@@ -2,7 +2,7 @@
 
 SLO error budgets on lock-free bounded windows, with burn rates and the SRE Workbook's
 multiwindow alerts, an ASGI middleware and a Prometheus exporter; spend safeguards over numpy
-arrays (``burnguard.spend``); atomic circuit breakers. The engine is Rust
+arrays (``burnguard.spend``); atomic circuit breakers; budget reservations (``Ledger``). The engine is Rust
 (``burnguard._native``); this package is its typed facade.
 """
 
@@ -16,6 +16,31 @@ from burnguard.breaker import (
     CircuitBreaker,
     CircuitOpenError,
     StateTransition,
+)
+from burnguard.ledger import (
+    Action,
+    Amount,
+    Balance,
+    BudgetExceededError,
+    BudgetNotFoundError,
+    Caps,
+    CommitOveragePolicy,
+    DebtOutstandingError,
+    Decision,
+    DryRunResult,
+    IdempotencyMismatchError,
+    Ledger,
+    LedgerError,
+    OverdraftLimitExceededError,
+    ReservationExpiredError,
+    ReservationFinalizedError,
+    ReservationNotFoundError,
+    ReservationStatus,
+    Subject,
+    Unit,
+    UnitMismatchError,
+    current_reservation,
+    guard,
 )
 from burnguard.prometheus import PrometheusExporter
 from burnguard.slo import (
@@ -34,26 +59,49 @@ from burnguard.slo import (
 )
 
 __all__ = [
+    "Action",
     "AlertTransition",
+    "Amount",
+    "Balance",
     "BreakerPermit",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "BudgetExceededError",
+    "BudgetNotFoundError",
     "BurnRateAlert",
     "BurnRatePolicy",
     "BurnRateSample",
     "CallNotPermitted",
+    "Caps",
     "CircuitBreaker",
     "CircuitOpenError",
+    "CommitOveragePolicy",
+    "DebtOutstandingError",
+    "Decision",
+    "DryRunResult",
+    "IdempotencyMismatchError",
     "InMemoryStore",
+    "Ledger",
+    "LedgerError",
     "MultiWindowAlert",
     "Observation",
     "ObservationStore",
+    "OverdraftLimitExceededError",
     "PrometheusExporter",
+    "ReservationExpiredError",
+    "ReservationFinalizedError",
+    "ReservationNotFoundError",
+    "ReservationStatus",
     "SLODefinition",
     "SLOMiddleware",
     "SLORegistry",
     "SLOSnapshot",
     "SLOTracker",
     "StateTransition",
+    "Subject",
+    "Unit",
+    "UnitMismatchError",
     "__version__",
+    "current_reservation",
+    "guard",
 ]

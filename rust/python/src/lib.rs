@@ -14,6 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
 mod breaker;
+mod ledger;
 mod spend;
 
 pub(crate) fn value_error(e: Error) -> PyErr {
@@ -60,7 +61,6 @@ struct ResultClasses {
     burn_alert: Py<PyAny>,
     multi_alert: Py<PyAny>,
     transition: Py<PyAny>,
-    new: Py<PyAny>,
 }
 
 static RESULT_CLASSES: PyOnceLock<ResultClasses> = PyOnceLock::new();
@@ -78,19 +78,34 @@ impl ResultClasses {
         class: &Py<PyAny>,
         fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
     ) -> PyResult<Bound<'py, PyAny>> {
-        let object = self.new.bind(py).call1((class.bind(py),))?;
-        for (name, value) in fields {
-            // SAFETY: all three are live objects owned by bound references while the GIL is
-            // held. This is `object.__setattr__(object, name, value)` minus the call protocol.
-            let status = unsafe {
-                pyo3::ffi::PyObject_GenericSetAttr(object.as_ptr(), name.as_ptr(), value.as_ptr())
-            };
-            if status != 0 {
-                return Err(PyErr::fetch(py));
-            }
-        }
-        Ok(object)
+        build_frozen(class.bind(py), fields)
     }
+}
+
+/// An instance of a frozen dataclass of the facade, built as its own `__init__` would build it
+/// (`object.__new__`, then the generic setattr per field) but without intermediate tuples or
+/// Python frames.
+pub(crate) fn build_frozen<'py>(
+    class: &Bound<'py, PyAny>,
+    fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
+) -> PyResult<Bound<'py, PyAny>> {
+    static OBJECT_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = class.py();
+    let new = OBJECT_NEW.get_or_try_init(py, || {
+        py.get_type::<PyAny>().getattr("__new__").map(Bound::unbind)
+    })?;
+    let object = new.bind(py).call1((class,))?;
+    for (name, value) in fields {
+        // SAFETY: all three are live objects owned by bound references while the GIL is
+        // held. This is `object.__setattr__(object, name, value)` minus the call protocol.
+        let status = unsafe {
+            pyo3::ffi::PyObject_GenericSetAttr(object.as_ptr(), name.as_ptr(), value.as_ptr())
+        };
+        if status != 0 {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    Ok(object)
 }
 
 /// `value` as a Python object.
@@ -630,14 +645,12 @@ fn bind_result_classes(
     multi_alert: Py<PyAny>,
     transition: Py<PyAny>,
 ) -> PyResult<()> {
-    let object = py.get_type::<PyAny>();
     let classes = ResultClasses {
         snapshot,
         sample,
         burn_alert,
         multi_alert,
         transition,
-        new: object.getattr("__new__")?.unbind(),
     };
     // A second import (importlib.reload, say) keeps the first binding.
     let _ = RESULT_CLASSES.set(py, classes);
@@ -663,6 +676,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
     spend::register(m)?;
     breaker::register(m)?;
+    ledger::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

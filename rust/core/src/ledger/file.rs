@@ -199,7 +199,7 @@ fn write_reservation(o: &mut Out, r: &Reservation) {
     o.token(r.overage.name());
     o.str(&r.scope_path);
     o.strs(&r.affected_scopes);
-    o.str(&r.idempotency_key);
+    o.opt(r.idempotency_key.as_deref(), Out::str);
     o.opt(r.committed, Out::int);
     o.opt(r.finalized_at_ms, Out::int);
 }
@@ -232,7 +232,7 @@ fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
         overage: i.named(&OVERAGES, Overage::name)?,
         scope_path: i.str()?,
         affected_scopes: i.strs()?,
-        idempotency_key: i.str()?,
+        idempotency_key: i.opt(In::str)?,
         committed: i.opt(In::int)?,
         finalized_at_ms: i.opt(In::int)?,
     })
@@ -297,9 +297,9 @@ impl Ledger {
         o.int(self.retention_ms);
         o.token("next");
         o.uint(state.next_id);
-        let mut budgets: Vec<_> = state.budgets.iter().collect();
-        budgets.sort_by(|a, b| (&a.0 .0, a.0 .1.name()).cmp(&(&b.0 .0, b.0 .1.name())));
-        for ((path, unit), b) in budgets {
+        let mut budgets: Vec<_> = state.all_budgets().collect();
+        budgets.sort_by(|a, b| (a.0, a.1.name()).cmp(&(b.0, b.1.name())));
+        for (path, unit, b) in budgets {
             o.token("budget");
             o.str(path);
             o.token(unit.name());
@@ -353,7 +353,7 @@ impl Ledger {
                         capped: i.token()? == "capped",
                         caps: i.caps()?,
                     };
-                    state.budgets.insert((path, unit), budget);
+                    state.budgets.entry(path).or_default()[unit.index()] = Some(budget);
                 }
                 "reservation" => {
                     let r = read_reservation(&mut i)?;
@@ -364,7 +364,7 @@ impl Ledger {
                             r.id.clone(),
                         )),
                     };
-                    state.reservations.insert(r.id.clone(), r);
+                    state.reservations.insert(r.id.clone(), Box::new(r));
                 }
                 "replay" => {
                     let op = i.named(&OPS, op_name)?;

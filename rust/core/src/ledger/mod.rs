@@ -11,8 +11,8 @@
 //! reservations on its scope until funded, as does the over-limit state. The semantics are
 //! those of the Cycles protocol v0 specification that runcycles 0.5.3 ships.
 //!
-//! Every operation takes an idempotency key: replaying it with the same payload answers the
-//! stored result; another payload is an `IDEMPOTENCY_MISMATCH`. Reservations expire `ttl_ms`
+//! Every operation takes an optional idempotency key: replaying it with the same payload
+//! answers the stored result; another payload is an `IDEMPOTENCY_MISMATCH`. Reservations expire `ttl_ms`
 //! after creation (plus `grace_period_ms` for commits), giving their holds back; expiry is
 //! applied at the start of every operation, from an index ordered by deadline. Finalized
 //! reservations and idempotency records are kept for a retention period, so memory stays
@@ -57,6 +57,11 @@ impl Unit {
             Unit::Credits => "CREDITS",
             Unit::RiskPoints => "RISK_POINTS",
         }
+    }
+
+    /// Its position in [`UNITS`].
+    fn index(self) -> usize {
+        self as usize
     }
 
     /// The unit named `name`.
@@ -393,8 +398,8 @@ pub struct Reservation {
     pub scope_path: String,
     /// The scopes whose budgets it draws on.
     pub affected_scopes: Vec<String>,
-    /// The key it was made with.
-    pub idempotency_key: String,
+    /// The key it was made with, if any.
+    pub idempotency_key: Option<String>,
     /// The amount committed, once committed.
     pub committed: Option<i64>,
     /// When it was committed, released or expired.
@@ -634,8 +639,10 @@ struct Replay {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct State {
-    budgets: HashMap<(String, Unit), Budget>,
-    reservations: HashMap<String, Reservation>,
+    /// Per scope path, its budget in each unit (indexed by [`Unit::index`]).
+    budgets: HashMap<String, [Option<Budget>; 4]>,
+    /// Boxed: the table moves only pointers when it grows.
+    reservations: HashMap<String, Box<Reservation>>,
     /// Active reservations by the time their commits stop being accepted.
     deadlines: BTreeSet<(i64, String)>,
     /// Finalized reservations by the time they were finalized.
@@ -646,8 +653,28 @@ struct State {
     next_id: u64,
 }
 
-/// The ledger. All operations take the time (`now_ms`, ms since the epoch) and an
-/// idempotency key.
+impl State {
+    fn budget(&self, scope: &str, unit: Unit) -> Option<&Budget> {
+        self.budgets.get(scope)?[unit.index()].as_ref()
+    }
+
+    fn budget_mut(&mut self, scope: &str, unit: Unit) -> Option<&mut Budget> {
+        self.budgets.get_mut(scope)?[unit.index()].as_mut()
+    }
+
+    /// Every budget, as (scope path, unit, budget).
+    fn all_budgets(&self) -> impl Iterator<Item = (&String, Unit, &Budget)> {
+        self.budgets.iter().flat_map(|(path, units)| {
+            UNITS
+                .iter()
+                .zip(units)
+                .filter_map(move |(&unit, b)| Some((path, unit, b.as_ref()?)))
+        })
+    }
+}
+
+/// The ledger. All operations take the time (`now_ms`, ms since the epoch) and an optional
+/// idempotency key (no key: no replay protection, nothing remembered).
 pub struct Ledger {
     state: Mutex<State>,
     retention_ms: i64,
@@ -678,14 +705,14 @@ fn in_range(param: &'static str, value: i64, lo: i64, hi: i64) -> Result<i64, Er
     }
 }
 
-fn key(idempotency_key: &str) -> Result<&str, Error> {
-    if idempotency_key.is_empty() || idempotency_key.chars().count() > 256 {
-        return Err(Error::invalid(
+fn key(idempotency_key: Option<&str>) -> Result<Option<&str>, Error> {
+    match idempotency_key {
+        Some(k) if k.is_empty() || k.chars().count() > 256 => Err(Error::invalid(
             "idempotency_key",
             "must be 1 to 256 characters",
-        ));
+        )),
+        k => Ok(k),
     }
-    Ok(idempotency_key)
 }
 
 /// Checks a scope path (`level:name[/level:name...]`, levels in order) and returns it.
@@ -739,7 +766,8 @@ impl Ledger {
         amount("allocated", allocated)?;
         amount("overdraft_limit", overdraft_limit)?;
         let mut state = self.lock();
-        let budget = state.budgets.entry((scope.to_string(), unit)).or_default();
+        let budget = state.budgets.entry(scope.to_string()).or_default()[unit.index()]
+            .get_or_insert_with(Budget::default);
         budget.allocated = allocated;
         budget.overdraft_limit = overdraft_limit;
         budget.caps = caps.filter(|c| !c.is_empty());
@@ -753,8 +781,7 @@ impl Ledger {
         amount("amount", value)?;
         let mut state = self.lock();
         let budget = state
-            .budgets
-            .get_mut(&(scope.to_string(), unit))
+            .budget_mut(scope, unit)
             .ok_or_else(|| LedgerError::BudgetNotFound {
                 scope_path: scope.to_string(),
             })?;
@@ -772,7 +799,7 @@ impl Ledger {
     pub fn reserve(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         request: &ReserveRequest,
     ) -> Result<Verdict, LedgerError> {
         let key = key(idempotency_key)?;
@@ -781,7 +808,7 @@ impl Ledger {
         amount("estimate", request.estimate)?;
         in_range("ttl_ms", request.ttl_ms, 1_000, 86_400_000)?;
         in_range("grace_period_ms", request.grace_period_ms, 0, 60_000)?;
-        let payload = format!("{request:?}");
+        let payload = key.map(|_| format!("{request:?}")).unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Reserve, key, &payload)? {
@@ -796,8 +823,7 @@ impl Ledger {
             let id = format!("rsv_{:016x}", state.next_id);
             for scope in &verdict.affected_scopes {
                 let budget = state
-                    .budgets
-                    .get_mut(&(scope.clone(), request.unit))
+                    .budget_mut(scope, request.unit)
                     .expect("evaluated");
                 budget.reserved += request.estimate;
             }
@@ -815,7 +841,7 @@ impl Ledger {
                 overage: request.overage,
                 scope_path: verdict.scope_path.clone(),
                 affected_scopes: verdict.affected_scopes.clone(),
-                idempotency_key: key.to_string(),
+                idempotency_key: key.map(str::to_string),
                 committed: None,
                 finalized_at_ms: None,
             };
@@ -823,7 +849,7 @@ impl Ledger {
                 expires_at_ms.saturating_add(request.grace_period_ms),
                 id.clone(),
             ));
-            state.reservations.insert(id.clone(), reservation);
+            state.reservations.insert(id.clone(), Box::new(reservation));
             verdict.reservation_id = Some(id);
             verdict.reserved = request.estimate;
             verdict.expires_at_ms = Some(expires_at_ms);
@@ -844,7 +870,7 @@ impl Ledger {
     pub fn decide(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         subject: &Subject,
         action: &Action,
         unit: Unit,
@@ -854,7 +880,7 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("estimate", estimate)?;
-        let payload = format!("{subject:?}{action:?}{unit:?}{estimate}");
+        let payload = key.map(|_| format!("{subject:?}{action:?}{unit:?}{estimate}")).unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Decide, key, &payload)? {
@@ -872,18 +898,19 @@ impl Ledger {
         Ok(verdict)
     }
 
-    /// Charges `actual` for reservation `id` and gives the rest of its hold back.
+    /// Charges `actual` for reservation `id` and gives the rest of its hold back. `unit`, if
+    /// given, must be the reservation's.
     pub fn commit(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         id: &str,
-        unit: Unit,
+        unit: Option<Unit>,
         actual: i64,
     ) -> Result<Committed, LedgerError> {
         let key = key(idempotency_key)?;
         amount("actual", actual)?;
-        let payload = format!("{id}{unit:?}{actual}");
+        let payload = key.map(|_| format!("{id}{unit:?}{actual}")).unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Commit, key, &payload)? {
@@ -893,12 +920,15 @@ impl Ledger {
             });
         }
         let r = active(&state, id)?;
-        if r.unit != unit {
-            return Err(LedgerError::UnitMismatch {
-                expected: r.unit,
-                got: unit,
-            });
-        }
+        let unit = match unit {
+            Some(u) if u != r.unit => {
+                return Err(LedgerError::UnitMismatch {
+                    expected: r.unit,
+                    got: u,
+                })
+            }
+            _ => r.unit,
+        };
         let (held, overage, scopes) = (r.reserved, r.overage, r.affected_scopes.clone());
         if overage == Overage::Reject && actual > held {
             return Err(LedgerError::BudgetExceeded {
@@ -928,7 +958,7 @@ impl Ledger {
     pub fn release(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         id: &str,
     ) -> Result<i64, LedgerError> {
         let key = key(idempotency_key)?;
@@ -960,13 +990,13 @@ impl Ledger {
     pub fn extend(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         id: &str,
         extend_by_ms: i64,
     ) -> Result<i64, LedgerError> {
         let key = key(idempotency_key)?;
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
-        let payload = format!("{id}/{extend_by_ms}");
+        let payload = key.map(|_| format!("{id}/{extend_by_ms}")).unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Extend, key, &payload)? {
@@ -1006,7 +1036,7 @@ impl Ledger {
     pub fn event(
         &self,
         now_ms: i64,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
         subject: &Subject,
         action: &Action,
         unit: Unit,
@@ -1017,7 +1047,7 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("actual", actual)?;
-        let payload = format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}");
+        let payload = key.map(|_| format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}")).unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Event, key, &payload)? {
@@ -1026,11 +1056,9 @@ impl Ledger {
                 _ => unreachable!("event keys store events"),
             });
         }
-        let scopes = budgeted_scopes(&state, subject, unit);
+        let (scopes, scope_path) = budgeted_scopes(&state, subject, unit);
         if scopes.is_empty() {
-            return Err(LedgerError::BudgetNotFound {
-                scope_path: subject.scope_paths().pop().unwrap_or_default(),
-            });
+            return Err(LedgerError::BudgetNotFound { scope_path });
         }
         let charge = Charge::plan(&state, &scopes, unit, 0, actual, overage)?;
         charge.apply(&mut state, &scopes, unit, 0);
@@ -1057,18 +1085,17 @@ impl Ledger {
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         let mut balances: Vec<Balance> = state
-            .budgets
-            .iter()
-            .filter(|((path, _), _)| {
+            .all_budgets()
+            .filter(|(path, _, _)| {
                 path.starts_with(prefix)
                     && (prefix.is_empty()
                         || path.len() == prefix.len()
                         || path[prefix.len()..].starts_with('/'))
             })
-            .map(|((path, unit), b)| Balance {
+            .map(|(path, unit, b)| Balance {
                 scope: path.rsplit('/').next().unwrap_or(path).to_string(),
                 scope_path: path.clone(),
-                unit: *unit,
+                unit,
                 allocated: b.allocated,
                 reserved: b.reserved,
                 spent: b.spent,
@@ -1097,7 +1124,7 @@ impl Ledger {
             .reservations
             .values()
             .filter(|r| status.is_none_or(|s| r.status == s) && r.scope_path.starts_with(prefix))
-            .cloned()
+            .map(|r| Reservation::clone(r))
             .collect();
         found.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
         found
@@ -1163,10 +1190,11 @@ impl Ledger {
         state: &mut State,
         now_ms: i64,
         op: Op,
-        key: &str,
+        key: Option<&str>,
         payload: String,
         answer: Answer,
     ) {
+        let Some(key) = key else { return };
         state.replay_times.insert((now_ms, op, key.to_string()));
         state.replays.insert(
             (op, key.to_string()),
@@ -1193,8 +1221,8 @@ impl Ledger {
                 *holds.entry((scope.as_str(), r.unit)).or_default() += r.reserved;
             }
         }
-        for ((path, unit), b) in &state.budgets {
-            let held = holds.get(&(path.as_str(), *unit)).copied().unwrap_or(0);
+        for (path, unit, b) in state.all_budgets() {
+            let held = holds.get(&(path.as_str(), unit)).copied().unwrap_or(0);
             let ok = b.reserved >= 0
                 && b.spent >= 0
                 && b.debt >= 0
@@ -1208,19 +1236,17 @@ impl Ledger {
     }
 }
 
-/// The scopes of `subject`'s path with a budget in `unit`, outermost first.
-fn budgeted_scopes(state: &State, subject: &Subject, unit: Unit) -> Vec<String> {
-    subject
-        .scope_paths()
-        .into_iter()
-        .filter(|path| state.budgets.contains_key(&(path.clone(), unit)))
-        .collect()
+/// The scopes of `subject`'s path with a budget in `unit`, outermost first, and the path.
+fn budgeted_scopes(state: &State, subject: &Subject, unit: Unit) -> (Vec<String>, String) {
+    let mut paths = subject.scope_paths();
+    let scope_path = paths.last().cloned().unwrap_or_default();
+    paths.retain(|path| state.budget(path, unit).is_some());
+    (paths, scope_path)
 }
 
 /// The answer to reserving `estimate` now.
 fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verdict {
-    let scopes = budgeted_scopes(state, subject, unit);
-    let scope_path = subject.scope_paths().pop().unwrap_or_default();
+    let (scopes, scope_path) = budgeted_scopes(state, subject, unit);
     let deny = |reason: &str, scope: Option<&String>| Verdict {
         decision: Decision::Deny,
         reservation_id: None,
@@ -1235,7 +1261,7 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verd
     if scopes.is_empty() {
         return deny("BUDGET_NOT_FOUND", None);
     }
-    let budget = |scope: &String| &state.budgets[&(scope.clone(), unit)];
+    let budget = |scope: &String| state.budget(scope, unit).expect("budgeted");
     // The protocol's precedence: over-limit, then debt, then the amount.
     let first = |fails: &dyn Fn(&Budget) -> bool| scopes.iter().find(|s| fails(budget(s)));
     if let Some(scope) = first(&Budget::is_over_limit) {
@@ -1297,7 +1323,7 @@ impl Charge {
         let delta = actual - held;
         let budgets: Vec<&Budget> = scopes
             .iter()
-            .map(|scope| &state.budgets[&(scope.clone(), unit)])
+            .map(|scope| state.budget(scope, unit).expect("budgeted"))
             .collect();
         let covered = |b: &Budget| delta <= 0 || b.remaining() >= delta;
         if budgets.iter().all(|b| covered(b)) {
@@ -1359,10 +1385,7 @@ impl Charge {
     /// Releases the holds and books the charge.
     fn apply(&self, state: &mut State, scopes: &[String], unit: Unit, held: i64) {
         for (scope, &(spent, debt, capped)) in scopes.iter().zip(&self.per_scope) {
-            let budget = state
-                .budgets
-                .get_mut(&(scope.clone(), unit))
-                .expect("planned");
+            let budget = state.budget_mut(scope, unit).expect("planned");
             budget.reserved -= held;
             budget.spent += spent;
             budget.debt += debt;
@@ -1390,11 +1413,7 @@ fn denial(verdict: &Verdict) -> LedgerError {
 
 fn unhold(state: &mut State, scopes: &[String], unit: Unit, held: i64) {
     for scope in scopes {
-        state
-            .budgets
-            .get_mut(&(scope.clone(), unit))
-            .expect("held")
-            .reserved -= held;
+        state.budget_mut(scope, unit).expect("held").reserved -= held;
     }
 }
 
@@ -1415,7 +1434,13 @@ fn active<'a>(state: &'a State, id: &str) -> Result<&'a Reservation, LedgerError
 }
 
 /// The stored answer for `(op, key)` if the payload matches; a mismatch error otherwise.
-fn replay(state: &State, op: Op, key: &str, payload: &str) -> Result<Option<Answer>, LedgerError> {
+fn replay(
+    state: &State,
+    op: Op,
+    key: Option<&str>,
+    payload: &str,
+) -> Result<Option<Answer>, LedgerError> {
+    let Some(key) = key else { return Ok(None) };
     match state.replays.get(&(op, key.to_string())) {
         None => Ok(None),
         Some(r) if r.payload == payload => Ok(Some(r.answer.clone())),

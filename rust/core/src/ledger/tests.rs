@@ -48,7 +48,7 @@ fn balance(l: &Ledger, path: &str) -> Balance {
 
 fn reserve(l: &Ledger, key: &str, estimate: i64, overage: Overage) -> String {
     let s = subject("acme", Some("chat"));
-    l.reserve(T, key, &request(&s, estimate, overage))
+    l.reserve(T, Some(key), &request(&s, estimate, overage))
         .unwrap()
         .reservation_id
         .unwrap()
@@ -59,7 +59,7 @@ fn reserve_commit_release_move_the_balances() {
     let l = ledger();
     let s = subject("acme", Some("chat"));
     let v = l
-        .reserve(T, "r1", &request(&s, 300, Overage::AllowIfAvailable))
+        .reserve(T, Some("r1"), &request(&s, 300, Overage::AllowIfAvailable))
         .unwrap();
     assert_eq!(v.decision, Decision::Allow);
     assert_eq!(v.affected_scopes, ["tenant:acme"], "app:chat has no budget");
@@ -67,7 +67,9 @@ fn reserve_commit_release_move_the_balances() {
     assert_eq!((v.reserved, v.expires_at_ms), (300, Some(T + 10_000)));
     let id = v.reservation_id.unwrap();
     assert_eq!(balance(&l, "tenant:acme").remaining, 700);
-    let c = l.commit(T, "c1", &id, Unit::Tokens, 200).unwrap();
+    let c = l
+        .commit(T, Some("c1"), &id, Some(Unit::Tokens), 200)
+        .unwrap();
     assert_eq!(
         c,
         Committed {
@@ -79,16 +81,16 @@ fn reserve_commit_release_move_the_balances() {
     let b = balance(&l, "tenant:acme");
     assert_eq!((b.reserved, b.spent, b.remaining), (0, 200, 800));
     let second = reserve(&l, "r2", 50, Overage::AllowIfAvailable);
-    assert_eq!(l.release(T, "x1", &second).unwrap(), 50);
+    assert_eq!(l.release(T, Some("x1"), &second).unwrap(), 50);
     assert_eq!(
-        l.commit(T, "c2", &second, Unit::Tokens, 1),
+        l.commit(T, Some("c2"), &second, Some(Unit::Tokens), 1),
         Err(LedgerError::ReservationFinalized {
             id: second.clone(),
             status: Status::Released
         })
     );
     assert_eq!(
-        l.release(T, "x2", "rsv_nope"),
+        l.release(T, Some("x2"), "rsv_nope"),
         Err(LedgerError::NotFound {
             id: "rsv_nope".into()
         })
@@ -118,7 +120,7 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
     )
     .unwrap();
     let s = subject("acme", Some("chat"));
-    let denied = l.reserve(T, "big", &request(&s, 150, Overage::Reject));
+    let denied = l.reserve(T, Some("big"), &request(&s, 150, Overage::Reject));
     assert_eq!(
         denied,
         Err(LedgerError::BudgetExceeded {
@@ -129,13 +131,13 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
         dry_run: true,
         ..request(&s, 150, Overage::Reject)
     };
-    let v = l.reserve(T, "dry", &dry).unwrap();
+    let v = l.reserve(T, Some("dry"), &dry).unwrap();
     assert_eq!(
         (v.decision, v.reason_code.as_deref(), v.reservation_id),
         (Decision::Deny, Some("BUDGET_EXCEEDED"), None)
     );
     let v = l
-        .reserve(T, "ok", &request(&s, 80, Overage::Reject))
+        .reserve(T, Some("ok"), &request(&s, 80, Overage::Reject))
         .unwrap();
     assert_eq!(v.decision, Decision::AllowWithCaps);
     assert_eq!(v.affected_scopes, ["tenant:acme", "tenant:acme/app:chat"]);
@@ -146,7 +148,7 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
     assert_eq!(balance(&l, "tenant:acme/app:chat").reserved, 80);
     let nowhere = subject("other", None);
     assert_eq!(
-        l.reserve(T, "none", &request(&nowhere, 1, Overage::Reject)),
+        l.reserve(T, Some("none"), &request(&nowhere, 1, Overage::Reject)),
         Err(LedgerError::BudgetNotFound {
             scope_path: "tenant:other".into()
         })
@@ -159,18 +161,22 @@ fn overage_policies_follow_the_protocol() {
     let l = ledger();
     let id = reserve(&l, "r", 100, Overage::Reject);
     assert!(matches!(
-        l.commit(T, "c", &id, Unit::Tokens, 101),
+        l.commit(T, Some("c"), &id, Some(Unit::Tokens), 101),
         Err(LedgerError::BudgetExceeded { .. })
     ));
     assert_eq!(
-        l.commit(T, "c2", &id, Unit::Tokens, 100).unwrap().charged,
+        l.commit(T, Some("c2"), &id, Some(Unit::Tokens), 100)
+            .unwrap()
+            .charged,
         100
     );
 
     // ALLOW_IF_AVAILABLE: the delta is capped to what remains, and the scope goes over-limit.
     let l = ledger();
     let id = reserve(&l, "r", 900, Overage::AllowIfAvailable);
-    let c = l.commit(T, "c", &id, Unit::Tokens, 1_500).unwrap();
+    let c = l
+        .commit(T, Some("c"), &id, Some(Unit::Tokens), 1_500)
+        .unwrap();
     assert_eq!((c.charged, c.debt_incurred), (1_000, 0));
     let b = balance(&l, "tenant:acme");
     assert_eq!(
@@ -179,7 +185,7 @@ fn overage_policies_follow_the_protocol() {
     );
     let s = subject("acme", None);
     assert_eq!(
-        l.reserve(T, "blocked", &request(&s, 0, Overage::Reject)),
+        l.reserve(T, Some("blocked"), &request(&s, 0, Overage::Reject)),
         Err(LedgerError::OverdraftLimitExceeded {
             scope: "tenant:acme".into()
         })
@@ -194,12 +200,14 @@ fn overage_policies_follow_the_protocol() {
     let id = reserve(&l, "r", 900, Overage::AllowWithOverdraft);
     let too_far = reserve(&l, "r2", 100, Overage::AllowWithOverdraft);
     assert_eq!(
-        l.commit(T, "c", &id, Unit::Tokens, 1_250),
+        l.commit(T, Some("c"), &id, Some(Unit::Tokens), 1_250),
         Err(LedgerError::OverdraftLimitExceeded {
             scope: "tenant:acme".into()
         })
     );
-    let c = l.commit(T, "c", &id, Unit::Tokens, 1_200).unwrap();
+    let c = l
+        .commit(T, Some("c"), &id, Some(Unit::Tokens), 1_200)
+        .unwrap();
     assert_eq!((c.charged, c.debt_incurred), (1_200, 300));
     let b = balance(&l, "tenant:acme");
     assert_eq!(
@@ -207,17 +215,19 @@ fn overage_policies_follow_the_protocol() {
         (900, 100, 300, -300)
     );
     assert_eq!(
-        l.reserve(T, "r3", &request(&s, 0, Overage::Reject)),
+        l.reserve(T, Some("r3"), &request(&s, 0, Overage::Reject)),
         Err(LedgerError::DebtOutstanding {
             scope: "tenant:acme".into()
         })
     );
-    let d = l.decide(T, "d", &s, &action(), Unit::Tokens, 1).unwrap();
+    let d = l
+        .decide(T, Some("d"), &s, &action(), Unit::Tokens, 1)
+        .unwrap();
     assert_eq!(
         (d.decision, d.reason_code.as_deref()),
         (Decision::Deny, Some("DEBT_OUTSTANDING"))
     );
-    assert_eq!(l.release(T, "x", &too_far).unwrap(), 100);
+    assert_eq!(l.release(T, Some("x"), &too_far).unwrap(), 100);
     l.fund("tenant:acme", Unit::Tokens, 500).unwrap();
     let b = balance(&l, "tenant:acme");
     assert_eq!(
@@ -232,17 +242,33 @@ fn events_debit_without_a_reservation() {
     let l = ledger();
     let s = subject("acme", None);
     let e = l
-        .event(T, "e1", &s, &action(), Unit::Tokens, 400, Overage::Reject)
+        .event(
+            T,
+            Some("e1"),
+            &s,
+            &action(),
+            Unit::Tokens,
+            400,
+            Overage::Reject,
+        )
         .unwrap();
     assert_eq!((e.charged, e.affected_scopes.len()), (400, 1));
     assert!(matches!(
-        l.event(T, "e2", &s, &action(), Unit::Tokens, 700, Overage::Reject),
+        l.event(
+            T,
+            Some("e2"),
+            &s,
+            &action(),
+            Unit::Tokens,
+            700,
+            Overage::Reject
+        ),
         Err(LedgerError::BudgetExceeded { .. })
     ));
     let capped = l
         .event(
             T,
-            "e3",
+            Some("e3"),
             &s,
             &action(),
             Unit::Tokens,
@@ -253,7 +279,15 @@ fn events_debit_without_a_reservation() {
     assert_eq!(capped.charged, 600);
     assert!(balance(&l, "tenant:acme").is_over_limit);
     assert!(matches!(
-        l.event(T, "e4", &s, &action(), Unit::Credits, 1, Overage::Reject),
+        l.event(
+            T,
+            Some("e4"),
+            &s,
+            &action(),
+            Unit::Credits,
+            1,
+            Overage::Reject
+        ),
         Err(LedgerError::BudgetNotFound { .. })
     ));
 }
@@ -262,23 +296,26 @@ fn events_debit_without_a_reservation() {
 fn expiry_gives_holds_back_lazily_and_in_sweeps() {
     let l = ledger();
     let id = reserve(&l, "r", 300, Overage::Reject);
-    assert_eq!(l.extend(T + 5_000, "h", &id, 5_000).unwrap(), T + 15_000);
     assert_eq!(
-        l.extend(T + 15_500, "h2", &id, 5_000),
+        l.extend(T + 5_000, Some("h"), &id, 5_000).unwrap(),
+        T + 15_000
+    );
+    assert_eq!(
+        l.extend(T + 15_500, Some("h2"), &id, 5_000),
         Err(LedgerError::ReservationExpired { id: id.clone() }),
         "no extension in the grace period"
     );
     // Commits are still taken in the grace period...
     let other = reserve(&l, "r2", 100, Overage::Reject);
     assert_eq!(
-        l.commit(T + 10_900, "c", &other, Unit::Tokens, 10)
+        l.commit(T + 10_900, Some("c"), &other, Some(Unit::Tokens), 10)
             .unwrap()
             .charged,
         10
     );
     // ...but not after it.
     assert_eq!(
-        l.commit(T + 16_001, "c2", &id, Unit::Tokens, 10),
+        l.commit(T + 16_001, Some("c2"), &id, Some(Unit::Tokens), 10),
         Err(LedgerError::ReservationExpired { id: id.clone() })
     );
     assert_eq!(balance(&l, "tenant:acme").reserved, 0);
@@ -297,32 +334,35 @@ fn idempotent_replays_and_mismatches() {
     let l = ledger();
     let s = subject("acme", None);
     let first = l
-        .reserve(T, "k", &request(&s, 100, Overage::Reject))
+        .reserve(T, Some("k"), &request(&s, 100, Overage::Reject))
         .unwrap();
     let again = l
-        .reserve(T, "k", &request(&s, 100, Overage::Reject))
+        .reserve(T, Some("k"), &request(&s, 100, Overage::Reject))
         .unwrap();
     assert_eq!(first, again);
     assert_eq!(balance(&l, "tenant:acme").reserved, 100, "held once");
     assert_eq!(
-        l.reserve(T, "k", &request(&s, 101, Overage::Reject)),
+        l.reserve(T, Some("k"), &request(&s, 101, Overage::Reject)),
         Err(LedgerError::IdempotencyMismatch { key: "k".into() })
     );
     let id = first.reservation_id.unwrap();
-    let c = l.commit(T, "c", &id, Unit::Tokens, 60).unwrap();
-    assert_eq!(l.commit(T, "c", &id, Unit::Tokens, 60).unwrap(), c);
+    let c = l.commit(T, Some("c"), &id, Some(Unit::Tokens), 60).unwrap();
+    assert_eq!(
+        l.commit(T, Some("c"), &id, Some(Unit::Tokens), 60).unwrap(),
+        c
+    );
     assert_eq!(balance(&l, "tenant:acme").spent, 60, "charged once");
     assert_eq!(
-        l.commit(T, "c", &id, Unit::Credits, 60),
+        l.commit(T, Some("c"), &id, Some(Unit::Credits), 60),
         Err(LedgerError::IdempotencyMismatch { key: "c".into() })
     );
     assert!(matches!(
-        l.commit(T, "c3", &id, Unit::Credits, 60),
+        l.commit(T, Some("c3"), &id, Some(Unit::Credits), 60),
         Err(LedgerError::ReservationFinalized { .. })
     ));
     // Records are forgotten after the retention period.
     assert!(l
-        .reserve(T + 3_600_001, "k", &request(&s, 101, Overage::Reject))
+        .reserve(T + 3_600_001, Some("k"), &request(&s, 101, Overage::Reject))
         .is_ok());
 }
 
@@ -335,18 +375,18 @@ fn bad_input_names_the_parameter() {
         other => panic!("{other:?}"),
     };
     let mut r = request(&s, -1, Overage::Reject);
-    assert_eq!(param(l.reserve(T, "k", &r).unwrap_err()), "estimate");
+    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "estimate");
     r.estimate = 1;
     r.ttl_ms = 10;
-    assert_eq!(param(l.reserve(T, "k", &r).unwrap_err()), "ttl_ms");
+    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "ttl_ms");
     r.ttl_ms = 10_000;
     r.subject = Subject::default();
-    assert_eq!(param(l.reserve(T, "k", &r).unwrap_err()), "subject");
+    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "subject");
     r.subject = subject("a/b", None);
-    assert_eq!(param(l.reserve(T, "k", &r).unwrap_err()), "tenant");
+    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "tenant");
     assert_eq!(
         param(
-            l.reserve(T, "", &request(&s, 1, Overage::Reject))
+            l.reserve(T, Some(""), &request(&s, 1, Overage::Reject))
                 .unwrap_err()
         ),
         "idempotency_key"
@@ -376,10 +416,19 @@ fn save_and_load_round_trip_exactly() {
     .unwrap();
     let id = reserve(&l, "r 1", 100, Overage::AllowWithOverdraft);
     let done = reserve(&l, "r2", 10, Overage::Reject);
-    l.commit(T, "c", &done, Unit::Tokens, 5).unwrap();
-    let s = subject("acme", Some("chat"));
-    l.event(T, "e", &s, &action(), Unit::Tokens, 7, Overage::Reject)
+    l.commit(T, Some("c"), &done, Some(Unit::Tokens), 5)
         .unwrap();
+    let s = subject("acme", Some("chat"));
+    l.event(
+        T,
+        Some("e"),
+        &s,
+        &action(),
+        Unit::Tokens,
+        7,
+        Overage::Reject,
+    )
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("burnguard-ledger-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ledger.bg");
@@ -387,12 +436,14 @@ fn save_and_load_round_trip_exactly() {
     let back = Ledger::load(&path).unwrap();
     assert!(file::same_state(&l, &back));
     assert_eq!(
-        back.commit(T, "c", &done, Unit::Tokens, 5).unwrap().charged,
+        back.commit(T, Some("c"), &done, Some(Unit::Tokens), 5)
+            .unwrap()
+            .charged,
         5,
         "replays survive"
     );
     assert_eq!(
-        back.commit(T, "c9", &id, Unit::Tokens, 100)
+        back.commit(T, Some("c9"), &id, Some(Unit::Tokens), 100)
             .unwrap()
             .charged,
         100
@@ -451,22 +502,28 @@ fn stress_never_overspends_any_scope() {
                                 ttl_ms: 1_000 + (next() % 2_000) as i64,
                                 ..request(&s, (next() % 400) as i64, overage)
                             };
-                            if let Ok(v) = l.reserve(now, &key, &r) {
+                            if let Ok(v) = l.reserve(now, Some(&key), &r) {
                                 mine.push(v.reservation_id.unwrap());
                             }
                         }
                         2 if !mine.is_empty() => {
                             let id = mine.swap_remove((next() as usize) % mine.len());
-                            let _ = l.commit(now, &key, &id, Unit::Tokens, (next() % 500) as i64);
+                            let _ = l.commit(
+                                now,
+                                Some(&key),
+                                &id,
+                                Some(Unit::Tokens),
+                                (next() % 500) as i64,
+                            );
                         }
                         3 if !mine.is_empty() => {
                             let id = mine.swap_remove((next() as usize) % mine.len());
-                            let _ = l.release(now, &key, &id);
+                            let _ = l.release(now, Some(&key), &id);
                         }
                         4 => {
                             let _ = l.event(
                                 now,
-                                &key,
+                                Some(&key),
                                 &s,
                                 &action(),
                                 Unit::Tokens,
