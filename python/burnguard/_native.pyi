@@ -1,6 +1,7 @@
 """Stubs for burnguard._native, the Rust engine. Every function raises ValueError naming the
 parameter on bad input. Read methods return the facade's result dataclasses, built natively."""
 
+import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -8,7 +9,22 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from burnguard.ledger import Balance
+from burnguard.ledger import (
+    Action,
+    Amount,
+    Balance,
+    Caps,
+    CommitOveragePolicy,
+    CommitResult,
+    DecisionResult,
+    EventResult,
+    ExtendResult,
+    ReleaseResult,
+    ReservationResult,
+    ReservationStatus,
+    Subject,
+    Unit,
+)
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
@@ -205,41 +221,71 @@ def bind_ledger_classes(
 ) -> None: ...
 
 class LedgerCore:
-    """The reservation ledger. Amounts are ints; units, policies and statuses are passed by
-    name; results are the facade's dataclasses; failures raise its typed errors."""
+    """The reservation ledger (``burnguard.Ledger`` subclasses it). Units and policies are their
+    enum members or names; amounts are ints or ``Amount``s; results are the facade's
+    dataclasses; failures raise its typed errors (``ValueError`` naming the parameter for bad
+    input)."""
 
-    def __init__(self, retention_ms: int, clock: Callable[[], float] | None = None) -> None: ...
-    @staticmethod
-    def load(path: str, clock: Callable[[], float] | None = None) -> LedgerCore: ...
-    def save(self, path: str) -> None: ...
-    def set_budget(
-        self, scope: str, unit_name: str, allocated: int, overdraft_limit: int, caps: Any = None
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] | None = None,
+        retention_seconds: float = 300.0,
+        _path: str | None = None,
     ) -> None: ...
-    def fund(self, scope: str, unit_name: str, amount: int) -> None: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+    def set_budget(
+        self,
+        scope: str | Subject,
+        unit: Unit | str,
+        allocated: int,
+        *,
+        overdraft_limit: int = 0,
+        caps: Caps | None = None,
+    ) -> None: ...
+    def fund(self, scope: str | Subject, unit: Unit | str, amount: int) -> None: ...
     def reserve(
         self,
-        subject: Any,
-        action: Any,
-        unit_name: str,
-        estimate: int,
-        ttl_ms: int,
-        grace_period_ms: int,
-        overage: str,
-        dry_run: bool,
-        key: str | None = None,
-    ) -> Any: ...
+        subject: Subject,
+        action: Action,
+        estimate: Amount | int,
+        *,
+        unit: Unit | str | None = None,
+        idempotency_key: str | None = None,
+        ttl_ms: int = 60_000,
+        grace_period_ms: int = 0,
+        overage_policy: CommitOveragePolicy | str | None = None,
+        dry_run: bool = False,
+    ) -> ReservationResult: ...
     def decide(
-        self, subject: Any, action: Any, unit_name: str, estimate: int, key: str | None = None
-    ) -> Any: ...
+        self,
+        subject: Subject,
+        action: Action,
+        estimate: Amount | int,
+        *,
+        unit: Unit | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DecisionResult: ...
     def commit(
-        self, reservation_id: str, unit_name: str | None, actual: int, key: str | None = None
-    ) -> Any: ...
-    def release(self, reservation_id: str, key: str | None = None) -> Any: ...
-    def extend(self, reservation_id: str, extend_by_ms: int, key: str | None = None) -> Any: ...
+        self, reservation_id: str, actual: Amount | int, *, idempotency_key: str | None = None
+    ) -> CommitResult: ...
+    def release(self, reservation_id: str, *, idempotency_key: str | None = None) -> ReleaseResult: ...
+    def extend(
+        self, reservation_id: str, extend_by_ms: int, *, idempotency_key: str | None = None
+    ) -> ExtendResult: ...
     def event(
-        self, subject: Any, action: Any, unit_name: str, actual: int, overage: str, key: str | None = None
-    ) -> Any: ...
-    def balances(self, prefix: str) -> list[Balance]: ...
-    def reservations(self, status: str | None = None, prefix: str = "") -> list[tuple[Any, ...]]: ...
+        self,
+        subject: Subject,
+        action: Action,
+        actual: Amount | int,
+        *,
+        unit: Unit | str | None = None,
+        idempotency_key: str | None = None,
+        overage_policy: CommitOveragePolicy | str | None = None,
+    ) -> EventResult: ...
+    def balances(self, scope: str | Subject | None = None) -> list[Balance]: ...
+    def _reservations(
+        self, status: ReservationStatus | str | None = None, scope: str | Subject | None = None
+    ) -> list[tuple[Any, ...]]: ...
     def sweep(self) -> int: ...
     def audit(self) -> str | None: ...

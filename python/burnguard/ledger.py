@@ -356,190 +356,46 @@ _native.bind_ledger_classes(
     },
 )
 
-_DEFAULT_RETENTION_SECONDS = 86_400.0
-
 
 def _scope(scope: str | Subject) -> str:
     return scope.scope_path if isinstance(scope, Subject) else scope
 
 
-def _amount(param: str, value: Amount | int, unit: Unit | str) -> tuple[str, int]:
-    if isinstance(value, Amount):
-        return Unit(value.unit).value, value.amount
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{param} must be an int or an Amount; got {value!r}")
-    return Unit(unit).value, value
+class Ledger(_native.LedgerCore):
+    """Budgets per scope and unit, and reservations against them, with the Cycles protocol's
+    semantics (see the module docs and ``README.md``).
 
+    ``Ledger(clock=None, retention_seconds=300)``. Every operation takes an optional
+    ``idempotency_key``: replaying it with the same payload returns the first answer; another
+    payload raises ``IdempotencyMismatchError``. Keys and finalized reservations are kept for
+    ``retention_seconds``, so memory is bounded by the traffic of that period. ``clock``
+    (seconds) replaces the wall clock, for tests and simulations. Amounts are ints in ``unit``
+    (``USD_MICROCENTS`` unless given) or ``Amount``s.
 
-class Ledger:
-    """Budgets per scope and unit, and reservations against them.
+    The operations (``set_budget``, ``fund``, ``reserve``, ``decide``, ``commit``,
+    ``release``, ``extend``, ``event``, ``balances``, ``sweep``, ``audit``, ``save``) run
+    natively, without a Python frame; their signatures are in ``burnguard/_native.pyi``."""
 
-    Operations take an optional ``idempotency_key``: replaying it with the same payload returns
-    the first answer; another payload raises ``IdempotencyMismatchError``. Keys, and finalized
-    reservations, are kept for ``retention_seconds``. ``clock`` (seconds) replaces the wall
-    clock, for tests and simulations."""
-
-    __slots__ = ("_core",)
-
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] | None = None,
-        retention_seconds: float = _DEFAULT_RETENTION_SECONDS,
-    ) -> None:
-        self._core = _native.LedgerCore(round(retention_seconds * 1000), clock)
+    __slots__ = ()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> Ledger:
-        """The ledger saved at ``path``; it answers exactly as the saved one did."""
-        ledger = cls.__new__(cls)
-        ledger._core = _native.LedgerCore.load(os.fspath(path), clock)
-        return ledger
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the whole ledger to ``path`` atomically (a temporary file, then a rename)."""
-        self._core.save(os.fspath(path))
-
-    def set_budget(
-        self,
-        scope: str | Subject,
-        unit: Unit | str,
-        allocated: int,
-        *,
-        overdraft_limit: int = 0,
-        caps: Caps | None = None,
-    ) -> None:
-        """Sets a scope's allocation, overdraft limit and caps in ``unit``; holds, spending and
-        debt are kept. ``scope`` is a path (``"tenant:acme/app:chat"``) or a ``Subject``."""
-        self._core.set_budget(_scope(scope), Unit(unit).value, allocated, overdraft_limit, caps)
-
-    def fund(self, scope: str | Subject, unit: Unit | str, amount: int) -> None:
-        """Adds to a scope's allocation; debt is repaid first, and the over-limit state clears."""
-        self._core.fund(_scope(scope), Unit(unit).value, amount)
-
-    def reserve(
-        self,
-        subject: Subject,
-        action: Action,
-        estimate: Amount | int,
-        *,
-        unit: Unit | str = Unit.USD_MICROCENTS,
-        idempotency_key: str | None = None,
-        ttl_ms: int = 60_000,
-        grace_period_ms: int = 0,
-        overage_policy: CommitOveragePolicy | str = CommitOveragePolicy.ALLOW_IF_AVAILABLE,
-        dry_run: bool = False,
-    ) -> ReservationResult:
-        """Holds ``estimate`` on every budget of the subject's path, atomically. Raises
-        ``BudgetExceededError``, ``DebtOutstandingError``, ``OverdraftLimitExceededError`` or
-        ``BudgetNotFoundError`` if it cannot. With ``dry_run=True`` nothing is held and a
-        ``DryRunResult`` (DENY with its reason, rather than an error) comes back."""
-        unit_name, amount = _amount("estimate", estimate, unit)
-        return self._core.reserve(  # type: ignore[no-any-return]
-            subject,
-            action,
-            unit_name,
-            amount,
-            ttl_ms,
-            grace_period_ms,
-            CommitOveragePolicy(overage_policy).value,
-            dry_run,
-            idempotency_key,
-        )
+        """The ledger saved at ``path`` (by ``save``); it answers exactly as the saved one did,
+        idempotent replays included."""
+        return cls(clock=clock, _path=os.fspath(path))
 
     def dry_run(
-        self,
-        subject: Subject,
-        action: Action,
-        estimate: Amount | int,
-        *,
-        unit: Unit | str = Unit.USD_MICROCENTS,
-        idempotency_key: str | None = None,
+        self, subject: Subject, action: Action, estimate: Amount | int, *, unit: Unit | str | None = None
     ) -> DryRunResult:
-        """``reserve(..., dry_run=True)``, typed."""
-        unit_name, amount = _amount("estimate", estimate, unit)
-        return cast(
-            DryRunResult,
-            self._core.reserve(
-                subject, action, unit_name, amount, 60_000, 0, "ALLOW_IF_AVAILABLE", True, idempotency_key
-            ),
-        )
-
-    def decide(
-        self,
-        subject: Subject,
-        action: Action,
-        estimate: Amount | int,
-        *,
-        unit: Unit | str = Unit.USD_MICROCENTS,
-        idempotency_key: str | None = None,
-    ) -> DecisionResult:
-        """A preflight answer, holding nothing: DENY comes with ``reason_code``
-        (OVERDRAFT_LIMIT_EXCEEDED, DEBT_OUTSTANDING, BUDGET_EXCEEDED, BUDGET_NOT_FOUND)."""
-        unit_name, amount = _amount("estimate", estimate, unit)
-        return self._core.decide(subject, action, unit_name, amount, idempotency_key)  # type: ignore[no-any-return]
-
-    def commit(
-        self, reservation_id: str, actual: Amount | int, *, idempotency_key: str | None = None
-    ) -> CommitResult:
-        """Charges ``actual`` (an int is in the reservation's unit) and gives the rest of the
-        hold back, under the reservation's overage policy."""
-        if isinstance(actual, Amount):
-            unit_name: str | None = Unit(actual.unit).value
-            amount = actual.amount
-        else:
-            unit_name, amount = None, _amount("actual", actual, Unit.TOKENS)[1]
-        return self._core.commit(reservation_id, unit_name, amount, idempotency_key)  # type: ignore[no-any-return]
-
-    def release(self, reservation_id: str, *, idempotency_key: str | None = None) -> ReleaseResult:
-        """Gives the reservation's hold back."""
-        return self._core.release(reservation_id, idempotency_key)  # type: ignore[no-any-return]
-
-    def extend(
-        self, reservation_id: str, extend_by_ms: int, *, idempotency_key: str | None = None
-    ) -> ExtendResult:
-        """Pushes the reservation's expiry back (a heartbeat)."""
-        return self._core.extend(reservation_id, extend_by_ms, idempotency_key)  # type: ignore[no-any-return]
-
-    def event(
-        self,
-        subject: Subject,
-        action: Action,
-        actual: Amount | int,
-        *,
-        unit: Unit | str = Unit.USD_MICROCENTS,
-        idempotency_key: str | None = None,
-        overage_policy: CommitOveragePolicy | str = CommitOveragePolicy.ALLOW_IF_AVAILABLE,
-    ) -> EventResult:
-        """Charges ``actual`` to every budget of the subject's path without a reservation."""
-        unit_name, amount = _amount("actual", actual, unit)
-        return self._core.event(  # type: ignore[no-any-return]
-            subject, action, unit_name, amount, CommitOveragePolicy(overage_policy).value, idempotency_key
-        )
-
-    def balances(self, scope: str | Subject | None = None) -> list[Balance]:
-        """Balances of ``scope`` and the scopes under it (all of them if None)."""
-        return self._core.balances("" if scope is None else _scope(scope))
+        """What ``reserve`` would answer, holding nothing (runcycles' shadow mode)."""
+        return cast(DryRunResult, self.reserve(subject, action, estimate, unit=unit, dry_run=True))
 
     def reservations(
         self, status: ReservationStatus | str | None = None, *, scope: str | Subject | None = None
     ) -> list[ReservationDetail]:
         """Reservations (finalized ones for the retention period), oldest first, filtered by
         status and by the scope their subject is in."""
-        rows = self._core.reservations(
-            None if status is None else ReservationStatus(status).value,
-            "" if scope is None else _scope(scope),
-        )
-        return [_detail(row) for row in rows]
-
-    def sweep(self) -> int:
-        """Expires overdue reservations now (every operation also does); returns how many."""
-        return self._core.sweep()
-
-    def audit(self) -> str | None:
-        """The first broken invariant (``reserved + spent <= allocated``, holds matching the
-        active reservations), or None."""
-        return self._core.audit()
+        return [_detail(row) for row in self._reservations(status, scope)]
 
     def stream(
         self,
@@ -548,9 +404,9 @@ class Ledger:
         estimate: Amount | int,
         *,
         cost: Callable[[Mapping[str, int]], int] | None = None,
-        unit: Unit | str = Unit.USD_MICROCENTS,
+        unit: Unit | str | None = None,
         ttl_ms: int = 60_000,
-        overage_policy: CommitOveragePolicy | str = CommitOveragePolicy.ALLOW_IF_AVAILABLE,
+        overage_policy: CommitOveragePolicy | str | None = None,
     ) -> Stream:
         """A context manager (sync or async) for streamed work: reserves on enter, accumulates
         usage (``s.add(tokens=...)``), commits ``cost(usage)`` (or the sum of ``s.add(n)``) on
@@ -593,9 +449,9 @@ class Stream:
         action: Action,
         estimate: Amount | int,
         cost: Callable[[Mapping[str, int]], int] | None,
-        unit: Unit | str,
+        unit: Unit | str | None,
         ttl_ms: int,
-        overage_policy: CommitOveragePolicy | str,
+        overage_policy: CommitOveragePolicy | str | None,
     ) -> None:
         self._ledger = ledger
         self._request = (subject, action, estimate, unit, ttl_ms, overage_policy)
@@ -674,7 +530,7 @@ def _release_quietly(ledger: Ledger, reservation_id: str) -> None:
     """Releases after the guarded call failed; a release error is logged so that the call's
     own exception is the one raised."""
     try:
-        ledger._core.release(reservation_id, None)
+        ledger.release(reservation_id)
     except LedgerError:
         logger.exception("releasing reservation %s after a failed call", reservation_id)
 
@@ -710,8 +566,8 @@ def guard(
     in runcycles (the outer estimate and the inner both count)."""
     if not dry_run and actual is None and not use_estimate_if_actual_not_provided:
         raise ValueError("actual is required when use_estimate_if_actual_not_provided is False")
-    policy = CommitOveragePolicy(overage_policy).value
-    unit_name = Unit(unit).value
+    policy = CommitOveragePolicy(overage_policy)
+    unit_name = Unit(unit)
     grace = 0 if grace_period_ms is None else grace_period_ms
 
     def resolve(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -729,11 +585,19 @@ def guard(
             resolve(action_name, args, kwargs) or "unknown",
             tuple(tags or ()),
         )
-        result = ledger._core.reserve(subject, act, unit_name, amount, ttl_ms, grace, policy, dry_run, None)
-        if dry_run and result.decision is Decision.DENY:
-            raise _DENIALS[result.reason_code](
-                f"dry run denied: {result.reason_code}", result.reason_code, result.denied_scope, None
-            )
+        result = ledger.reserve(
+            subject,
+            act,
+            amount,
+            unit=unit_name,
+            ttl_ms=ttl_ms,
+            grace_period_ms=grace,
+            overage_policy=policy,
+            dry_run=dry_run,
+        )
+        if isinstance(result, DryRunResult) and result.decision is Decision.DENY:
+            reason = result.reason_code or "BUDGET_EXCEEDED"
+            raise _DENIALS[reason](f"dry run denied: {reason}", reason, result.denied_scope, None)
         return result, amount, subject, act
 
     def settle(
@@ -745,10 +609,10 @@ def guard(
             logger.exception("actual failed after the guarded work completed; committing the estimate")
             spent = amount
         try:
-            ledger._core.commit(reservation.reservation_id, None, spent, None)
+            ledger.commit(reservation.reservation_id, spent)
         except ReservationExpiredError:
             # The work happened: charge it directly rather than lose it.
-            ledger._core.event(subject, act, unit_name, spent, policy, None)
+            ledger.event(subject, act, spent, unit=unit_name, overage_policy=policy)
 
     def enter(reservation: ReservationResult, amount: int) -> contextvars.Token[GuardContext | None]:
         return _context.set(

@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use burnguard_core::ledger::{
-    check_scope_path, Action, Balance, Caps, Debited, Ledger, LedgerError, Overage,
-    ReserveRequest, Status, Subject, Unit, Verdict, LEVELS,
+    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, LedgerError, Overage,
+    ReserveRequest, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
 use crate::{build_frozen, precise_wall_clock, value_error};
@@ -27,8 +27,10 @@ struct Classes {
     event: Py<PyAny>,
     balance: Py<PyAny>,
     caps: Py<PyAny>,
-    /// `Decision` members by name, and `Unit` members.
-    members: Py<PyDict>,
+    /// `Decision` members in the core's order (ALLOW, ALLOW_WITH_CAPS, DENY).
+    decisions: [Py<PyAny>; 3],
+    /// `Unit` members in the core's order.
+    units: [Py<PyAny>; 4],
     /// Error classes by kind (see [`error_kind`]).
     errors: Py<PyDict>,
 }
@@ -42,14 +44,20 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
 }
 
 /// Binds the facade's classes: `results` by result name, `members` (enum members by value),
-/// `errors` by kind.
+/// `errors` by kind (see [`error_kind`]).
 #[pyfunction]
 fn bind_ledger_classes(
     py: Python<'_>,
     results: &Bound<'_, PyDict>,
-    members: Py<PyDict>,
+    members: &Bound<'_, PyDict>,
     errors: Py<PyDict>,
 ) -> PyResult<()> {
+    let member = |name: &str| -> PyResult<Py<PyAny>> {
+        members
+            .get_item(name)?
+            .map(Bound::unbind)
+            .ok_or_else(|| PyValueError::new_err(format!("missing member {name}")))
+    };
     let get = |name: &str| -> PyResult<Py<PyAny>> {
         results
             .get_item(name)?
@@ -66,7 +74,17 @@ fn bind_ledger_classes(
         event: get("event")?,
         balance: get("balance")?,
         caps: get("caps")?,
-        members,
+        decisions: [
+            member("ALLOW")?,
+            member("ALLOW_WITH_CAPS")?,
+            member("DENY")?,
+        ],
+        units: [
+            member(Unit::UsdMicrocents.name())?,
+            member(Unit::Tokens.name())?,
+            member(Unit::Credits.name())?,
+            member(Unit::RiskPoints.name())?,
+        ],
         errors,
     };
     let _ = CLASSES.set(py, bound);
@@ -116,16 +134,113 @@ fn ledger_error(py: Python<'_>, e: LedgerError) -> PyErr {
     }
 }
 
-fn unit(name: &str) -> PyResult<Unit> {
-    Unit::from_name(name).map_err(value_error)
+/// A scope given as a path or as a `Subject` (its `scope_path`), checked.
+fn scope_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let path: String = match value.cast::<PyString>() {
+        Ok(s) => s.to_str()?.to_string(),
+        Err(_) => value
+            .getattr(intern!(value.py(), "scope_path"))
+            .and_then(|p| p.extract())
+            .map_err(|_| {
+                value_error(Error::invalid(
+                    "scope",
+                    format!("must be a scope path or a Subject; got {value}"),
+                ))
+            })?,
+    };
+    check_scope_path(&path).map_err(value_error)?;
+    Ok(path)
+}
+
+/// A unit given as a `Unit` member or its name.
+fn unit_arg(value: &Bound<'_, PyAny>) -> PyResult<Unit> {
+    let name = value.cast::<PyString>().map_err(|_| {
+        value_error(Error::invalid(
+            "unit",
+            format!("must be a Unit; got {value}"),
+        ))
+    })?;
+    Unit::from_name(name.to_str()?).map_err(value_error)
+}
+
+/// An overage policy given as a `CommitOveragePolicy` member or its name (None: the default,
+/// ALLOW_IF_AVAILABLE).
+fn overage_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Overage> {
+    let Some(value) = value else {
+        return Ok(Overage::AllowIfAvailable);
+    };
+    let name = value.cast::<PyString>().map_err(|_| {
+        value_error(Error::invalid(
+            "overage_policy",
+            format!("must be a CommitOveragePolicy; got {value}"),
+        ))
+    })?;
+    Overage::from_name(name.to_str()?).map_err(value_error)
+}
+
+/// An amount given as an int in `unit` (None: USD_MICROCENTS) or as an `Amount`, whose own
+/// unit wins.
+fn amount_arg(
+    param: &'static str,
+    value: &Bound<'_, PyAny>,
+    unit: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Unit, i64)> {
+    let (own, amount) = amount_in(param, value)?;
+    let unit = match (own, unit) {
+        (Some(own), _) => own,
+        (None, Some(u)) => unit_arg(u)?,
+        (None, None) => Unit::UsdMicrocents,
+    };
+    Ok((unit, amount))
+}
+
+/// An int (no unit of its own) or an `Amount` (with its unit).
+fn amount_in(param: &'static str, value: &Bound<'_, PyAny>) -> PyResult<(Option<Unit>, i64)> {
+    let py = value.py();
+    let bad = || {
+        value_error(Error::invalid(
+            param,
+            format!("must be an int or an Amount; got {value}"),
+        ))
+    };
+    if value.is_instance_of::<PyBool>() {
+        return Err(bad());
+    }
+    if value.is_instance_of::<PyInt>() {
+        let amount = value.extract::<i64>().map_err(|_| {
+            value_error(Error::invalid(
+                param,
+                format!("must fit in 64 bits; got {value}"),
+            ))
+        })?;
+        return Ok((None, amount));
+    }
+    match (
+        value.getattr(intern!(py, "unit")),
+        value.getattr(intern!(py, "amount")),
+    ) {
+        (Ok(u), Ok(a)) if a.is_instance_of::<PyInt>() && !a.is_instance_of::<PyBool>() => {
+            let (_, amount) = amount_in(param, &a)?;
+            Ok((Some(unit_arg(&u)?), amount))
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// A subject from the facade's `Subject` (or any object with its attributes).
 fn read_subject(subject: &Bound<'_, PyAny>) -> PyResult<Subject> {
     let py = subject.py();
+    let names = [
+        intern!(py, "tenant"),
+        intern!(py, "workspace"),
+        intern!(py, "app"),
+        intern!(py, "workflow"),
+        intern!(py, "agent"),
+        intern!(py, "toolset"),
+    ];
     let mut levels: [Option<String>; 6] = Default::default();
-    for (slot, level) in levels.iter_mut().zip(LEVELS) {
-        *slot = subject.getattr(PyString::intern(py, level))?.extract()?;
+    for (slot, name) in levels.iter_mut().zip(names) {
+        *slot = subject.getattr(name)?.extract()?;
     }
     let dimensions: Option<Bound<'_, PyAny>> = subject
         .getattr(intern!(py, "dimensions"))?
@@ -154,12 +269,26 @@ fn read_action(action: &Bound<'_, PyAny>) -> PyResult<Action> {
     })
 }
 
-fn member<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    classes(py)?
-        .members
-        .bind(py)
-        .get_item(name)?
-        .ok_or_else(|| PyRuntimeError::new_err(format!("unbound member {name}")))
+fn unit_member(py: Python<'_>, unit: Unit) -> PyResult<Bound<'_, PyAny>> {
+    let index = [
+        Unit::UsdMicrocents,
+        Unit::Tokens,
+        Unit::Credits,
+        Unit::RiskPoints,
+    ]
+    .iter()
+    .position(|&u| u == unit)
+    .expect("every unit");
+    Ok(classes(py)?.units[index].bind(py).clone())
+}
+
+fn decision_member(py: Python<'_>, decision: Decision) -> PyResult<Bound<'_, PyAny>> {
+    let index = match decision {
+        Decision::Allow => 0,
+        Decision::AllowWithCaps => 1,
+        Decision::Deny => 2,
+    };
+    Ok(classes(py)?.decisions[index].bind(py).clone())
 }
 
 fn caps_object<'py>(py: Python<'py>, caps: &Option<Caps>) -> PyResult<Bound<'py, PyAny>> {
@@ -175,14 +304,20 @@ fn caps_object<'py>(py: Python<'py>, caps: &Option<Caps>) -> PyResult<Bound<'py,
     build_frozen(
         classes(py)?.caps.bind(py),
         &[
-            (intern!(py, "max_tokens"), c.max_tokens.into_bound_py_any(py)?),
+            (
+                intern!(py, "max_tokens"),
+                c.max_tokens.into_bound_py_any(py)?,
+            ),
             (
                 intern!(py, "max_steps_remaining"),
                 c.max_steps_remaining.into_bound_py_any(py)?,
             ),
             (intern!(py, "tool_allowlist"), tools(&c.tool_allowlist)?),
             (intern!(py, "tool_denylist"), tools(&c.tool_denylist)?),
-            (intern!(py, "cooldown_ms"), c.cooldown_ms.into_bound_py_any(py)?),
+            (
+                intern!(py, "cooldown_ms"),
+                c.cooldown_ms.into_bound_py_any(py)?,
+            ),
         ],
     )
 }
@@ -195,22 +330,31 @@ fn verdict_object<'py>(
     class: &Py<PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let c = classes(py)?;
-    let decision = member(py, v.decision.name())?;
+    let decision = decision_member(py, v.decision)?;
     let scopes = PyTuple::new(py, &v.affected_scopes)?.into_any();
     let caps = caps_object(py, &v.caps)?;
-    let unit = member(py, unit.name())?;
+    let unit = unit_member(py, unit)?;
     let mut fields = vec![
         (intern!(py, "decision"), decision),
         (intern!(py, "affected_scopes"), scopes),
-        (intern!(py, "scope_path"), v.scope_path.into_bound_py_any(py)?),
+        (
+            intern!(py, "scope_path"),
+            v.scope_path.into_bound_py_any(py)?,
+        ),
         (intern!(py, "caps"), caps),
     ];
     if class.is(&c.reservation) {
         fields.extend([
-            (intern!(py, "reservation_id"), v.reservation_id.into_bound_py_any(py)?),
+            (
+                intern!(py, "reservation_id"),
+                v.reservation_id.into_bound_py_any(py)?,
+            ),
             (intern!(py, "unit"), unit),
             (intern!(py, "reserved"), v.reserved.into_bound_py_any(py)?),
-            (intern!(py, "expires_at_ms"), v.expires_at_ms.into_bound_py_any(py)?),
+            (
+                intern!(py, "expires_at_ms"),
+                v.expires_at_ms.into_bound_py_any(py)?,
+            ),
         ]);
     } else {
         if class.is(&c.dry_run) {
@@ -220,8 +364,14 @@ fn verdict_object<'py>(
             ]);
         }
         fields.extend([
-            (intern!(py, "reason_code"), v.reason_code.into_bound_py_any(py)?),
-            (intern!(py, "denied_scope"), v.denied_scope.into_bound_py_any(py)?),
+            (
+                intern!(py, "reason_code"),
+                v.reason_code.into_bound_py_any(py)?,
+            ),
+            (
+                intern!(py, "denied_scope"),
+                v.denied_scope.into_bound_py_any(py)?,
+            ),
         ]);
     }
     build_frozen(class.bind(py), &fields)
@@ -232,15 +382,24 @@ fn balance_object<'py>(py: Python<'py>, b: Balance) -> PyResult<Bound<'py, PyAny
         classes(py)?.balance.bind(py),
         &[
             (intern!(py, "scope"), b.scope.into_bound_py_any(py)?),
-            (intern!(py, "scope_path"), b.scope_path.into_bound_py_any(py)?),
-            (intern!(py, "unit"), member(py, b.unit.name())?),
+            (
+                intern!(py, "scope_path"),
+                b.scope_path.into_bound_py_any(py)?,
+            ),
+            (intern!(py, "unit"), unit_member(py, b.unit)?),
             (intern!(py, "allocated"), b.allocated.into_bound_py_any(py)?),
             (intern!(py, "reserved"), b.reserved.into_bound_py_any(py)?),
             (intern!(py, "spent"), b.spent.into_bound_py_any(py)?),
             (intern!(py, "remaining"), b.remaining.into_bound_py_any(py)?),
             (intern!(py, "debt"), b.debt.into_bound_py_any(py)?),
-            (intern!(py, "overdraft_limit"), b.overdraft_limit.into_bound_py_any(py)?),
-            (intern!(py, "is_over_limit"), b.is_over_limit.into_bound_py_any(py)?),
+            (
+                intern!(py, "overdraft_limit"),
+                b.overdraft_limit.into_bound_py_any(py)?,
+            ),
+            (
+                intern!(py, "is_over_limit"),
+                b.is_over_limit.into_bound_py_any(py)?,
+            ),
         ],
     )
 }
@@ -253,9 +412,8 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
     let count = |name: &Bound<'_, PyString>, param: &'static str| -> PyResult<Option<u64>> {
         let v: Option<i64> = c.getattr(name)?.extract()?;
         v.map(|v| {
-            u64::try_from(v).map_err(|_| {
-                value_error(Error::invalid(param, format!("must be >= 0; got {v}")))
-            })
+            u64::try_from(v)
+                .map_err(|_| value_error(Error::invalid(param, format!("must be >= 0; got {v}"))))
         })
         .transpose()
     };
@@ -269,7 +427,7 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
 }
 
 /// The native half of `burnguard.Ledger`.
-#[pyclass(frozen, module = "burnguard._native")]
+#[pyclass(frozen, subclass, module = "burnguard._native")]
 pub struct LedgerCore {
     core: Ledger,
     clock: Option<Py<PyAny>>,
@@ -296,20 +454,26 @@ impl LedgerCore {
 
 #[pymethods]
 impl LedgerCore {
+    /// An empty ledger, or (`_path`) the one saved there.
     #[new]
-    #[pyo3(signature = (retention_ms, clock=None))]
-    fn new(retention_ms: i64, clock: Option<Py<PyAny>>) -> PyResult<Self> {
-        Ok(LedgerCore {
-            core: Ledger::new(retention_ms).map_err(value_error)?,
-            clock,
-        })
-    }
-
-    /// The ledger saved at `path`.
-    #[staticmethod]
-    #[pyo3(signature = (path, clock=None))]
-    fn load(path: PathBuf, clock: Option<Py<PyAny>>) -> PyResult<Self> {
-        let core = Ledger::load(&path).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, _path=None))]
+    fn new(
+        clock: Option<Py<PyAny>>,
+        retention_seconds: f64,
+        _path: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let core = match _path {
+            Some(path) => Ledger::load(&path).map_err(|e| PyOSError::new_err(e.to_string()))?,
+            None => {
+                if !(retention_seconds.is_finite() && retention_seconds >= 60.0) {
+                    return Err(value_error(Error::invalid(
+                        "retention_seconds",
+                        format!("must be at least 60; got {retention_seconds}"),
+                    )));
+                }
+                Ledger::new((retention_seconds * 1000.0) as i64).map_err(value_error)?
+            }
+        };
         Ok(LedgerCore { core, clock })
     }
 
@@ -319,71 +483,91 @@ impl LedgerCore {
             .map_err(|e| PyOSError::new_err(e.to_string()))
     }
 
-    #[pyo3(signature = (scope, unit_name, allocated, overdraft_limit, caps=None))]
+    #[pyo3(signature = (scope, unit, allocated, *, overdraft_limit=0, caps=None))]
     fn set_budget(
         &self,
-        scope: &str,
-        unit_name: &str,
+        scope: &Bound<'_, PyAny>,
+        unit: &Bound<'_, PyAny>,
         allocated: i64,
         overdraft_limit: i64,
         caps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         self.core
-            .set_budget(scope, unit(unit_name)?, allocated, overdraft_limit, caps_from(caps)?)
+            .set_budget(
+                &scope_arg(scope)?,
+                unit_arg(unit)?,
+                allocated,
+                overdraft_limit,
+                caps_from(caps)?,
+            )
             .map_err(value_error)
     }
 
-    fn fund(&self, py: Python<'_>, scope: &str, unit_name: &str, amount: i64) -> PyResult<()> {
+    fn fund(
+        &self,
+        py: Python<'_>,
+        scope: &Bound<'_, PyAny>,
+        unit: &Bound<'_, PyAny>,
+        amount: i64,
+    ) -> PyResult<()> {
         self.core
-            .fund(scope, unit(unit_name)?, amount)
+            .fund(&scope_arg(scope)?, unit_arg(unit)?, amount)
             .map_err(|e| ledger_error(py, e))
     }
 
-    #[pyo3(signature = (subject, action, unit_name, estimate, ttl_ms, grace_period_ms, overage, dry_run, key=None))]
+    #[pyo3(signature = (
+        subject, action, estimate, *, unit=None, idempotency_key=None, ttl_ms=60_000,
+        grace_period_ms=0, overage_policy=None, dry_run=false
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn reserve<'py>(
         &self,
         py: Python<'py>,
         subject: &Bound<'py, PyAny>,
         action: &Bound<'py, PyAny>,
-        unit_name: &str,
-        estimate: i64,
+        estimate: &Bound<'py, PyAny>,
+        unit: Option<&Bound<'py, PyAny>>,
+        idempotency_key: Option<&str>,
         ttl_ms: i64,
         grace_period_ms: i64,
-        overage: &str,
+        overage_policy: Option<&Bound<'py, PyAny>>,
         dry_run: bool,
-        key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let key = idempotency_key;
+        let overage = overage_policy;
+        let (unit, estimate) = amount_arg("estimate", estimate, unit)?;
         let request = ReserveRequest {
             subject: read_subject(subject)?,
             action: read_action(action)?,
-            unit: unit(unit_name)?,
+            unit,
             estimate,
             ttl_ms,
             grace_period_ms,
-            overage: Overage::from_name(overage).map_err(value_error)?,
+            overage: overage_arg(overage)?,
             dry_run,
         };
+        let unit = request.unit;
         let verdict = self
             .core
-            .reserve(self.now_ms(py)?, key, &request)
+            .reserve(self.now_ms(py)?, key, request)
             .map_err(|e| ledger_error(py, e))?;
         let c = classes(py)?;
         let class = if dry_run { &c.dry_run } else { &c.reservation };
-        verdict_object(py, verdict, request.unit, class)
+        verdict_object(py, verdict, unit, class)
     }
 
-    #[pyo3(signature = (subject, action, unit_name, estimate, key=None))]
+    #[pyo3(signature = (subject, action, estimate, *, unit=None, idempotency_key=None))]
     fn decide<'py>(
         &self,
         py: Python<'py>,
         subject: &Bound<'py, PyAny>,
         action: &Bound<'py, PyAny>,
-        unit_name: &str,
-        estimate: i64,
-        key: Option<&str>,
+        estimate: &Bound<'py, PyAny>,
+        unit: Option<&Bound<'py, PyAny>>,
+        idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let unit = unit(unit_name)?;
+        let key = idempotency_key;
+        let (unit, estimate) = amount_arg("estimate", estimate, unit)?;
         let verdict = self
             .core
             .decide(
@@ -398,16 +582,16 @@ impl LedgerCore {
         verdict_object(py, verdict, unit, &classes(py)?.decision)
     }
 
-    #[pyo3(signature = (reservation_id, unit_name, actual, key=None))]
+    #[pyo3(signature = (reservation_id, actual, *, idempotency_key=None))]
     fn commit<'py>(
         &self,
         py: Python<'py>,
         reservation_id: &Bound<'py, PyString>,
-        unit_name: Option<&str>,
-        actual: i64,
-        key: Option<&str>,
+        actual: &Bound<'py, PyAny>,
+        idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let unit_given = unit_name.map(unit).transpose()?;
+        let key = idempotency_key;
+        let (unit_given, actual) = amount_in("actual", actual)?;
         let id = reservation_id.to_str()?;
         let now = self.now_ms(py)?;
         let c = self
@@ -417,21 +601,28 @@ impl LedgerCore {
         build_frozen(
             classes(py)?.commit.bind(py),
             &[
-                (intern!(py, "reservation_id"), reservation_id.clone().into_any()),
+                (
+                    intern!(py, "reservation_id"),
+                    reservation_id.clone().into_any(),
+                ),
                 (intern!(py, "charged"), c.charged.into_bound_py_any(py)?),
                 (intern!(py, "released"), c.released.into_bound_py_any(py)?),
-                (intern!(py, "debt_incurred"), c.debt_incurred.into_bound_py_any(py)?),
+                (
+                    intern!(py, "debt_incurred"),
+                    c.debt_incurred.into_bound_py_any(py)?,
+                ),
             ],
         )
     }
 
-    #[pyo3(signature = (reservation_id, key=None))]
+    #[pyo3(signature = (reservation_id, *, idempotency_key=None))]
     fn release<'py>(
         &self,
         py: Python<'py>,
         reservation_id: &Bound<'py, PyString>,
-        key: Option<&str>,
+        idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let key = idempotency_key;
         let released = self
             .core
             .release(self.now_ms(py)?, key, reservation_id.to_str()?)
@@ -439,46 +630,64 @@ impl LedgerCore {
         build_frozen(
             classes(py)?.release.bind(py),
             &[
-                (intern!(py, "reservation_id"), reservation_id.clone().into_any()),
+                (
+                    intern!(py, "reservation_id"),
+                    reservation_id.clone().into_any(),
+                ),
                 (intern!(py, "released"), released.into_bound_py_any(py)?),
             ],
         )
     }
 
-    #[pyo3(signature = (reservation_id, extend_by_ms, key=None))]
+    #[pyo3(signature = (reservation_id, extend_by_ms, *, idempotency_key=None))]
     fn extend<'py>(
         &self,
         py: Python<'py>,
         reservation_id: &Bound<'py, PyString>,
         extend_by_ms: i64,
-        key: Option<&str>,
+        idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let key = idempotency_key;
         let expires_at_ms = self
             .core
-            .extend(self.now_ms(py)?, key, reservation_id.to_str()?, extend_by_ms)
+            .extend(
+                self.now_ms(py)?,
+                key,
+                reservation_id.to_str()?,
+                extend_by_ms,
+            )
             .map_err(|e| ledger_error(py, e))?;
         build_frozen(
             classes(py)?.extend.bind(py),
             &[
-                (intern!(py, "reservation_id"), reservation_id.clone().into_any()),
-                (intern!(py, "expires_at_ms"), expires_at_ms.into_bound_py_any(py)?),
+                (
+                    intern!(py, "reservation_id"),
+                    reservation_id.clone().into_any(),
+                ),
+                (
+                    intern!(py, "expires_at_ms"),
+                    expires_at_ms.into_bound_py_any(py)?,
+                ),
             ],
         )
     }
 
-    #[pyo3(signature = (subject, action, unit_name, actual, overage, key=None))]
+    #[pyo3(signature = (
+        subject, action, actual, *, unit=None, idempotency_key=None, overage_policy=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn event<'py>(
         &self,
         py: Python<'py>,
         subject: &Bound<'py, PyAny>,
         action: &Bound<'py, PyAny>,
-        unit_name: &str,
-        actual: i64,
-        overage: &str,
-        key: Option<&str>,
+        actual: &Bound<'py, PyAny>,
+        unit: Option<&Bound<'py, PyAny>>,
+        idempotency_key: Option<&str>,
+        overage_policy: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let unit = unit(unit_name)?;
+        let key = idempotency_key;
+        let (unit, actual) = amount_arg("actual", actual, unit)?;
         let Debited {
             event_id,
             charged,
@@ -493,16 +702,19 @@ impl LedgerCore {
                 &read_action(action)?,
                 unit,
                 actual,
-                Overage::from_name(overage).map_err(value_error)?,
+                overage_arg(overage_policy)?,
             )
             .map_err(|e| ledger_error(py, e))?;
         build_frozen(
             classes(py)?.event.bind(py),
             &[
                 (intern!(py, "event_id"), event_id.into_bound_py_any(py)?),
-                (intern!(py, "unit"), member(py, unit.name())?),
+                (intern!(py, "unit"), unit_member(py, unit)?),
                 (intern!(py, "charged"), charged.into_bound_py_any(py)?),
-                (intern!(py, "debt_incurred"), debt_incurred.into_bound_py_any(py)?),
+                (
+                    intern!(py, "debt_incurred"),
+                    debt_incurred.into_bound_py_any(py)?,
+                ),
                 (
                     intern!(py, "affected_scopes"),
                     PyTuple::new(py, &affected_scopes)?.into_any(),
@@ -511,12 +723,15 @@ impl LedgerCore {
         )
     }
 
-    /// Balances of the scopes under `prefix` ("" for all).
-    fn balances<'py>(&self, py: Python<'py>, prefix: &str) -> PyResult<Bound<'py, PyList>> {
-        if !prefix.is_empty() {
-            check_scope_path(prefix).map_err(value_error)?;
-        }
-        let balances = self.core.balances(self.now_ms(py)?, prefix);
+    /// Balances of `scope` and the scopes under it (all of them if None).
+    #[pyo3(signature = (scope=None))]
+    fn balances<'py>(
+        &self,
+        py: Python<'py>,
+        scope: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
+        let balances = self.core.balances(self.now_ms(py)?, &prefix);
         let objects = balances
             .into_iter()
             .map(|b| balance_object(py, b))
@@ -527,17 +742,26 @@ impl LedgerCore {
     /// Reservations as tuples `(id, status, levels, dimensions, kind, name, tags, unit,
     /// reserved, created_at_ms, expires_at_ms, scope_path, affected_scopes, idempotency_key,
     /// committed, finalized_at_ms)`.
-    #[pyo3(signature = (status=None, prefix=""))]
-    fn reservations<'py>(
+    #[pyo3(signature = (status=None, scope=None))]
+    fn _reservations<'py>(
         &self,
         py: Python<'py>,
-        status: Option<&str>,
-        prefix: &str,
+        status: Option<&Bound<'py, PyAny>>,
+        scope: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let status = status
-            .map(|s| Status::from_name(s).map_err(value_error))
+            .map(|s| {
+                let name = s.cast::<PyString>().map_err(|_| {
+                    value_error(Error::invalid(
+                        "status",
+                        format!("must be a ReservationStatus; got {s}"),
+                    ))
+                })?;
+                Status::from_name(name.to_str()?).map_err(value_error)
+            })
             .transpose()?;
-        let found = self.core.reservations(self.now_ms(py)?, status, prefix);
+        let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
+        let found = self.core.reservations(self.now_ms(py)?, status, &prefix);
         let rows = found
             .into_iter()
             .map(|r| {

@@ -10,7 +10,7 @@ use numpy::PyReadonlyArray1;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
 mod breaker;
@@ -89,12 +89,16 @@ pub(crate) fn build_frozen<'py>(
     class: &Bound<'py, PyAny>,
     fields: &[(&Bound<'py, PyString>, Bound<'py, PyAny>)],
 ) -> PyResult<Bound<'py, PyAny>> {
-    static OBJECT_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = class.py();
-    let new = OBJECT_NEW.get_or_try_init(py, || {
-        py.get_type::<PyAny>().getattr("__new__").map(Bound::unbind)
-    })?;
-    let object = new.bind(py).call1((class,))?;
+    let class = class.cast::<PyType>()?;
+    // SAFETY: `class` is a live type object (a plain Python class whose instances hold no C
+    // state), and allocating an instance through its own `tp_alloc` is what `object.__new__`
+    // does for it; the new reference is owned by the returned Bound.
+    let object = unsafe {
+        let ty = class.as_type_ptr();
+        let alloc = (*ty).tp_alloc.unwrap_or(pyo3::ffi::PyType_GenericAlloc);
+        Bound::from_owned_ptr_or_err(py, alloc(ty, 0))?
+    };
     for (name, value) in fields {
         // SAFETY: all three are live objects owned by bound references while the GIL is
         // held. This is `object.__setattr__(object, name, value)` minus the call protocol.

@@ -357,14 +357,15 @@ impl Ledger {
                 }
                 "reservation" => {
                     let r = read_reservation(&mut i)?;
+                    let number =
+                        reservation_number(&r.id).ok_or_else(|| corrupt("bad reservation id"))?;
                     match r.finalized_at_ms {
-                        Some(at) => state.finalized.insert((at, r.id.clone())),
-                        None => state.deadlines.insert((
-                            r.expires_at_ms.saturating_add(r.grace_period_ms),
-                            r.id.clone(),
-                        )),
+                        Some(at) => state.finalized.insert((at, number)),
+                        None => state
+                            .deadlines
+                            .insert((r.expires_at_ms.saturating_add(r.grace_period_ms), number)),
                     };
-                    state.reservations.insert(r.id.clone(), Box::new(r));
+                    state.reservations.insert(number, Box::new(r));
                 }
                 "replay" => {
                     let op = i.named(&OPS, op_name)?;

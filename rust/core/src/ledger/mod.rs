@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -640,17 +641,62 @@ struct Replay {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct State {
     /// Per scope path, its budget in each unit (indexed by [`Unit::index`]).
-    budgets: HashMap<String, [Option<Budget>; 4]>,
-    /// Boxed: the table moves only pointers when it grows.
-    reservations: HashMap<String, Box<Reservation>>,
+    budgets: HashMap<String, [Option<Budget>; 4], Fast>,
+    /// By number (see [`reservation_id`]); boxed, so the table moves only pointers.
+    reservations: HashMap<u64, Box<Reservation>, Fast>,
     /// Active reservations by the time their commits stop being accepted.
-    deadlines: BTreeSet<(i64, String)>,
+    deadlines: BTreeSet<(i64, u64)>,
     /// Finalized reservations by the time they were finalized.
-    finalized: BTreeSet<(i64, String)>,
+    finalized: BTreeSet<(i64, u64)>,
     replays: HashMap<(Op, String), Replay>,
     /// Idempotency records by the time they were stored.
     replay_times: BTreeSet<(i64, Op, String)>,
     next_id: u64,
+}
+
+/// FxHash, rustc's hasher: a rotate, xor and multiply per word. Fast, and not resistant to
+/// crafted collisions, which is acceptable for the keys it hashes: reservation numbers the
+/// ledger makes, and scope paths.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fast = BuildHasherDefault<FxHasher>;
+
+/// The id of reservation number `n`.
+fn reservation_id(n: u64) -> String {
+    format!("rsv_{n:016x}")
+}
+
+/// The number of reservation `id`, if it is one of the ledger's ids.
+fn reservation_number(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("rsv_")?;
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
 }
 
 impl State {
@@ -800,7 +846,7 @@ impl Ledger {
         &self,
         now_ms: i64,
         idempotency_key: Option<&str>,
-        request: &ReserveRequest,
+        request: ReserveRequest,
     ) -> Result<Verdict, LedgerError> {
         let key = key(idempotency_key)?;
         request.subject.validate()?;
@@ -820,19 +866,18 @@ impl Ledger {
         }
         if !request.dry_run {
             state.next_id += 1;
-            let id = format!("rsv_{:016x}", state.next_id);
+            let number = state.next_id;
+            let id = reservation_id(number);
             for scope in &verdict.affected_scopes {
-                let budget = state
-                    .budget_mut(scope, request.unit)
-                    .expect("evaluated");
+                let budget = state.budget_mut(scope, request.unit).expect("evaluated");
                 budget.reserved += request.estimate;
             }
             let expires_at_ms = now_ms.saturating_add(request.ttl_ms);
             let reservation = Reservation {
                 id: id.clone(),
                 status: Status::Active,
-                subject: request.subject.clone(),
-                action: request.action.clone(),
+                subject: request.subject,
+                action: request.action,
                 unit: request.unit,
                 reserved: request.estimate,
                 created_at_ms: now_ms,
@@ -847,9 +892,9 @@ impl Ledger {
             };
             state.deadlines.insert((
                 expires_at_ms.saturating_add(request.grace_period_ms),
-                id.clone(),
+                number,
             ));
-            state.reservations.insert(id.clone(), Box::new(reservation));
+            state.reservations.insert(number, Box::new(reservation));
             verdict.reservation_id = Some(id);
             verdict.reserved = request.estimate;
             verdict.expires_at_ms = Some(expires_at_ms);
@@ -880,7 +925,9 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("estimate", estimate)?;
-        let payload = key.map(|_| format!("{subject:?}{action:?}{unit:?}{estimate}")).unwrap_or_default();
+        let payload = key
+            .map(|_| format!("{subject:?}{action:?}{unit:?}{estimate}"))
+            .unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Decide, key, &payload)? {
@@ -910,7 +957,9 @@ impl Ledger {
     ) -> Result<Committed, LedgerError> {
         let key = key(idempotency_key)?;
         amount("actual", actual)?;
-        let payload = key.map(|_| format!("{id}{unit:?}{actual}")).unwrap_or_default();
+        let payload = key
+            .map(|_| format!("{id}{unit:?}{actual}"))
+            .unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Commit, key, &payload)? {
@@ -929,20 +978,24 @@ impl Ledger {
             }
             _ => r.unit,
         };
-        let (held, overage, scopes) = (r.reserved, r.overage, r.affected_scopes.clone());
+        let (held, overage) = (r.reserved, r.overage);
         if overage == Overage::Reject && actual > held {
             return Err(LedgerError::BudgetExceeded {
-                scope: scopes.first().cloned().unwrap_or_default(),
+                scope: r.affected_scopes.first().cloned().unwrap_or_default(),
             });
         }
-        let charge = Charge::plan(&state, &scopes, unit, held, actual, overage)?;
-        charge.apply(&mut state, &scopes, unit, held);
+        let number = reservation_number(id).expect("active");
+        let charge = with_scopes(&mut state, number, |state, scopes| {
+            let charge = Charge::plan(state, scopes, unit, held, actual, overage)?;
+            charge.apply(state, scopes, unit, held);
+            Ok::<_, LedgerError>(charge)
+        })?;
         let committed = Committed {
             charged: charge.charged,
             released: (held - actual).max(0),
             debt_incurred: charge.debt_incurred(),
         };
-        self.finalize(&mut state, id, Status::Committed, Some(actual), now_ms);
+        self.finalize(&mut state, number, Status::Committed, Some(actual), now_ms);
         self.remember(
             &mut state,
             now_ms,
@@ -971,9 +1024,12 @@ impl Ledger {
             });
         }
         let r = active(&state, id)?;
-        let (held, unit, scopes) = (r.reserved, r.unit, r.affected_scopes.clone());
-        unhold(&mut state, &scopes, unit, held);
-        self.finalize(&mut state, id, Status::Released, None, now_ms);
+        let (held, unit) = (r.reserved, r.unit);
+        let number = reservation_number(id).expect("active");
+        with_scopes(&mut state, number, |state, scopes| {
+            unhold(state, scopes, unit, held)
+        });
+        self.finalize(&mut state, number, Status::Released, None, now_ms);
         self.remember(
             &mut state,
             now_ms,
@@ -996,7 +1052,9 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let key = key(idempotency_key)?;
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
-        let payload = key.map(|_| format!("{id}/{extend_by_ms}")).unwrap_or_default();
+        let payload = key
+            .map(|_| format!("{id}/{extend_by_ms}"))
+            .unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Extend, key, &payload)? {
@@ -1013,11 +1071,12 @@ impl Ledger {
         let old_deadline = r.expires_at_ms.saturating_add(r.grace_period_ms);
         let expires_at_ms = r.expires_at_ms.saturating_add(extend_by_ms);
         let new_deadline = expires_at_ms.saturating_add(r.grace_period_ms);
-        state.deadlines.remove(&(old_deadline, id.to_string()));
-        state.deadlines.insert((new_deadline, id.to_string()));
+        let number = reservation_number(id).expect("active");
+        state.deadlines.remove(&(old_deadline, number));
+        state.deadlines.insert((new_deadline, number));
         state
             .reservations
-            .get_mut(id)
+            .get_mut(&number)
             .expect("active")
             .expires_at_ms = expires_at_ms;
         self.remember(
@@ -1047,7 +1106,9 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("actual", actual)?;
-        let payload = key.map(|_| format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}")).unwrap_or_default();
+        let payload = key
+            .map(|_| format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}"))
+            .unwrap_or_default();
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Event, key, &payload)? {
@@ -1140,23 +1201,25 @@ impl Ledger {
     /// reservations and idempotency records older than the retention period.
     fn expire(&self, state: &mut State, now_ms: i64) -> usize {
         let mut expired = 0;
-        while let Some((deadline, id)) = state.deadlines.first().cloned() {
+        while let Some(&(deadline, number)) = state.deadlines.first() {
             if deadline >= now_ms {
                 break;
             }
-            let r = &state.reservations[&id];
-            let (held, unit, scopes) = (r.reserved, r.unit, r.affected_scopes.clone());
-            unhold(state, &scopes, unit, held);
-            self.finalize(state, &id, Status::Expired, None, now_ms);
+            let r = &state.reservations[&number];
+            let (held, unit) = (r.reserved, r.unit);
+            with_scopes(state, number, |state, scopes| {
+                unhold(state, scopes, unit, held)
+            });
+            self.finalize(state, number, Status::Expired, None, now_ms);
             expired += 1;
         }
         let horizon = now_ms.saturating_sub(self.retention_ms);
-        while let Some((at, id)) = state.finalized.first().cloned() {
+        while let Some(&(at, number)) = state.finalized.first() {
             if at >= horizon {
                 break;
             }
             state.finalized.pop_first();
-            state.reservations.remove(&id);
+            state.reservations.remove(&number);
         }
         while let Some((at, op, key)) = state.replay_times.first().cloned() {
             if at >= horizon {
@@ -1171,18 +1234,18 @@ impl Ledger {
     fn finalize(
         &self,
         state: &mut State,
-        id: &str,
+        number: u64,
         status: Status,
         committed: Option<i64>,
         now_ms: i64,
     ) {
-        let r = state.reservations.get_mut(id).expect("known");
+        let r = state.reservations.get_mut(&number).expect("known");
         let deadline = r.expires_at_ms.saturating_add(r.grace_period_ms);
         r.status = status;
         r.committed = committed;
         r.finalized_at_ms = Some(now_ms);
-        state.deadlines.remove(&(deadline, id.to_string()));
-        state.finalized.insert((now_ms, id.to_string()));
+        state.deadlines.remove(&(deadline, number));
+        state.finalized.insert((now_ms, number));
     }
 
     fn remember(
@@ -1301,8 +1364,9 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verd
 struct Charge {
     /// What is charged in all: `actual`, or less when capped.
     charged: i64,
-    /// Per scope: (added to spent, added to debt, capped).
-    per_scope: Vec<(i64, i64, bool)>,
+    /// Per scope: (added to spent, added to debt, capped); None when every scope simply takes
+    /// `charged` (the common case, which allocates nothing).
+    per_scope: Option<Vec<(i64, i64, bool)>>,
 }
 
 impl Charge {
@@ -1321,62 +1385,59 @@ impl Charge {
         overage: Overage,
     ) -> Result<Charge, LedgerError> {
         let delta = actual - held;
-        let budgets: Vec<&Budget> = scopes
-            .iter()
-            .map(|scope| state.budget(scope, unit).expect("budgeted"))
-            .collect();
-        let covered = |b: &Budget| delta <= 0 || b.remaining() >= delta;
-        if budgets.iter().all(|b| covered(b)) {
+        let budget = |scope: &String| state.budget(scope, unit).expect("budgeted");
+        let covered = |scope: &String| delta <= 0 || budget(scope).remaining() >= delta;
+        let Some(short) = scopes.iter().find(|s| !covered(s)) else {
             return Ok(Charge {
                 charged: actual,
-                per_scope: vec![(actual, 0, false); scopes.len()],
+                per_scope: None,
             });
-        }
-        let short = scopes
-            .iter()
-            .zip(&budgets)
-            .find(|(_, b)| !covered(b))
-            .map(|(s, _)| s.clone())
-            .expect("some scope is short");
+        };
         match overage {
-            Overage::Reject => Err(LedgerError::BudgetExceeded { scope: short }),
+            Overage::Reject => Err(LedgerError::BudgetExceeded {
+                scope: short.clone(),
+            }),
             Overage::AllowIfAvailable => {
-                let capped = budgets
+                let capped = scopes
                     .iter()
-                    .map(|b| b.remaining().max(0))
+                    .map(|s| budget(s).remaining().max(0))
                     .min()
                     .unwrap_or(0)
                     .min(delta);
                 Ok(Charge {
                     charged: held + capped,
-                    per_scope: budgets
-                        .iter()
-                        .map(|b| (held + capped, 0, !covered(b)))
-                        .collect(),
+                    per_scope: Some(
+                        scopes
+                            .iter()
+                            .map(|s| (held + capped, 0, !covered(s)))
+                            .collect(),
+                    ),
                 })
             }
             Overage::AllowWithOverdraft => {
-                if let Some((scope, _)) = scopes
-                    .iter()
-                    .zip(&budgets)
-                    .find(|(_, b)| !covered(b) && b.debt + delta > b.overdraft_limit)
-                {
+                let over = |s: &&String| {
+                    let b = budget(s);
+                    !covered(s) && b.debt + delta > b.overdraft_limit
+                };
+                if let Some(scope) = scopes.iter().find(over) {
                     return Err(LedgerError::OverdraftLimitExceeded {
                         scope: scope.clone(),
                     });
                 }
                 Ok(Charge {
                     charged: actual,
-                    per_scope: budgets
-                        .iter()
-                        .map(|b| {
-                            if covered(b) {
-                                (actual, 0, false)
-                            } else {
-                                (held, delta, false)
-                            }
-                        })
-                        .collect(),
+                    per_scope: Some(
+                        scopes
+                            .iter()
+                            .map(|s| {
+                                if covered(s) {
+                                    (actual, 0, false)
+                                } else {
+                                    (held, delta, false)
+                                }
+                            })
+                            .collect(),
+                    ),
                 })
             }
         }
@@ -1384,7 +1445,11 @@ impl Charge {
 
     /// Releases the holds and books the charge.
     fn apply(&self, state: &mut State, scopes: &[String], unit: Unit, held: i64) {
-        for (scope, &(spent, debt, capped)) in scopes.iter().zip(&self.per_scope) {
+        for (i, scope) in scopes.iter().enumerate() {
+            let (spent, debt, capped) = match &self.per_scope {
+                Some(shares) => shares[i],
+                None => (self.charged, 0, false),
+            };
             let budget = state.budget_mut(scope, unit).expect("planned");
             budget.reserved -= held;
             budget.spent += spent;
@@ -1394,8 +1459,29 @@ impl Charge {
     }
 
     fn debt_incurred(&self) -> i64 {
-        self.per_scope.iter().map(|p| p.1).max().unwrap_or(0)
+        self.per_scope
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .max()
+            .unwrap_or(0)
     }
+}
+
+/// Runs `f` on the state with reservation `number`'s scopes, which are taken out of the
+/// reservation for the call (instead of copied) and put back.
+fn with_scopes<T>(state: &mut State, number: u64, f: impl FnOnce(&mut State, &[String]) -> T) -> T {
+    fn slot(state: &mut State, number: u64) -> &mut Vec<String> {
+        &mut state
+            .reservations
+            .get_mut(&number)
+            .expect("known")
+            .affected_scopes
+    }
+    let scopes = std::mem::take(slot(state, number));
+    let out = f(state, &scopes);
+    *slot(state, number) = scopes;
+    out
 }
 
 /// The error a live reservation answers for a denial.
@@ -1419,9 +1505,8 @@ fn unhold(state: &mut State, scopes: &[String], unit: Unit, held: i64) {
 
 /// Reservation `id` if it is active.
 fn active<'a>(state: &'a State, id: &str) -> Result<&'a Reservation, LedgerError> {
-    let r = state
-        .reservations
-        .get(id)
+    let r = reservation_number(id)
+        .and_then(|n| state.reservations.get(&n))
         .ok_or_else(|| LedgerError::NotFound { id: id.to_string() })?;
     match r.status {
         Status::Active => Ok(r),

@@ -48,7 +48,7 @@ fn balance(l: &Ledger, path: &str) -> Balance {
 
 fn reserve(l: &Ledger, key: &str, estimate: i64, overage: Overage) -> String {
     let s = subject("acme", Some("chat"));
-    l.reserve(T, Some(key), &request(&s, estimate, overage))
+    l.reserve(T, Some(key), request(&s, estimate, overage))
         .unwrap()
         .reservation_id
         .unwrap()
@@ -59,7 +59,7 @@ fn reserve_commit_release_move_the_balances() {
     let l = ledger();
     let s = subject("acme", Some("chat"));
     let v = l
-        .reserve(T, Some("r1"), &request(&s, 300, Overage::AllowIfAvailable))
+        .reserve(T, Some("r1"), request(&s, 300, Overage::AllowIfAvailable))
         .unwrap();
     assert_eq!(v.decision, Decision::Allow);
     assert_eq!(v.affected_scopes, ["tenant:acme"], "app:chat has no budget");
@@ -120,7 +120,7 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
     )
     .unwrap();
     let s = subject("acme", Some("chat"));
-    let denied = l.reserve(T, Some("big"), &request(&s, 150, Overage::Reject));
+    let denied = l.reserve(T, Some("big"), request(&s, 150, Overage::Reject));
     assert_eq!(
         denied,
         Err(LedgerError::BudgetExceeded {
@@ -131,13 +131,13 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
         dry_run: true,
         ..request(&s, 150, Overage::Reject)
     };
-    let v = l.reserve(T, Some("dry"), &dry).unwrap();
+    let v = l.reserve(T, Some("dry"), dry).unwrap();
     assert_eq!(
         (v.decision, v.reason_code.as_deref(), v.reservation_id),
         (Decision::Deny, Some("BUDGET_EXCEEDED"), None)
     );
     let v = l
-        .reserve(T, Some("ok"), &request(&s, 80, Overage::Reject))
+        .reserve(T, Some("ok"), request(&s, 80, Overage::Reject))
         .unwrap();
     assert_eq!(v.decision, Decision::AllowWithCaps);
     assert_eq!(v.affected_scopes, ["tenant:acme", "tenant:acme/app:chat"]);
@@ -148,7 +148,7 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
     assert_eq!(balance(&l, "tenant:acme/app:chat").reserved, 80);
     let nowhere = subject("other", None);
     assert_eq!(
-        l.reserve(T, Some("none"), &request(&nowhere, 1, Overage::Reject)),
+        l.reserve(T, Some("none"), request(&nowhere, 1, Overage::Reject)),
         Err(LedgerError::BudgetNotFound {
             scope_path: "tenant:other".into()
         })
@@ -185,7 +185,7 @@ fn overage_policies_follow_the_protocol() {
     );
     let s = subject("acme", None);
     assert_eq!(
-        l.reserve(T, Some("blocked"), &request(&s, 0, Overage::Reject)),
+        l.reserve(T, Some("blocked"), request(&s, 0, Overage::Reject)),
         Err(LedgerError::OverdraftLimitExceeded {
             scope: "tenant:acme".into()
         })
@@ -215,7 +215,7 @@ fn overage_policies_follow_the_protocol() {
         (900, 100, 300, -300)
     );
     assert_eq!(
-        l.reserve(T, Some("r3"), &request(&s, 0, Overage::Reject)),
+        l.reserve(T, Some("r3"), request(&s, 0, Overage::Reject)),
         Err(LedgerError::DebtOutstanding {
             scope: "tenant:acme".into()
         })
@@ -334,15 +334,15 @@ fn idempotent_replays_and_mismatches() {
     let l = ledger();
     let s = subject("acme", None);
     let first = l
-        .reserve(T, Some("k"), &request(&s, 100, Overage::Reject))
+        .reserve(T, Some("k"), request(&s, 100, Overage::Reject))
         .unwrap();
     let again = l
-        .reserve(T, Some("k"), &request(&s, 100, Overage::Reject))
+        .reserve(T, Some("k"), request(&s, 100, Overage::Reject))
         .unwrap();
     assert_eq!(first, again);
     assert_eq!(balance(&l, "tenant:acme").reserved, 100, "held once");
     assert_eq!(
-        l.reserve(T, Some("k"), &request(&s, 101, Overage::Reject)),
+        l.reserve(T, Some("k"), request(&s, 101, Overage::Reject)),
         Err(LedgerError::IdempotencyMismatch { key: "k".into() })
     );
     let id = first.reservation_id.unwrap();
@@ -362,7 +362,7 @@ fn idempotent_replays_and_mismatches() {
     ));
     // Records are forgotten after the retention period.
     assert!(l
-        .reserve(T + 3_600_001, Some("k"), &request(&s, 101, Overage::Reject))
+        .reserve(T + 3_600_001, Some("k"), request(&s, 101, Overage::Reject))
         .is_ok());
 }
 
@@ -375,18 +375,30 @@ fn bad_input_names_the_parameter() {
         other => panic!("{other:?}"),
     };
     let mut r = request(&s, -1, Overage::Reject);
-    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "estimate");
+    assert_eq!(
+        param(l.reserve(T, Some("k"), r.clone()).unwrap_err()),
+        "estimate"
+    );
     r.estimate = 1;
     r.ttl_ms = 10;
-    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "ttl_ms");
+    assert_eq!(
+        param(l.reserve(T, Some("k"), r.clone()).unwrap_err()),
+        "ttl_ms"
+    );
     r.ttl_ms = 10_000;
     r.subject = Subject::default();
-    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "subject");
+    assert_eq!(
+        param(l.reserve(T, Some("k"), r.clone()).unwrap_err()),
+        "subject"
+    );
     r.subject = subject("a/b", None);
-    assert_eq!(param(l.reserve(T, Some("k"), &r).unwrap_err()), "tenant");
+    assert_eq!(
+        param(l.reserve(T, Some("k"), r.clone()).unwrap_err()),
+        "tenant"
+    );
     assert_eq!(
         param(
-            l.reserve(T, Some(""), &request(&s, 1, Overage::Reject))
+            l.reserve(T, Some(""), request(&s, 1, Overage::Reject))
                 .unwrap_err()
         ),
         "idempotency_key"
@@ -502,7 +514,7 @@ fn stress_never_overspends_any_scope() {
                                 ttl_ms: 1_000 + (next() % 2_000) as i64,
                                 ..request(&s, (next() % 400) as i64, overage)
                             };
-                            if let Ok(v) = l.reserve(now, Some(&key), &r) {
+                            if let Ok(v) = l.reserve(now, Some(&key), r) {
                                 mine.push(v.reservation_id.unwrap());
                             }
                         }
