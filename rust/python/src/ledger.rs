@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use burnguard_core::ledger::{
     check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, LedgerError, Overage,
-    ReserveRequest, Status, Subject, Unit, Verdict,
+    ReserveRequest, Retention, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -456,10 +456,11 @@ impl LedgerCore {
 impl LedgerCore {
     /// An empty ledger, or (`_path`) the one saved there.
     #[new]
-    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, _path=None))]
+    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, max_retained=100_000, _path=None))]
     fn new(
         clock: Option<Py<PyAny>>,
         retention_seconds: f64,
+        max_retained: usize,
         _path: Option<PathBuf>,
     ) -> PyResult<Self> {
         let core = match _path {
@@ -471,7 +472,11 @@ impl LedgerCore {
                         format!("must be at least 60; got {retention_seconds}"),
                     )));
                 }
-                Ledger::new((retention_seconds * 1000.0) as i64).map_err(value_error)?
+                let retention = Retention {
+                    ms: (retention_seconds * 1000.0) as i64,
+                    max_retained,
+                };
+                Ledger::new(retention).map_err(value_error)?
             }
         };
         Ok(LedgerCore { core, clock })

@@ -294,7 +294,8 @@ impl Ledger {
         let state = self.lock();
         let mut o = Out(HEADER.to_string());
         o.token("retention");
-        o.int(self.retention_ms);
+        o.int(self.retention.ms);
+        o.uint(self.retention.max_retained as u64);
         o.token("next");
         o.uint(state.next_id);
         let mut budgets: Vec<_> = state.all_budgets().collect();
@@ -336,10 +337,16 @@ impl Ledger {
             .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
         let mut i = In { text: body, at: 0 };
         let mut state = State::default();
-        let mut retention_ms = 86_400_000;
+        let mut retention = Retention {
+            ms: 300_000,
+            max_retained: 100_000,
+        };
         loop {
             match i.token()? {
-                "retention" => retention_ms = i.int()?,
+                "retention" => {
+                    retention.ms = i.int()?;
+                    retention.max_retained = i.uint()? as usize;
+                }
                 "next" => state.next_id = i.uint()?,
                 "budget" => {
                     let path = i.str()?;
@@ -389,7 +396,7 @@ impl Ledger {
         }
         let ledger = Ledger {
             state: Mutex::new(state),
-            retention_ms,
+            retention,
         };
         ledger
             .audit()

@@ -723,7 +723,18 @@ impl State {
 /// idempotency key (no key: no replay protection, nothing remembered).
 pub struct Ledger {
     state: Mutex<State>,
-    retention_ms: i64,
+    retention: Retention,
+}
+
+/// How long, and how many, finalized reservations and idempotency records are kept: each is
+/// dropped when it is older than `ms` or when `max_retained` newer ones are kept, so memory is
+/// bounded whatever the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Milliseconds; at least a minute.
+    pub ms: i64,
+    /// Records of each kind; at least 1,000.
+    pub max_retained: usize,
 }
 
 /// Largest amount accepted.
@@ -782,13 +793,19 @@ pub fn check_scope_path(path: &str) -> Result<&str, Error> {
 }
 
 impl Ledger {
-    /// An empty ledger keeping finalized reservations and idempotency records for
-    /// `retention_ms` (at least a minute).
-    pub fn new(retention_ms: i64) -> Result<Self, Error> {
-        in_range("retention_ms", retention_ms, 60_000, i64::MAX / 4)?;
+    /// An empty ledger keeping finalized reservations and idempotency records as `retention`
+    /// says.
+    pub fn new(retention: Retention) -> Result<Self, Error> {
+        in_range("retention_ms", retention.ms, 60_000, i64::MAX / 4)?;
+        if retention.max_retained < 1_000 {
+            return Err(Error::invalid(
+                "max_retained",
+                format!("must be at least 1000; got {}", retention.max_retained),
+            ));
+        }
         Ok(Ledger {
             state: Mutex::new(State::default()),
-            retention_ms,
+            retention,
         })
     }
 
@@ -899,14 +916,9 @@ impl Ledger {
             verdict.reserved = request.estimate;
             verdict.expires_at_ms = Some(expires_at_ms);
         }
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Reserve,
-            key,
-            payload,
-            Answer::Verdict(verdict.clone()),
-        );
+        self.remember(&mut state, now_ms, Op::Reserve, key, payload, || {
+            Answer::Verdict(verdict.clone())
+        });
         Ok(verdict)
     }
 
@@ -934,14 +946,9 @@ impl Ledger {
             return Ok(answer_verdict(answer));
         }
         let verdict = evaluate(&state, subject, unit, estimate);
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Decide,
-            key,
-            payload,
-            Answer::Verdict(verdict.clone()),
-        );
+        self.remember(&mut state, now_ms, Op::Decide, key, payload, || {
+            Answer::Verdict(verdict.clone())
+        });
         Ok(verdict)
     }
 
@@ -996,14 +1003,9 @@ impl Ledger {
             debt_incurred: charge.debt_incurred(),
         };
         self.finalize(&mut state, number, Status::Committed, Some(actual), now_ms);
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Commit,
-            key,
-            payload,
-            Answer::Committed(committed),
-        );
+        self.remember(&mut state, now_ms, Op::Commit, key, payload, || {
+            Answer::Committed(committed)
+        });
         Ok(committed)
     }
 
@@ -1030,14 +1032,9 @@ impl Ledger {
             unhold(state, scopes, unit, held)
         });
         self.finalize(&mut state, number, Status::Released, None, now_ms);
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Release,
-            key,
-            id.to_string(),
-            Answer::Released(held),
-        );
+        self.remember(&mut state, now_ms, Op::Release, key, id.to_string(), || {
+            Answer::Released(held)
+        });
         Ok(held)
     }
 
@@ -1079,14 +1076,9 @@ impl Ledger {
             .get_mut(&number)
             .expect("active")
             .expires_at_ms = expires_at_ms;
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Extend,
-            key,
-            payload,
-            Answer::Extended(expires_at_ms),
-        );
+        self.remember(&mut state, now_ms, Op::Extend, key, payload, || {
+            Answer::Extended(expires_at_ms)
+        });
         Ok(expires_at_ms)
     }
 
@@ -1130,14 +1122,9 @@ impl Ledger {
             debt_incurred: charge.debt_incurred(),
             affected_scopes: scopes,
         };
-        self.remember(
-            &mut state,
-            now_ms,
-            Op::Event,
-            key,
-            payload,
-            Answer::Debited(debited.clone()),
-        );
+        self.remember(&mut state, now_ms, Op::Event, key, payload, || {
+            Answer::Debited(debited.clone())
+        });
         Ok(debited)
     }
 
@@ -1213,16 +1200,17 @@ impl Ledger {
             self.finalize(state, number, Status::Expired, None, now_ms);
             expired += 1;
         }
-        let horizon = now_ms.saturating_sub(self.retention_ms);
+        let horizon = now_ms.saturating_sub(self.retention.ms);
+        let max = self.retention.max_retained;
         while let Some(&(at, number)) = state.finalized.first() {
-            if at >= horizon {
+            if at >= horizon && state.finalized.len() <= max {
                 break;
             }
             state.finalized.pop_first();
             state.reservations.remove(&number);
         }
         while let Some((at, op, key)) = state.replay_times.first().cloned() {
-            if at >= horizon {
+            if at >= horizon && state.replay_times.len() <= max {
                 break;
             }
             state.replay_times.pop_first();
@@ -1255,9 +1243,10 @@ impl Ledger {
         op: Op,
         key: Option<&str>,
         payload: String,
-        answer: Answer,
+        answer: impl FnOnce() -> Answer,
     ) {
         let Some(key) = key else { return };
+        let answer = answer();
         state.replay_times.insert((now_ms, op, key.to_string()));
         state.replays.insert(
             (op, key.to_string()),

@@ -33,7 +33,11 @@ fn request(s: &Subject, estimate: i64, overage: Overage) -> ReserveRequest {
 }
 
 fn ledger() -> Ledger {
-    let l = Ledger::new(3_600_000).unwrap();
+    let l = Ledger::new(Retention {
+        ms: 3_600_000,
+        max_retained: 1_000,
+    })
+    .unwrap();
     l.set_budget("tenant:acme", Unit::Tokens, 1_000, 0, None)
         .unwrap();
     l
@@ -367,6 +371,32 @@ fn idempotent_replays_and_mismatches() {
 }
 
 #[test]
+fn retention_bounds_the_records_kept() {
+    let l = ledger();
+    for i in 0..1_500 {
+        let id = reserve(&l, &format!("r{i}"), 1, Overage::Reject);
+        l.release(T, None, &id).unwrap();
+    }
+    assert_eq!(l.reservations(T, Some(Status::Released), "").len(), 1_000);
+    // The oldest records went first: their keys can be reused for other payloads.
+    let s = subject("acme", None);
+    assert!(l
+        .reserve(T, Some("r0"), request(&s, 2, Overage::Reject))
+        .is_ok());
+    assert_eq!(
+        l.reserve(T, Some("r1499"), request(&s, 2, Overage::Reject)),
+        Err(LedgerError::IdempotencyMismatch {
+            key: "r1499".into()
+        })
+    );
+    assert!(Ledger::new(Retention {
+        ms: 60_000,
+        max_retained: 10
+    })
+    .is_err());
+}
+
+#[test]
 fn bad_input_names_the_parameter() {
     let l = ledger();
     let s = subject("acme", None);
@@ -469,7 +499,13 @@ fn save_and_load_round_trip_exactly() {
 /// and no scope's debt passes its overdraft limit.
 #[test]
 fn stress_never_overspends_any_scope() {
-    let l = Arc::new(Ledger::new(60_000).unwrap());
+    let l = Arc::new(
+        Ledger::new(Retention {
+            ms: 60_000,
+            max_retained: 10_000,
+        })
+        .unwrap(),
+    );
     l.set_budget("tenant:t", Unit::Tokens, 50_000, 2_000, None)
         .unwrap();
     for app in ["a", "b"] {
