@@ -231,6 +231,7 @@ class LedgerCore:
         *,
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
+        max_retained: int = 100_000,
         _path: str | None = None,
     ) -> None: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...

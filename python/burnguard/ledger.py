@@ -365,10 +365,11 @@ class Ledger(_native.LedgerCore):
     """Budgets per scope and unit, and reservations against them, with the Cycles protocol's
     semantics (see the module docs and ``README.md``).
 
-    ``Ledger(clock=None, retention_seconds=300)``. Every operation takes an optional
-    ``idempotency_key``: replaying it with the same payload returns the first answer; another
-    payload raises ``IdempotencyMismatchError``. Keys and finalized reservations are kept for
-    ``retention_seconds``, so memory is bounded by the traffic of that period. ``clock``
+    ``Ledger(clock=None, retention_seconds=300, max_retained=100_000)``. Every operation takes
+    an optional ``idempotency_key``: replaying it with the same payload returns the first
+    answer; another payload raises ``IdempotencyMismatchError``. Idempotency records and
+    finalized reservations are kept for ``retention_seconds``, and at most ``max_retained`` of
+    each (the oldest go first), so memory stays bounded whatever the traffic. ``clock``
     (seconds) replaces the wall clock, for tests and simulations. Amounts are ints in ``unit``
     (``USD_MICROCENTS`` unless given) or ``Amount``s.
 
