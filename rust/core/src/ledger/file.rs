@@ -235,6 +235,7 @@ fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
         idempotency_key: i.opt(In::str)?,
         committed: i.opt(In::int)?,
         finalized_at_ms: i.opt(In::int)?,
+        slots: Vec::new(),
     })
 }
 
@@ -298,9 +299,14 @@ impl Ledger {
         o.uint(self.retention.max_retained as u64);
         o.token("next");
         o.uint(state.next_id);
-        let mut budgets: Vec<_> = state.all_budgets().collect();
-        budgets.sort_by(|a, b| (a.0, a.1.name()).cmp(&(b.0, b.1.name())));
-        for (path, unit, b) in budgets {
+        let mut budgets: Vec<_> = state.slots.iter().collect();
+        budgets.sort_by(|a, b| (&a.path, a.unit.name()).cmp(&(&b.path, b.unit.name())));
+        for Slot {
+            path,
+            unit,
+            budget: b,
+        } in budgets
+        {
             o.token("budget");
             o.str(path);
             o.token(unit.name());
@@ -322,7 +328,7 @@ impl Ledger {
             o.token("replay");
             o.token(op_name(*op));
             o.str(key);
-            o.str(&r.payload);
+            o.uint(r.payload);
             o.int(r.at_ms);
             write_answer(&mut o, &r.answer);
         }
@@ -360,10 +366,17 @@ impl Ledger {
                         capped: i.token()? == "capped",
                         caps: i.caps()?,
                     };
-                    state.budgets.entry(path).or_default()[unit.index()] = Some(budget);
+                    let slot = state.slot_or_new(&path, unit);
+                    *state.budget_mut(slot) = budget;
                 }
                 "reservation" => {
-                    let r = read_reservation(&mut i)?;
+                    let mut r = read_reservation(&mut i)?;
+                    r.slots = r
+                        .affected_scopes
+                        .iter()
+                        .map(|scope| state.slot_of(scope, r.unit))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| corrupt("a reservation draws on an unknown budget"))?;
                     let number =
                         reservation_number(&r.id).ok_or_else(|| corrupt("bad reservation id"))?;
                     match r.finalized_at_ms {
@@ -377,7 +390,7 @@ impl Ledger {
                 "replay" => {
                     let op = i.named(&OPS, op_name)?;
                     let key = i.str()?;
-                    let payload = i.str()?;
+                    let payload = i.uint()?;
                     let at_ms = i.int()?;
                     let answer = read_answer(&mut i)?;
                     state.replay_times.insert((at_ms, op, key.clone()));

@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -79,7 +79,7 @@ impl Unit {
 }
 
 /// What a commit (or event) does when the actual cost exceeds what was reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Overage {
     /// Fail with `BUDGET_EXCEEDED`.
     Reject,
@@ -188,7 +188,7 @@ impl Status {
 pub const LEVELS: [&str; 6] = ["tenant", "workspace", "app", "workflow", "agent", "toolset"];
 
 /// Who spends: one optional name per level of [`LEVELS`], and free-form dimensions.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Subject {
     /// The name at each level, outermost first.
     pub levels: [Option<String>; 6],
@@ -242,7 +242,7 @@ impl Subject {
 }
 
 /// What is being paid for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Action {
     /// Its category, such as `llm.completion`.
     pub kind: String,
@@ -347,6 +347,14 @@ impl Budget {
     }
 }
 
+/// A budget and the scope and unit it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slot {
+    path: String,
+    unit: Unit,
+    budget: Budget,
+}
+
 /// A scope's budget as reported by [`Ledger::balances`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
@@ -405,10 +413,12 @@ pub struct Reservation {
     pub committed: Option<i64>,
     /// When it was committed, released or expired.
     pub finalized_at_ms: Option<i64>,
+    /// The slots of the budgets it draws on, in `affected_scopes` order.
+    slots: Vec<usize>,
 }
 
 /// A reservation request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReserveRequest {
     /// Subject.
     pub subject: Subject,
@@ -633,15 +643,19 @@ const OPS: [Op; 6] = [
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Replay {
-    payload: String,
+    /// A hash of the request (see [`fingerprint`]).
+    payload: u64,
     answer: Answer,
     at_ms: i64,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct State {
-    /// Per scope path, its budget in each unit (indexed by [`Unit::index`]).
-    budgets: HashMap<String, [Option<Budget>; 4], Fast>,
+    /// Per scope path, the slot of its budget in each unit (indexed by [`Unit::index`]).
+    budgets: HashMap<String, [Option<usize>; 4], Fast>,
+    /// The budgets. Budgets are never removed, so a slot number stays valid, and reservations
+    /// reach their budgets by slot without hashing paths.
+    slots: Vec<Slot>,
     /// By number (see [`reservation_id`]); boxed, so the table moves only pointers.
     reservations: HashMap<u64, Box<Reservation>, Fast>,
     /// Active reservations by the time their commits stop being accepted.
@@ -700,22 +714,32 @@ fn reservation_number(id: &str) -> Option<u64> {
 }
 
 impl State {
-    fn budget(&self, scope: &str, unit: Unit) -> Option<&Budget> {
-        self.budgets.get(scope)?[unit.index()].as_ref()
+    /// The slot of `scope`'s budget in `unit`, if it has one.
+    fn slot_of(&self, scope: &str, unit: Unit) -> Option<usize> {
+        self.budgets.get(scope)?[unit.index()]
     }
 
-    fn budget_mut(&mut self, scope: &str, unit: Unit) -> Option<&mut Budget> {
-        self.budgets.get_mut(scope)?[unit.index()].as_mut()
+    /// The slot of `scope`'s budget in `unit`, made empty if it has none.
+    fn slot_or_new(&mut self, scope: &str, unit: Unit) -> usize {
+        if let Some(slot) = self.slot_of(scope, unit) {
+            return slot;
+        }
+        let slot = self.slots.len();
+        self.slots.push(Slot {
+            path: scope.to_string(),
+            unit,
+            budget: Budget::default(),
+        });
+        self.budgets.entry(scope.to_string()).or_default()[unit.index()] = Some(slot);
+        slot
     }
 
-    /// Every budget, as (scope path, unit, budget).
-    fn all_budgets(&self) -> impl Iterator<Item = (&String, Unit, &Budget)> {
-        self.budgets.iter().flat_map(|(path, units)| {
-            UNITS
-                .iter()
-                .zip(units)
-                .filter_map(move |(&unit, b)| Some((path, unit, b.as_ref()?)))
-        })
+    fn budget(&self, slot: usize) -> &Budget {
+        &self.slots[slot].budget
+    }
+
+    fn budget_mut(&mut self, slot: usize) -> &mut Budget {
+        &mut self.slots[slot].budget
     }
 }
 
@@ -829,8 +853,8 @@ impl Ledger {
         amount("allocated", allocated)?;
         amount("overdraft_limit", overdraft_limit)?;
         let mut state = self.lock();
-        let budget = state.budgets.entry(scope.to_string()).or_default()[unit.index()]
-            .get_or_insert_with(Budget::default);
+        let slot = state.slot_or_new(scope, unit);
+        let budget = state.budget_mut(slot);
         budget.allocated = allocated;
         budget.overdraft_limit = overdraft_limit;
         budget.caps = caps.filter(|c| !c.is_empty());
@@ -843,11 +867,12 @@ impl Ledger {
         check_scope_path(scope)?;
         amount("amount", value)?;
         let mut state = self.lock();
-        let budget = state
-            .budget_mut(scope, unit)
+        let slot = state
+            .slot_of(scope, unit)
             .ok_or_else(|| LedgerError::BudgetNotFound {
                 scope_path: scope.to_string(),
             })?;
+        let budget = state.budget_mut(slot);
         let repaid = budget.debt.min(value);
         budget.debt -= repaid;
         budget.spent += repaid;
@@ -871,13 +896,14 @@ impl Ledger {
         amount("estimate", request.estimate)?;
         in_range("ttl_ms", request.ttl_ms, 1_000, 86_400_000)?;
         in_range("grace_period_ms", request.grace_period_ms, 0, 60_000)?;
-        let payload = key.map(|_| format!("{request:?}")).unwrap_or_default();
+        let payload = fingerprint(key, &request);
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Reserve, key, &payload)? {
+        if let Some(answer) = replay(&state, Op::Reserve, key, payload)? {
             return Ok(answer_verdict(answer));
         }
-        let mut verdict = evaluate(&state, &request.subject, request.unit, request.estimate);
+        let (mut verdict, slots) =
+            evaluate(&state, &request.subject, request.unit, request.estimate);
         if verdict.decision == Decision::Deny && !request.dry_run {
             return Err(denial(&verdict));
         }
@@ -885,9 +911,8 @@ impl Ledger {
             state.next_id += 1;
             let number = state.next_id;
             let id = reservation_id(number);
-            for scope in &verdict.affected_scopes {
-                let budget = state.budget_mut(scope, request.unit).expect("evaluated");
-                budget.reserved += request.estimate;
+            for &slot in &slots {
+                state.budget_mut(slot).reserved += request.estimate;
             }
             let expires_at_ms = now_ms.saturating_add(request.ttl_ms);
             let reservation = Reservation {
@@ -906,6 +931,7 @@ impl Ledger {
                 idempotency_key: key.map(str::to_string),
                 committed: None,
                 finalized_at_ms: None,
+                slots,
             };
             state.deadlines.insert((
                 expires_at_ms.saturating_add(request.grace_period_ms),
@@ -937,15 +963,13 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("estimate", estimate)?;
-        let payload = key
-            .map(|_| format!("{subject:?}{action:?}{unit:?}{estimate}"))
-            .unwrap_or_default();
+        let payload = fingerprint(key, &(subject, action, unit, estimate));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Decide, key, &payload)? {
+        if let Some(answer) = replay(&state, Op::Decide, key, payload)? {
             return Ok(answer_verdict(answer));
         }
-        let verdict = evaluate(&state, subject, unit, estimate);
+        let (verdict, _) = evaluate(&state, subject, unit, estimate);
         self.remember(&mut state, now_ms, Op::Decide, key, payload, || {
             Answer::Verdict(verdict.clone())
         });
@@ -964,27 +988,22 @@ impl Ledger {
     ) -> Result<Committed, LedgerError> {
         let key = key(idempotency_key)?;
         amount("actual", actual)?;
-        let payload = key
-            .map(|_| format!("{id}{unit:?}{actual}"))
-            .unwrap_or_default();
+        let payload = fingerprint(key, &(id, unit, actual));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Commit, key, &payload)? {
+        if let Some(answer) = replay(&state, Op::Commit, key, payload)? {
             return Ok(match answer {
                 Answer::Committed(c) => c,
                 _ => unreachable!("commit keys store commits"),
             });
         }
         let r = active(&state, id)?;
-        let unit = match unit {
-            Some(u) if u != r.unit => {
-                return Err(LedgerError::UnitMismatch {
-                    expected: r.unit,
-                    got: u,
-                })
-            }
-            _ => r.unit,
-        };
+        if let Some(u) = unit.filter(|&u| u != r.unit) {
+            return Err(LedgerError::UnitMismatch {
+                expected: r.unit,
+                got: u,
+            });
+        }
         let (held, overage) = (r.reserved, r.overage);
         if overage == Overage::Reject && actual > held {
             return Err(LedgerError::BudgetExceeded {
@@ -992,9 +1011,9 @@ impl Ledger {
             });
         }
         let number = reservation_number(id).expect("active");
-        let charge = with_scopes(&mut state, number, |state, scopes| {
-            let charge = Charge::plan(state, scopes, unit, held, actual, overage)?;
-            charge.apply(state, scopes, unit, held);
+        let charge = with_slots(&mut state, number, |state, slots| {
+            let charge = Charge::plan(state, slots, held, actual, overage)?;
+            charge.apply(state, slots, held);
             Ok::<_, LedgerError>(charge)
         })?;
         let committed = Committed {
@@ -1019,20 +1038,21 @@ impl Ledger {
         let key = key(idempotency_key)?;
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Release, key, id)? {
+        let payload = fingerprint(key, &id);
+        if let Some(answer) = replay(&state, Op::Release, key, payload)? {
             return Ok(match answer {
                 Answer::Released(r) => r,
                 _ => unreachable!("release keys store releases"),
             });
         }
         let r = active(&state, id)?;
-        let (held, unit) = (r.reserved, r.unit);
+        let held = r.reserved;
         let number = reservation_number(id).expect("active");
-        with_scopes(&mut state, number, |state, scopes| {
-            unhold(state, scopes, unit, held)
+        with_slots(&mut state, number, |state, slots| {
+            unhold(state, slots, held)
         });
         self.finalize(&mut state, number, Status::Released, None, now_ms);
-        self.remember(&mut state, now_ms, Op::Release, key, id.to_string(), || {
+        self.remember(&mut state, now_ms, Op::Release, key, payload, || {
             Answer::Released(held)
         });
         Ok(held)
@@ -1049,12 +1069,10 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let key = key(idempotency_key)?;
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
-        let payload = key
-            .map(|_| format!("{id}/{extend_by_ms}"))
-            .unwrap_or_default();
+        let payload = fingerprint(key, &(id, extend_by_ms));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Extend, key, &payload)? {
+        if let Some(answer) = replay(&state, Op::Extend, key, payload)? {
             return Ok(match answer {
                 Answer::Extended(at) => at,
                 _ => unreachable!("extend keys store extensions"),
@@ -1098,23 +1116,21 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("actual", actual)?;
-        let payload = key
-            .map(|_| format!("{subject:?}{action:?}{unit:?}{actual}{overage:?}"))
-            .unwrap_or_default();
+        let payload = fingerprint(key, &(subject, action, unit, actual, overage));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Event, key, &payload)? {
+        if let Some(answer) = replay(&state, Op::Event, key, payload)? {
             return Ok(match answer {
                 Answer::Debited(d) => d,
                 _ => unreachable!("event keys store events"),
             });
         }
-        let (scopes, scope_path) = budgeted_scopes(&state, subject, unit);
+        let (scopes, slots, scope_path) = budgeted_scopes(&state, subject, unit);
         if scopes.is_empty() {
             return Err(LedgerError::BudgetNotFound { scope_path });
         }
-        let charge = Charge::plan(&state, &scopes, unit, 0, actual, overage)?;
-        charge.apply(&mut state, &scopes, unit, 0);
+        let charge = Charge::plan(&state, &slots, 0, actual, overage)?;
+        charge.apply(&mut state, &slots, 0);
         state.next_id += 1;
         let debited = Debited {
             event_id: format!("evt_{:016x}", state.next_id),
@@ -1133,7 +1149,9 @@ impl Ledger {
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         let mut balances: Vec<Balance> = state
-            .all_budgets()
+            .slots
+            .iter()
+            .map(|s| (&s.path, s.unit, &s.budget))
             .filter(|(path, _, _)| {
                 path.starts_with(prefix)
                     && (prefix.is_empty()
@@ -1193,10 +1211,8 @@ impl Ledger {
                 break;
             }
             let r = &state.reservations[&number];
-            let (held, unit) = (r.reserved, r.unit);
-            with_scopes(state, number, |state, scopes| {
-                unhold(state, scopes, unit, held)
-            });
+            let held = r.reserved;
+            with_slots(state, number, |state, slots| unhold(state, slots, held));
             self.finalize(state, number, Status::Expired, None, now_ms);
             expired += 1;
         }
@@ -1242,7 +1258,7 @@ impl Ledger {
         now_ms: i64,
         op: Op,
         key: Option<&str>,
-        payload: String,
+        payload: u64,
         answer: impl FnOnce() -> Answer,
     ) {
         let Some(key) = key else { return };
@@ -1263,18 +1279,18 @@ impl Ledger {
     /// violation. For tests and audits.
     pub fn audit(&self) -> Result<(), String> {
         let state = self.lock();
-        let mut holds: HashMap<(&str, Unit), i64> = HashMap::new();
+        let mut holds = vec![0i64; state.slots.len()];
         for r in state
             .reservations
             .values()
             .filter(|r| r.status == Status::Active)
         {
-            for scope in &r.affected_scopes {
-                *holds.entry((scope.as_str(), r.unit)).or_default() += r.reserved;
+            for &slot in &r.slots {
+                holds[slot] += r.reserved;
             }
         }
-        for (path, unit, b) in state.all_budgets() {
-            let held = holds.get(&(path.as_str(), unit)).copied().unwrap_or(0);
+        for (slot, &held) in state.slots.iter().zip(&holds) {
+            let (path, unit, b) = (&slot.path, slot.unit, &slot.budget);
             let ok = b.reserved >= 0
                 && b.spent >= 0
                 && b.debt >= 0
@@ -1288,17 +1304,27 @@ impl Ledger {
     }
 }
 
-/// The scopes of `subject`'s path with a budget in `unit`, outermost first, and the path.
-fn budgeted_scopes(state: &State, subject: &Subject, unit: Unit) -> (Vec<String>, String) {
+/// The scopes of `subject`'s path with a budget in `unit` (outermost first), their budgets'
+/// slots, and the whole path.
+fn budgeted_scopes(
+    state: &State,
+    subject: &Subject,
+    unit: Unit,
+) -> (Vec<String>, Vec<usize>, String) {
     let mut paths = subject.scope_paths();
     let scope_path = paths.last().cloned().unwrap_or_default();
-    paths.retain(|path| state.budget(path, unit).is_some());
-    (paths, scope_path)
+    let mut slots = Vec::with_capacity(paths.len());
+    paths.retain(|path| {
+        let slot = state.slot_of(path, unit);
+        slots.extend(slot);
+        slot.is_some()
+    });
+    (paths, slots, scope_path)
 }
 
-/// The answer to reserving `estimate` now.
-fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verdict {
-    let (scopes, scope_path) = budgeted_scopes(state, subject, unit);
+/// The answer to reserving `estimate` now, and the slots of the budgets it draws on.
+fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> (Verdict, Vec<usize>) {
+    let (scopes, slots, scope_path) = budgeted_scopes(state, subject, unit);
     let deny = |reason: &str, scope: Option<&String>| Verdict {
         decision: Decision::Deny,
         reservation_id: None,
@@ -1311,28 +1337,30 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verd
         denied_scope: scope.cloned(),
     };
     if scopes.is_empty() {
-        return deny("BUDGET_NOT_FOUND", None);
+        return (deny("BUDGET_NOT_FOUND", None), slots);
     }
-    let budget = |scope: &String| state.budget(scope, unit).expect("budgeted");
     // The protocol's precedence: over-limit, then debt, then the amount.
-    let first = |fails: &dyn Fn(&Budget) -> bool| scopes.iter().find(|s| fails(budget(s)));
+    let first = |fails: &dyn Fn(&Budget) -> bool| {
+        let at = slots.iter().position(|&slot| fails(state.budget(slot)))?;
+        Some(&scopes[at])
+    };
     if let Some(scope) = first(&Budget::is_over_limit) {
-        return deny("OVERDRAFT_LIMIT_EXCEEDED", Some(scope));
+        return (deny("OVERDRAFT_LIMIT_EXCEEDED", Some(scope)), slots);
     }
     if let Some(scope) = first(&|b| b.debt > 0) {
-        return deny("DEBT_OUTSTANDING", Some(scope));
+        return (deny("DEBT_OUTSTANDING", Some(scope)), slots);
     }
     if let Some(scope) = first(&|b| b.remaining() < estimate) {
-        return deny("BUDGET_EXCEEDED", Some(scope));
+        return (deny("BUDGET_EXCEEDED", Some(scope)), slots);
     }
     let mut caps = Caps::default();
-    for scope in &scopes {
-        if let Some(c) = &budget(scope).caps {
+    for &slot in &slots {
+        if let Some(c) = &state.budget(slot).caps {
             caps.narrow(c);
         }
     }
     let with_caps = !caps.is_empty();
-    Verdict {
+    let verdict = Verdict {
         decision: if with_caps {
             Decision::AllowWithCaps
         } else {
@@ -1346,7 +1374,8 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> Verd
         caps: with_caps.then_some(caps),
         reason_code: None,
         denied_scope: None,
-    }
+    };
+    (verdict, slots)
 }
 
 /// How a charge of `actual` against holds of `held` lands on each scope.
@@ -1367,58 +1396,54 @@ impl Charge {
     /// overdraft limit, else fails with OVERDRAFT_LIMIT_EXCEEDED.
     fn plan(
         state: &State,
-        scopes: &[String],
-        unit: Unit,
+        slots: &[usize],
         held: i64,
         actual: i64,
         overage: Overage,
     ) -> Result<Charge, LedgerError> {
         let delta = actual - held;
-        let budget = |scope: &String| state.budget(scope, unit).expect("budgeted");
-        let covered = |scope: &String| delta <= 0 || budget(scope).remaining() >= delta;
-        let Some(short) = scopes.iter().find(|s| !covered(s)) else {
+        let budget = |slot: usize| state.budget(slot);
+        let covered = |slot: usize| delta <= 0 || budget(slot).remaining() >= delta;
+        let path = |slot: usize| state.slots[slot].path.clone();
+        let Some(short) = slots.iter().copied().find(|&s| !covered(s)) else {
             return Ok(Charge {
                 charged: actual,
                 per_scope: None,
             });
         };
         match overage {
-            Overage::Reject => Err(LedgerError::BudgetExceeded {
-                scope: short.clone(),
-            }),
+            Overage::Reject => Err(LedgerError::BudgetExceeded { scope: path(short) }),
             Overage::AllowIfAvailable => {
-                let capped = scopes
+                let capped = slots
                     .iter()
-                    .map(|s| budget(s).remaining().max(0))
+                    .map(|&s| budget(s).remaining().max(0))
                     .min()
                     .unwrap_or(0)
                     .min(delta);
                 Ok(Charge {
                     charged: held + capped,
                     per_scope: Some(
-                        scopes
+                        slots
                             .iter()
-                            .map(|s| (held + capped, 0, !covered(s)))
+                            .map(|&s| (held + capped, 0, !covered(s)))
                             .collect(),
                     ),
                 })
             }
             Overage::AllowWithOverdraft => {
-                let over = |s: &&String| {
+                let over = |s: usize| {
                     let b = budget(s);
                     !covered(s) && b.debt + delta > b.overdraft_limit
                 };
-                if let Some(scope) = scopes.iter().find(over) {
-                    return Err(LedgerError::OverdraftLimitExceeded {
-                        scope: scope.clone(),
-                    });
+                if let Some(slot) = slots.iter().copied().find(|&s| over(s)) {
+                    return Err(LedgerError::OverdraftLimitExceeded { scope: path(slot) });
                 }
                 Ok(Charge {
                     charged: actual,
                     per_scope: Some(
-                        scopes
+                        slots
                             .iter()
-                            .map(|s| {
+                            .map(|&s| {
                                 if covered(s) {
                                     (actual, 0, false)
                                 } else {
@@ -1433,13 +1458,13 @@ impl Charge {
     }
 
     /// Releases the holds and books the charge.
-    fn apply(&self, state: &mut State, scopes: &[String], unit: Unit, held: i64) {
-        for (i, scope) in scopes.iter().enumerate() {
+    fn apply(&self, state: &mut State, slots: &[usize], held: i64) {
+        for (i, &slot) in slots.iter().enumerate() {
             let (spent, debt, capped) = match &self.per_scope {
                 Some(shares) => shares[i],
                 None => (self.charged, 0, false),
             };
-            let budget = state.budget_mut(scope, unit).expect("planned");
+            let budget = state.budget_mut(slot);
             budget.reserved -= held;
             budget.spent += spent;
             budget.debt += debt;
@@ -1457,19 +1482,15 @@ impl Charge {
     }
 }
 
-/// Runs `f` on the state with reservation `number`'s scopes, which are taken out of the
+/// Runs `f` on the state with reservation `number`'s budget slots, which are taken out of the
 /// reservation for the call (instead of copied) and put back.
-fn with_scopes<T>(state: &mut State, number: u64, f: impl FnOnce(&mut State, &[String]) -> T) -> T {
-    fn slot(state: &mut State, number: u64) -> &mut Vec<String> {
-        &mut state
-            .reservations
-            .get_mut(&number)
-            .expect("known")
-            .affected_scopes
+fn with_slots<T>(state: &mut State, number: u64, f: impl FnOnce(&mut State, &[usize]) -> T) -> T {
+    fn slots_of(state: &mut State, number: u64) -> &mut Vec<usize> {
+        &mut state.reservations.get_mut(&number).expect("known").slots
     }
-    let scopes = std::mem::take(slot(state, number));
-    let out = f(state, &scopes);
-    *slot(state, number) = scopes;
+    let slots = std::mem::take(slots_of(state, number));
+    let out = f(state, &slots);
+    *slots_of(state, number) = slots;
     out
 }
 
@@ -1486,9 +1507,9 @@ fn denial(verdict: &Verdict) -> LedgerError {
     }
 }
 
-fn unhold(state: &mut State, scopes: &[String], unit: Unit, held: i64) {
-    for scope in scopes {
-        state.budget_mut(scope, unit).expect("held").reserved -= held;
+fn unhold(state: &mut State, slots: &[usize], held: i64) {
+    for &slot in slots {
+        state.budget_mut(slot).reserved -= held;
     }
 }
 
@@ -1507,12 +1528,23 @@ fn active<'a>(state: &'a State, id: &str) -> Result<&'a Reservation, LedgerError
     }
 }
 
+/// A 64-bit hash of a request, compared when its idempotency key comes again (0 without a key:
+/// nothing is compared). [`FxHasher`] has no random keys, so it survives a save and a load.
+fn fingerprint(key: Option<&str>, request: &impl Hash) -> u64 {
+    if key.is_none() {
+        return 0;
+    }
+    let mut hasher = FxHasher::default();
+    request.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The stored answer for `(op, key)` if the payload matches; a mismatch error otherwise.
 fn replay(
     state: &State,
     op: Op,
     key: Option<&str>,
-    payload: &str,
+    payload: u64,
 ) -> Result<Option<Answer>, LedgerError> {
     let Some(key) = key else { return Ok(None) };
     match state.replays.get(&(op, key.to_string())) {
