@@ -175,8 +175,21 @@ class Balance(Result):
     is_over_limit: bool
 
 
+class _Answer(Result):
+    """``is_allowed()`` and ``is_denied()`` for the results that carry a decision."""
+
+    __slots__ = ()
+    decision: Decision
+
+    def is_allowed(self) -> bool:
+        return self.decision is not Decision.DENY
+
+    def is_denied(self) -> bool:
+        return self.decision is Decision.DENY
+
+
 @dataclass(frozen=True, slots=True)
-class ReservationResult(Result):
+class ReservationResult(_Answer):
     """A reservation made: its id, the amount held, its expiry, and any caps."""
 
     decision: Decision
@@ -188,12 +201,9 @@ class ReservationResult(Result):
     scope_path: str
     caps: Caps | None
 
-    def is_allowed(self) -> bool:
-        return self.decision is not Decision.DENY
-
 
 @dataclass(frozen=True, slots=True)
-class DryRunResult(Result):
+class DryRunResult(_Answer):
     """What a reservation would be answered (nothing held): DENY comes with its reason."""
 
     decision: Decision
@@ -205,15 +215,9 @@ class DryRunResult(Result):
     reason_code: str | None
     denied_scope: str | None
 
-    def is_allowed(self) -> bool:
-        return self.decision is not Decision.DENY
-
-    def is_denied(self) -> bool:
-        return self.decision is Decision.DENY
-
 
 @dataclass(frozen=True, slots=True)
-class DecisionResult(Result):
+class DecisionResult(_Answer):
     """A preflight decision (nothing held)."""
 
     decision: Decision
@@ -222,12 +226,6 @@ class DecisionResult(Result):
     caps: Caps | None
     reason_code: str | None
     denied_scope: str | None
-
-    def is_allowed(self) -> bool:
-        return self.decision is not Decision.DENY
-
-    def is_denied(self) -> bool:
-        return self.decision is Decision.DENY
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,10 +353,6 @@ _native.bind_ledger_classes(
         "UNIT_MISMATCH": UnitMismatchError,
     },
 )
-
-
-def _scope(scope: str | Subject) -> str:
-    return scope.scope_path if isinstance(scope, Subject) else scope
 
 
 class Ledger(_native.LedgerCore):

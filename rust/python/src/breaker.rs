@@ -219,30 +219,19 @@ impl BreakerCore {
             None
         };
         let slow = this.is_slow(Self::elapsed(start, after));
-        match result {
-            Ok(value) => {
-                let outcome = this.classify_result(&value);
-                Self::finish(
-                    slf,
-                    permit,
-                    *outcome.as_ref().unwrap_or(&Outcome::Failure),
-                    slow,
-                )?;
-                outcome?;
-                Ok(value.unbind())
-            }
-            Err(error) => {
-                let outcome = this.classify_error(py, &error);
-                Self::finish(
-                    slf,
-                    permit,
-                    *outcome.as_ref().unwrap_or(&Outcome::Failure),
-                    slow,
-                )?;
-                outcome?;
-                Err(error)
-            }
-        }
+        let (outcome, output) = match result {
+            Ok(value) => (this.classify_result(&value), Ok(value.unbind())),
+            Err(error) => (this.classify_error(py, &error), Err(error)),
+        };
+        // A classifier that raised counts the call as failed, and its error is raised.
+        Self::finish(
+            slf,
+            permit,
+            *outcome.as_ref().unwrap_or(&Outcome::Failure),
+            slow,
+        )?;
+        outcome?;
+        output
     }
 }
 
