@@ -518,11 +518,7 @@ fn stress_never_overspends_any_scope() {
         )
         .unwrap();
     }
-    let ops = if cfg!(debug_assertions) {
-        10_000
-    } else {
-        100_000
-    };
+    let ops = 100_000;
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
             let l = Arc::clone(&l);
