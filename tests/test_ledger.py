@@ -345,3 +345,15 @@ def test_errors_share_a_base_and_pickle() -> None:
     assert isinstance(error, LedgerError)
     back = pickle.loads(pickle.dumps(error))
     assert (type(back), back.error_code, back.scope) == (BudgetExceededError, "BUDGET_EXCEEDED", "tenant:a")
+
+
+def test_prometheus_budget_metrics(ledger: Ledger) -> None:
+    pytest.importorskip("prometheus_client")
+    from burnguard import PrometheusExporter
+
+    ledger.reserve(ACME, LLM, 300, unit="TOKENS")
+    body = PrometheusExporter(ledgers=[ledger]).render()[0].decode()
+    assert 'burnguard_budget_allocated{scope="tenant:acme",unit="TOKENS"} 1000.0' in body
+    assert 'burnguard_budget_reserved{scope="tenant:acme",unit="TOKENS"} 300.0' in body
+    assert 'burnguard_budget_remaining{scope="tenant:acme",unit="TOKENS"} 700.0' in body
+    assert 'burnguard_budget_over_limit{scope="tenant:acme",unit="TOKENS"} 0.0' in body

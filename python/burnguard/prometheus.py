@@ -13,6 +13,10 @@ Per circuit breaker (label ``name``), when breakers are given: ``burnguard_circu
 (``{kind="successful|failed|slow"}``) and the counters ``…_not_permitted_calls_total`` and
 ``…_transitions_total``, after resilience4j's Micrometer names.
 
+Per budget of each ledger given (labels ``scope``, ``unit``): ``burnguard_budget_allocated``,
+``…_reserved``, ``…_spent``, ``…_remaining``, ``…_debt``, ``…_overdraft_limit`` and
+``…_over_limit`` (1 while reservations are blocked until funded).
+
 The exporter is a ``prometheus_client`` collector: ``render()`` gives ``(body, content_type)``
 for a ``/metrics`` handler, or register it on any registry (``REGISTRY.register(exporter)``).
 Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
@@ -25,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
+from burnguard.ledger import Balance, Ledger
 from burnguard.slo.registry import SLORegistry
 
 if TYPE_CHECKING:
@@ -51,18 +56,23 @@ _SLO_GAUGES = (
 
 
 class PrometheusExporter:
-    """Renders the SLOs of an ``SLORegistry`` (and, if given, circuit breakers: a
-    ``BreakerRegistry`` or any iterable of breakers) in the Prometheus text format."""
+    """Renders the SLOs of an ``SLORegistry`` and, if given, circuit breakers (a
+    ``BreakerRegistry`` or any iterable of breakers) and the budgets of ledgers, in the
+    Prometheus text format."""
 
-    __slots__ = ("_breakers", "_registry", "_slo_registry")
+    __slots__ = ("_breakers", "_ledgers", "_registry", "_slo_registry")
 
     def __init__(
-        self, slo_registry: SLORegistry | None = None, breakers: Iterable[CircuitBreaker] = ()
+        self,
+        slo_registry: SLORegistry | None = None,
+        breakers: Iterable[CircuitBreaker] = (),
+        ledgers: Iterable[Ledger] = (),
     ) -> None:
         from prometheus_client import CollectorRegistry
 
         self._slo_registry = slo_registry
         self._breakers = breakers
+        self._ledgers = ledgers
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self)
 
@@ -119,6 +129,7 @@ class PrometheusExporter:
             dropped.add_metric((snap.name,), float(snap.dropped))
         yield from (burn, breached, exhaustion, firing, dropped)
         yield from _breaker_families([b.snapshot() for b in self._breakers])
+        yield from _budget_families([b for ledger in self._ledgers for b in ledger.balances()])
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""
@@ -168,6 +179,34 @@ def _breaker_families(snaps: list[BreakerSnapshot]) -> Iterator[Metric]:
         rejected.add_metric((snap.name,), float(snap.not_permitted_calls))
         transitions.add_metric((snap.name,), float(snap.transitions))
     yield from (state, failure_rate, slow_rate, buffered, rejected, transitions)
+
+
+_BUDGET_GAUGES = (
+    ("allocated", "Budget granted."),
+    ("reserved", "Held by active reservations."),
+    ("spent", "Charged and covered by the budget."),
+    ("remaining", "allocated - spent - reserved - debt; negative when debt exceeds the rest."),
+    ("debt", "Charged with no budget to cover it (overdraft), until funded."),
+    ("overdraft_limit", "Most debt one commit or event may run up to."),
+)
+
+
+def _budget_families(balances: list[Balance]) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
+    for field, documentation in _BUDGET_GAUGES:
+        family = GaugeMetricFamily(f"burnguard_budget_{field}", documentation, labels=("scope", "unit"))
+        for b in balances:
+            family.add_metric((b.scope_path, b.unit.value), float(getattr(b, field)))
+        yield family
+    over = GaugeMetricFamily(
+        "burnguard_budget_over_limit",
+        "1 while the scope blocks reservations until funded, else 0.",
+        labels=("scope", "unit"),
+    )
+    for b in balances:
+        over.add_metric((b.scope_path, b.unit.value), 1.0 if b.is_over_limit else 0.0)
+    yield over
 
 
 def _seconds(value: float) -> str:
