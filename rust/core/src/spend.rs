@@ -328,7 +328,10 @@ fn first_bad(
     if column.iter().fold(true, |ok, &v| ok & valid(v)) {
         return Ok(());
     }
-    let i = column.iter().position(|&v| !valid(v)).expect("one is invalid");
+    let i = column
+        .iter()
+        .position(|&v| !valid(v))
+        .expect("one is invalid");
     Err(check(column[i]).unwrap_err().at(i))
 }
 
