@@ -401,6 +401,13 @@ def test_threads_count_exactly() -> None:
     ("options", "param"),
     [
         ({"failure_rate_threshold": 0}, "failure_rate_threshold"),
+        ({"failure_rate_threshold": float("nan")}, "failure_rate_threshold"),
+        ({"wait_duration_in_open_state": float("inf")}, "wait_duration_in_open_state"),
+        ({"jitter": float("nan")}, "jitter"),
+        ({"backoff_multiplier": float("inf")}, "backoff_multiplier"),
+        ({"slow_call_duration_threshold": float("nan")}, "slow_call_duration_threshold"),
+        ({"max_wait_duration_in_half_open_state": -1.0}, "max_wait_duration_in_half_open_state"),
+        ({"minimum_number_of_calls": 2**40}, "minimum_number_of_calls"),
         ({"slow_call_rate_threshold": 150}, "slow_call_rate_threshold"),
         ({"slow_call_duration_threshold": 0}, "slow_call_duration_threshold"),
         ({"sliding_window_size": 0}, "sliding_window_size"),

@@ -28,8 +28,12 @@ fn bind_breaker_error(py: Python<'_>, error: Py<PyType>) {
 }
 
 fn count(param: &'static str, value: i64) -> PyResult<u32> {
-    u32::try_from(value)
-        .map_err(|_| value_error(Error::invalid(param, format!("must be >= 0; got {value}"))))
+    u32::try_from(value).map_err(|_| {
+        value_error(Error::invalid(
+            param,
+            format!("must be in [0, {}]; got {value}", u32::MAX),
+        ))
+    })
 }
 
 /// When a guarded call started: a monotonic instant, or the injected clock's reading.
@@ -77,6 +81,11 @@ impl BreakerCore {
             }
             None => Ok(None),
         }
+    }
+
+    /// The time now, from the injected clock or the wall clock.
+    fn now(&self, py: Python<'_>) -> PyResult<f64> {
+        Ok(self.injected_now(py)?.unwrap_or_else(precise_wall_clock))
     }
 
     fn start(&self, injected: Option<f64>) -> Start {
@@ -400,9 +409,7 @@ impl BreakerCore {
     #[getter]
     fn state(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
         let this = slf.get();
-        let now = this
-            .injected_now(slf.py())?
-            .unwrap_or_else(precise_wall_clock);
+        let now = this.now(slf.py())?;
         let (state, transition) = this.core.state(now);
         Self::announce(slf, transition)?;
         Ok(state.name())
@@ -412,9 +419,7 @@ impl BreakerCore {
     fn _transition_to(slf: &Bound<'_, Self>, state: &str) -> PyResult<bool> {
         let this = slf.get();
         let to = State::from_name(state).map_err(value_error)?;
-        let now = this
-            .injected_now(slf.py())?
-            .unwrap_or_else(precise_wall_clock);
+        let now = this.now(slf.py())?;
         let transition = this.core.transition_to(to, now);
         Self::announce(slf, transition)?;
         Ok(transition.is_some())
@@ -423,9 +428,7 @@ impl BreakerCore {
     /// Back to a fresh CLOSED breaker.
     fn reset(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        let now = this
-            .injected_now(slf.py())?
-            .unwrap_or_else(precise_wall_clock);
+        let now = this.now(slf.py())?;
         let transition = this.core.reset(now);
         Self::announce(slf, transition)
     }
@@ -448,9 +451,7 @@ impl BreakerCore {
         u64,
     )> {
         let this = slf.get();
-        let now = this
-            .injected_now(slf.py())?
-            .unwrap_or_else(precise_wall_clock);
+        let now = this.now(slf.py())?;
         let (s, transition) = this.core.snapshot(now);
         Self::announce(slf, transition)?;
         Ok((
@@ -608,11 +609,13 @@ impl Guarded {
         let py = slf.py();
         match instance {
             None => slf.clone().into_py_any(py),
-            Some(instance) => py
-                .import(intern!(py, "types"))?
-                .getattr(intern!(py, "MethodType"))?
-                .call1((slf, instance))?
-                .into_py_any(py),
+            Some(instance) => {
+                static METHOD_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let method_type = METHOD_TYPE.get_or_try_init(py, || {
+                    Ok::<_, PyErr>(py.import("types")?.getattr("MethodType")?.unbind())
+                })?;
+                method_type.bind(py).call1((slf, instance))?.into_py_any(py)
+            }
         }
     }
 

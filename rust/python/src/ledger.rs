@@ -270,16 +270,7 @@ fn read_action(action: &Bound<'_, PyAny>) -> PyResult<Action> {
 }
 
 fn unit_member(py: Python<'_>, unit: Unit) -> PyResult<Bound<'_, PyAny>> {
-    let index = [
-        Unit::UsdMicrocents,
-        Unit::Tokens,
-        Unit::Credits,
-        Unit::RiskPoints,
-    ]
-    .iter()
-    .position(|&u| u == unit)
-    .expect("every unit");
-    Ok(classes(py)?.units[index].bind(py).clone())
+    Ok(classes(py)?.units[unit.index()].bind(py).clone())
 }
 
 fn decision_member(py: Python<'_>, decision: Decision) -> PyResult<Bound<'_, PyAny>> {

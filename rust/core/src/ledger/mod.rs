@@ -60,8 +60,8 @@ impl Unit {
         }
     }
 
-    /// Its position in [`UNITS`].
-    fn index(self) -> usize {
+    /// Its position in the order USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS.
+    pub fn index(self) -> usize {
         self as usize
     }
 
@@ -786,7 +786,7 @@ fn in_range(param: &'static str, value: i64, lo: i64, hi: i64) -> Result<i64, Er
     }
 }
 
-fn key(idempotency_key: Option<&str>) -> Result<Option<&str>, Error> {
+fn check_key(idempotency_key: Option<&str>) -> Result<Option<&str>, Error> {
     match idempotency_key {
         Some(k) if k.is_empty() || k.chars().count() > 256 => Err(Error::invalid(
             "idempotency_key",
@@ -890,7 +890,7 @@ impl Ledger {
         idempotency_key: Option<&str>,
         request: ReserveRequest,
     ) -> Result<Verdict, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         request.subject.validate()?;
         request.action.validate()?;
         amount("estimate", request.estimate)?;
@@ -959,7 +959,7 @@ impl Ledger {
         unit: Unit,
         estimate: i64,
     ) -> Result<Verdict, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         subject.validate()?;
         action.validate()?;
         amount("estimate", estimate)?;
@@ -986,7 +986,7 @@ impl Ledger {
         unit: Option<Unit>,
         actual: i64,
     ) -> Result<Committed, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         amount("actual", actual)?;
         let payload = fingerprint(key, &(id, unit, actual));
         let mut state = self.lock();
@@ -1035,7 +1035,7 @@ impl Ledger {
         idempotency_key: Option<&str>,
         id: &str,
     ) -> Result<i64, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         let payload = fingerprint(key, &id);
@@ -1067,7 +1067,7 @@ impl Ledger {
         id: &str,
         extend_by_ms: i64,
     ) -> Result<i64, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
         let payload = fingerprint(key, &(id, extend_by_ms));
         let mut state = self.lock();
@@ -1112,7 +1112,7 @@ impl Ledger {
         actual: i64,
         overage: Overage,
     ) -> Result<Debited, LedgerError> {
-        let key = key(idempotency_key)?;
+        let key = check_key(idempotency_key)?;
         subject.validate()?;
         action.validate()?;
         amount("actual", actual)?;
