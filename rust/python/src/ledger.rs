@@ -761,6 +761,7 @@ impl LedgerCore {
         let rows = found
             .into_iter()
             .map(|r| {
+                let scope_path = r.subject.scope_path();
                 (
                     r.id,
                     r.status.name(),
@@ -774,7 +775,7 @@ impl LedgerCore {
                     r.created_at_ms,
                     r.expires_at_ms,
                     (
-                        r.scope_path,
+                        scope_path,
                         r.affected_scopes,
                         r.idempotency_key,
                         r.committed,

@@ -197,7 +197,6 @@ fn write_reservation(o: &mut Out, r: &Reservation) {
     o.int(r.expires_at_ms);
     o.int(r.grace_period_ms);
     o.token(r.overage.name());
-    o.str(&r.scope_path);
     o.strs(&r.affected_scopes);
     o.opt(r.idempotency_key.as_deref(), Out::str);
     o.opt(r.committed, Out::int);
@@ -230,7 +229,6 @@ fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
         expires_at_ms: i.int()?,
         grace_period_ms: i.int()?,
         overage: i.named(&OVERAGES, Overage::name)?,
-        scope_path: i.str()?,
         affected_scopes: i.strs()?,
         idempotency_key: i.opt(In::str)?,
         committed: i.opt(In::int)?,

@@ -222,6 +222,11 @@ impl Subject {
         Ok(())
     }
 
+    /// The innermost scope path: `tenant:acme/app:chat`.
+    pub fn scope_path(&self) -> String {
+        self.scope_paths().pop().unwrap_or_default()
+    }
+
     /// The scope paths from the outermost level in: `tenant:acme`, `tenant:acme/app:chat`...
     pub fn scope_paths(&self) -> Vec<String> {
         let mut paths = Vec::new();
@@ -403,8 +408,6 @@ pub struct Reservation {
     pub grace_period_ms: i64,
     /// Its commit's overage policy.
     pub overage: Overage,
-    /// The subject's full scope path.
-    pub scope_path: String,
     /// The scopes whose budgets it draws on.
     pub affected_scopes: Vec<String>,
     /// The key it was made with, if any.
@@ -926,7 +929,6 @@ impl Ledger {
                 expires_at_ms,
                 grace_period_ms: request.grace_period_ms,
                 overage: request.overage,
-                scope_path: verdict.scope_path.clone(),
                 affected_scopes: verdict.affected_scopes.clone(),
                 idempotency_key: key.map(str::to_string),
                 committed: None,
@@ -1189,7 +1191,9 @@ impl Ledger {
         let mut found: Vec<Reservation> = state
             .reservations
             .values()
-            .filter(|r| status.is_none_or(|s| r.status == s) && r.scope_path.starts_with(prefix))
+            .filter(|r| {
+                status.is_none_or(|s| r.status == s) && r.subject.scope_path().starts_with(prefix)
+            })
             .map(|r| Reservation::clone(r))
             .collect();
         found.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
