@@ -760,7 +760,7 @@ impl LedgerCore {
         let found = self.core.reservations(self.now_ms(py)?, status, &prefix);
         let rows = found
             .into_iter()
-            .map(|r| {
+            .map(|(r, affected_scopes)| {
                 let scope_path = r.subject.scope_path();
                 (
                     r.id,
@@ -776,7 +776,7 @@ impl LedgerCore {
                     r.expires_at_ms,
                     (
                         scope_path,
-                        r.affected_scopes,
+                        affected_scopes,
                         r.idempotency_key,
                         r.committed,
                         r.finalized_at_ms,

@@ -177,7 +177,7 @@ fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
     })
 }
 
-fn write_reservation(o: &mut Out, r: &Reservation) {
+fn write_reservation(o: &mut Out, r: &Reservation, affected_scopes: &[String]) {
     o.str(&r.id);
     o.token(r.status.name());
     for level in &r.subject.levels {
@@ -197,13 +197,14 @@ fn write_reservation(o: &mut Out, r: &Reservation) {
     o.int(r.expires_at_ms);
     o.int(r.grace_period_ms);
     o.token(r.overage.name());
-    o.strs(&r.affected_scopes);
+    o.strs(affected_scopes);
     o.opt(r.idempotency_key.as_deref(), Out::str);
     o.opt(r.committed, Out::int);
     o.opt(r.finalized_at_ms, Out::int);
 }
 
-fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
+/// A reservation and the scopes it draws on.
+fn read_reservation(i: &mut In<'_>) -> io::Result<(Reservation, Vec<String>)> {
     let id = i.str()?;
     let status = i.named(&STATUSES, Status::name)?;
     let mut levels: [Option<String>; 6] = Default::default();
@@ -214,27 +215,33 @@ fn read_reservation(i: &mut In<'_>) -> io::Result<Reservation> {
     let dimensions = (0..n)
         .map(|_| Ok((i.str()?, i.str()?)))
         .collect::<io::Result<_>>()?;
-    Ok(Reservation {
+    let action = Action {
+        kind: i.str()?,
+        name: i.str()?,
+        tags: i.strs()?,
+    };
+    let unit = i.named(&UNITS, Unit::name)?;
+    let (reserved, created_at_ms, expires_at_ms, grace_period_ms) =
+        (i.int()?, i.int()?, i.int()?, i.int()?);
+    let overage = i.named(&OVERAGES, Overage::name)?;
+    let affected_scopes = i.strs()?;
+    let reservation = Reservation {
         id,
         status,
         subject: Subject { levels, dimensions },
-        action: Action {
-            kind: i.str()?,
-            name: i.str()?,
-            tags: i.strs()?,
-        },
-        unit: i.named(&UNITS, Unit::name)?,
-        reserved: i.int()?,
-        created_at_ms: i.int()?,
-        expires_at_ms: i.int()?,
-        grace_period_ms: i.int()?,
-        overage: i.named(&OVERAGES, Overage::name)?,
-        affected_scopes: i.strs()?,
+        action,
+        unit,
+        reserved,
+        created_at_ms,
+        expires_at_ms,
+        grace_period_ms,
+        overage,
         idempotency_key: i.opt(In::str)?,
         committed: i.opt(In::int)?,
         finalized_at_ms: i.opt(In::int)?,
         slots: Vec::new(),
-    })
+    };
+    Ok((reservation, affected_scopes))
 }
 
 fn write_answer(o: &mut Out, a: &Answer) {
@@ -318,7 +325,7 @@ impl Ledger {
         reservations.sort_by(|a, b| a.id.cmp(&b.id));
         for r in reservations {
             o.token("reservation");
-            write_reservation(&mut o, r);
+            write_reservation(&mut o, r, &state.paths(&r.slots));
         }
         let mut replays: Vec<_> = state.replays.iter().collect();
         replays.sort_by(|a, b| a.0.cmp(b.0));
@@ -368,9 +375,8 @@ impl Ledger {
                     *state.budget_mut(slot) = budget;
                 }
                 "reservation" => {
-                    let mut r = read_reservation(&mut i)?;
-                    r.slots = r
-                        .affected_scopes
+                    let (mut r, affected_scopes) = read_reservation(&mut i)?;
+                    r.slots = affected_scopes
                         .iter()
                         .map(|scope| state.slot_of(scope, r.unit))
                         .collect::<Option<_>>()

@@ -408,15 +408,14 @@ pub struct Reservation {
     pub grace_period_ms: i64,
     /// Its commit's overage policy.
     pub overage: Overage,
-    /// The scopes whose budgets it draws on.
-    pub affected_scopes: Vec<String>,
     /// The key it was made with, if any.
     pub idempotency_key: Option<String>,
     /// The amount committed, once committed.
     pub committed: Option<i64>,
     /// When it was committed, released or expired.
     pub finalized_at_ms: Option<i64>,
-    /// The slots of the budgets it draws on, in `affected_scopes` order.
+    /// The slots of the budgets it draws on, outermost scope first (see
+    /// [`Ledger::reservations`] for their paths).
     slots: Vec<usize>,
 }
 
@@ -737,6 +736,11 @@ impl State {
         slot
     }
 
+    /// The scope paths of budget slots.
+    fn paths(&self, slots: &[usize]) -> Vec<String> {
+        slots.iter().map(|&s| self.slots[s].path.clone()).collect()
+    }
+
     fn budget(&self, slot: usize) -> &Budget {
         &self.slots[slot].budget
     }
@@ -929,7 +933,6 @@ impl Ledger {
                 expires_at_ms,
                 grace_period_ms: request.grace_period_ms,
                 overage: request.overage,
-                affected_scopes: verdict.affected_scopes.clone(),
                 idempotency_key: key.map(str::to_string),
                 committed: None,
                 finalized_at_ms: None,
@@ -1009,7 +1012,7 @@ impl Ledger {
         let (held, overage) = (r.reserved, r.overage);
         if overage == Overage::Reject && actual > held {
             return Err(LedgerError::BudgetExceeded {
-                scope: r.affected_scopes.first().cloned().unwrap_or_default(),
+                scope: state.slots[r.slots[0]].path.clone(),
             });
         }
         let number = reservation_number(id).expect("active");
@@ -1179,24 +1182,24 @@ impl Ledger {
     }
 
     /// Reservations with `status` (any if None) whose subject path starts with `prefix`, oldest
-    /// first. Finalized ones are kept for the retention period.
+    /// first, each with the scopes it draws on. Finalized ones are kept for the retention period.
     pub fn reservations(
         &self,
         now_ms: i64,
         status: Option<Status>,
         prefix: &str,
-    ) -> Vec<Reservation> {
+    ) -> Vec<(Reservation, Vec<String>)> {
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        let mut found: Vec<Reservation> = state
+        let mut found: Vec<(Reservation, Vec<String>)> = state
             .reservations
             .values()
             .filter(|r| {
                 status.is_none_or(|s| r.status == s) && r.subject.scope_path().starts_with(prefix)
             })
-            .map(|r| Reservation::clone(r))
+            .map(|r| (Reservation::clone(r), state.paths(&r.slots)))
             .collect();
-        found.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        found.sort_by(|(a, _), (b, _)| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
         found
     }
 

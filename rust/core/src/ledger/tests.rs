@@ -327,9 +327,10 @@ fn expiry_gives_holds_back_lazily_and_in_sweeps() {
     assert_eq!(l.sweep(T + 11_001), 1);
     let expired = l.reservations(T + 11_001, Some(Status::Expired), "");
     assert_eq!(
-        expired.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        expired.iter().map(|(r, _)| &r.id).collect::<Vec<_>>(),
         [&id, &third]
     );
+    assert_eq!(expired[0].1, ["tenant:acme"], "with the scopes it drew on");
     l.audit().unwrap();
 }
 
