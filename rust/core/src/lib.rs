@@ -11,6 +11,7 @@
 pub mod breaker;
 pub mod error;
 pub mod ledger;
+mod network;
 pub mod slo;
 pub mod spend;
 mod sync;

@@ -7,10 +7,14 @@
 //! units in the last place of 3.11's plain left-to-right sum). Medians and quantiles select the
 //! same order statistics the peer's sort does, so they agree exactly.
 //!
-//! Batch kernels validate everything first (naming the parameter and the first bad index) and
-//! only then compute, writing one output column per result field.
+//! Batch kernels write one output column per result field. Bad input is an error naming the
+//! parameter and the first bad index: elementwise kernels check before computing, series
+//! kernels check each series as they read it (see [`SeriesBatch`]). Robust checks on series of
+//! up to 33 points sort eight series at a time with a sorting network (`network.rs`).
 
 use crate::error::Error;
+use crate::network;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Values per task when a batch is split across threads; smaller batches stay on the caller's
 /// thread. Every row is computed by the same code whatever the split, so results never depend
@@ -798,6 +802,36 @@ impl Ordered for Sorted<'_> {
     }
 }
 
+/// The first `len` values of one lane of a block sorted by [`network::sort`].
+struct SortedLane<'a> {
+    block: &'a network::Block,
+    lane: usize,
+    len: usize,
+}
+
+impl Ordered for SortedLane<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn nth(&self, i: usize) -> f64 {
+        self.block[i][self.lane]
+    }
+
+    fn count_below(&self, x: f64) -> usize {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.nth(mid) < x {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+}
+
 /// The median, as the peer computes it from its sorted list.
 fn median_of(values: &impl Ordered) -> f64 {
     let n = values.len();
@@ -907,6 +941,10 @@ fn burn_of(latest_spend: f64, average_spend: f64, hot_multiplier: f64) -> Burn {
 /// is its first `lengths[i]` points when `lengths` is given; otherwise its points without
 /// leading and trailing NaN (padding). A NaN between values, a negative or infinite value, or
 /// fewer than two points is an error naming `spend_series` and the first bad position.
+///
+/// Construction checks the shape only. The kernels check each row as they read it, so the
+/// points are read once (the batch is usually larger than the caches), and on a bad row
+/// return [`SeriesBatch::validate`]'s error: the first bad row's, however the work was split.
 #[derive(Debug, Clone, Copy)]
 pub struct SeriesBatch<'a> {
     values: &'a [f64],
@@ -944,17 +982,16 @@ impl<'a> SeriesBatch<'a> {
                 .at(i));
             }
         }
-        SeriesBatch {
+        Ok(SeriesBatch {
             values,
             width,
             lengths,
             single: false,
-        }
-        .validate()
+        })
     }
 
     /// One series (a 1-D array): a batch of one whose errors name 1-D positions.
-    pub fn single(values: &'a [f64]) -> Result<Self, Error> {
+    pub fn single(values: &'a [f64]) -> Self {
         let width = values.len().max(1);
         SeriesBatch {
             values,
@@ -962,11 +999,10 @@ impl<'a> SeriesBatch<'a> {
             lengths: None,
             single: true,
         }
-        .validate()
     }
 
     /// Checks every series, in parallel; the error is always the first bad series'.
-    fn validate(self) -> Result<Self, Error> {
+    pub fn validate(&self) -> Result<(), Error> {
         use rayon::prelude::*;
         let bad = (0..self.rows())
             .into_par_iter()
@@ -974,8 +1010,29 @@ impl<'a> SeriesBatch<'a> {
             .find_first(|&row| self.row(row).is_err());
         match bad {
             Some(row) => Err(self.row(row).unwrap_err()),
-            None => Ok(self),
+            None => Ok(()),
         }
+    }
+
+    /// Fills `out` with `fill(piece, first_row)` on pieces of at most [`Self::rows_per_task`]
+    /// rows, in parallel. `fill` reads rows with [`Self::row`] and returns `false` at the first
+    /// bad one; then the result is the batch's first error, and `out` is not to be read.
+    fn fill_checked<C: Columns>(
+        &self,
+        out: C,
+        fill: &(impl Fn(C, usize) -> bool + Sync),
+    ) -> Result<(), Error> {
+        let bad = AtomicBool::new(false);
+        par_fill(out, 0, self.rows_per_task(), &|out: C, first: usize| {
+            if !fill(out, first) {
+                bad.store(true, Ordering::Relaxed);
+            }
+        });
+        if bad.into_inner() {
+            self.validate()?;
+            unreachable!("a row failed its check, so validation fails");
+        }
+        Ok(())
     }
 
     /// Series `row` without its padding, and where it starts in the row (not validated).
@@ -992,11 +1049,6 @@ impl<'a> SeriesBatch<'a> {
                 (start, &full[start..end])
             }
         }
-    }
-
-    /// Series `row` of a batch validated at construction.
-    fn series(&self, row: usize) -> &'a [f64] {
-        self.trimmed(row).1
     }
 
     /// Series per task when the batch is split across threads.
@@ -1072,23 +1124,79 @@ columns!(AnomalyColumns {
     is_spike
 });
 
-/// A series check over every series of a validated batch.
-pub fn anomaly_batch(check: &SeriesCheck, batch: &SeriesBatch<'_>, out: AnomalyColumns<'_>) {
-    par_fill(
-        out,
-        0,
-        batch.rows_per_task(),
-        &|out: AnomalyColumns<'_>, first: usize| {
-            let mut scratch = Vec::with_capacity(batch.width);
-            for k in 0..out.rows() {
-                let a = check.apply(batch.series(first + k), &mut scratch);
-                out.latest_spend[k] = a.latest_spend;
-                out.baseline_mean[k] = a.baseline_mean;
-                out.threshold[k] = a.threshold;
-                out.is_spike[k] = a.is_spike;
+/// A series check over every series of a batch.
+pub fn anomaly_batch(
+    check: &SeriesCheck,
+    batch: &SeriesBatch<'_>,
+    out: AnomalyColumns<'_>,
+) -> Result<(), Error> {
+    batch.fill_checked(out, &|mut out: AnomalyColumns<'_>, first: usize| {
+        if check.needs_sorted() && batch.width <= network::WIDTH + 1 {
+            return robust_by_network(check, batch, &mut out, first);
+        }
+        let mut scratch = Vec::with_capacity(batch.width);
+        for k in 0..out.rows() {
+            let Ok(series) = batch.row(first + k) else {
+                return false;
+            };
+            out.write(k, check.apply(series, &mut scratch));
+        }
+        true
+    })
+}
+
+impl AnomalyColumns<'_> {
+    fn write(&mut self, row: usize, a: Anomaly) {
+        self.latest_spend[row] = a.latest_spend;
+        self.baseline_mean[row] = a.baseline_mean;
+        self.threshold[row] = a.threshold;
+        self.is_spike[row] = a.is_spike;
+    }
+}
+
+/// A robust check of series whose histories fit the sorting network, [`network::LANES`] at a
+/// time: the same figures as [`SeriesCheck::apply`], about twice as fast on 30-point series.
+/// `false` at the first bad row.
+fn robust_by_network(
+    check: &SeriesCheck,
+    batch: &SeriesBatch<'_>,
+    out: &mut AnomalyColumns<'_>,
+    first: usize,
+) -> bool {
+    let mut block: network::Block = [[0.0; network::LANES]; network::WIDTH];
+    for group in (0..out.rows()).step_by(network::LANES) {
+        let lanes = network::LANES.min(out.rows() - group);
+        let mut latest = [0.0; network::LANES];
+        let mut lengths = [0; network::LANES];
+        for lane in 0..network::LANES {
+            let history = if lane < lanes {
+                let Ok(series) = batch.row(first + group + lane) else {
+                    return false;
+                };
+                let (&last, history) = series.split_last().expect("checked: at least 2 points");
+                latest[lane] = last;
+                history
+            } else {
+                &[]
+            };
+            lengths[lane] = history.len();
+            for (i, row) in block.iter_mut().enumerate() {
+                // `+ 0.0` turns a `-0.0` into `0.0`, as `load_keys` does.
+                row[lane] = history.get(i).map_or(f64::INFINITY, |v| v + 0.0);
             }
-        },
-    );
+        }
+        network::sort(&mut block, lengths.iter().copied().max().unwrap_or(0));
+        for lane in 0..lanes {
+            let history = SortedLane {
+                block: &block,
+                lane,
+                len: lengths[lane],
+            };
+            let mean = || unreachable!("robust checks do not read the mean");
+            out.write(group + lane, check.judge(latest[lane], mean, &history));
+        }
+    }
+    true
 }
 
 /// Output columns of [`burn_batch`].
@@ -1110,22 +1218,25 @@ columns!(BurnColumns {
     is_hot
 });
 
-/// `check_burn_rate` over every series of a validated batch.
-pub fn burn_batch(batch: &SeriesBatch<'_>, hot_multiplier: f64, out: BurnColumns<'_>) {
-    par_fill(
-        out,
-        0,
-        batch.rows_per_task(),
-        &|out: BurnColumns<'_>, first: usize| {
-            for k in 0..out.rows() {
-                let b = burn(batch.series(first + k), hot_multiplier);
-                out.latest_spend[k] = b.latest_spend;
-                out.average_spend[k] = b.average_spend;
-                out.burn_rate_ratio[k] = b.burn_rate_ratio;
-                out.is_hot[k] = b.is_hot;
-            }
-        },
-    );
+/// `check_burn_rate` over every series of a batch.
+pub fn burn_batch(
+    batch: &SeriesBatch<'_>,
+    hot_multiplier: f64,
+    out: BurnColumns<'_>,
+) -> Result<(), Error> {
+    batch.fill_checked(out, &|out: BurnColumns<'_>, first: usize| {
+        for k in 0..out.rows() {
+            let Ok(series) = batch.row(first + k) else {
+                return false;
+            };
+            let b = burn(series, hot_multiplier);
+            out.latest_spend[k] = b.latest_spend;
+            out.average_spend[k] = b.average_spend;
+            out.burn_rate_ratio[k] = b.burn_rate_ratio;
+            out.is_hot[k] = b.is_hot;
+        }
+        true
+    })
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1274,6 +1385,45 @@ mod tests {
         assert_eq!(burn(&[0.0, 0.0], 1.4).burn_rate_ratio, 1.0);
     }
 
+    /// The error of a bad batch, the same from every kernel that reads it.
+    fn first_error(values: &[f64], width: usize) -> String {
+        let batch = SeriesBatch::new(values, width, None).unwrap();
+        let rows = batch.rows();
+        let error = batch.validate().unwrap_err().to_string();
+        let (mut a, mut b, mut c, mut d) = (
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![false; rows],
+        );
+        let mad = SeriesCheck::robust(
+            Robust::Mad {
+                z_threshold: 3.5,
+                min_mad: 0.0,
+            },
+            0.0,
+        )
+        .unwrap();
+        for check in [mad, SeriesCheck::spike(1.5, 0.0).unwrap()] {
+            let out = AnomalyColumns {
+                latest_spend: &mut a,
+                baseline_mean: &mut b,
+                threshold: &mut c,
+                is_spike: &mut d,
+            };
+            let got = anomaly_batch(&check, &batch, out).unwrap_err();
+            assert_eq!(got.to_string(), error);
+        }
+        let out = BurnColumns {
+            latest_spend: &mut a,
+            average_spend: &mut b,
+            burn_rate_ratio: &mut c,
+            is_hot: &mut d,
+        };
+        assert_eq!(burn_batch(&batch, 2.0, out).unwrap_err().to_string(), error);
+        error
+    }
+
     #[test]
     fn series_batches_trim_padding_honour_lengths_and_locate_errors() {
         let nan = f64::NAN;
@@ -1285,24 +1435,26 @@ mod tests {
         assert_eq!(batch.row(0).unwrap(), &[3.0, 4.0]);
 
         let holed = [1.0, 2.0, 3.0, /* row 1 */ 1.0, nan, 3.0];
-        let err = SeriesBatch::new(&holed, 3, None).unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("spend_series[1, 1] is NaN between values"),
-            "{err}"
+            first_error(&holed, 3).starts_with("spend_series[1, 1] is NaN between values"),
+            "{}",
+            first_error(&holed, 3)
         );
         let negative = [1.0, 2.0, 3.0, 1.0, 2.0, -3.0];
-        let err = SeriesBatch::new(&negative, 3, None).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            first_error(&negative, 3),
             "spend_series[1, 2] must be a finite value >= 0; got -3"
         );
         let short = [nan, nan, 1.0];
-        let err = SeriesBatch::new(&short, 3, None).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            first_error(&short, 3),
             "spend_series must contain at least 2 points; series 0 has 1"
         );
+        // Rows far apart land in different tasks: the first bad one is still the one named.
+        let mut many = vec![1.0; 30 * 10_000];
+        many[30 * 9_000 + 4] = -1.0;
+        many[30 * 2_000 + 7] = nan;
+        assert!(first_error(&many, 30).starts_with("spend_series[2000, 7] is NaN"));
         let err = SeriesBatch::new(&values, 4, Some(&[2, 5])).unwrap_err();
         assert_eq!(err.to_string(), "lengths[1] must be in [2, 4]; got 5");
     }
@@ -1343,6 +1495,46 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn sorting_network_rows_equal_one_by_one_checks(
+            width in 2usize..40,
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prop_oneof![
+                    0.0f64..1e4,
+                    proptest::sample::select(vec![0.0, -0.0, 1.0, 2.5]),
+                ], 40), 2usize..40),
+                1..20,
+            ),
+            percentile in 0.01f64..0.99,
+        ) {
+            let lengths: Vec<i64> = rows.iter().map(|(_, n)| (*n).min(width) as i64).collect();
+            let values: Vec<f64> = rows.iter().flat_map(|(v, _)| v[..width].to_vec()).collect();
+            let batch = SeriesBatch::new(&values, width, Some(&lengths)).unwrap();
+            let mad = Robust::Mad { z_threshold: 3.5, min_mad: 0.0 };
+            for method in [mad, Robust::Percentile { percentile }] {
+                let check = SeriesCheck::robust(method, 0.0).unwrap();
+                let n = rows.len();
+                let (mut l, mut m, mut t, mut s) =
+                    (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![false; n]);
+                let out = AnomalyColumns {
+                    latest_spend: &mut l,
+                    baseline_mean: &mut m,
+                    threshold: &mut t,
+                    is_spike: &mut s,
+                };
+                anomaly_batch(&check, &batch, out).unwrap();
+                for row in 0..n {
+                    let one = check.apply(batch.row(row).unwrap(), &mut Vec::new());
+                    proptest::prop_assert_eq!(
+                        (l[row], m[row], t[row], s[row]),
+                        (one.latest_spend, one.baseline_mean, one.threshold, one.is_spike)
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn batches_split_across_threads_equal_row_by_row_results() {
         let rows = 3 * POINTS_PER_TASK + 17;
@@ -1371,7 +1563,7 @@ mod tests {
             threshold: &mut t,
             is_spike: &mut s,
         };
-        anomaly_batch(&check, &batch, out);
+        anomaly_batch(&check, &batch, out).unwrap();
         let mut scratch = Vec::new();
         for row in 0..rows {
             let one = check.apply(&values[row * width..(row + 1) * width], &mut scratch);
@@ -1515,7 +1707,7 @@ pub fn check_window(window: i64) -> Result<usize, Error> {
     }
 }
 
-/// A rolling check over every series of a validated batch: at each point with at least
+/// A rolling check over every series of a batch: at each point with at least
 /// `window` earlier points, the check of that point against the previous `window` points,
 /// exactly as the scalar check of that slice gives it (means within an ulp or two: they come
 /// from a running sum). Means cost O(1) a step; medians and percentiles O(log k), MADs
@@ -1525,7 +1717,9 @@ pub fn rolling_batch(
     batch: &SeriesBatch<'_>,
     window: usize,
     out: RollingColumns<'_>,
-) {
+) -> Result<(), Error> {
+    // The rolling work per point dwarfs a separate validation pass.
+    batch.validate()?;
     let width = batch.width;
     let keep_ordered = matches!(check, RollingCheck::Anomaly(c) if c.needs_sorted());
     par_fill(
@@ -1564,6 +1758,7 @@ pub fn rolling_batch(
             }
         },
     );
+    Ok(())
 }
 
 /// The window of a rolling robust check, as a Fenwick tree counting the window's points by
@@ -1698,7 +1893,8 @@ mod rolling_tests {
                 level: &mut l,
                 flag: &mut f,
             },
-        );
+        )
+        .unwrap();
         (b, l, f)
     }
 

@@ -132,7 +132,7 @@ fn check_series(
     percentile: f64,
     min_baseline: f64,
 ) -> PyResult<AnomalyTuple> {
-    let batch = SeriesBatch::single(&spend_series).map_err(value_error)?;
+    let batch = SeriesBatch::single(&spend_series);
     let check = series_check(
         method,
         spike_multiplier,
@@ -184,8 +184,7 @@ fn check_series_batch<'py>(
             threshold: &mut threshold,
             is_spike: &mut spike,
         };
-        spend::anomaly_batch(&check, &batch, out);
-        Ok(())
+        spend::anomaly_batch(&check, &batch, out)
     })
     .map_err(value_error)?;
     Ok((
@@ -199,7 +198,7 @@ fn check_series_batch<'py>(
 /// `(latest_spend, average_spend, burn_rate_ratio, is_hot)` for one series.
 #[pyfunction]
 fn check_burn_rate(spend_series: Vec<f64>, hot_multiplier: f64) -> PyResult<(f64, f64, f64, bool)> {
-    let batch = SeriesBatch::single(&spend_series).map_err(value_error)?;
+    let batch = SeriesBatch::single(&spend_series);
     let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
     let b = spend::burn(batch.row(0).map_err(value_error)?, hot);
     Ok((b.latest_spend, b.average_spend, b.burn_rate_ratio, b.is_hot))
@@ -230,8 +229,7 @@ fn check_burn_rate_batch<'py>(
             burn_rate_ratio: &mut ratio,
             is_hot: &mut is_hot,
         };
-        spend::burn_batch(&batch, hot, out);
-        Ok(())
+        spend::burn_batch(&batch, hot, out)
     })
     .map_err(value_error)?;
     Ok((
@@ -423,8 +421,7 @@ fn rolling_batch<'py>(
             level: &mut level,
             flag: &mut flag,
         };
-        spend::rolling_batch(&check, &batch, window, out);
-        Ok(())
+        spend::rolling_batch(&check, &batch, window, out)
     })
     .map_err(value_error)?;
     Ok((
