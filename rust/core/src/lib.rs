@@ -5,6 +5,7 @@
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
 //! * [`breaker`]: an atomic circuit-breaker state machine (resilience4j's states and triggers).
 //! * [`ledger`]: budget reservations (reserve, commit, release) with the Cycles protocol's semantics.
+//! * [`sketch`]: a fixed-size, mergeable quantile sketch with bounded relative error.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod breaker;
 pub mod error;
 pub mod ledger;
 mod network;
+pub mod sketch;
 pub mod slo;
 pub mod spend;
 mod sync;
