@@ -1,13 +1,16 @@
-"""ASGI middleware that records each HTTP request against an SLO.
+"""ASGI middleware: ``GuardMiddleware`` records every request per route and can enforce
+breakers and budgets (see ``burnguard.guard``); ``SLOMiddleware`` records one SLO for the app.
+
+    app.add_middleware(GuardMiddleware, slos={"*": RouteSLO(availability=tracker)})
+    app.add_middleware(SLOMiddleware, registry=registry, slo_name="availability")
+
+Routes are Starlette's templates (``scope["route"].path``, so FastAPI too). With breakers or
+budgets configured, the route is matched before the handler runs, against the app's router,
+so a rejected request never reaches it. Request and response bodies are never read.
 
 By default a request is good when no exception escaped and the status is below 500;
-``classify=(status, exception) -> bool`` overrides that. With ``latency_tracker=`` the request's
-duration is recorded too, against a latency SLO (failed requests count as bad there as well).
-
-Recording never breaks the request: a fault while classifying or recording is logged and
-counted in ``recording_errors``, and the response goes through untouched.
-
-    app.add_middleware(SLOMiddleware, registry=registry, slo_name="availability")
+``classify=(status, exception) -> bool`` overrides that. Recording never breaks the request: a
+fault while classifying or recording is logged and counted in ``recording_errors``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
+from burnguard.guard import Admission, ClassifyFn, Rejection, RouteGuard, RoutePlan, default_classifier
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
-
-ClassifyFn = Callable[[int, BaseException | None], bool]
-"""Return True for success, False for failure. Receives (status_code, exception)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,10 +32,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _log = logging.getLogger("burnguard.asgi")
 
-
-def default_classifier(status_code: int, exception: BaseException | None) -> bool:
-    """Good when nothing was raised and the status is below 500."""
-    return exception is None and status_code < 500
+__all__ = ["GuardMiddleware", "SLOMiddleware", "default_classifier"]
 
 
 class SLOMiddleware:
@@ -102,3 +100,101 @@ class SLOMiddleware:
         except Exception:
             self.recording_errors += 1
             _log.exception("burnguard could not record a request; the request is unaffected")
+
+
+class GuardMiddleware:
+    """ASGI middleware recording each request per route, with optional per-route SLOs,
+    breakers (503 while open) and budgets (429 when denied). ``guard=`` takes a configured
+    ``RouteGuard``; otherwise the keyword options build one (``RouteGuard``'s)."""
+
+    __slots__ = ("_app", "guard")
+
+    def __init__(self, app: ASGIApp, *, guard: RouteGuard | None = None, **options: Any) -> None:
+        if guard is not None and options:
+            raise ValueError("GuardMiddleware takes guard= or RouteGuard's options, not both")
+        self._app = app
+        self.guard = guard if guard is not None else RouteGuard(**options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        guard = self.guard
+        method: str = scope["method"]
+        started = perf_counter()
+        plan: RoutePlan | None = None
+        admission: Admission | None = None
+        if guard.enforces:
+            plan = guard.plan(method, _match_route(scope))
+            answer = guard.admit(plan)
+            if isinstance(answer, Rejection):
+                await _reject(send, answer)
+                guard.rejected(plan, answer, perf_counter() - started)
+                return
+            admission = answer
+        status = 500
+        sent = 0
+
+        async def send_and_measure(message: Message) -> None:
+            nonlocal status, sent
+            kind = message["type"]
+            if kind == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif kind == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        error: BaseException | None = None
+        try:
+            await self._app(scope, receive, send_and_measure)
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            duration = perf_counter() - started
+            if plan is None:
+                plan = _plan_after(guard, method, scope)
+            if plan is not None:
+                guard.finish(plan, admission, status, error, duration, sent)
+
+
+def _plan_after(guard: RouteGuard, method: str, scope: Scope) -> RoutePlan | None:
+    """The plan of a request the router has handled (``scope["route"]`` set by Starlette)."""
+    try:
+        route = scope.get("route")
+        return guard.plan(method, getattr(route, "path", None) if route is not None else None)
+    except Exception:
+        guard.recording_errors += 1
+        _log.exception("burnguard could not resolve a request's route; the request is unaffected")
+        return None
+
+
+def _match_route(scope: Scope) -> str | None:
+    """The template of the route the app's router will pick for ``scope`` (None: no route)."""
+    router = getattr(scope.get("app"), "router", None)
+    routes = getattr(router, "routes", None)
+    return None if routes is None else _match_in(routes, scope, "")
+
+
+def _match_in(routes: Any, scope: Scope, prefix: str) -> str | None:
+    from starlette.routing import Match, Mount
+
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            path = prefix + route.path
+            if isinstance(route, Mount) and route.routes:
+                return _match_in(route.routes, {**scope, **child}, path) or path
+            return path
+        if match is Match.PARTIAL and partial is None:
+            partial = prefix + route.path
+    return partial
+
+
+async def _reject(send: Send, rejection: Rejection) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    headers += [(name.encode(), value.encode()) for name, value in rejection.headers]
+    headers.append((b"content-length", str(len(rejection.body)).encode()))
+    await send({"type": "http.response.start", "status": rejection.status, "headers": headers})
+    await send({"type": "http.response.body", "body": rejection.body})

@@ -5,7 +5,8 @@
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
 //! * [`breaker`]: an atomic circuit-breaker state machine (resilience4j's states and triggers).
 //! * [`ledger`]: budget reservations (reserve, commit, release) with the Cycles protocol's semantics.
-//! * [`sketch`]: a fixed-size, mergeable quantile sketch with bounded relative error.
+//! * [`sketch`]: quantiles with a bounded relative error from mergeable bucket counts.
+//! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod breaker;
 pub mod error;
 pub mod ledger;
 mod network;
+pub mod routes;
 pub mod sketch;
 pub mod slo;
 pub mod spend;

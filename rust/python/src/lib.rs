@@ -15,6 +15,7 @@ use pyo3::{intern, IntoPyObjectExt};
 
 mod breaker;
 mod ledger;
+mod routes;
 mod spend;
 
 pub(crate) fn value_error(e: Error) -> PyErr {
@@ -33,7 +34,7 @@ pub(crate) fn precise_wall_clock() -> f64 {
 /// which matters on the recording path; the finest bucket is 16 ms with windows of 1 s and up.
 /// It never runs ahead of the precise clock, so a read never precedes an earlier record.
 #[cfg(target_os = "linux")]
-fn coarse_wall_clock() -> f64 {
+pub(crate) fn coarse_wall_clock() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -48,7 +49,7 @@ fn coarse_wall_clock() -> f64 {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn coarse_wall_clock() -> f64 {
+pub(crate) fn coarse_wall_clock() -> f64 {
     precise_wall_clock()
 }
 
@@ -681,6 +682,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spend::register(m)?;
     breaker::register(m)?;
     ledger::register(m)?;
+    routes::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,229 @@
+"""What the ASGI, WSGI and Django adapters share: per-route recording, SLOs and enforcement.
+
+A ``RouteGuard`` is configured once and handed to an adapter. For each request the adapter
+asks ``admit(method, template)`` before the handler runs (a breaker or budget may answer
+instead: 503 with ``Retry-After`` while a route's breaker is open, 429 when its budget denies),
+then ``finish(...)`` with the status, the exception if any, the duration and the bytes sent.
+
+Routes are keyed ``"METHOD template"`` (``"GET /users/{id}"``). Requests that matched no route
+share ``unmatched_label``, and past ``max_routes`` keys further ones share the table's overflow
+label, so cardinality stays bounded. SLOs, breakers and budgets are looked up by the route key,
+then by the template alone (any method), then by ``"*"`` (every route): one SLO or breaker under
+``"*"`` guards the whole app as one group.
+
+Recording never breaks the host application: a fault in classifying, recording, or settling a
+breaker or budget is logged and counted in ``recording_errors``; the response goes through.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
+from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
+from burnguard.routes import RouteStats, RouteTable
+from burnguard.slo.tracker import SLOTracker
+
+ClassifyFn = Callable[[int, BaseException | None], bool]
+"""Return True for success, False for failure. Receives (status_code, exception)."""
+
+_log = logging.getLogger("burnguard.guard")
+
+
+def default_classifier(status_code: int, exception: BaseException | None) -> bool:
+    """Good when nothing was raised and the status is below 500."""
+    return exception is None and status_code < 500
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSLO:
+    """The SLOs a route (or group) feeds: availability by the classifier, latency by duration
+    (a failed request counts against the latency SLO too)."""
+
+    availability: SLOTracker | None = None
+    latency: SLOTracker | None = None
+
+    def __post_init__(self) -> None:
+        if self.latency is not None and self.latency.definition.latency_threshold_seconds is None:
+            raise ValueError("latency must track an SLO with latency_threshold_seconds set")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteBudget:
+    """Charges ``cost`` per request of a route to a ledger budget: reserved before the handler
+    runs (a denial answers 429), committed after it, released if it raised."""
+
+    ledger: Ledger
+    subject: Subject
+    action: Action = Action("http.request", "")
+    cost: int = 1
+    unit: Unit = Unit.CREDITS
+    ttl_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An answer given instead of the handler's."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class RoutePlan:
+    """Everything a guard does for one route key, resolved once."""
+
+    __slots__ = ("breaker", "budget", "budget_denied", "key", "open_rejections", "slo", "stats")
+
+    def __init__(
+        self,
+        key: str,
+        stats: RouteStats,
+        slo: RouteSLO | None,
+        breaker: CircuitBreaker | None,
+        budget: RouteBudget | None,
+    ) -> None:
+        self.key = key
+        self.stats = stats
+        self.slo = slo
+        self.breaker = breaker
+        self.budget = budget
+        self.open_rejections = 0
+        """Requests answered 503 because the breaker was open."""
+        self.budget_denied = 0
+        """Requests answered 429 because the budget denied them."""
+
+    @property
+    def enforces(self) -> bool:
+        """Whether requests must be admitted before the handler runs."""
+        return self.breaker is not None or self.budget is not None
+
+
+class Admission:
+    """What ``admit`` took for a request: its breaker permit and its reservation."""
+
+    __slots__ = ("permit", "reservation_id")
+
+    def __init__(self, permit: BreakerPermit | None, reservation_id: str | None) -> None:
+        self.permit = permit
+        self.reservation_id = reservation_id
+
+
+class RouteGuard:
+    """Per-route recording, SLOs and enforcement, shared by the web adapters. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        routes: RouteTable | None = None,
+        classify: ClassifyFn = default_classifier,
+        slos: Mapping[str, RouteSLO] | None = None,
+        breakers: Mapping[str, CircuitBreaker] | None = None,
+        budgets: Mapping[str, RouteBudget] | None = None,
+        unmatched_label: str = "UNMATCHED",
+    ) -> None:
+        self.routes = routes if routes is not None else RouteTable()
+        self.classify = classify
+        self.slos = dict(slos or {})
+        self.breakers = dict(breakers or {})
+        self.budgets = dict(budgets or {})
+        self.unmatched_label = unmatched_label
+        self.recording_errors = 0
+        """Faults while recording or settling; each was logged, and its request went through."""
+        self._plans: dict[tuple[str, str | None], RoutePlan] = {}
+
+    @property
+    def enforces(self) -> bool:
+        """Whether any route has a breaker or a budget (adapters then resolve routes early)."""
+        return bool(self.breakers or self.budgets)
+
+    def plan(self, method: str, template: str | None) -> RoutePlan:
+        """The plan of a request to ``template`` (None: it matched no route)."""
+        plan = self._plans.get((method, template))
+        if plan is None:
+            plan = self._resolve(method, template)
+            if len(self._plans) < 4 * self.routes.max_routes:
+                self._plans[(method, template)] = plan
+        return plan
+
+    def _resolve(self, method: str, template: str | None) -> RoutePlan:
+        key = self.unmatched_label if template is None else f"{method} {template}"
+        stats = self.routes.route(key)
+        names = (stats.key, template, "*") if template is not None else (stats.key, "*")
+
+        def find(table: Mapping[str, object]) -> object:
+            return next((table[n] for n in names if n in table), None)
+
+        return RoutePlan(stats.key, stats, find(self.slos), find(self.breakers), find(self.budgets))  # type: ignore[arg-type]
+
+    def admit(self, plan: RoutePlan) -> Admission | Rejection:
+        """Takes the route's breaker permit and budget reservation, or answers instead."""
+        permit = None
+        if plan.breaker is not None:
+            try:
+                permit = plan.breaker.acquire()
+            except CircuitOpenError as err:
+                plan.open_rejections += 1
+                headers: tuple[tuple[str, str], ...] = ()
+                if err.retry_after is not None:
+                    headers = (("retry-after", str(max(1, math.ceil(err.retry_after)))),)
+                return Rejection(503, "circuit open", headers, b"Service Unavailable: circuit open\n")
+        reservation_id = None
+        if plan.budget is not None:
+            b = plan.budget
+            try:
+                reservation_id = b.ledger.reserve(b.subject, b.action, b.cost, unit=b.unit, ttl_ms=b.ttl_ms).reservation_id
+            except LedgerError as err:
+                if permit is not None:
+                    permit.ignore()
+                plan.budget_denied += 1
+                body = f"Too Many Requests: budget denied ({err.error_code})\n".encode()
+                return Rejection(429, "budget denied", (), body)
+        return Admission(permit, reservation_id)
+
+    def finish(
+        self,
+        plan: RoutePlan,
+        admission: Admission | None,
+        status: int,
+        error: BaseException | None,
+        duration: float,
+        sent: int,
+    ) -> None:
+        """Records a finished request and settles its permit and reservation. Never raises."""
+        try:
+            ok = self.classify(status, error)
+            plan.stats.record(duration, not ok, sent)
+            slo = plan.slo
+            if slo is not None:
+                if slo.availability is not None:
+                    slo.availability.record(ok)
+                if slo.latency is not None:
+                    if ok:
+                        slo.latency.record_latency(duration)
+                    else:
+                        slo.latency.record_failure()
+            if admission is not None:
+                if admission.permit is not None:
+                    if ok:
+                        admission.permit.success(duration)
+                    else:
+                        admission.permit.failure(duration)
+                if admission.reservation_id is not None:
+                    budget = plan.budget
+                    assert budget is not None
+                    if error is None:
+                        budget.ledger.commit(admission.reservation_id, budget.cost)
+                    else:
+                        budget.ledger.release(admission.reservation_id)
+        except Exception:
+            self.recording_errors += 1
+            _log.exception("burnguard could not record a request; the request is unaffected")
+
+    def rejected(self, plan: RoutePlan, rejection: Rejection, duration: float) -> None:
+        """Records a request the guard answered itself (counted by the route like any other)."""
+        self.finish(plan, None, rejection.status, None, duration, len(rejection.body))

@@ -1,0 +1,134 @@
+"""Per-route request figures in native bounded windows: counts, bytes and latency quantiles.
+
+A ``RouteTable`` holds at most ``max_routes`` routes (keyed ``"GET /users/{id}"``); further
+keys share one overflow route, so memory stays bounded whatever the traffic. Each route keeps
+its figures per time bucket (1 minute to 1 day wide), with a latency sketch per bucket of 1 %
+relative error, so any window from a minute to ``retain_seconds`` can be asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from burnguard import _native
+from burnguard._results import Result
+
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+"""The latency quantiles a summary reports (p50, p90, p95, p99)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSummary(Result):
+    """One route's figures over a window. Latencies are in seconds, ``nan`` with no requests."""
+
+    route: str
+    window_seconds: float
+    covered_seconds: float
+    """How far back the figures go: the window extended to its bucket boundary."""
+    requests: int
+    errors: int
+    bytes: int
+    duration_seconds: float
+    """Total duration of the requests."""
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+
+    @property
+    def error_ratio(self) -> float:
+        """Errors over requests (0.0 with no requests)."""
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def mean_seconds(self) -> float:
+        """Mean duration (``nan`` with no requests)."""
+        return self.duration_seconds / self.requests if self.requests else float("nan")
+
+    @property
+    def rps(self) -> float:
+        """Requests per second over the covered span."""
+        return self.requests / self.covered_seconds if self.covered_seconds > 0 else 0.0
+
+
+class RouteStats:
+    """One route's window: ``record()`` per request, ``summary()`` over any window."""
+
+    __slots__ = ("_core", "key", "record")
+
+    def __init__(self, key: str, core: _native.RouteCore) -> None:
+        self.key = key
+        self._core = core
+        self.record = core.record
+        """``record(duration, error=False, bytes=0, at=None)``: one request, ended ``at``."""
+
+    def summary(self, window_seconds: float = 300.0, *, now: float | None = None) -> RouteSummary:
+        """The route's figures over the last ``window_seconds`` (default 5 minutes)."""
+        requests, errors, sent, duration, top, quantiles, covered = self._core.summary(
+            window_seconds, list(QUANTILES), now
+        )
+        p50, p90, p95, p99 = quantiles if quantiles is not None else (float("nan"),) * 4
+        return RouteSummary(
+            self.key,
+            window_seconds,
+            covered,
+            requests,
+            errors,
+            sent,
+            duration,
+            p50,
+            p90,
+            p95,
+            p99,
+            top if requests else float("nan"),
+        )
+
+    @property
+    def dropped(self) -> int:
+        """Requests recorded too late to be kept."""
+        return self._core.dropped
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the route's window holds (fixed at creation)."""
+        return self._core.memory_bytes
+
+
+class RouteTable:
+    """A bounded set of ``RouteStats`` by key. Thread-safe."""
+
+    __slots__ = ("_core", "_routes", "max_routes", "overflow_label", "retain_seconds")
+
+    def __init__(
+        self,
+        *,
+        max_routes: int = 64,
+        retain_seconds: float = 2_592_000.0,
+        overflow_label: str = "OTHER",
+    ) -> None:
+        if isinstance(max_routes, bool) or not isinstance(max_routes, int):
+            raise ValueError(f"max_routes must be an int >= 1; got {max_routes!r}")
+        self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label)
+        self.max_routes = max_routes
+        self.retain_seconds = retain_seconds
+        self.overflow_label = overflow_label
+        self._routes: dict[str, RouteStats] = {}
+
+    def route(self, key: str) -> RouteStats:
+        """The route of ``key``, created on first sight; the overflow route once full."""
+        stats = self._routes.get(key)
+        if stats is None:
+            held, core = self._core.route(key)
+            stats = RouteStats(held, core)
+            if len(self._routes) < 4 * self.max_routes:  # the lookup cache stays bounded too
+                self._routes[key] = stats
+        return stats
+
+    def summaries(self, window_seconds: float = 300.0, *, now: float | None = None) -> list[RouteSummary]:
+        """Every route's figures over the window, sorted by key."""
+        return [RouteStats(key, core).summary(window_seconds, now=now) for key, core in self._core.routes()]
+
+    def keys(self) -> list[str]:
+        """The routes held, sorted (the overflow route included once used)."""
+        return [key for key, _ in self._core.routes()]

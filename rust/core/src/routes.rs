@@ -1,0 +1,477 @@
+//! Per-route request windows: request, error and byte counts, total duration, the slowest
+//! request and a latency sketch for every time bucket, so any window from a minute to the
+//! retained span can be asked for its counts and latency quantiles.
+//!
+//! # Layout
+//!
+//! A route keeps several tiers of time buckets (*slots*), each tier a ring:
+//!
+//! | tier | bucket | slots | a window up to this long is answered from it |
+//! | --- | --- | --- | --- |
+//! | 0 | 1 min | 16 | 15 min |
+//! | 1 | 5 min | 13 | 1 h |
+//! | 2 | 30 min | 13 | 6 h |
+//! | 3 | 2 h | 13 | 1 day |
+//! | 4 | 1 day | retained days + 1 | the retained span |
+//!
+//! A request is recorded into the slot of its time in every tier, so a window is read from
+//! one tier: the finest that still holds it. Its old edge is extended to that tier's bucket
+//! boundary (by less than one bucket), and [`Summary::covered_seconds`] says how far back the
+//! figures really go. Memory is fixed at construction: about 3.7 KB a slot, 340 KB a route
+//! for 30 days.
+//!
+//! All state is two flat arrays of atomics (a header per slot and the sketch counts), with no
+//! pointers, so it could later live in shared memory.
+//!
+//! # Concurrency
+//!
+//! A slot's header starts with a tag: the slot's *lap* (which turn of the ring it holds, plus
+//! one), shifted left once, with the low bit set while the slot is being cleared. A recorder
+//! whose lap matches adds with relaxed atomic adds. One that finds an older lap claims the
+//! slot by a compare-and-swap to `lap | 1`, clears it and publishes the tag; recorders that
+//! meet a slot being cleared wait the few hundred nanoseconds that takes. A request older than
+//! a tier's slot skips that tier. A reader reads a slot only if its tag is the lap it expects
+//! before and after the read. A recorder stalled between reading the tag and adding, for as
+//! long as a whole ring (16 minutes at least), would add to the next lap: the count is not
+//! lost, only placed later.
+
+use crate::error::Error;
+use crate::sketch::{Geometry, Mapping};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::window::check_timestamp;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Tiers below the daily one: bucket width in seconds and slots.
+const SHORT_TIERS: [(f64, usize); 4] = [(60.0, 16), (300.0, 13), (1800.0, 13), (7200.0, 13)];
+const DAY: f64 = 86_400.0;
+
+const TAG: usize = 0;
+const REQUESTS: usize = 1;
+const ERRORS: usize = 2;
+const BYTES: usize = 3;
+const MICROS: usize = 4;
+const MAX_BITS: usize = 5;
+const HEADER_WORDS: usize = 6;
+
+#[derive(Debug, Clone, Copy)]
+struct Tier {
+    width: f64,
+    per_second: f64,
+    slots: u64,
+    first_slot: usize,
+}
+
+impl Tier {
+    /// How far back this tier always reaches.
+    fn span(&self) -> f64 {
+        (self.slots - 1) as f64 * self.width
+    }
+
+    /// The slot and lap (from 1) of the bucket holding time `ts`.
+    fn locate(&self, index: u64) -> (usize, u64) {
+        (
+            self.first_slot + (index % self.slots) as usize,
+            index / self.slots + 1,
+        )
+    }
+}
+
+/// One route's figures over a window, as returned by [`RouteWindow::summary`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Requests that ended in the window.
+    pub requests: u64,
+    /// Of those, the ones classified as errors.
+    pub errors: u64,
+    /// Response bytes sent.
+    pub bytes: u64,
+    /// Total duration of the requests, in seconds (kept in whole microseconds).
+    pub duration_seconds: f64,
+    /// The slowest request, in seconds (0 with no requests).
+    pub max_seconds: f64,
+    /// The requested latency quantiles in seconds, within 1 % relative error; None with no
+    /// requests.
+    pub quantiles: Option<Vec<f64>>,
+    /// How far back the figures go: the window, extended to its tier's bucket boundary.
+    pub covered_seconds: f64,
+}
+
+/// One route's bounded, lock-free request window. See the module docs.
+#[derive(Debug)]
+pub struct RouteWindow {
+    mapping: Mapping,
+    tiers: Vec<Tier>,
+    headers: Box<[AtomicU64]>,
+    counts: Box<[AtomicU32]>,
+    /// Requests too old for every tier.
+    dropped: AtomicU64,
+}
+
+impl RouteWindow {
+    /// A window retaining `retain_seconds` (at least a day is always kept).
+    pub fn new(retain_seconds: f64) -> Result<Self, Error> {
+        if !(retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds <= 3660.0 * DAY) {
+            return Err(Error::invalid(
+                "retain_seconds",
+                format!("must be in (0, 10 years]; got {retain_seconds}"),
+            ));
+        }
+        let days = (retain_seconds / DAY).ceil() as usize + 1;
+        let mut tiers = Vec::with_capacity(SHORT_TIERS.len() + 1);
+        let mut first_slot = 0;
+        for (width, slots) in SHORT_TIERS.into_iter().chain([(DAY, days.max(2))]) {
+            tiers.push(Tier {
+                width,
+                per_second: 1.0 / width,
+                slots: slots as u64,
+                first_slot,
+            });
+            first_slot += slots;
+        }
+        let mapping = Mapping::new(Geometry::LATENCY)?;
+        Ok(RouteWindow {
+            mapping,
+            tiers,
+            headers: (0..first_slot * HEADER_WORDS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            counts: (0..first_slot * mapping.buckets())
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// The longest window that can be asked for, in seconds.
+    pub fn retained_seconds(&self) -> f64 {
+        self.tiers.last().expect("tiers").span()
+    }
+
+    /// Bytes held, fixed at construction.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.headers.len() * 8 + self.counts.len() * 4
+    }
+
+    /// Requests too old to be recorded in any tier.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records a request that ended at `ts` (seconds since the epoch) after `seconds`.
+    pub fn record(&self, ts: f64, seconds: f64, error: bool, bytes: u64) -> Result<(), Error> {
+        check_timestamp("at", ts)?;
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(Error::invalid(
+                "duration",
+                format!("must be a finite number of seconds >= 0; got {seconds}"),
+            ));
+        }
+        let bucket = self.mapping.bucket(seconds);
+        let micros = (seconds * 1e6).round() as u64;
+        let mut recorded = false;
+        for tier in &self.tiers {
+            let (slot, lap) = tier.locate((ts * tier.per_second) as u64);
+            if !self.claim(slot, lap) {
+                continue;
+            }
+            recorded = true;
+            let header = &self.headers[slot * HEADER_WORDS..(slot + 1) * HEADER_WORDS];
+            header[REQUESTS].fetch_add(1, Ordering::Relaxed);
+            if error {
+                header[ERRORS].fetch_add(1, Ordering::Relaxed);
+            }
+            header[BYTES].fetch_add(bytes, Ordering::Relaxed);
+            header[MICROS].fetch_add(micros, Ordering::Relaxed);
+            header[MAX_BITS].fetch_max(seconds.to_bits(), Ordering::Relaxed);
+            let count = &self.counts[slot * self.mapping.buckets() + bucket];
+            // Saturates rather than wraps: one band of one bucket holding 4 billion requests.
+            let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
+        }
+        if !recorded {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Makes `slot` hold `lap`, clearing it if it held an older one; false if it holds a newer
+    /// lap (the request is too old for this tier).
+    fn claim(&self, slot: usize, lap: u64) -> bool {
+        let tag = &self.headers[slot * HEADER_WORDS + TAG];
+        loop {
+            let current = tag.load(Ordering::Acquire);
+            if current == lap << 1 {
+                return true;
+            }
+            if current & 1 == 1 {
+                crate::sync::yield_now(); // another recorder is clearing the slot
+                continue;
+            }
+            if current >> 1 > lap {
+                return false;
+            }
+            let claimed = tag
+                .compare_exchange(current, lap << 1 | 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+            if claimed {
+                let header = &self.headers[slot * HEADER_WORDS..(slot + 1) * HEADER_WORDS];
+                for word in &header[TAG + 1..] {
+                    word.store(0, Ordering::Relaxed);
+                }
+                let buckets = self.mapping.buckets();
+                for count in &self.counts[slot * buckets..(slot + 1) * buckets] {
+                    count.store(0, Ordering::Relaxed);
+                }
+                tag.store(lap << 1, Ordering::Release);
+                return true;
+            }
+        }
+    }
+
+    /// The figures of the requests that ended in the last `window_seconds` before `now`,
+    /// with latency quantiles `qs` (each in [0, 1]).
+    pub fn summary(&self, now: f64, window_seconds: f64, qs: &[f64]) -> Result<Summary, Error> {
+        check_timestamp("now", now)?;
+        let retained = self.retained_seconds();
+        if !(window_seconds > 0.0 && window_seconds <= retained) {
+            return Err(Error::invalid(
+                "window_seconds",
+                format!("must be in (0, {retained}] (the retained span); got {window_seconds}"),
+            ));
+        }
+        let tier = *self
+            .tiers
+            .iter()
+            .find(|t| t.span() >= window_seconds)
+            .expect("the last tier spans the retained window");
+        let last = (now * tier.per_second) as u64;
+        let first = ((now - window_seconds).max(0.0) * tier.per_second) as u64;
+        let buckets = self.mapping.buckets();
+        let mut counts = vec![0u64; buckets];
+        let mut slot_counts = vec![0u32; buckets];
+        let mut totals = [0u64; HEADER_WORDS];
+        let mut max_bits = 0;
+        for index in first..=last {
+            let (slot, lap) = tier.locate(index);
+            let header = &self.headers[slot * HEADER_WORDS..(slot + 1) * HEADER_WORDS];
+            if header[TAG].load(Ordering::Acquire) != lap << 1 {
+                continue;
+            }
+            let mut words = [0u64; HEADER_WORDS];
+            for (w, word) in words.iter_mut().zip(header).skip(1) {
+                *w = word.load(Ordering::Relaxed);
+            }
+            for (n, count) in slot_counts
+                .iter_mut()
+                .zip(&self.counts[slot * buckets..(slot + 1) * buckets])
+            {
+                *n = count.load(Ordering::Relaxed);
+            }
+            // Acquire on the re-read keeps the loads above from moving after it.
+            if header[TAG].fetch_add(0, Ordering::AcqRel) != lap << 1 {
+                continue; // recycled while read: its requests have left the window
+            }
+            for (total, w) in totals.iter_mut().zip(words).skip(1) {
+                *total += w;
+            }
+            max_bits = max_bits.max(words[MAX_BITS]);
+            for (total, &n) in counts.iter_mut().zip(&slot_counts) {
+                *total += u64::from(n);
+            }
+        }
+        let max_seconds = f64::from_bits(max_bits);
+        Ok(Summary {
+            requests: totals[REQUESTS],
+            errors: totals[ERRORS],
+            bytes: totals[BYTES],
+            duration_seconds: totals[MICROS] as f64 / 1e6,
+            max_seconds,
+            quantiles: self.mapping.quantiles(&counts, max_seconds, qs)?,
+            covered_seconds: now - first as f64 * tier.width,
+        })
+    }
+}
+
+/// A bounded set of routes by key ("GET /users/{id}"): past `max_routes` distinct keys, new
+/// keys share one overflow route, so memory stays bounded whatever the traffic.
+#[derive(Debug)]
+pub struct RouteTable {
+    max_routes: usize,
+    retain_seconds: f64,
+    overflow_key: String,
+    routes: RwLock<HashMap<String, Arc<RouteWindow>>>,
+}
+
+impl RouteTable {
+    /// A table of at most `max_routes` routes (plus the overflow route, keyed `overflow_key`),
+    /// each retaining `retain_seconds`.
+    pub fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> Result<Self, Error> {
+        if max_routes == 0 {
+            return Err(Error::invalid("max_routes", "must be >= 1; got 0"));
+        }
+        RouteWindow::new(retain_seconds)?;
+        Ok(RouteTable {
+            max_routes,
+            retain_seconds,
+            overflow_key: overflow_key.to_owned(),
+            routes: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The route of `key` and the key it is held under: `key` itself, created on first sight,
+    /// or the overflow key once the table is full.
+    pub fn route<'k>(&'k self, key: &'k str) -> (&'k str, Arc<RouteWindow>) {
+        if let Some(route) = self.read().get(key) {
+            return (key, route.clone());
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        let distinct = routes.len() - usize::from(routes.contains_key(&self.overflow_key));
+        let key = if distinct < self.max_routes || routes.contains_key(key) {
+            key
+        } else {
+            &self.overflow_key
+        };
+        let window = || Arc::new(RouteWindow::new(self.retain_seconds).expect("checked in new"));
+        (
+            key,
+            routes.entry(key.to_owned()).or_insert_with(window).clone(),
+        )
+    }
+
+    /// Every route, sorted by key.
+    pub fn routes(&self) -> Vec<(String, Arc<RouteWindow>)> {
+        let mut all: Vec<_> = self
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<RouteWindow>>> {
+        self.routes.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const T0: f64 = 1_767_225_600.0; // 2026-01-01, a day boundary
+
+    #[test]
+    fn counts_quantiles_and_windows() {
+        let w = RouteWindow::new(30.0 * DAY).unwrap();
+        assert_eq!(w.retained_seconds(), 30.0 * DAY);
+        // 100 requests a minute for an hour: 10 ms to 1 s, one error in ten, 1 KB each.
+        for minute in 0..60 {
+            for i in 0..100u32 {
+                let at = T0 + f64::from(minute) * 60.0 + f64::from(i) * 0.5;
+                w.record(at, f64::from(i + 1) * 0.01, i % 10 == 0, 1024)
+                    .unwrap();
+            }
+        }
+        let now = T0 + 3600.0;
+        let qs = [0.5, 0.9, 0.99, 1.0];
+        let last_minute = w.summary(now, 60.0, &qs).unwrap();
+        assert_eq!(last_minute.requests, 100);
+        assert_eq!(last_minute.errors, 10);
+        assert_eq!(last_minute.bytes, 102_400);
+        assert_eq!(last_minute.covered_seconds, 60.0);
+        let reaching_back = w.summary(now - 1.0, 60.0, &qs).unwrap();
+        assert_eq!(
+            reaching_back.requests, 200,
+            "the buckets the window overlaps"
+        );
+        assert_eq!(reaching_back.covered_seconds, 119.0);
+        assert!((last_minute.duration_seconds - 50.5).abs() < 1e-9);
+        assert_eq!(last_minute.max_seconds, 1.0);
+        let q = last_minute.quantiles.unwrap();
+        for (got, want) in q.iter().zip([0.5, 0.9, 0.99, 1.0]) {
+            assert!((got - want).abs() <= 0.01 * want, "{got} vs {want}");
+        }
+        let hour = w.summary(now, 3600.0, &qs).unwrap();
+        assert_eq!((hour.requests, hour.errors), (6000, 600));
+        let month = w.summary(now, 30.0 * DAY, &qs).unwrap();
+        assert_eq!(month.requests, 6000);
+        // A day later the minute and hour windows are empty; the month still has them all.
+        let later = now + DAY;
+        assert_eq!(w.summary(later, 3600.0, &qs).unwrap().requests, 0);
+        assert_eq!(w.summary(later, 3600.0, &qs).unwrap().quantiles, None);
+        assert_eq!(w.summary(later, 7.0 * DAY, &qs).unwrap().requests, 6000);
+    }
+
+    #[test]
+    fn slots_are_reused_each_lap_and_old_requests_are_dropped() {
+        let w = RouteWindow::new(DAY).unwrap();
+        w.record(T0, 0.1, false, 0).unwrap();
+        // Sixteen minutes on, tier 0's slot is reused: the old minute is gone from it.
+        w.record(T0 + 16.0 * 60.0, 0.2, true, 0).unwrap();
+        let s = w.summary(T0 + 16.0 * 60.0 + 1.0, 60.0, &[1.0]).unwrap();
+        assert_eq!((s.requests, s.errors), (1, 1));
+        // Once every slot holds a later time, an old request is dropped, not misplaced.
+        for minute in 0..2880 {
+            w.record(T0 + DAY + f64::from(minute) * 60.0, 0.1, false, 0)
+                .unwrap();
+        }
+        assert_eq!(w.dropped(), 0);
+        w.record(T0, 0.1, false, 0).unwrap();
+        assert_eq!(w.dropped(), 1);
+    }
+
+    #[test]
+    fn bad_input_names_the_parameter() {
+        let w = RouteWindow::new(DAY).unwrap();
+        let err = |e: Error| e.to_string();
+        assert!(err(w.record(T0, -1.0, false, 0).unwrap_err()).starts_with("duration "));
+        assert!(err(w.record(f64::NAN, 1.0, false, 0).unwrap_err()).starts_with("at "));
+        assert!(err(w.summary(T0, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
+        assert!(err(w.summary(T0, 3.0 * DAY, &[]).unwrap_err()).starts_with("window_seconds "));
+        assert!(err(w.summary(T0, 60.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
+        assert!(RouteWindow::new(0.0).is_err());
+        assert!(RouteTable::new(0, DAY, "other").is_err());
+    }
+
+    #[test]
+    fn the_table_caps_distinct_routes() {
+        let table = RouteTable::new(2, DAY, "OTHER").unwrap();
+        let (_, a) = table.route("GET /a");
+        assert!(Arc::ptr_eq(&a, &table.route("GET /a").1));
+        table.route("GET /b");
+        let (key, c) = table.route("GET /c");
+        assert_eq!(key, "OTHER");
+        assert!(Arc::ptr_eq(&c, &table.route("GET /d").1), "both overflow");
+        assert!(Arc::ptr_eq(&c, &table.route("OTHER").1));
+        let keys: Vec<String> = table.routes().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["GET /a", "GET /b", "OTHER"]);
+    }
+
+    #[test]
+    fn concurrent_records_across_rotations_are_all_counted() {
+        let w = Arc::new(RouteWindow::new(DAY).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    // 40 minutes of time: every tier-0 slot is claimed and reused concurrently.
+                    for i in 0..100_000u32 {
+                        let at = T0 + f64::from(i) * 0.024;
+                        w.record(at, 0.001 * f64::from(t + 1), i % 3 == 0, 10)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = w.summary(T0 + 2400.0, 6.0 * 3600.0, &[0.0, 1.0]).unwrap();
+        assert_eq!(s.requests, 400_000);
+        assert_eq!(s.errors, 4 * 33_334);
+        assert_eq!(s.bytes, 4_000_000);
+        assert_eq!(w.dropped(), 0);
+        let q = s.quantiles.unwrap();
+        assert!((q[0] - 0.001).abs() <= 1e-5 && (q[1] - 0.004).abs() <= 4e-5);
+    }
+}

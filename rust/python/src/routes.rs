@@ -1,0 +1,110 @@
+//! Bindings for per-route request windows (`burnguard_core::routes`).
+
+use std::sync::Arc;
+
+use burnguard_core::routes::{RouteTable, RouteWindow, Summary};
+use pyo3::prelude::*;
+
+use crate::{coarse_wall_clock, precise_wall_clock, value_error};
+
+/// `(requests, errors, bytes, duration_seconds, max_seconds, quantiles, covered_seconds)`.
+type SummaryTuple = (u64, u64, u64, f64, f64, Option<Vec<f64>>, f64);
+
+/// A bounded table of routes; the facade's `RouteTable` wraps it.
+#[pyclass(frozen, module = "burnguard._native")]
+struct RouteTableCore {
+    table: RouteTable,
+}
+
+#[pymethods]
+impl RouteTableCore {
+    #[new]
+    #[pyo3(signature = (max_routes, retain_seconds, overflow_key))]
+    fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> PyResult<Self> {
+        let table =
+            RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(value_error)?;
+        Ok(RouteTableCore { table })
+    }
+
+    /// `(held_key, route)`: the route of `key`, created on first sight, or the overflow route
+    /// once the table is full.
+    fn route(&self, key: &str) -> (String, RouteCore) {
+        let (held, window) = self.table.route(key);
+        (held.to_owned(), RouteCore { window })
+    }
+
+    /// Every route as `(key, route)`, sorted by key.
+    fn routes(&self) -> Vec<(String, RouteCore)> {
+        self.table
+            .routes()
+            .into_iter()
+            .map(|(key, window)| (key, RouteCore { window }))
+            .collect()
+    }
+}
+
+/// One route's window.
+#[pyclass(frozen, module = "burnguard._native")]
+struct RouteCore {
+    window: Arc<RouteWindow>,
+}
+
+#[pymethods]
+impl RouteCore {
+    /// Records a request that took `duration` seconds and ended `at` (default: now).
+    #[pyo3(signature = (duration, error = false, bytes = 0, at = None))]
+    fn record(&self, duration: f64, error: bool, bytes: u64, at: Option<f64>) -> PyResult<()> {
+        let at = at.unwrap_or_else(coarse_wall_clock);
+        self.window
+            .record(at, duration, error, bytes)
+            .map_err(value_error)
+    }
+
+    /// The figures of the last `window_seconds` before `now` (default: now).
+    #[pyo3(signature = (window_seconds, quantiles, now = None))]
+    fn summary(
+        &self,
+        py: Python<'_>,
+        window_seconds: f64,
+        quantiles: Vec<f64>,
+        now: Option<f64>,
+    ) -> PyResult<SummaryTuple> {
+        let now = now.unwrap_or_else(precise_wall_clock);
+        let s: Summary = py
+            .detach(|| self.window.summary(now, window_seconds, &quantiles))
+            .map_err(value_error)?;
+        Ok((
+            s.requests,
+            s.errors,
+            s.bytes,
+            s.duration_seconds,
+            s.max_seconds,
+            s.quantiles,
+            s.covered_seconds,
+        ))
+    }
+
+    /// Requests too old to be recorded.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.window.dropped()
+    }
+
+    /// The longest window that can be asked for.
+    #[getter]
+    fn retained_seconds(&self) -> f64 {
+        self.window.retained_seconds()
+    }
+
+    /// Bytes the window holds (fixed).
+    #[getter]
+    fn memory_bytes(&self) -> usize {
+        self.window.memory_bytes()
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RouteTableCore>()?;
+    m.add_class::<RouteCore>()?;
+    Ok(())
+}
