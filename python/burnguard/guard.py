@@ -54,11 +54,13 @@ class RouteSLO:
 @dataclass(frozen=True, slots=True)
 class RouteBudget:
     """Charges ``cost`` per request of a route to a ledger budget: reserved before the handler
-    runs (a denial answers 429), committed after it, released if it raised."""
+    runs (a denial answers 429), committed when the request succeeds by the guard's classifier,
+    released when it fails (a 5xx or an exception by default). The action is
+    ``Action("http.request", route key)`` unless given."""
 
     ledger: Ledger
     subject: Subject
-    action: Action = Action("http.request", "")
+    action: Action | None = None
     cost: int = 1
     unit: Unit = Unit.CREDITS
     ttl_ms: int = 60_000
@@ -176,7 +178,9 @@ class RouteGuard:
         if plan.budget is not None:
             b = plan.budget
             try:
-                reservation_id = b.ledger.reserve(b.subject, b.action, b.cost, unit=b.unit, ttl_ms=b.ttl_ms).reservation_id
+                action = b.action if b.action is not None else Action("http.request", plan.key)
+                reservation = b.ledger.reserve(b.subject, action, b.cost, unit=b.unit, ttl_ms=b.ttl_ms)
+                reservation_id = reservation.reservation_id
             except LedgerError as err:
                 if permit is not None:
                     permit.ignore()
@@ -216,7 +220,7 @@ class RouteGuard:
                 if admission.reservation_id is not None:
                     budget = plan.budget
                     assert budget is not None
-                    if error is None:
+                    if ok:
                         budget.ledger.commit(admission.reservation_id, budget.cost)
                     else:
                         budget.ledger.release(admission.reservation_id)

@@ -1,0 +1,170 @@
+"""WSGI middleware and a Flask extension recording each request per route, with optional
+per-route SLOs, breakers (503 while open) and budgets (429 when denied); see ``burnguard.guard``.
+
+    app.wsgi_app = GuardMiddleware(app.wsgi_app, app=app, breakers={...})   # any WSGI app
+    FlaskGuard(app, slos={"*": RouteSLO(availability=tracker)})              # or the extension
+    guard_ext = FlaskGuard(); guard_ext.init_app(app)                        # app factories
+
+Routes are Flask's rule templates (``request.url_rule.rule``, ``"/users/<int:uid>"``). The
+middleware matches them itself when given the Flask ``app`` (or any ``route_of(environ)``);
+without either, every request is unmatched. The response is measured as it is iterated, so a
+streamed body's time and size count. Request and response bodies are never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from time import perf_counter
+from typing import Any
+
+from burnguard.guard import Admission, Rejection, RouteGuard, RoutePlan
+
+__all__ = ["FlaskGuard", "GuardMiddleware"]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+RouteOf = Callable[[Environ], "str | None"]
+
+
+class GuardMiddleware:
+    """Wraps a WSGI app. ``app=`` (a Flask app) or ``route_of=`` names each request's route;
+    ``guard=`` takes a configured ``RouteGuard``, else the keyword options build one."""
+
+    __slots__ = ("_route_of", "_wsgi", "guard")
+
+    def __init__(
+        self,
+        wsgi_app: WSGIApp,
+        *,
+        app: Any = None,
+        route_of: RouteOf | None = None,
+        guard: RouteGuard | None = None,
+        **options: Any,
+    ) -> None:
+        if guard is not None and options:
+            raise ValueError("GuardMiddleware takes guard= or RouteGuard's options, not both")
+        if app is not None and route_of is not None:
+            raise ValueError("GuardMiddleware takes app= or route_of=, not both")
+        self._wsgi = wsgi_app
+        self._route_of = route_of if route_of is not None else _flask_routes(app) if app is not None else None
+        self.guard = guard if guard is not None else RouteGuard(**options)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        started = perf_counter()
+        guard = self.guard
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            template = self._route_of(environ) if self._route_of is not None else None
+            plan = guard.plan(method, template)
+        except Exception:
+            guard.recording_errors += 1
+            return self._wsgi(environ, start_response)
+        admission = None
+        if plan.enforces:
+            answer = guard.admit(plan)
+            if isinstance(answer, Rejection):
+                guard.rejected(plan, answer, perf_counter() - started)
+                return _reject(start_response, answer)
+            admission = answer
+        return _MeasuredBody(self._wsgi, environ, start_response, guard, plan, admission, started)
+
+
+class _MeasuredBody:
+    """Runs the app and passes its body through, counting bytes; records the request once,
+    when the body is exhausted or closed, or when the app raises."""
+
+    __slots__ = ("_admission", "_body", "_chunks", "_guard", "_plan", "_recorded", "_sent", "_started", "_status")
+
+    def __init__(
+        self,
+        wsgi: WSGIApp,
+        environ: Environ,
+        start_response: StartResponse,
+        guard: RouteGuard,
+        plan: RoutePlan,
+        admission: Admission | None,
+        started: float,
+    ) -> None:
+        self._guard, self._plan, self._admission, self._started = guard, plan, admission, started
+        self._status, self._sent, self._recorded = 500, 0, False
+
+        def start_and_note(status_line: str, headers: Any, exc_info: Any = None) -> Any:
+            self._status = int(status_line.split(" ", 1)[0])
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            self._body = wsgi(environ, start_and_note)
+            self._chunks = iter(self._body)
+        except BaseException as err:
+            self._record(err)
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._record(None)
+            raise
+        except BaseException as err:
+            self._record(err)
+            raise
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        """Closes the app's body (the server calls this), then records the request."""
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._record(None)
+
+    def _record(self, error: BaseException | None) -> None:
+        if not self._recorded:
+            self._recorded = True
+            duration = perf_counter() - self._started
+            self._guard.finish(self._plan, self._admission, self._status, error, duration, self._sent)
+
+
+def _reject(start_response: StartResponse, rejection: Rejection) -> list[bytes]:
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(rejection.body)))]
+    headers += list(rejection.headers)
+    start_response(f"{rejection.status} {rejection.reason}", headers)
+    return [rejection.body]
+
+
+def _flask_routes(app: Any) -> RouteOf:
+    """``route_of`` for a Flask app: its URL map's matching rule (None when nothing matches)."""
+    url_map = app.url_map
+
+    def route_of(environ: Environ) -> str | None:
+        try:
+            rule, _ = url_map.bind_to_environ(environ).match(return_rule=True)
+        except Exception:  # werkzeug's NotFound, MethodNotAllowed or RequestRedirect
+            return None
+        return str(rule.rule)
+
+    return route_of
+
+
+class FlaskGuard:
+    """The Flask extension: wraps ``app.wsgi_app`` in a ``GuardMiddleware`` bound to the app's
+    URL map. ``FlaskGuard(app, **options)`` or ``FlaskGuard(**options).init_app(app)``; the
+    guard is ``ext.guard``, also at ``app.extensions["burnguard"]``."""
+
+    def __init__(self, app: Any = None, *, guard: RouteGuard | None = None, **options: Any) -> None:
+        if guard is not None and options:
+            raise ValueError("FlaskGuard takes guard= or RouteGuard's options, not both")
+        self.guard = guard if guard is not None else RouteGuard(**options)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Any) -> None:
+        """Installs the middleware on ``app``."""
+        app.wsgi_app = GuardMiddleware(app.wsgi_app, app=app, guard=self.guard)
+        app.extensions["burnguard"] = self.guard
