@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 
 from burnguard import CircuitBreaker, Ledger, SLODefinition, SLOTracker, Subject, Unit
 from burnguard.asgi import GuardMiddleware
-from burnguard.guard import RouteBudget, RouteGuard, RouteSLO
+from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
 from burnguard.routes import RouteTable
 from burnguard.wsgi import FlaskGuard
 from burnguard.wsgi import GuardMiddleware as WSGIGuardMiddleware
@@ -49,9 +49,9 @@ def test_route_table_figures_and_bounds() -> None:
 def test_bad_input_names_the_parameter() -> None:
     table = RouteTable(retain_seconds=86_400)
     route = table.route("GET /")
-    with pytest.raises(ValueError, match="^duration "):
+    with pytest.raises(ValueError, match=r"^duration "):
         route.record(-1.0)
-    with pytest.raises(ValueError, match="^window_seconds "):
+    with pytest.raises(ValueError, match=r"^window_seconds "):
         route.summary(3 * 86_400.0)
     with pytest.raises(ValueError, match="max_routes"):
         RouteTable(max_routes=0)
@@ -246,7 +246,9 @@ def test_flask_breaker_and_budget_enforcement() -> None:
     ledger = Ledger()
     ledger.set_budget("tenant:acme", Unit.CREDITS, 1)
     breaker = CircuitBreaker("boom", sliding_window_size=1, minimum_number_of_calls=1)
-    ext = FlaskGuard(app, breakers={"GET /boom": breaker}, budgets={"*": RouteBudget(ledger, Subject(tenant="acme"))})
+    ext = FlaskGuard(
+        app, breakers={"GET /boom": breaker}, budgets={"*": RouteBudget(ledger, Subject(tenant="acme"))}
+    )
     client = app.test_client()
     assert fetch(client, "/boom")[0] == 500
     second = client.get("/boom")

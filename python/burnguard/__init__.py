@@ -42,7 +42,9 @@ from burnguard.ledger import (
     current_reservation,
     guard,
 )
+from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
 from burnguard.prometheus import PrometheusExporter
+from burnguard.routes import RouteStats, RouteSummary, RouteTable
 from burnguard.slo import (
     AlertTransition,
     BurnRateAlert,
@@ -92,6 +94,12 @@ __all__ = [
     "ReservationFinalizedError",
     "ReservationNotFoundError",
     "ReservationStatus",
+    "RouteBudget",
+    "RouteGuard",
+    "RouteSLO",
+    "RouteStats",
+    "RouteSummary",
+    "RouteTable",
     "SLODefinition",
     "SLOMiddleware",
     "SLORegistry",

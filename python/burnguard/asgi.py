@@ -1,5 +1,5 @@
 """ASGI middleware: ``GuardMiddleware`` records every request per route and can enforce
-breakers and budgets (see ``burnguard.guard``); ``SLOMiddleware`` records one SLO for the app.
+breakers and budgets (see ``burnguard.middleware``); ``SLOMiddleware`` records one SLO for the app.
 
     app.add_middleware(GuardMiddleware, slos={"*": RouteSLO(availability=tracker)})
     app.add_middleware(SLOMiddleware, registry=registry, slo_name="availability")
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
-from burnguard.guard import Admission, ClassifyFn, Rejection, RouteGuard, RoutePlan, default_classifier
+from burnguard.middleware import Admission, ClassifyFn, Rejection, RouteGuard, RoutePlan, default_classifier
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
 
@@ -32,7 +32,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _log = logging.getLogger("burnguard.asgi")
 
-__all__ = ["GuardMiddleware", "SLOMiddleware", "default_classifier"]
+__all__ = ["ClassifyFn", "GuardMiddleware", "SLOMiddleware", "default_classifier"]
 
 
 class SLOMiddleware:
@@ -183,7 +183,7 @@ def _match_in(routes: Any, scope: Scope, prefix: str) -> str | None:
     for route in routes:
         match, child = route.matches(scope)
         if match is Match.FULL:
-            path = prefix + route.path
+            path: str = prefix + route.path
             if isinstance(route, Mount) and route.routes:
                 return _match_in(route.routes, {**scope, **child}, path) or path
             return path

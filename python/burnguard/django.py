@@ -1,5 +1,5 @@
 """Django middleware recording each request per route, with optional per-route SLOs, breakers
-(503 while open) and budgets (429 when denied); see ``burnguard.guard``.
+(503 while open) and budgets (429 when denied); see ``burnguard.middleware``.
 
     MIDDLEWARE = ["burnguard.django.GuardMiddleware", ...]     # first, to time everything
     BURNGUARD = {"slos": {"*": RouteSLO(availability=tracker)}, "breakers": {...}}
@@ -12,14 +12,14 @@ response bodies are never read; a streamed response is measured as it is consume
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from burnguard.guard import Admission, Rejection, RouteGuard
+from burnguard.middleware import Admission, Rejection, RouteGuard
 
 __all__ = ["GuardMiddleware", "guard_from_settings"]
 
@@ -60,11 +60,12 @@ class GuardMiddleware:
             error = err
             raise
         finally:
-            if response is not None and response.streaming:
-                assert isinstance(response, StreamingHttpResponse)
-                response.streaming_content = self._measured(request, response, started)
+            if isinstance(response, StreamingHttpResponse) and not response.is_async:
+                body = response.streaming_content
+                response.streaming_content = self._measured(request, response.status_code, body, started)
             else:
                 status = response.status_code if response is not None else 500
+                # An async stream is not measured: its bytes are unknown (0).
                 sent = len(response.content) if isinstance(response, HttpResponse) else 0
                 self._finish(request, status, error, perf_counter() - started, sent)
 
@@ -78,26 +79,31 @@ class GuardMiddleware:
         plan = guard.plan(request.method or "GET", _route(request))
         answer = guard.admit(plan)
         if isinstance(answer, Rejection):
-            response = HttpResponse(answer.body, status=answer.status, content_type="text/plain; charset=utf-8")
+            response = HttpResponse(
+                answer.body, status=answer.status, content_type="text/plain; charset=utf-8"
+            )
             for name, value in answer.headers:
                 response[name] = value
             return response
         setattr(request, _ADMISSION, answer)
         return None
 
-    def _measured(self, request: HttpRequest, response: StreamingHttpResponse, started: float) -> Iterator[bytes]:
+    def _measured(
+        self, request: HttpRequest, status: int, body: Iterable[bytes], started: float
+    ) -> Iterator[bytes]:
         sent = 0
         error: BaseException | None = None
         try:
-            for chunk in response.streaming_content:  # type: ignore[union-attr]
-                chunk = bytes(chunk)
+            for chunk in body:
                 sent += len(chunk)
                 yield chunk
+        except GeneratorExit:
+            raise  # the server stopped reading (the client left): not the app's fault
         except BaseException as err:
             error = err
             raise
         finally:
-            self._finish(request, response.status_code, error, perf_counter() - started, sent)
+            self._finish(request, status, error, perf_counter() - started, sent)
 
     def _finish(
         self, request: HttpRequest, status: int, error: BaseException | None, duration: float, sent: int

@@ -87,12 +87,14 @@ class RouteStats:
     @property
     def dropped(self) -> int:
         """Requests recorded too late to be kept."""
-        return self._core.dropped
+        dropped: int = self._core.dropped
+        return dropped
 
     @property
     def memory_bytes(self) -> int:
         """Bytes the route's window holds (fixed at creation)."""
-        return self._core.memory_bytes
+        held: int = self._core.memory_bytes
+        return held
 
 
 class RouteTable:

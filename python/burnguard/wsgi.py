@@ -1,5 +1,5 @@
 """WSGI middleware and a Flask extension recording each request per route, with optional
-per-route SLOs, breakers (503 while open) and budgets (429 when denied); see ``burnguard.guard``.
+per-route SLOs, breakers (503 while open) and budgets (429 when denied); see ``burnguard.middleware``.
 
     app.wsgi_app = GuardMiddleware(app.wsgi_app, app=app, breakers={...})   # any WSGI app
     FlaskGuard(app, slos={"*": RouteSLO(availability=tracker)})              # or the extension
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
-from burnguard.guard import Admission, Rejection, RouteGuard, RoutePlan
+from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan
 
 __all__ = ["FlaskGuard", "GuardMiddleware"]
 
@@ -74,7 +74,17 @@ class _MeasuredBody:
     """Runs the app and passes its body through, counting bytes; records the request once,
     when the body is exhausted or closed, or when the app raises."""
 
-    __slots__ = ("_admission", "_body", "_chunks", "_guard", "_plan", "_recorded", "_sent", "_started", "_status")
+    __slots__ = (
+        "_admission",
+        "_body",
+        "_chunks",
+        "_guard",
+        "_plan",
+        "_recorded",
+        "_sent",
+        "_started",
+        "_status",
+    )
 
     def __init__(
         self,

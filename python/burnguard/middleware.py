@@ -30,7 +30,7 @@ from burnguard.slo.tracker import SLOTracker
 ClassifyFn = Callable[[int, BaseException | None], bool]
 """Return True for success, False for failure. Receives (status_code, exception)."""
 
-_log = logging.getLogger("burnguard.guard")
+_log = logging.getLogger("burnguard.middleware")
 
 
 def default_classifier(status_code: int, exception: BaseException | None) -> bool:
@@ -116,19 +116,29 @@ class Admission:
 
 
 class RouteGuard:
-    """Per-route recording, SLOs and enforcement, shared by the web adapters. Thread-safe."""
+    """Per-route recording, SLOs and enforcement, shared by the web adapters. Thread-safe.
+
+    ``routes`` (a ``RouteTable``) or ``max_routes`` (default 64) bounds the routes kept;
+    ``slos``, ``breakers`` and ``budgets`` map route keys, templates or ``"*"`` to what guards
+    them; ``classify(status, exception)`` tells success from failure (5xx and exceptions fail).
+    """
 
     def __init__(
         self,
         *,
         routes: RouteTable | None = None,
+        max_routes: int | None = None,
         classify: ClassifyFn = default_classifier,
         slos: Mapping[str, RouteSLO] | None = None,
         breakers: Mapping[str, CircuitBreaker] | None = None,
         budgets: Mapping[str, RouteBudget] | None = None,
         unmatched_label: str = "UNMATCHED",
     ) -> None:
-        self.routes = routes if routes is not None else RouteTable()
+        if routes is not None and max_routes is not None:
+            raise ValueError("RouteGuard takes routes= or max_routes=, not both")
+        self.routes = (
+            routes if routes is not None else RouteTable(max_routes=64 if max_routes is None else max_routes)
+        )
         self.classify = classify
         self.slos = dict(slos or {})
         self.breakers = dict(breakers or {})

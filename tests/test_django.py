@@ -1,0 +1,98 @@
+"""The Django middleware on a real Django app, through Django's test client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+from burnguard import CircuitBreaker, Ledger, SLODefinition, SLOTracker, Subject, Unit
+from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
+
+
+def user(request: HttpRequest, uid: int) -> HttpResponse:
+    return HttpResponse(f"user {uid}")
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("boom")
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(b"z" * 100 for _ in range(5))
+
+
+urlpatterns = [path("users/<int:uid>/", user), path("boom/", boom), path("stream/", stream)]
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=["burnguard.django.GuardMiddleware"],
+        BURNGUARD={},
+        INSTALLED_APPS=[],
+        DATABASES={},
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+
+from django.test import Client, override_settings  # noqa: E402  (needs settings)
+
+
+def client() -> Client:
+    return Client(raise_request_exception=False)
+
+
+def test_django_records_url_patterns() -> None:
+    availability = SLOTracker(SLODefinition("site", 0.99))
+    guard = RouteGuard(slos={"*": RouteSLO(availability=availability)})
+    with override_settings(BURNGUARD={"guard": guard}):
+        c = client()
+        codes = [c.get(p).status_code for p in ("/users/1/", "/users/2/", "/nope/", "/boom/")]
+        streamed = c.get("/stream/")
+        assert b"".join(streamed.streaming_content) == b"z" * 500  # type: ignore[arg-type]
+    assert codes == [200, 200, 404, 500]
+    figures = {s.route: s for s in guard.routes.summaries()}
+    assert set(figures) == {"GET users/<int:uid>/", "GET boom/", "GET stream/", "UNMATCHED"}
+    assert (figures["GET users/<int:uid>/"].requests, figures["GET users/<int:uid>/"].bytes) == (2, 12)
+    assert figures["GET boom/"].errors == 1
+    assert figures["GET stream/"].bytes == 500
+    assert (availability.snapshot().total, availability.snapshot().failures) == (5, 1)
+
+
+def test_django_enforces_breakers_and_budgets_before_the_view() -> None:
+    ledger = Ledger()
+    ledger.set_budget("tenant:acme", Unit.CREDITS, 1)
+    breaker = CircuitBreaker("boom", sliding_window_size=1, minimum_number_of_calls=1)
+    guard = RouteGuard(
+        breakers={"boom/": breaker}, budgets={"users/<int:uid>/": RouteBudget(ledger, Subject(tenant="acme"))}
+    )
+    with override_settings(BURNGUARD={"guard": guard}):
+        c = client()
+        assert [c.get("/boom/").status_code for _ in range(2)] == [500, 503]
+        assert [c.get(f"/users/{i}/").status_code for i in (1, 2)] == [200, 429]
+    assert guard.plan("GET", "boom/").open_rejections == 1
+    assert guard.plan("GET", "users/<int:uid>/").budget_denied == 1
+    assert ledger.balances("tenant:acme")[0].spent == 1
+
+
+def test_django_settings_are_checked(caplog: pytest.LogCaptureFixture) -> None:
+    from burnguard.django import guard_from_settings
+
+    with override_settings(BURNGUARD={"guard": "nope"}), pytest.raises(ValueError, match="RouteGuard"):
+        guard_from_settings()
+    with override_settings(BURNGUARD={"max_routes": 5}):
+        assert guard_from_settings().routes.max_routes == 5
+
+    def broken(status: int, error: Any) -> bool:
+        raise RuntimeError("classifier bug")
+
+    guard = RouteGuard(classify=broken)
+    with override_settings(BURNGUARD={"guard": guard}):
+        assert client().get("/users/1/").status_code == 200
+    assert guard.recording_errors == 1 and "could not record" in caplog.text
