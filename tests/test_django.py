@@ -76,8 +76,8 @@ def test_django_enforces_breakers_and_budgets_before_the_view() -> None:
         c = client()
         assert [c.get("/boom/").status_code for _ in range(2)] == [500, 503]
         assert [c.get(f"/users/{i}/").status_code for i in (1, 2)] == [200, 429]
-    assert guard.plan("GET", "boom/").open_rejections == 1
-    assert guard.plan("GET", "users/<int:uid>/").budget_denied == 1
+    assert guard.plan("GET", "boom/").rejections.circuit_open == 1
+    assert guard.plan("GET", "users/<int:uid>/").rejections.budget_denied == 1
     assert ledger.balances("tenant:acme")[0].spent == 1
 
 

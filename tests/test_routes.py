@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from burnguard import CircuitBreaker, Ledger, SLODefinition, SLOTracker, Subject, Unit
+from burnguard import CircuitBreaker, Ledger, PrometheusExporter, SLODefinition, SLOTracker, Subject, Unit
 from burnguard.asgi import GuardMiddleware
 from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
 from burnguard.routes import RouteTable
@@ -129,10 +129,16 @@ def test_asgi_breaker_answers_503_with_retry_after_while_open() -> None:
     assert [r.status_code for r in answers] == [500, 500, 503, 200]
     assert answers[2].headers["retry-after"] == "30"
     plan = guard.plan("GET", "/boom")
-    assert plan.open_rejections == 1
+    assert plan.rejections.circuit_open == 1
     assert breaker.state == "OPEN"
     figures = {s.route: s for s in guard.routes.summaries()}
     assert (figures["GET /boom"].requests, figures["GET /boom"].errors) == (3, 3)
+    body = PrometheusExporter(routes=guard, route_window=60).render()[0].decode()
+    assert 'burnguard_route_requests{route="GET /boom",window_seconds="60"} 3.0' in body
+    assert 'burnguard_route_errors{route="GET /users/{uid}",window_seconds="60"} 0.0' in body
+    assert 'burnguard_route_response_bytes{route="GET /users/{uid}",window_seconds="60"} 8.0' in body
+    assert 'burnguard_route_latency_seconds{quantile="0.99",route="GET /boom",window_seconds="60"}' in body
+    assert 'burnguard_route_rejected_requests_total{reason="circuit_open",route="GET /boom"} 1.0' in body
 
 
 def test_asgi_budget_answers_429_when_denied_and_charges_admitted_requests() -> None:
@@ -145,7 +151,7 @@ def test_asgi_budget_answers_429_when_denied_and_charges_admitted_requests() -> 
     assert b"BUDGET_EXCEEDED" in answers[2].content
     balance = ledger.balances("tenant:acme")[0]
     assert (balance.spent, balance.reserved) == (2, 0)
-    assert guard.plan("GET", "/users/{uid}").budget_denied == 1
+    assert guard.plan("GET", "/users/{uid}").rejections.budget_denied == 1
 
 
 def test_asgi_budget_is_released_when_the_handler_raises() -> None:

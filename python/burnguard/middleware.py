@@ -76,10 +76,22 @@ class Rejection:
     body: bytes
 
 
+class Rejections:
+    """Requests of one route the guard answered itself."""
+
+    __slots__ = ("budget_denied", "circuit_open")
+
+    def __init__(self) -> None:
+        self.circuit_open = 0
+        """Answered 503 because the route's breaker was open."""
+        self.budget_denied = 0
+        """Answered 429 because the route's budget denied them."""
+
+
 class RoutePlan:
     """Everything a guard does for one route key, resolved once."""
 
-    __slots__ = ("breaker", "budget", "budget_denied", "key", "open_rejections", "slo", "stats")
+    __slots__ = ("breaker", "budget", "key", "rejections", "slo", "stats")
 
     def __init__(
         self,
@@ -88,16 +100,14 @@ class RoutePlan:
         slo: RouteSLO | None,
         breaker: CircuitBreaker | None,
         budget: RouteBudget | None,
+        rejections: Rejections,
     ) -> None:
         self.key = key
         self.stats = stats
         self.slo = slo
         self.breaker = breaker
         self.budget = budget
-        self.open_rejections = 0
-        """Requests answered 503 because the breaker was open."""
-        self.budget_denied = 0
-        """Requests answered 429 because the budget denied them."""
+        self.rejections = rejections
 
     @property
     def enforces(self) -> bool:
@@ -147,6 +157,7 @@ class RouteGuard:
         self.recording_errors = 0
         """Faults while recording or settling; each was logged, and its request went through."""
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
+        self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
 
     @property
     def enforces(self) -> bool:
@@ -170,7 +181,19 @@ class RouteGuard:
         def find(table: Mapping[str, object]) -> object:
             return next((table[n] for n in names if n in table), None)
 
-        return RoutePlan(stats.key, stats, find(self.slos), find(self.breakers), find(self.budgets))  # type: ignore[arg-type]
+        rejections = self._rejections.setdefault(stats.key, Rejections())
+        return RoutePlan(
+            stats.key,
+            stats,
+            find(self.slos),  # type: ignore[arg-type]
+            find(self.breakers),  # type: ignore[arg-type]
+            find(self.budgets),  # type: ignore[arg-type]
+            rejections,
+        )
+
+    def rejections(self) -> dict[str, Rejections]:
+        """The requests each route's breaker or budget turned away, by route key."""
+        return dict(self._rejections)
 
     def admit(self, plan: RoutePlan) -> Admission | Rejection:
         """Takes the route's breaker permit and budget reservation, or answers instead."""
@@ -179,7 +202,7 @@ class RouteGuard:
             try:
                 permit = plan.breaker.acquire()
             except CircuitOpenError as err:
-                plan.open_rejections += 1
+                plan.rejections.circuit_open += 1
                 headers: tuple[tuple[str, str], ...] = ()
                 if err.retry_after is not None:
                     headers = (("retry-after", str(max(1, math.ceil(err.retry_after)))),)
@@ -194,7 +217,7 @@ class RouteGuard:
             except LedgerError as err:
                 if permit is not None:
                     permit.ignore()
-                plan.budget_denied += 1
+                plan.rejections.budget_denied += 1
                 body = f"Too Many Requests: budget denied ({err.error_code})\n".encode()
                 return Rejection(429, "budget denied", (), body)
         return Admission(permit, reservation_id)

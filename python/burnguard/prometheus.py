@@ -17,6 +17,12 @@ Per budget of each ledger given (labels ``scope``, ``unit``): ``burnguard_budget
 ``…_reserved``, ``…_spent``, ``…_remaining``, ``…_debt``, ``…_overdraft_limit`` and
 ``…_over_limit`` (1 while reservations are blocked until funded).
 
+Per route, when a ``RouteGuard`` (or ``RouteTable``) is given, over the last ``route_window``
+seconds (labels ``route``, ``window_seconds``): ``burnguard_route_requests``, ``…_errors``,
+``…_response_bytes`` and ``burnguard_route_latency_seconds{quantile="0.5|0.9|0.95|0.99|1"}``
+(1 % relative error; ``1`` is the slowest request); with a guard, the counter
+``burnguard_route_rejected_requests_total{route, reason="circuit_open|budget_denied"}``.
+
 The exporter is a ``prometheus_client`` collector: ``render()`` gives ``(body, content_type)``
 for a ``/metrics`` handler, or register it on any registry (``REGISTRY.register(exporter)``).
 Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
@@ -30,6 +36,8 @@ from typing import TYPE_CHECKING
 
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.ledger import Balance, Ledger
+from burnguard.middleware import RouteGuard
+from burnguard.routes import RouteSummary, RouteTable
 from burnguard.slo.registry import SLORegistry
 
 if TYPE_CHECKING:
@@ -57,22 +65,27 @@ _SLO_GAUGES = (
 
 class PrometheusExporter:
     """Renders the SLOs of an ``SLORegistry`` and, if given, circuit breakers (a
-    ``BreakerRegistry`` or any iterable of breakers) and the budgets of ledgers, in the
-    Prometheus text format."""
+    ``BreakerRegistry`` or any iterable of breakers), the budgets of ledgers and the routes of
+    a ``RouteGuard`` or ``RouteTable``, in the Prometheus text format."""
 
-    __slots__ = ("_breakers", "_ledgers", "_registry", "_slo_registry")
+    __slots__ = ("_breakers", "_guard", "_ledgers", "_registry", "_route_window", "_routes", "_slo_registry")
 
     def __init__(
         self,
         slo_registry: SLORegistry | None = None,
         breakers: Iterable[CircuitBreaker] = (),
         ledgers: Iterable[Ledger] = (),
+        routes: RouteGuard | RouteTable | None = None,
+        route_window: float = 300.0,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
         self._slo_registry = slo_registry
         self._breakers = breakers
         self._ledgers = ledgers
+        self._guard = routes if isinstance(routes, RouteGuard) else None
+        self._routes = routes.routes if isinstance(routes, RouteGuard) else routes
+        self._route_window = route_window
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self)
 
@@ -130,6 +143,10 @@ class PrometheusExporter:
         yield from (burn, breached, exhaustion, firing, dropped)
         yield from _breaker_families([b.snapshot() for b in self._breakers])
         yield from _budget_families([b for ledger in self._ledgers for b in ledger.balances()])
+        if self._routes is not None:
+            yield from _route_families(self._routes.summaries(self._route_window))
+        if self._guard is not None:
+            yield _rejection_family(self._guard)
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""
@@ -207,6 +224,49 @@ def _budget_families(balances: list[Balance]) -> Iterator[Metric]:
     for b in balances:
         over.add_metric((b.scope_path, b.unit.value), 1.0 if b.is_over_limit else 0.0)
     yield over
+
+
+_ROUTE_GAUGES = (
+    ("requests", "Requests that ended in the window.", "requests"),
+    ("errors", "Requests in the window that failed (5xx or an exception by default).", "errors"),
+    ("response_bytes", "Response bytes sent in the window.", "bytes"),
+)
+_ROUTE_QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max"))
+
+
+def _route_families(summaries: list[RouteSummary]) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
+    labels = ("route", "window_seconds")
+    for field, documentation, attribute in _ROUTE_GAUGES:
+        family = GaugeMetricFamily(f"burnguard_route_{field}", documentation, labels=labels)
+        for s in summaries:
+            family.add_metric((s.route, _seconds(s.window_seconds)), float(getattr(s, attribute)))
+        yield family
+    latency = GaugeMetricFamily(
+        "burnguard_route_latency_seconds",
+        "Request duration quantiles over the window (1 % relative error; quantile 1 is the slowest).",
+        labels=(*labels, "quantile"),
+    )
+    for s in summaries:
+        if s.requests:
+            for quantile, attribute in _ROUTE_QUANTILES:
+                latency.add_metric((s.route, _seconds(s.window_seconds), quantile), getattr(s, attribute))
+    yield latency
+
+
+def _rejection_family(guard: RouteGuard) -> Metric:
+    from prometheus_client.core import CounterMetricFamily
+
+    family = CounterMetricFamily(
+        "burnguard_route_rejected_requests",
+        "Requests the guard answered itself: 503 while a breaker was open, 429 when a budget denied.",
+        labels=("route", "reason"),
+    )
+    for route, rejected in sorted(guard.rejections().items()):
+        family.add_metric((route, "circuit_open"), float(rejected.circuit_open))
+        family.add_metric((route, "budget_denied"), float(rejected.budget_denied))
+    return family
 
 
 def _seconds(value: float) -> str:
