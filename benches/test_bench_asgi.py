@@ -56,3 +56,60 @@ def _theirs() -> Any:
 def test_asgi_overhead(benchmark, variant: str) -> None:  # type: ignore[no-untyped-def]
     asgi = {"bare app": lambda: app, "burnguard": _ours, "slo-budget-tracker": _theirs}[variant]()
     benchmark(_drive(asgi))
+
+
+# Per-route middleware on a real Starlette app (router, one templated route), called directly.
+
+
+async def _user(request: Any) -> Any:
+    from starlette.responses import Response
+
+    return Response(b"ok")
+
+
+def _starlette(*middleware: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    return Starlette(routes=[Route("/users/{uid}", _user)], middleware=list(middleware))
+
+
+ROUTE_SCOPE = {"type": "http", "method": "GET", "path": "/users/7", "headers": [], "query_string": b""}
+
+
+def _drive_routes(asgi: Any) -> Any:
+    loop = asyncio.new_event_loop()
+
+    async def many() -> None:
+        for _ in range(REQUESTS):
+            await asgi(dict(ROUTE_SCOPE), receive, send)
+
+    return lambda: loop.run_until_complete(many())
+
+
+def _route_variant(variant: str) -> Any:
+    from starlette.middleware import Middleware
+
+    if variant == "bare app":
+        return _starlette()
+    if variant == "burnguard":
+        return _starlette(Middleware(burnguard.asgi.GuardMiddleware))
+    if variant == "burnguard + SLO + breaker":
+        slo = burnguard.RouteSLO(availability=burnguard.SLOTracker(burnguard.SLODefinition("a", 0.999)))
+        guard = burnguard.RouteGuard(slos={"*": slo}, breakers={"*": burnguard.CircuitBreaker("api")})
+        return _starlette(Middleware(burnguard.asgi.GuardMiddleware, guard=guard))
+    if variant == "cloudmeter":
+        from cloudmeter.fastapi import CloudMeterMiddleware
+
+        return _starlette(Middleware(CloudMeterMiddleware, port=0))
+    tracker = peer.SLOTracker(peer.SLODefinition(name="a", target=0.999))
+    return _starlette(Middleware(peer.SLOMiddleware, tracker=tracker))
+
+
+@pytest.mark.benchmark(group="per-route middleware on Starlette: 1,000 requests")
+@pytest.mark.parametrize(
+    "variant", ["bare app", "burnguard", "burnguard + SLO + breaker", "cloudmeter", "slo-budget-tracker"]
+)
+def test_route_middleware_overhead(benchmark, variant: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark.extra_info.update(baseline=variant == "bare app", calls=REQUESTS)
+    benchmark(_drive_routes(_route_variant(variant)))
