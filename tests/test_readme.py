@@ -9,7 +9,9 @@ import pytest
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 EXAMPLES = [
-    b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "CircuitBreaker(" in b or "Ledger()" in b or "RouteGuard(" in b
+    b
+    for b in re.findall(r"```python\n(.*?)```", README, re.S)
+    if "CircuitBreaker(" in b or "Ledger()" in b or "RouteGuard(" in b
 ]
 
 

@@ -109,8 +109,12 @@ def test_asgi_records_route_templates_errors_and_bytes() -> None:
 
 
 def test_asgi_cardinality_is_bounded() -> None:
-    app, guard = fastapi_app(routes=RouteTable(max_routes=1), unmatched_label="NONE")
+    breaker = CircuitBreaker("boom", sliding_window_size=1, minimum_number_of_calls=1)
+    app, guard = fastapi_app(
+        routes=RouteTable(max_routes=1), unmatched_label="NONE", breakers={"GET /boom": breaker}
+    )
     get_all(app, "/users/1", "/stream", "/boom", "/a", "/b")
+    assert breaker.snapshot().failed_calls == 1, "an overflowed route keeps its breaker"
     assert guard.routes.keys() == ["GET /users/{uid}", "OTHER"]
     assert {s.route: s.requests for s in guard.routes.summaries()} == {"GET /users/{uid}": 1, "OTHER": 4}
 

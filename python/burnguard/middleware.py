@@ -176,7 +176,8 @@ class RouteGuard:
     def _resolve(self, method: str, template: str | None) -> RoutePlan:
         key = self.unmatched_label if template is None else f"{method} {template}"
         stats = self.routes.route(key)
-        names = (stats.key, template, "*") if template is not None else (stats.key, "*")
+        # By the request's own key: a route kept under the overflow label keeps its guards.
+        names = (key, template, "*") if template is not None else (key, "*")
 
         def find(table: Mapping[str, object]) -> object:
             return next((table[n] for n in names if n in table), None)
