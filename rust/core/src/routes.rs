@@ -271,8 +271,8 @@ impl RouteWindow {
             if header[TAG].fetch_add(0, Ordering::AcqRel) != lap << 1 {
                 continue; // recycled while read: its requests have left the window
             }
-            for (total, w) in totals.iter_mut().zip(words).skip(1) {
-                *total += w;
+            for word in REQUESTS..MAX_BITS {
+                totals[word] += words[word];
             }
             max_bits = max_bits.max(words[MAX_BITS]);
             for (total, &n) in counts.iter_mut().zip(&slot_counts) {
