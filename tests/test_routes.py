@@ -53,8 +53,9 @@ def test_bad_input_names_the_parameter() -> None:
         route.record(-1.0)
     with pytest.raises(ValueError, match=r"^window_seconds "):
         route.summary(3 * 86_400.0)
-    with pytest.raises(ValueError, match="max_routes"):
-        RouteTable(max_routes=0)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_routes"):
+            RouteTable(max_routes=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="retain_seconds"):
         RouteTable(retain_seconds=float("nan"))
 

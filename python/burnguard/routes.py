@@ -109,7 +109,7 @@ class RouteTable:
         retain_seconds: float = 2_592_000.0,
         overflow_label: str = "OTHER",
     ) -> None:
-        if isinstance(max_routes, bool) or not isinstance(max_routes, int):
+        if isinstance(max_routes, bool) or not isinstance(max_routes, int) or max_routes < 1:
             raise ValueError(f"max_routes must be an int >= 1; got {max_routes!r}")
         self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label)
         self.max_routes = max_routes
