@@ -49,8 +49,18 @@ def test_route_table_figures_and_bounds() -> None:
 def test_bad_input_names_the_parameter() -> None:
     table = RouteTable(retain_seconds=86_400)
     route = table.route("GET /")
-    with pytest.raises(ValueError, match=r"^duration "):
-        route.record(-1.0)
+    for duration in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^duration "):
+            route.record(duration)
+    with pytest.raises(ValueError, match=r"^bytes must be >= 0; got -1"):
+        route.record(0.1, bytes=-1)
+    with pytest.raises(ValueError, match=r"^at "):
+        route.record(0.1, at=float("nan"))
+    for window in (0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^window_seconds "):
+            route.summary(window)
+    with pytest.raises(ValueError, match=r"^now "):
+        route.summary(60.0, now=-1.0)
     with pytest.raises(ValueError, match=r"^window_seconds "):
         route.summary(3 * 86_400.0)
     for bad in (0, -1, 2.5, True):
@@ -204,6 +214,11 @@ def test_guard_options_are_checked() -> None:
         GuardMiddleware(FastAPI(), guard=RouteGuard(), max_routes=3)
     with pytest.raises(TypeError):
         RouteGuard(unknown=1)  # type: ignore[call-arg]
+    ledger = Ledger()
+    with pytest.raises(ValueError, match="estimate"):
+        RouteBudget(ledger, Subject(tenant="acme"), cost=-1)
+    with pytest.raises(ValueError, match="ttl_ms"):
+        RouteBudget(ledger, Subject(tenant="acme"), ttl_ms=0)
     with pytest.raises(ValueError, match="latency_threshold_seconds"):
         RouteSLO(latency=SLOTracker(SLODefinition("x", 0.9)))
 

@@ -65,6 +65,12 @@ class RouteBudget:
     unit: Unit = Unit.CREDITS
     ttl_ms: int = 60_000
 
+    def __post_init__(self) -> None:
+        # A dry run checks every option as a live reservation would (ValueError naming it),
+        # so a bad one fails here, not inside a request.
+        action = self.action if self.action is not None else Action("http.request", "route")
+        self.ledger.reserve(self.subject, action, self.cost, unit=self.unit, ttl_ms=self.ttl_ms, dry_run=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:

@@ -68,12 +68,23 @@ impl Tier {
         (self.slots - 1) as f64 * self.width
     }
 
-    /// The slot and lap (from 1) of the bucket holding time `ts`.
+    /// The slot and lap (from 1) of this tier's bucket number `index` (seconds / width).
     fn locate(&self, index: u64) -> (usize, u64) {
         (
             self.first_slot + (index % self.slots) as usize,
             index / self.slots + 1,
         )
+    }
+}
+
+fn check_retain(retain_seconds: f64) -> Result<(), Error> {
+    if retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds <= 3660.0 * DAY {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "retain_seconds",
+            format!("must be in (0, 10 years]; got {retain_seconds}"),
+        ))
     }
 }
 
@@ -111,12 +122,7 @@ pub struct RouteWindow {
 impl RouteWindow {
     /// A window retaining `retain_seconds` (at least a day is always kept).
     pub fn new(retain_seconds: f64) -> Result<Self, Error> {
-        if !(retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds <= 3660.0 * DAY) {
-            return Err(Error::invalid(
-                "retain_seconds",
-                format!("must be in (0, 10 years]; got {retain_seconds}"),
-            ));
-        }
+        check_retain(retain_seconds)?;
         let days = (retain_seconds / DAY).ceil() as usize + 1;
         let mut tiers = Vec::with_capacity(SHORT_TIERS.len() + 1);
         let mut first_slot = 0;
@@ -309,7 +315,7 @@ impl RouteTable {
         if max_routes == 0 {
             return Err(Error::invalid("max_routes", "must be >= 1; got 0"));
         }
-        RouteWindow::new(retain_seconds)?;
+        check_retain(retain_seconds)?;
         Ok(RouteTable {
             max_routes,
             retain_seconds,

@@ -1385,17 +1385,37 @@ mod tests {
         assert_eq!(burn(&[0.0, 0.0], 1.4).burn_rate_ratio, 1.0);
     }
 
-    /// The error of a bad batch, the same from every kernel that reads it.
-    fn first_error(values: &[f64], width: usize) -> String {
-        let batch = SeriesBatch::new(values, width, None).unwrap();
+    /// `anomaly_batch` over `batch`, as one result per row.
+    fn anomaly_rows(check: &SeriesCheck, batch: &SeriesBatch<'_>) -> Result<Vec<Anomaly>, Error> {
         let rows = batch.rows();
-        let error = batch.validate().unwrap_err().to_string();
-        let (mut a, mut b, mut c, mut d) = (
+        let (mut l, mut m, mut t, mut s) = (
             vec![0.0; rows],
             vec![0.0; rows],
             vec![0.0; rows],
             vec![false; rows],
         );
+        let out = AnomalyColumns {
+            latest_spend: &mut l,
+            baseline_mean: &mut m,
+            threshold: &mut t,
+            is_spike: &mut s,
+        };
+        anomaly_batch(check, batch, out)?;
+        Ok((0..rows)
+            .map(|i| Anomaly {
+                latest_spend: l[i],
+                baseline_mean: m[i],
+                threshold: t[i],
+                is_spike: s[i],
+            })
+            .collect())
+    }
+
+    /// The error of a bad batch, the same from every kernel that reads it.
+    fn first_error(values: &[f64], width: usize) -> String {
+        let batch = SeriesBatch::new(values, width, None).unwrap();
+        let rows = batch.rows();
+        let error = batch.validate().unwrap_err().to_string();
         let mad = SeriesCheck::robust(
             Robust::Mad {
                 z_threshold: 3.5,
@@ -1405,15 +1425,15 @@ mod tests {
         )
         .unwrap();
         for check in [mad, SeriesCheck::spike(1.5, 0.0).unwrap()] {
-            let out = AnomalyColumns {
-                latest_spend: &mut a,
-                baseline_mean: &mut b,
-                threshold: &mut c,
-                is_spike: &mut d,
-            };
-            let got = anomaly_batch(&check, &batch, out).unwrap_err();
+            let got = anomaly_rows(&check, &batch).unwrap_err();
             assert_eq!(got.to_string(), error);
         }
+        let (mut a, mut b, mut c, mut d) = (
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![0.0; rows],
+            vec![false; rows],
+        );
         let out = BurnColumns {
             latest_spend: &mut a,
             average_spend: &mut b,
@@ -1514,22 +1534,9 @@ mod tests {
             let mad = Robust::Mad { z_threshold: 3.5, min_mad: 0.0 };
             for method in [mad, Robust::Percentile { percentile }] {
                 let check = SeriesCheck::robust(method, 0.0).unwrap();
-                let n = rows.len();
-                let (mut l, mut m, mut t, mut s) =
-                    (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![false; n]);
-                let out = AnomalyColumns {
-                    latest_spend: &mut l,
-                    baseline_mean: &mut m,
-                    threshold: &mut t,
-                    is_spike: &mut s,
-                };
-                anomaly_batch(&check, &batch, out).unwrap();
-                for row in 0..n {
+                for (row, got) in anomaly_rows(&check, &batch).unwrap().into_iter().enumerate() {
                     let one = check.apply(batch.row(row).unwrap(), &mut Vec::new());
-                    proptest::prop_assert_eq!(
-                        (l[row], m[row], t[row], s[row]),
-                        (one.latest_spend, one.baseline_mean, one.threshold, one.is_spike)
-                    );
+                    proptest::prop_assert_eq!(got, one);
                 }
             }
         }
@@ -1551,31 +1558,14 @@ mod tests {
             0.0,
         )
         .unwrap();
-        let (mut l, mut m, mut t, mut s) = (
-            vec![0.0; rows],
-            vec![0.0; rows],
-            vec![0.0; rows],
-            vec![false; rows],
-        );
-        let out = AnomalyColumns {
-            latest_spend: &mut l,
-            baseline_mean: &mut m,
-            threshold: &mut t,
-            is_spike: &mut s,
-        };
-        anomaly_batch(&check, &batch, out).unwrap();
         let mut scratch = Vec::new();
-        for row in 0..rows {
+        for (row, got) in anomaly_rows(&check, &batch)
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
             let one = check.apply(&values[row * width..(row + 1) * width], &mut scratch);
-            assert_eq!(
-                (l[row], m[row], t[row], s[row]),
-                (
-                    one.latest_spend,
-                    one.baseline_mean,
-                    one.threshold,
-                    one.is_spike
-                )
-            );
+            assert_eq!(got, one);
         }
         let spend: Vec<f64> = (0..rows).map(|i| (i % 300) as f64).collect();
         let (mut u, mut r, mut w, mut b) = (

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use burnguard_core::routes::{RouteTable, RouteWindow, Summary};
+use burnguard_core::Error;
 use pyo3::prelude::*;
 
 use crate::{coarse_wall_clock, precise_wall_clock, value_error};
@@ -53,7 +54,13 @@ struct RouteCore {
 impl RouteCore {
     /// Records a request that took `duration` seconds and ended `at` (default: now).
     #[pyo3(signature = (duration, error = false, bytes = 0, at = None))]
-    fn record(&self, duration: f64, error: bool, bytes: u64, at: Option<f64>) -> PyResult<()> {
+    fn record(&self, duration: f64, error: bool, bytes: i64, at: Option<f64>) -> PyResult<()> {
+        let bytes = u64::try_from(bytes).map_err(|_| {
+            value_error(Error::invalid(
+                "bytes",
+                format!("must be >= 0; got {bytes}"),
+            ))
+        })?;
         let at = at.unwrap_or_else(coarse_wall_clock);
         self.window
             .record(at, duration, error, bytes)

@@ -6,6 +6,7 @@ use burnguard_core::spend::{
     self, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns, Robust,
     RollingCheck, RollingColumns, SeriesBatch, SeriesCheck,
 };
+use burnguard_core::Error;
 use numpy::{
     IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -168,9 +169,28 @@ fn check_series_batch<'py>(
         percentile,
         min_baseline,
     )?;
-    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
+    series_batch(py, &spend_series, &lengths, |batch, [l, m, t], s| {
+        let out = AnomalyColumns {
+            latest_spend: l,
+            baseline_mean: m,
+            threshold: t,
+            is_spike: s,
+        };
+        spend::anomaly_batch(&check, batch, out)
+    })
+}
+
+/// Runs a series kernel that fills three float columns and one bool column (one row per
+/// series) without the GIL, and hands the columns to numpy.
+fn series_batch<'py>(
+    py: Python<'py>,
+    spend_series: &PyReadonlyArray2<'_, f64>,
+    lengths: &Option<PyReadonlyArray1<'_, i64>>,
+    kernel: impl FnOnce(&SeriesBatch<'_>, [&mut [f64]; 3], &mut [bool]) -> Result<(), Error> + Send,
+) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
+    let (values, width, lengths) = series_input(spend_series, lengths)?;
     let rows = values.len() / width.max(1);
-    let (mut latest, mut baseline, mut threshold, mut spike) = (
+    let (mut a, mut b, mut c, mut flag) = (
         vec![0.0; rows],
         vec![0.0; rows],
         vec![0.0; rows],
@@ -178,20 +198,14 @@ fn check_series_batch<'py>(
     );
     py.detach(|| {
         let batch = SeriesBatch::new(values, width, lengths)?;
-        let out = AnomalyColumns {
-            latest_spend: &mut latest,
-            baseline_mean: &mut baseline,
-            threshold: &mut threshold,
-            is_spike: &mut spike,
-        };
-        spend::anomaly_batch(&check, &batch, out)
+        kernel(&batch, [&mut a, &mut b, &mut c], &mut flag)
     })
     .map_err(value_error)?;
     Ok((
-        latest.into_pyarray(py),
-        baseline.into_pyarray(py),
-        threshold.into_pyarray(py),
-        spike.into_pyarray(py),
+        a.into_pyarray(py),
+        b.into_pyarray(py),
+        c.into_pyarray(py),
+        flag.into_pyarray(py),
     ))
 }
 
@@ -213,31 +227,15 @@ fn check_burn_rate_batch<'py>(
     hot_multiplier: f64,
 ) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
     let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
-    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
-    let rows = values.len() / width.max(1);
-    let (mut latest, mut average, mut ratio, mut is_hot) = (
-        vec![0.0; rows],
-        vec![0.0; rows],
-        vec![0.0; rows],
-        vec![false; rows],
-    );
-    py.detach(|| {
-        let batch = SeriesBatch::new(values, width, lengths)?;
+    series_batch(py, &spend_series, &lengths, |batch, [l, a, r], h| {
         let out = BurnColumns {
-            latest_spend: &mut latest,
-            average_spend: &mut average,
-            burn_rate_ratio: &mut ratio,
-            is_hot: &mut is_hot,
+            latest_spend: l,
+            average_spend: a,
+            burn_rate_ratio: r,
+            is_hot: h,
         };
-        spend::burn_batch(&batch, hot, out)
+        spend::burn_batch(batch, hot, out)
     })
-    .map_err(value_error)?;
-    Ok((
-        latest.into_pyarray(py),
-        average.into_pyarray(py),
-        ratio.into_pyarray(py),
-        is_hot.into_pyarray(py),
-    ))
 }
 
 /// `(projected_total_spend, projected_overrun, will_breach)` for one value.
