@@ -20,7 +20,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
-from burnguard.middleware import Admission, ClassifyFn, Rejection, RouteGuard, RoutePlan, default_classifier
+from burnguard.middleware import (
+    Admission,
+    ClassifyFn,
+    Rejection,
+    RouteGuard,
+    RoutePlan,
+    default_classifier,
+    guard_of,
+)
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
 
@@ -110,10 +118,8 @@ class GuardMiddleware:
     __slots__ = ("_app", "guard")
 
     def __init__(self, app: ASGIApp, *, guard: RouteGuard | None = None, **options: Any) -> None:
-        if guard is not None and options:
-            raise ValueError("GuardMiddleware takes guard= or RouteGuard's options, not both")
         self._app = app
-        self.guard = guard if guard is not None else RouteGuard(**options)
+        self.guard = guard_of("GuardMiddleware", guard, options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from burnguard.middleware import Admission, Rejection, RouteGuard
+from burnguard.middleware import Admission, Rejection, RouteGuard, guard_of
 
 __all__ = ["GuardMiddleware", "guard_from_settings"]
 
@@ -30,14 +30,7 @@ _ADMISSION = "_burnguard_admission"
 def guard_from_settings() -> RouteGuard:
     """The ``RouteGuard`` ``settings.BURNGUARD`` describes."""
     options = dict(getattr(settings, "BURNGUARD", {}))
-    guard = options.pop("guard", None)
-    if guard is not None:
-        if options:
-            raise ValueError("settings.BURNGUARD takes 'guard' or RouteGuard's options, not both")
-        if not isinstance(guard, RouteGuard):
-            raise ValueError(f"settings.BURNGUARD['guard'] must be a RouteGuard; got {type(guard).__name__}")
-        return guard
-    return RouteGuard(**options)
+    return guard_of("settings.BURNGUARD", options.pop("guard", None), options)
 
 
 class GuardMiddleware:

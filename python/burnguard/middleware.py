@@ -21,6 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
@@ -92,6 +93,18 @@ class Rejections:
         """Answered 503 because the route's breaker was open."""
         self.budget_denied = 0
         """Answered 429 because the route's budget denied them."""
+
+
+def guard_of(owner: str, guard: object, options: dict[str, Any]) -> RouteGuard:
+    """``guard`` if given (a ``RouteGuard``), else one built from ``options``: how every adapter
+    takes its configuration. ``owner`` names the adapter in errors."""
+    if guard is None:
+        return RouteGuard(**options)
+    if options:
+        raise ValueError(f"{owner} takes a guard or RouteGuard's options, not both")
+    if not isinstance(guard, RouteGuard):
+        raise ValueError(f"{owner}'s guard must be a RouteGuard; got {type(guard).__name__}")
+    return guard
 
 
 class RoutePlan:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
-from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan
+from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan, guard_of
 
 __all__ = ["FlaskGuard", "GuardMiddleware"]
 
@@ -42,13 +42,11 @@ class GuardMiddleware:
         guard: RouteGuard | None = None,
         **options: Any,
     ) -> None:
-        if guard is not None and options:
-            raise ValueError("GuardMiddleware takes guard= or RouteGuard's options, not both")
         if app is not None and route_of is not None:
             raise ValueError("GuardMiddleware takes app= or route_of=, not both")
         self._wsgi = wsgi_app
         self._route_of = route_of if route_of is not None else _flask_routes(app) if app is not None else None
-        self.guard = guard if guard is not None else RouteGuard(**options)
+        self.guard = guard_of("GuardMiddleware", guard, options)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
@@ -168,9 +166,7 @@ class FlaskGuard:
     guard is ``ext.guard``, also at ``app.extensions["burnguard"]``."""
 
     def __init__(self, app: Any = None, *, guard: RouteGuard | None = None, **options: Any) -> None:
-        if guard is not None and options:
-            raise ValueError("FlaskGuard takes guard= or RouteGuard's options, not both")
-        self.guard = guard if guard is not None else RouteGuard(**options)
+        self.guard = guard_of("FlaskGuard", guard, options)
         if app is not None:
             self.init_app(app)
 
