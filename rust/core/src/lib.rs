@@ -7,13 +7,16 @@
 //! * [`ledger`]: budget reservations (reserve, commit, release) with the Cycles protocol's semantics.
 //! * [`sketch`]: quantiles with a bounded relative error from mergeable bucket counts.
 //! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
+//! * [`cost`]: per-route monthly cost projections; [`pricing`]: bundled cloud price tables.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod breaker;
+pub mod cost;
 pub mod error;
 pub mod ledger;
 mod network;
+pub mod pricing;
 pub mod routes;
 pub mod sketch;
 pub mod slo;

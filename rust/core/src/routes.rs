@@ -104,7 +104,8 @@ pub struct Summary {
     /// The requested latency quantiles in seconds, within 1 % relative error; None with no
     /// requests.
     pub quantiles: Option<Vec<f64>>,
-    /// How far back the figures go: the window, extended to its tier's bucket boundary.
+    /// How far back the figures go: to the window's start, extended to its tier's bucket
+    /// boundary, or the route's first request or end of warm-up if later. 0 with none.
     pub covered_seconds: f64,
 }
 
@@ -117,6 +118,8 @@ pub struct RouteWindow {
     counts: Box<[AtomicU32]>,
     /// Requests too old for every tier.
     dropped: AtomicU64,
+    /// The earliest request's end, in whole microseconds since the epoch (`u64::MAX`: none).
+    first_micros: AtomicU64,
 }
 
 impl RouteWindow {
@@ -146,6 +149,7 @@ impl RouteWindow {
                 .map(|_| AtomicU32::new(0))
                 .collect(),
             dropped: AtomicU64::new(0),
+            first_micros: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -175,6 +179,10 @@ impl RouteWindow {
         }
         let bucket = self.mapping.bucket(seconds);
         let micros = (seconds * 1e6).round() as u64;
+        let at_micros = (ts * 1e6) as u64;
+        if self.first_micros.load(Ordering::Relaxed) > at_micros {
+            self.first_micros.fetch_min(at_micros, Ordering::Relaxed);
+        }
         let mut recorded = false;
         for tier in &self.tiers {
             let (slot, lap) = tier.locate((ts * tier.per_second) as u64);
@@ -234,9 +242,24 @@ impl RouteWindow {
         }
     }
 
+    /// When the earliest request recorded ended (seconds since the epoch), if any.
+    pub fn first_seen(&self) -> Option<f64> {
+        match self.first_micros.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            micros => Some(micros as f64 / 1e6),
+        }
+    }
+
     /// The figures of the requests that ended in the last `window_seconds` before `now`,
-    /// with latency quantiles `qs` (each in [0, 1]).
-    pub fn summary(&self, now: f64, window_seconds: f64, qs: &[f64]) -> Result<Summary, Error> {
+    /// with latency quantiles `qs` (each in [0, 1]). With `warmup_seconds > 0`, buckets that
+    /// begin before the route's first request plus the warm-up are left out.
+    pub fn summary(
+        &self,
+        now: f64,
+        window_seconds: f64,
+        warmup_seconds: f64,
+        qs: &[f64],
+    ) -> Result<Summary, Error> {
         check_timestamp("now", now)?;
         let retained = self.retained_seconds();
         if !(window_seconds > 0.0 && window_seconds <= retained) {
@@ -245,13 +268,25 @@ impl RouteWindow {
                 format!("must be in (0, {retained}] (the retained span); got {window_seconds}"),
             ));
         }
+        if !(warmup_seconds.is_finite() && warmup_seconds >= 0.0) {
+            return Err(Error::invalid(
+                "warmup_seconds",
+                format!("must be a finite number of seconds >= 0; got {warmup_seconds}"),
+            ));
+        }
         let tier = *self
             .tiers
             .iter()
             .find(|t| t.span() >= window_seconds)
             .expect("the last tier spans the retained window");
         let last = (now * tier.per_second) as u64;
-        let first = ((now - window_seconds).max(0.0) * tier.per_second) as u64;
+        let mut first = ((now - window_seconds).max(0.0) * tier.per_second) as u64;
+        let first_seen = self.first_seen().unwrap_or(now);
+        if warmup_seconds > 0.0 {
+            let settled = ((first_seen + warmup_seconds) * tier.per_second).ceil() as u64;
+            first = first.max(settled);
+        }
+        let covered_seconds = (now - (first as f64 * tier.width).max(first_seen)).max(0.0);
         let buckets = self.mapping.buckets();
         let mut counts = vec![0u64; buckets];
         let mut slot_counts = vec![0u32; buckets];
@@ -293,7 +328,7 @@ impl RouteWindow {
             duration_seconds: totals[MICROS] as f64 / 1e6,
             max_seconds,
             quantiles: self.mapping.quantiles(&counts, max_seconds, qs)?,
-            covered_seconds: now - first as f64 * tier.width,
+            covered_seconds,
         })
     }
 }
@@ -380,12 +415,12 @@ mod tests {
         }
         let now = T0 + 3600.0;
         let qs = [0.5, 0.9, 0.99, 1.0];
-        let last_minute = w.summary(now, 60.0, &qs).unwrap();
+        let last_minute = w.summary(now, 60.0, 0.0, &qs).unwrap();
         assert_eq!(last_minute.requests, 100);
         assert_eq!(last_minute.errors, 10);
         assert_eq!(last_minute.bytes, 102_400);
         assert_eq!(last_minute.covered_seconds, 60.0);
-        let reaching_back = w.summary(now - 1.0, 60.0, &qs).unwrap();
+        let reaching_back = w.summary(now - 1.0, 60.0, 0.0, &qs).unwrap();
         assert_eq!(
             reaching_back.requests, 200,
             "the buckets the window overlaps"
@@ -397,15 +432,18 @@ mod tests {
         for (got, want) in q.iter().zip([0.5, 0.9, 0.99, 1.0]) {
             assert!((got - want).abs() <= 0.01 * want, "{got} vs {want}");
         }
-        let hour = w.summary(now, 3600.0, &qs).unwrap();
+        let hour = w.summary(now, 3600.0, 0.0, &qs).unwrap();
         assert_eq!((hour.requests, hour.errors), (6000, 600));
-        let month = w.summary(now, 30.0 * DAY, &qs).unwrap();
+        let month = w.summary(now, 30.0 * DAY, 0.0, &qs).unwrap();
         assert_eq!(month.requests, 6000);
         // A day later the minute and hour windows are empty; the month still has them all.
         let later = now + DAY;
-        assert_eq!(w.summary(later, 3600.0, &qs).unwrap().requests, 0);
-        assert_eq!(w.summary(later, 3600.0, &qs).unwrap().quantiles, None);
-        assert_eq!(w.summary(later, 7.0 * DAY, &qs).unwrap().requests, 6000);
+        assert_eq!(w.summary(later, 3600.0, 0.0, &qs).unwrap().requests, 0);
+        assert_eq!(w.summary(later, 3600.0, 0.0, &qs).unwrap().quantiles, None);
+        assert_eq!(
+            w.summary(later, 7.0 * DAY, 0.0, &qs).unwrap().requests,
+            6000
+        );
     }
 
     #[test]
@@ -414,7 +452,9 @@ mod tests {
         w.record(T0, 0.1, false, 0).unwrap();
         // Sixteen minutes on, tier 0's slot is reused: the old minute is gone from it.
         w.record(T0 + 16.0 * 60.0, 0.2, true, 0).unwrap();
-        let s = w.summary(T0 + 16.0 * 60.0 + 1.0, 60.0, &[1.0]).unwrap();
+        let s = w
+            .summary(T0 + 16.0 * 60.0 + 1.0, 60.0, 0.0, &[1.0])
+            .unwrap();
         assert_eq!((s.requests, s.errors), (1, 1));
         // Once every slot holds a later time, an old request is dropped, not misplaced.
         for minute in 0..2880 {
@@ -427,14 +467,43 @@ mod tests {
     }
 
     #[test]
+    fn warm_up_leaves_out_the_first_buckets_and_coverage_starts_at_the_first_request() {
+        let w = RouteWindow::new(DAY).unwrap();
+        assert_eq!(w.first_seen(), None);
+        // One request a second from T0 + 30 s to T0 + 300 s, the first ten slow.
+        for i in 30..300u32 {
+            let slow = if i < 40 { 2.0 } else { 0.1 };
+            w.record(T0 + f64::from(i), slow, false, 0).unwrap();
+        }
+        assert_eq!(w.first_seen(), Some(T0 + 30.0));
+        let now = T0 + 300.0;
+        let all = w.summary(now, 600.0, 0.0, &[1.0]).unwrap();
+        assert_eq!((all.requests, all.covered_seconds), (270, 270.0));
+        // Warm-up ends at T0 + 60 s: the minute buckets from T0 + 60 s on are kept.
+        let settled = w.summary(now, 600.0, 30.0, &[1.0]).unwrap();
+        assert_eq!((settled.requests, settled.covered_seconds), (240, 240.0));
+        assert_eq!(settled.max_seconds, 0.1);
+        // Ending at T0 + 61 s, it leaves out the whole bucket it ends in.
+        let late = w.summary(now, 600.0, 31.0, &[1.0]).unwrap();
+        assert_eq!((late.requests, late.covered_seconds), (180, 180.0));
+        let none = w.summary(now, 600.0, 600.0, &[1.0]).unwrap();
+        assert_eq!(
+            (none.requests, none.covered_seconds, none.quantiles),
+            (0, 0.0, None)
+        );
+        let err = w.summary(now, 600.0, -1.0, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("warmup_seconds "), "{err}");
+    }
+
+    #[test]
     fn bad_input_names_the_parameter() {
         let w = RouteWindow::new(DAY).unwrap();
         let err = |e: Error| e.to_string();
         assert!(err(w.record(T0, -1.0, false, 0).unwrap_err()).starts_with("duration "));
         assert!(err(w.record(f64::NAN, 1.0, false, 0).unwrap_err()).starts_with("at "));
-        assert!(err(w.summary(T0, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
-        assert!(err(w.summary(T0, 3.0 * DAY, &[]).unwrap_err()).starts_with("window_seconds "));
-        assert!(err(w.summary(T0, 60.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
+        assert!(err(w.summary(T0, 0.0, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
+        assert!(err(w.summary(T0, 3.0 * DAY, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
+        assert!(err(w.summary(T0, 60.0, 0.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
         assert!(RouteWindow::new(0.0).is_err());
         assert!(RouteTable::new(0, DAY, "other").is_err());
     }
@@ -472,7 +541,9 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let s = w.summary(T0 + 2400.0, 6.0 * 3600.0, &[0.0, 1.0]).unwrap();
+        let s = w
+            .summary(T0 + 2400.0, 6.0 * 3600.0, 0.0, &[0.0, 1.0])
+            .unwrap();
         assert_eq!(s.requests, 400_000);
         assert_eq!(s.errors, 4 * 33_334);
         assert_eq!(s.bytes, 4_000_000);

@@ -78,7 +78,7 @@ impl RouteCore {
     ) -> PyResult<SummaryTuple> {
         let now = now.unwrap_or_else(precise_wall_clock);
         let s: Summary = py
-            .detach(|| self.window.summary(now, window_seconds, &quantiles))
+            .detach(|| self.window.summary(now, window_seconds, 0.0, &quantiles))
             .map_err(value_error)?;
         Ok((
             s.requests,
