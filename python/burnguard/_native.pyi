@@ -298,8 +298,14 @@ class RouteCore:
         self, duration: float, error: bool = False, bytes: int = 0, at: float | None = None
     ) -> None: ...
     def summary(
-        self, window_seconds: float, quantiles: list[float], now: float | None = None
+        self,
+        window_seconds: float,
+        quantiles: list[float],
+        now: float | None = None,
+        warmup_seconds: float = 0.0,
     ) -> tuple[int, int, int, float, float, list[float] | None, float]: ...
+    @property
+    def first_seen(self) -> float | None: ...
     @property
     def dropped(self) -> int: ...
     @property
@@ -311,3 +317,38 @@ class RouteTableCore:
     def __init__(self, max_routes: int, retain_seconds: float, overflow_key: str) -> None: ...
     def route(self, key: str) -> tuple[str, RouteCore]: ...
     def routes(self) -> list[tuple[str, RouteCore]]: ...
+
+# Cost projections (burnguard.cost).
+
+PROVIDERS: list[str]
+VARIANCE_WARNING_RATIO: float
+
+class PricingCore:
+    def __init__(
+        self,
+        provider: str,
+        region: str,
+        date: str,
+        instances: list[tuple[str, float, float, float]],
+        egress_usd_per_gib: float,
+    ) -> None: ...
+    @staticmethod
+    def bundled(provider: str) -> PricingCore: ...
+    def describe(self) -> tuple[str, str, str, float]: ...
+    def instances(self) -> list[tuple[str, float, float, float]]: ...
+    def project(
+        self,
+        usages: list[tuple[int, float, float, float, tuple[float, float, float], float | None]],
+        target_users: float,
+        requests_per_user_per_second: float,
+    ) -> list[
+        tuple[
+            tuple[float, float, float],
+            tuple[str, int],
+            tuple[float, float, float, float, float],
+            tuple[float, float, float],
+            tuple[float, bool, bool],
+            list[tuple[float, float]],
+        ]
+        | None
+    ]: ...

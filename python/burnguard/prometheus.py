@@ -23,6 +23,12 @@ seconds (labels ``route``, ``window_seconds``): ``burnguard_route_requests``, ``
 (1 % relative error; ``1`` is the slowest request); with a guard, the counter
 ``burnguard_route_rejected_requests_total{route, reason="circuit_open|budget_denied"}``.
 
+With a ``CostModel`` (``costs=``), its projection of every route (label ``route``):
+``burnguard_route_projected_rps``, ``burnguard_route_projected_monthly_cost_usd``,
+``burnguard_route_request_cost_usd{quantile="0.5|0.95|0.99"}``, ``burnguard_route_over_budget``
+(1 over the route's budget) and ``burnguard_route_variance_warning``, with
+``burnguard_cost_projection_info{provider, region, prices_date, target_users}``.
+
 The exporter is a ``prometheus_client`` collector: ``render()`` gives ``(body, content_type)``
 for a ``/metrics`` handler, or register it on any registry (``REGISTRY.register(exporter)``).
 Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
@@ -35,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
+from burnguard.cost import CostModel, CostReport
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
 from burnguard.routes import RouteSummary, RouteTable
@@ -68,7 +75,16 @@ class PrometheusExporter:
     ``BreakerRegistry`` or any iterable of breakers), the budgets of ledgers and the routes of
     a ``RouteGuard`` or ``RouteTable``, in the Prometheus text format."""
 
-    __slots__ = ("_breakers", "_guard", "_ledgers", "_registry", "_route_window", "_routes", "_slo_registry")
+    __slots__ = (
+        "_breakers",
+        "_costs",
+        "_guard",
+        "_ledgers",
+        "_registry",
+        "_route_window",
+        "_routes",
+        "_slo_registry",
+    )
 
     def __init__(
         self,
@@ -77,8 +93,12 @@ class PrometheusExporter:
         ledgers: Iterable[Ledger] = (),
         routes: RouteGuard | RouteTable | None = None,
         route_window: float = 300.0,
+        costs: CostModel | None = None,
     ) -> None:
         from prometheus_client import CollectorRegistry
+
+        if costs is not None and routes is None:
+            raise ValueError("costs needs routes: the RouteGuard or RouteTable to project")
 
         self._slo_registry = slo_registry
         self._breakers = breakers
@@ -86,6 +106,7 @@ class PrometheusExporter:
         self._guard = routes if isinstance(routes, RouteGuard) else None
         self._routes = routes.routes if isinstance(routes, RouteGuard) else routes
         self._route_window = route_window
+        self._costs = costs
         self._registry = CollectorRegistry(auto_describe=True)
         self._registry.register(self)
 
@@ -147,6 +168,8 @@ class PrometheusExporter:
             yield from _route_families(self._routes.summaries(self._route_window))
         if self._guard is not None:
             yield _rejection_family(self._guard)
+        if self._costs is not None and self._routes is not None:
+            yield from _cost_families(self._costs.project(self._routes))
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""
@@ -267,6 +290,46 @@ def _rejection_family(guard: RouteGuard) -> Metric:
         family.add_metric((route, "circuit_open"), float(rejected.circuit_open))
         family.add_metric((route, "budget_denied"), float(rejected.budget_denied))
     return family
+
+
+def _cost_families(report: CostReport) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+
+    yield InfoMetricFamily(
+        "burnguard_cost_projection",
+        "What the route cost projections assume.",
+        value={
+            "provider": report.provider,
+            "region": report.region,
+            "prices_date": report.prices_date,
+            "target_users": str(report.target_users),
+        },
+    )
+    gauges = (
+        ("projected_rps", "Requests a second the route gets at the target audience.", "projected_rps"),
+        (
+            "projected_monthly_cost_usd",
+            "The route's projected monthly cost (compute + egress).",
+            "monthly_usd",
+        ),
+        ("over_budget", "1 while the projected monthly cost exceeds the route's budget.", "over_budget"),
+        ("variance_warning", "1 while request cost p95 / p50 exceeds 1.5.", "variance_warning"),
+    )
+    for name, documentation, attribute in gauges:
+        family = GaugeMetricFamily(f"burnguard_route_{name}", documentation, labels=("route",))
+        for r in report.routes:
+            family.add_metric((r.route,), float(getattr(r, attribute)))
+        yield family
+    request_cost = GaugeMetricFamily(
+        "burnguard_route_request_cost_usd",
+        "Projected cost of one request at the duration quantile.",
+        labels=("route", "quantile"),
+    )
+    for r in report.routes:
+        request_cost.add_metric((r.route, "0.5"), r.request_cost_p50_usd)
+        request_cost.add_metric((r.route, "0.95"), r.request_cost_p95_usd)
+        request_cost.add_metric((r.route, "0.99"), r.request_cost_p99_usd)
+    yield request_cost
 
 
 def _seconds(value: float) -> str:

@@ -24,7 +24,8 @@ class RouteSummary(Result):
     route: str
     window_seconds: float
     covered_seconds: float
-    """How far back the figures go: the window extended to its bucket boundary."""
+    """How far back the figures go: to the window's start extended to its bucket boundary, or
+    to the route's first request (or the end of its warm-up) if later."""
     requests: int
     errors: int
     bytes: int
@@ -63,10 +64,14 @@ class RouteStats:
         self.record = core.record
         """``record(duration, error=False, bytes=0, at=None)``: one request, ended ``at``."""
 
-    def summary(self, window_seconds: float = 300.0, *, now: float | None = None) -> RouteSummary:
-        """The route's figures over the last ``window_seconds`` (default 5 minutes)."""
+    def summary(
+        self, window_seconds: float = 300.0, *, now: float | None = None, warmup_seconds: float = 0.0
+    ) -> RouteSummary:
+        """The route's figures over the last ``window_seconds`` (default 5 minutes). With
+        ``warmup_seconds``, buckets that begin within that long of the route's first request
+        are left out (buckets are 1 minute wide for windows up to 15 minutes)."""
         requests, errors, sent, duration, top, quantiles, covered = self._core.summary(
-            window_seconds, list(QUANTILES), now
+            window_seconds, list(QUANTILES), now, warmup_seconds
         )
         p50, p90, p95, p99 = quantiles if quantiles is not None else (float("nan"),) * 4
         return RouteSummary(
@@ -83,6 +88,12 @@ class RouteStats:
             p99,
             top if requests else float("nan"),
         )
+
+    @property
+    def first_seen(self) -> float | None:
+        """When the route's earliest request ended (seconds since the epoch), if any."""
+        first: float | None = self._core.first_seen
+        return first
 
     @property
     def dropped(self) -> int:
@@ -129,7 +140,11 @@ class RouteTable:
 
     def summaries(self, window_seconds: float = 300.0, *, now: float | None = None) -> list[RouteSummary]:
         """Every route's figures over the window, sorted by key."""
-        return [RouteStats(key, core).summary(window_seconds, now=now) for key, core in self._core.routes()]
+        return [stats.summary(window_seconds, now=now) for stats in self.stats()]
+
+    def stats(self) -> list[RouteStats]:
+        """Every route held, sorted by key."""
+        return [RouteStats(key, core) for key, core in self._core.routes()]
 
     def keys(self) -> list[str]:
         """The routes held, sorted (the overflow route included once used)."""

@@ -88,7 +88,7 @@ pub fn bundled(provider: &str) -> Result<Pricing, Error> {
             _ => {
                 return Err(Error::invalid(
                     "provider",
-                    format!("must be one of {PROVIDERS:?}; got {provider:?}"),
+                    format!("must be one of {}; got {provider:?}", PROVIDERS.join(", ")),
                 ))
             }
         };

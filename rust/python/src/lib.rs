@@ -14,6 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
 mod breaker;
+mod cost;
 mod ledger;
 mod routes;
 mod spend;
@@ -683,6 +684,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     breaker::register(m)?;
     ledger::register(m)?;
     routes::register(m)?;
+    cost::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -67,18 +67,23 @@ impl RouteCore {
             .map_err(value_error)
     }
 
-    /// The figures of the last `window_seconds` before `now` (default: now).
-    #[pyo3(signature = (window_seconds, quantiles, now = None))]
+    /// The figures of the last `window_seconds` before `now` (default: now), leaving out
+    /// buckets that begin within `warmup_seconds` of the route's first request.
+    #[pyo3(signature = (window_seconds, quantiles, now = None, warmup_seconds = 0.0))]
     fn summary(
         &self,
         py: Python<'_>,
         window_seconds: f64,
         quantiles: Vec<f64>,
         now: Option<f64>,
+        warmup_seconds: f64,
     ) -> PyResult<SummaryTuple> {
         let now = now.unwrap_or_else(precise_wall_clock);
         let s: Summary = py
-            .detach(|| self.window.summary(now, window_seconds, 0.0, &quantiles))
+            .detach(|| {
+                self.window
+                    .summary(now, window_seconds, warmup_seconds, &quantiles)
+            })
             .map_err(value_error)?;
         Ok((
             s.requests,
@@ -89,6 +94,12 @@ impl RouteCore {
             s.quantiles,
             s.covered_seconds,
         ))
+    }
+
+    /// When the route's earliest request ended (seconds since the epoch), if any.
+    #[getter]
+    fn first_seen(&self) -> Option<f64> {
+        self.window.first_seen()
     }
 
     /// Requests too old to be recorded.
