@@ -170,8 +170,7 @@ def _plan_after(guard: RouteGuard, method: str, scope: Scope) -> RoutePlan | Non
         route = scope.get("route")
         return guard.plan(method, getattr(route, "path", None) if route is not None else None)
     except Exception:
-        guard.recording_errors += 1
-        _log.exception("burnguard could not resolve a request's route; the request is unaffected")
+        guard.fault("resolve a request's route")
         return None
 
 

@@ -105,7 +105,7 @@ class GuardMiddleware:
         try:
             plan = guard.plan(request.method or "GET", _route(request))
         except Exception:
-            guard.recording_errors += 1
+            guard.fault("resolve a request's route")
             return
         admission: Admission | None = getattr(request, _ADMISSION, None)
         guard.finish(plan, admission, status, error, duration, sent)

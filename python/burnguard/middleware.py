@@ -278,8 +278,12 @@ class RouteGuard:
                     else:
                         budget.ledger.release(admission.reservation_id)
         except Exception:
-            self.recording_errors += 1
-            _log.exception("burnguard could not record a request; the request is unaffected")
+            self.fault("record a request")
+
+    def fault(self, doing: str) -> None:
+        """Counts and logs a fault met while ``doing`` something (call it in an ``except``)."""
+        self.recording_errors += 1
+        _log.exception("burnguard could not %s; the request is unaffected", doing)
 
     def rejected(self, plan: RoutePlan, rejection: Rejection, duration: float) -> None:
         """Records a request the guard answered itself (counted by the route like any other)."""

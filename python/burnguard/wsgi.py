@@ -5,17 +5,20 @@ per-route SLOs, breakers (503 while open) and budgets (429 when denied); see ``b
     FlaskGuard(app, slos={"*": RouteSLO(availability=tracker)})              # or the extension
     guard_ext = FlaskGuard(); guard_ext.init_app(app)                        # app factories
 
-Routes are Flask's rule templates (``request.url_rule.rule``, ``"/users/<int:uid>"``). The
-middleware matches them itself when given the Flask ``app`` (or any ``route_of(environ)``);
-without either, every request is unmatched. The response is measured as it is iterated, so a
-streamed body's time and size count. Request and response bodies are never read.
+Routes are Flask's rule templates (``request.url_rule.rule``, ``"/users/<int:uid>"``). Given
+the Flask ``app``, the middleware adds a first ``before_request`` hook, which reads the rule
+Flask matched and, for routes with breakers or budgets, admits the request. Given
+``route_of(environ)``, it asks that before calling the app; without either, every request is
+unmatched. The response is
+measured as it is iterated, so a streamed body's time and size count. Request and response
+bodies are never read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan, guard_of
 
@@ -26,12 +29,15 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 RouteOf = Callable[[Environ], "str | None"]
 
+_PLAN = "burnguard.plan"
+_ADMISSION = "burnguard.admission"
+
 
 class GuardMiddleware:
     """Wraps a WSGI app. ``app=`` (a Flask app) or ``route_of=`` names each request's route;
     ``guard=`` takes a configured ``RouteGuard``, else the keyword options build one."""
 
-    __slots__ = ("_route_of", "_wsgi", "guard")
+    __slots__ = ("_in_flask", "_route_of", "_wsgi", "guard")
 
     def __init__(
         self,
@@ -45,18 +51,23 @@ class GuardMiddleware:
         if app is not None and route_of is not None:
             raise ValueError("GuardMiddleware takes app= or route_of=, not both")
         self._wsgi = wsgi_app
-        self._route_of = route_of if route_of is not None else _flask_routes(app) if app is not None else None
+        self._route_of = route_of
         self.guard = guard_of("GuardMiddleware", guard, options)
+        self._in_flask = app is not None
+        if app is not None:
+            _hook_into_flask(app, self.guard)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
         guard = self.guard
+        if self._in_flask:  # planned (and admitted) by the hook, once Flask has matched
+            return _MeasuredBody(self._wsgi, environ, start_response, guard, None, None, started)
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             template = self._route_of(environ) if self._route_of is not None else None
             plan = guard.plan(method, template)
         except Exception:
-            guard.recording_errors += 1
+            guard.fault("resolve a request's route")
             return self._wsgi(environ, start_response)
         admission = None
         if plan.enforces:
@@ -70,12 +81,14 @@ class GuardMiddleware:
 
 class _MeasuredBody:
     """Runs the app and passes its body through, counting bytes; records the request once,
-    when the body is exhausted or closed, or when the app raises."""
+    when the body is exhausted or closed, or when the app raises. Without a plan, the one the
+    Flask hook left in the environ is used (unmatched if the hook never ran)."""
 
     __slots__ = (
         "_admission",
         "_body",
         "_chunks",
+        "_environ",
         "_guard",
         "_plan",
         "_recorded",
@@ -90,11 +103,12 @@ class _MeasuredBody:
         environ: Environ,
         start_response: StartResponse,
         guard: RouteGuard,
-        plan: RoutePlan,
+        plan: RoutePlan | None,
         admission: Admission | None,
         started: float,
     ) -> None:
         self._guard, self._plan, self._admission, self._started = guard, plan, admission, started
+        self._environ = environ
         self._status, self._sent, self._recorded = 500, 0, False
 
         def start_and_note(status_line: str, headers: Any, exc_info: Any = None) -> Any:
@@ -136,7 +150,18 @@ class _MeasuredBody:
         if not self._recorded:
             self._recorded = True
             duration = perf_counter() - self._started
-            self._guard.finish(self._plan, self._admission, self._status, error, duration, self._sent)
+            plan, admission = self._plan, self._admission
+            if plan is None:
+                environ = self._environ
+                admission = environ.get(_ADMISSION)
+                plan = environ.get(_PLAN)
+                if plan is None:
+                    try:
+                        plan = self._guard.plan(environ.get("REQUEST_METHOD", "GET"), None)
+                    except Exception:
+                        self._guard.fault("resolve a request's route")
+                        return
+            self._guard.finish(plan, admission, self._status, error, duration, self._sent)
 
 
 def _reject(start_response: StartResponse, rejection: Rejection) -> list[bytes]:
@@ -146,18 +171,31 @@ def _reject(start_response: StartResponse, rejection: Rejection) -> list[bytes]:
     return [rejection.body]
 
 
-def _flask_routes(app: Any) -> RouteOf:
-    """``route_of`` for a Flask app: its URL map's matching rule (None when nothing matches)."""
-    url_map = app.url_map
+def _hook_into_flask(app: Any, guard: RouteGuard) -> None:
+    """Adds a first ``before_request`` hook to the Flask ``app``. Flask has matched the rule by
+    then: the hook plans the request by it and, where a breaker or budget guards the route,
+    admits it or answers the rejection itself."""
+    from flask import Response, request
 
-    def route_of(environ: Environ) -> str | None:
+    def plan_and_admit() -> Response | None:
+        current = cast(Any, request)._get_current_object()  # one context lookup, not three
+        rule = current.url_rule
         try:
-            rule, _ = url_map.bind_to_environ(environ).match(return_rule=True)
-        except Exception:  # werkzeug's NotFound, MethodNotAllowed or RequestRedirect
+            plan = guard.plan(current.method, None if rule is None else rule.rule)
+        except Exception:
+            guard.fault("resolve a request's route")
             return None
-        return str(rule.rule)
+        environ = current.environ
+        environ[_PLAN] = plan
+        if plan.enforces:
+            answer = guard.admit(plan)
+            if isinstance(answer, Rejection):
+                headers = [("Content-Type", "text/plain; charset=utf-8"), *answer.headers]
+                return Response(answer.body, answer.status, headers)
+            environ[_ADMISSION] = answer
+        return None
 
-    return route_of
+    app.before_request_funcs.setdefault(None, []).insert(0, plan_and_admit)
 
 
 class FlaskGuard:
