@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import django
@@ -26,7 +28,25 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(b"z" * 100 for _ in range(5))
 
 
-urlpatterns = [path("users/<int:uid>/", user), path("boom/", boom), path("stream/", stream)]
+async def async_user(request: HttpRequest, uid: int) -> HttpResponse:
+    return HttpResponse(f"async {uid}")
+
+
+async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"a" * 50
+
+    return StreamingHttpResponse(chunks())
+
+
+urlpatterns = [
+    path("users/<int:uid>/", user),
+    path("boom/", boom),
+    path("stream/", stream),
+    path("async/<int:uid>/", async_user),
+    path("astream/", async_stream),
+]
 
 if not settings.configured:
     settings.configure(
@@ -41,7 +61,7 @@ if not settings.configured:
     )
     django.setup()
 
-from django.test import Client, override_settings  # noqa: E402  (needs settings)
+from django.test import AsyncClient, Client, override_settings  # noqa: E402  (needs settings)
 
 
 def client() -> Client:
@@ -96,3 +116,23 @@ def test_django_settings_are_checked(caplog: pytest.LogCaptureFixture) -> None:
     with override_settings(BURNGUARD={"guard": guard}):
         assert client().get("/users/1/").status_code == 200
     assert guard.recording_errors == 1 and "could not record" in caplog.text
+
+
+def test_django_async_stack_records_and_enforces_on_the_event_loop() -> None:
+    breaker = CircuitBreaker("async", sliding_window_size=1, minimum_number_of_calls=1)
+    guard = RouteGuard(breakers={"async/<int:uid>/": breaker})
+
+    async def run() -> tuple[int, bytes]:
+        c = AsyncClient(raise_request_exception=False)
+        answer = await c.get("/async/7/")
+        streamed = await c.get("/astream/")
+        body = b"".join([chunk async for chunk in streamed.streaming_content])  # type: ignore[union-attr]
+        return answer.status_code, body
+
+    with override_settings(BURNGUARD={"guard": guard}):
+        status, body = asyncio.run(run())
+    assert (status, body) == (200, b"a" * 200)
+    figures = {s.route: s for s in guard.routes.summaries()}
+    assert (figures["GET async/<int:uid>/"].requests, figures["GET async/<int:uid>/"].bytes) == (1, 7)
+    assert figures["GET astream/"].bytes == 200, "an async stream is measured as it is sent"
+    assert (breaker.snapshot().calls, breaker.snapshot().failed_calls) == (1, 0), "process_view admitted it"

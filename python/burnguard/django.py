@@ -7,15 +7,17 @@
 ``settings.BURNGUARD`` holds ``RouteGuard``'s options, or ``{"guard": a RouteGuard}``. Routes
 are Django's patterns (``request.resolver_match.route``, ``"users/<int:uid>/"``). Breakers and
 budgets act in ``process_view``, after URL resolution and before the view runs. Request and
-response bodies are never read; a streamed response is measured as it is consumed.
+response bodies are never read; a streamed response, sync or async, is measured as it is
+consumed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeAlias
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
@@ -23,8 +25,8 @@ from burnguard.middleware import Admission, Rejection, RouteGuard, guard_of
 
 __all__ = ["GuardMiddleware", "guard_from_settings"]
 
-_STARTED = "_burnguard_started"
 _ADMISSION = "_burnguard_admission"
+ViewAnswer: TypeAlias = "HttpResponseBase | None"
 
 
 def guard_from_settings() -> RouteGuard:
@@ -34,18 +36,29 @@ def guard_from_settings() -> RouteGuard:
 
 
 class GuardMiddleware:
-    """Django middleware (new style). The guard is ``GuardMiddleware.guard`` of the instance
+    """Django middleware (new style), sync and async: under ASGI with async views it runs on
+    the event loop, with no thread hop. The guard is ``GuardMiddleware.guard`` of the instance
     Django creates; build it once from settings."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+    sync_capable = True
+    async_capable = True
+    process_view: Callable[[HttpRequest, Any, Any, Any], ViewAnswer | Awaitable[ViewAnswer]]
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.guard = guard_from_settings()
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+        if self.guard.enforces:  # Django calls process_view only if the instance has one
+            self.process_view = self._admit_async if self._async else self._admit
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self._acall(request)
         started = perf_counter()
-        setattr(request, _STARTED, started)
-        error: BaseException | None = None
         response: HttpResponseBase | None = None
+        error: BaseException | None = None
         try:
             response = self.get_response(request)
             return response
@@ -53,22 +66,43 @@ class GuardMiddleware:
             error = err
             raise
         finally:
-            if isinstance(response, StreamingHttpResponse) and not response.is_async:
-                body = response.streaming_content
-                response.streaming_content = self._measured(request, response.status_code, body, started)
-            else:
-                status = response.status_code if response is not None else 500
-                # An async stream is not measured: its bytes are unknown (0).
-                sent = len(response.content) if isinstance(response, HttpResponse) else 0
-                self._finish(request, status, error, perf_counter() - started, sent)
+            self._after(request, response, error, started)
 
-    def process_view(
-        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
-    ) -> HttpResponseBase | None:
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        started = perf_counter()
+        response: HttpResponseBase | None = None
+        error: BaseException | None = None
+        try:
+            response = await self.get_response(request)
+            return response
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            self._after(request, response, error, started)
+
+    def _after(
+        self,
+        request: HttpRequest,
+        response: HttpResponseBase | None,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        """Records the request now, or once its streamed body has been sent."""
+        if isinstance(response, StreamingHttpResponse):
+            status, body = response.status_code, response.streaming_content
+            if response.is_async:
+                response.streaming_content = self._measured_async(request, status, body, started)
+            else:
+                response.streaming_content = self._measured(request, status, body, started)
+            return
+        status = response.status_code if response is not None else 500
+        sent = len(response.content) if isinstance(response, HttpResponse) else 0
+        self._finish(request, status, error, perf_counter() - started, sent)
+
+    def _admit(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> ViewAnswer:
         """Takes the route's breaker permit and reservation, or answers 503 / 429 instead."""
         guard = self.guard
-        if not guard.enforces:
-            return None
         plan = guard.plan(request.method or "GET", _route(request))
         answer = guard.admit(plan)
         if isinstance(answer, Rejection):
@@ -81,6 +115,9 @@ class GuardMiddleware:
         setattr(request, _ADMISSION, answer)
         return None
 
+    async def _admit_async(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> ViewAnswer:
+        return self._admit(request, view, args, kwargs)  # never blocks: atomics and the ledger
+
     def _measured(
         self, request: HttpRequest, status: int, body: Iterable[bytes], started: float
     ) -> Iterator[bytes]:
@@ -92,6 +129,23 @@ class GuardMiddleware:
                 yield chunk
         except GeneratorExit:
             raise  # the server stopped reading (the client left): not the app's fault
+        except BaseException as err:
+            error = err
+            raise
+        finally:
+            self._finish(request, status, error, perf_counter() - started, sent)
+
+    async def _measured_async(
+        self, request: HttpRequest, status: int, body: AsyncIterable[bytes], started: float
+    ) -> AsyncIterator[bytes]:
+        sent = 0
+        error: BaseException | None = None
+        try:
+            async for chunk in body:
+                sent += len(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise
         except BaseException as err:
             error = err
             raise
