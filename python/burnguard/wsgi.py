@@ -9,9 +9,8 @@ Routes are Flask's rule templates (``request.url_rule.rule``, ``"/users/<int:uid
 the Flask ``app``, the middleware adds a first ``before_request`` hook, which reads the rule
 Flask matched and, for routes with breakers or budgets, admits the request. Given
 ``route_of(environ)``, it asks that before calling the app; without either, every request is
-unmatched. The response is
-measured as it is iterated, so a streamed body's time and size count. Request and response
-bodies are never read.
+unmatched. The response is measured as it is iterated, so a streamed body's time and size
+count. Request and response bodies are never read.
 """
 
 from __future__ import annotations

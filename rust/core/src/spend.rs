@@ -1968,7 +1968,14 @@ mod rolling_tests {
     fn small_windows_after_large_values_keep_their_mean() {
         // A running sum that subtracts would give 0 for the last windows.
         let values = [48577.0, 999_999.4, 2.2e-159, 0.0, 0.0, 0.0];
-        let (baseline, _, _) = run(RollingCheck::Burn { hot_multiplier: 1.4 }, &values, 6, 3);
+        let (baseline, _, _) = run(
+            RollingCheck::Burn {
+                hot_multiplier: 1.4,
+            },
+            &values,
+            6,
+            3,
+        );
         assert_eq!(baseline[5], 2.2e-159 / 3.0);
     }
 
