@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from flask import Flask, Response
+from flask import Flask, Response, request
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
@@ -282,6 +282,27 @@ def test_flask_breaker_and_budget_enforcement() -> None:
     # The failed /boom's credit was released; the rejected one never reached the budget.
     assert [fetch(client, f"/users/{i}")[0] for i in (1, 2)] == [200, 429]
     assert ext.guard.recording_errors == 0
+
+
+def test_flask_hook_runs_first_and_its_faults_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = flask_app()
+
+    @app.before_request
+    def gate() -> Response | None:
+        return Response("gated", 403) if "gate" in request.args else None
+
+    ext = FlaskGuard(app)
+    client = app.test_client()
+    assert fetch(client, "/users/1?gate=1") == (403, b"gated")
+    [s] = ext.guard.routes.summaries()
+    assert (s.route, s.requests) == ("GET /users/<int:uid>", 1), "the guard's hook ran before the app's"
+
+    def broken(self: RouteGuard, method: str, template: str | None) -> None:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(RouteGuard, "plan", broken)
+    assert fetch(client, "/users/2")[0] == 200
+    assert ext.guard.recording_errors == 2, "the hook's fault, then the unmatched fallback's"
 
 
 def test_wsgi_middleware_with_a_route_function() -> None:
