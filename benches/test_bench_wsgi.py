@@ -95,7 +95,9 @@ def _django(variant: str) -> Any:
         "burnguard + SLO + breaker": ["burnguard.django.GuardMiddleware"],
         "cloudmeter": ["cloudmeter.django.CloudMeterMiddleware"],
     }[variant]
-    guard = _guard_with_slo_and_breaker() if variant == "burnguard + SLO + breaker" else burnguard.RouteGuard()
+    guard = (
+        _guard_with_slo_and_breaker() if variant == "burnguard + SLO + breaker" else burnguard.RouteGuard()
+    )
     with override_settings(MIDDLEWARE=middleware, BURNGUARD={"guard": guard}):
         return WSGIHandler()  # loads the middleware chain now
 
