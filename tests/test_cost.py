@@ -153,6 +153,12 @@ def test_bad_input_names_the_parameter() -> None:
         Pricing("x", (Instance("a", 2, 0.1), Instance("a", 4, 0.2)), 0.1)
     with pytest.raises(ValueError, match=r"^instances\[0\] \(a\) baseline_cores must be in \(0, vcpu\]"):
         Pricing("x", (Instance("a", 2, 0.1, baseline_cores=3),), 0.1)
+    with pytest.raises(ValueError, match=r"^instances\[0\] \(a\) vcpu must be > 0; got NaN"):
+        Pricing("x", (Instance("a", float("nan"), 0.1),), 0.1)
+    with pytest.raises(ValueError, match=r"^instances\[0\] \(a\) hourly_usd must be >= 0; got -0.1"):
+        Pricing("x", (Instance("a", 2, -0.1),), 0.1)
+    with pytest.raises(ValueError, match=r"^monthly_budget_usd\[0\] must be >= 0; got inf"):
+        CostModel(monthly_budget_usd=float("inf"))
     with pytest.raises(ValueError, match=r"^egress_usd_per_gib "):
         Pricing("x", (Instance("a", 2, 0.1),), float("inf"))
     table = RouteTable(retain_seconds=86_400)

@@ -61,6 +61,9 @@ def test_bad_input_names_the_parameter() -> None:
             route.summary(window)
     with pytest.raises(ValueError, match=r"^now "):
         route.summary(60.0, now=-1.0)
+    for warmup in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^warmup_seconds "):
+            route.summary(60.0, warmup_seconds=warmup)
     with pytest.raises(ValueError, match=r"^window_seconds "):
         route.summary(3 * 86_400.0)
     for bad in (0, -1, 2.5, True):

@@ -4,7 +4,7 @@ parameter on bad input. Read methods return the facade's result dataclasses, bui
 import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -321,6 +321,14 @@ class RouteTableCore:
 # Cost projections (burnguard.cost).
 
 PROVIDERS: list[str]
+Projection: TypeAlias = tuple[
+    tuple[float, float, float],  # observed rps, projected rps, required cores
+    tuple[str, int],  # instance, count
+    tuple[float, float, float, float, float],  # compute $, egress GiB, egress $, monthly $, $ per user
+    tuple[float, float, float],  # request cost p50, p95, p99
+    tuple[float, bool, bool],  # variance ratio, variance warning, over budget
+    list[tuple[float, float]],  # (users, monthly $) curve
+]
 VARIANCE_WARNING_RATIO: float
 
 class PricingCore:
@@ -341,14 +349,4 @@ class PricingCore:
         usages: list[tuple[int, float, float, float, tuple[float, float, float], float | None]],
         target_users: float,
         requests_per_user_per_second: float,
-    ) -> list[
-        tuple[
-            tuple[float, float, float],
-            tuple[str, int],
-            tuple[float, float, float, float, float],
-            tuple[float, float, float],
-            tuple[float, bool, bool],
-            list[tuple[float, float]],
-        ]
-        | None
-    ]: ...
+    ) -> list[Projection | None]: ...

@@ -263,18 +263,7 @@ class CostModel:
         )
 
 
-def _route_cost(
-    s: RouteSummary,
-    projection: tuple[
-        tuple[float, float, float],
-        tuple[str, int],
-        tuple[float, float, float, float, float],
-        tuple[float, float, float],
-        tuple[float, bool, bool],
-        list[tuple[float, float]],
-    ],
-    budget: float | None,
-) -> RouteCost:
+def _route_cost(s: RouteSummary, projection: _native.Projection, budget: float | None) -> RouteCost:
     (observed, projected, cores), (instance, count), money, request_cost, flags, curve = projection
     compute, egress_gib, egress_usd, monthly, per_user = money
     variance_ratio, variance_warning, over_budget = flags
