@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import fields
 
 import cloudcircuit as peer
 import numpy as np
@@ -263,3 +264,125 @@ def test_rolling_one_series_keeps_its_shape_and_rejects_bad_input() -> None:
         spend.rolling_anomaly_robust(np.array([[1.0, np.nan, 2.0]]), 1)
     with pytest.raises(ValueError, match=r"^spend_series\[1\] must be a finite value >= 0; got -1"):
         spend.rolling_anomaly_spike([1.0, -1.0, 2.0], 1)
+
+
+def _outputs(
+    kind: type[spend.BudgetCheckBatch | spend.ForecastBatch | spend.CircuitBreakerBatch],
+    shape: tuple[int, ...],
+) -> tuple[np.ndarray, ...]:
+    return tuple(np.full(shape, 7, dtype) for dtype in kind.computed.values())
+
+
+def _equal(a: object, b: object) -> bool:
+    return all(np.array_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))  # type: ignore[arg-type]
+
+
+def test_out_writes_the_results_into_the_given_arrays() -> None:
+    costs, limits = np.array([[10.0, 95.0], [120.0, 0.0]]), np.array([100.0, 50.0])
+    out = _outputs(spend.BudgetCheckBatch, (2, 2))
+    result = spend.check_budget(costs, limits, 0.9, out=out)
+    assert all(getattr(result, name) is array for name, array in zip(result.computed, out, strict=True))
+    assert _equal(result, spend.check_budget(costs, limits, 0.9))
+    # A batch from an earlier call can be reused: its arrays are overwritten.
+    again = spend.check_budget(costs * 2, limits, 0.9, out=result)
+    assert again.usage_ratio is out[0] and result.usage_ratio.tolist() == [[0.2, 3.8], [2.4, 0.0]]
+    assert _equal(again, spend.check_budget(costs * 2, limits, 0.9))
+
+    forecast_out = _outputs(spend.ForecastBatch, (2,))
+    forecast = spend.forecast_budget_breach([10.0, 20.0], 30.0, 1, 2, out=forecast_out)
+    assert forecast.projected_total_spend is forecast_out[0]
+    assert _equal(forecast, spend.forecast_budget_breach([10.0, 20.0], 30.0, 1, 2))
+    breaker_out = _outputs(spend.CircuitBreakerBatch, (3,))
+    breaker = spend.evaluate_circuit_breaker([0, 3, 1], 3, [0, 0, 2], out=breaker_out)
+    assert breaker.retry_after_steps is breaker_out[2] and breaker.retry_after_steps.tolist() == [0, 0, 2]
+    # Scalar inputs with out= give a batch of 0-d arrays.
+    single = spend.check_budget(95.0, 100.0, out=_outputs(spend.BudgetCheckBatch, ()))
+    assert single.row() == spend.check_budget(95.0, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ((np.empty(3),), r"^out must be a BudgetCheckBatch or a tuple of 4 arrays \(usage_ratio, "),
+        (
+            spend.forecast_budget_breach(np.ones(3), 10.0, 1, 2),
+            r"^out must be a BudgetCheckBatch or a tuple of 4 arrays .*; got ForecastBatch",
+        ),
+        (
+            (np.empty(3), np.empty(3), np.empty(3), np.empty(3, bool)),
+            r"^out\[2\] \(is_warning\) must be a writeable C-contiguous bool array of shape \(3,\); "
+            r"got float64 array of shape \(3,\)",
+        ),
+        (
+            (np.empty(3), np.empty(4), np.empty(3, bool), np.empty(3, bool)),
+            r"^out\[1\] \(remaining_budget\) must be .* of shape \(3,\); got float64 array of shape \(4,\)",
+        ),
+        (
+            (np.empty(6)[::2], np.empty(3), np.empty(3, bool), np.empty(3, bool)),
+            r"^out\[0\] \(usage_ratio\) must be .*; got float64 array of shape \(3,\), not C-contiguous",
+        ),
+        (
+            (np.empty(3), np.empty(3), np.empty(3, bool), np.broadcast_to(np.empty(1, bool), (3,))),
+            r"^out\[3\] \(is_breached\) must be .*; got read-only bool array",
+        ),
+        (
+            (np.empty(3), [0.0, 0.0, 0.0], np.empty(3, bool), np.empty(3, bool)),
+            r"^out\[1\] \(remaining_budget\) must be .*; got list",
+        ),
+    ],
+)
+def test_bad_out_names_the_array(out: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        spend.check_budget(np.ones(3), 10.0, out=out)  # type: ignore[arg-type]
+
+
+def test_out_must_not_share_memory_with_the_inputs_or_itself() -> None:
+    costs = np.ones(3)
+    usage, flags = np.empty(3), (np.empty(3, bool), np.empty(3, bool))
+    with pytest.raises(ValueError, match=r"^usage_ratio must not share memory with the inputs"):
+        spend.check_budget(costs, 10.0, out=(costs, np.empty(3), *flags))
+    with pytest.raises(ValueError, match=r"^remaining_budget must not share memory with .* another output"):
+        spend.check_budget(costs, 10.0, out=(usage, usage, *flags))
+
+
+AVX2_PROBE = """
+import hashlib, dataclasses, numpy as np
+from burnguard import spend
+rng = np.random.default_rng(7)
+costs = rng.uniform(0, 200, 50_000)
+limits = rng.uniform(1, 200, 50_000)
+history = rng.gamma(2.0, 10.0, (5_000, 30))
+history[::7, 5] = history[::7, 9]  # ties
+results = [
+    spend.check_budget(costs, 100.0, 0.8),
+    spend.check_budget(costs, limits, 0.8),
+    spend.check_anomaly_robust(history),
+    spend.check_anomaly_robust(history, method="percentile", percentile=0.9),
+]
+digest = hashlib.sha256()
+for result in results:
+    for field in dataclasses.fields(result):
+        digest.update(np.ascontiguousarray(getattr(result, field.name)).tobytes())
+print(spend.uses_avx2(), digest.hexdigest())
+"""
+
+
+def test_avx2_and_baseline_kernels_give_the_same_bits() -> None:
+    import os
+    import subprocess
+    import sys
+
+    def run(**env: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", AVX2_PROBE],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.split()
+
+    default, baseline = run(), run(BURNGUARD_DISABLE_AVX2="1")
+    assert baseline[0] == "False"
+    assert default[0] == str(spend.uses_avx2())
+    assert default[1] == baseline[1]

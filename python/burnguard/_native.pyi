@@ -85,8 +85,14 @@ def check_budget(
     current_spend: float, budget_limit: float, warning_ratio: float
 ) -> tuple[float, float, bool, bool]: ...
 def check_budget_batch(
-    current_spend: F64s, budget_limit: F64s, warning_ratio: float
-) -> tuple[F64s, F64s, Bools, Bools]: ...
+    current_spend: F64s,
+    budget_limit: F64s,
+    warning_ratio: float,
+    usage_ratio: F64s,
+    remaining_budget: F64s,
+    is_warning: Bools,
+    is_breached: Bools,
+) -> None: ...
 def check_series(
     spend_series: list[float],
     method: str,
@@ -116,14 +122,26 @@ def forecast_budget_breach(
     current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int
 ) -> tuple[float, float, bool]: ...
 def forecast_budget_breach_batch(
-    rows: int, current_spend: F64s, budget_limit: F64s, periods_elapsed: I64s, total_periods: I64s
-) -> tuple[F64s, F64s, Bools]: ...
+    current_spend: F64s,
+    budget_limit: F64s,
+    periods_elapsed: I64s,
+    total_periods: I64s,
+    projected_total_spend: F64s,
+    projected_overrun: F64s,
+    will_breach: Bools,
+) -> None: ...
 def evaluate_circuit_breaker(
     consecutive_failures: int, failure_threshold: int, cooldown_steps_remaining: int
 ) -> tuple[bool, bool, int]: ...
 def evaluate_circuit_breaker_batch(
-    rows: int, consecutive_failures: I64s, failure_threshold: I64s, cooldown_steps_remaining: I64s
-) -> tuple[Bools, Bools, I64s]: ...
+    consecutive_failures: I64s,
+    failure_threshold: I64s,
+    cooldown_steps_remaining: I64s,
+    is_open: Bools,
+    allow_operation: Bools,
+    retry_after_steps: I64s,
+) -> None: ...
+def uses_avx2() -> bool: ...
 def decide(
     is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool
 ) -> tuple[int, str, str, str]: ...

@@ -64,6 +64,7 @@ __all__ = [
     "rolling_anomaly_robust",
     "rolling_anomaly_spike",
     "rolling_burn_rate",
+    "uses_avx2",
 ]
 
 
@@ -132,6 +133,8 @@ class _Batch(Result):
 
     __slots__ = ()
     row_type: ClassVar[type[Any]]
+    # The fields a call computes, with their dtypes (the rest echo its inputs).
+    computed: ClassVar[dict[str, Any]] = {}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -162,6 +165,12 @@ class BudgetCheckBatch(_Batch):
     is_warning: BoolArray
     is_breached: BoolArray
     row_type: ClassVar[type[Any]] = BudgetCheckResult
+    computed: ClassVar[dict[str, Any]] = {
+        "usage_ratio": np.float64,
+        "remaining_budget": np.float64,
+        "is_warning": np.bool_,
+        "is_breached": np.bool_,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +188,11 @@ class CircuitBreakerBatch(_Batch):
     allow_operation: BoolArray
     retry_after_steps: IntArray
     row_type: ClassVar[type[Any]] = CircuitBreakerDecision
+    computed: ClassVar[dict[str, Any]] = {
+        "is_open": np.bool_,
+        "allow_operation": np.bool_,
+        "retry_after_steps": np.int64,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +214,11 @@ class ForecastBatch(_Batch):
     projected_overrun: FloatArray
     will_breach: BoolArray
     row_type: ClassVar[type[Any]] = ForecastResult
+    computed: ClassVar[dict[str, Any]] = {
+        "projected_total_spend": np.float64,
+        "projected_overrun": np.float64,
+        "will_breach": np.bool_,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +306,44 @@ def _column(array: npt.NDArray[Any], shape: tuple[int, ...]) -> npt.NDArray[Any]
     return np.ascontiguousarray(np.broadcast_to(array, shape)).reshape(-1)
 
 
+def _outputs(
+    out: _Batch | Sequence[npt.NDArray[Any]] | None, kind: type[_Batch], shape: tuple[int, ...]
+) -> list[npt.NDArray[Any]]:
+    """The arrays a batch call writes its results into: fresh ones, or ``out``'s (a batch of
+    the same kind, or arrays in the order of the computed fields) once they fit ``shape``."""
+    computed = kind.computed
+    if out is None:
+        return [np.empty(shape, dtype) for dtype in computed.values()]
+    if isinstance(out, kind):
+        arrays = [getattr(out, name) for name in computed]
+    elif isinstance(out, (tuple, list)) and len(out) == len(computed):
+        arrays = list(out)
+    else:
+        raise ValueError(
+            f"out must be a {kind.__name__} or a tuple of {len(computed)} arrays "
+            f"({', '.join(computed)}); got {type(out).__name__}"
+        )
+    for i, (array, (name, dtype)) in enumerate(zip(arrays, computed.items(), strict=True)):
+        fits = isinstance(array, np.ndarray) and array.dtype == dtype and array.shape == shape
+        if not (fits and array.flags.c_contiguous and array.flags.writeable):
+            got = (
+                f"{'read-only ' * (not array.flags.writeable)}{array.dtype} array of shape {array.shape}"
+                f"{'' if array.flags.c_contiguous else ', not C-contiguous'}"
+                if isinstance(array, np.ndarray)
+                else type(array).__name__
+            )
+            raise ValueError(
+                f"out[{i}] ({name}) must be a writeable C-contiguous {np.dtype(dtype)} array of "
+                f"shape {shape}; got {got}"
+            )
+    return arrays
+
+
+def _flat(arrays: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+    """Flat views of C-contiguous arrays."""
+    return [a.reshape(-1) for a in arrays]
+
+
 def _is_scalar(*values: object) -> bool:
     return all(np.ndim(v) == 0 for v in values)  # type: ignore[arg-type]
 
@@ -321,27 +378,37 @@ def _as_list(spend_series: Any) -> Any:
 
 @overload
 def check_budget(
-    current_spend: float, budget_limit: float, warning_ratio: float = 0.9
+    current_spend: float, budget_limit: float, warning_ratio: float = 0.9, *, out: None = None
 ) -> BudgetCheckResult: ...
 @overload
 def check_budget(
-    current_spend: ArrayLike, budget_limit: ArrayLike, warning_ratio: float = 0.9
+    current_spend: ArrayLike,
+    budget_limit: ArrayLike,
+    warning_ratio: float = 0.9,
+    *,
+    out: BudgetCheckBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> BudgetCheckBatch | BudgetCheckResult: ...
 def check_budget(
-    current_spend: ArrayLike, budget_limit: ArrayLike, warning_ratio: float = 0.9
+    current_spend: ArrayLike,
+    budget_limit: ArrayLike,
+    warning_ratio: float = 0.9,
+    *,
+    out: BudgetCheckBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> BudgetCheckBatch | BudgetCheckResult:
-    """Budget usage against warning and breach thresholds; arrays broadcast."""
-    if _is_scalar(current_spend, budget_limit):
+    """Budget usage against warning and breach thresholds; arrays broadcast.
+
+    ``out=`` takes arrays to write the computed fields into (a batch from an earlier call, or
+    a tuple in field order), so that a loop over chunks allocates nothing; the result holds
+    them. If the call raises, they may hold part of the results."""
+    if out is None and _is_scalar(current_spend, budget_limit):
         figures = _native.check_budget(current_spend, budget_limit, warning_ratio)  # type: ignore[arg-type]
         return BudgetCheckResult(current_spend, budget_limit, *figures)  # type: ignore[arg-type]
     spend, limit = _floats("current_spend", current_spend), _floats("budget_limit", budget_limit)
     shape = _broadcast(current_spend=spend, budget_limit=limit)
+    outputs = _outputs(out, BudgetCheckBatch, shape)
     rows, limits = _column_all(spend, shape), _column(limit, shape)
-    columns = _native_call(shape, lambda: _native.check_budget_batch(rows, limits, warning_ratio))
-    usage, remaining, warning, breached = (c.reshape(shape) for c in columns)
-    return BudgetCheckBatch(
-        np.broadcast_to(spend, shape), np.broadcast_to(limit, shape), usage, remaining, warning, breached
-    )
+    _native_call(shape, lambda: _native.check_budget_batch(rows, limits, warning_ratio, *_flat(outputs)))
+    return BudgetCheckBatch(np.broadcast_to(spend, shape), np.broadcast_to(limit, shape), *outputs)
 
 
 @overload
@@ -441,17 +508,28 @@ def check_burn_rate(
 
 @overload
 def forecast_budget_breach(
-    current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int
+    current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int, *, out: None = None
 ) -> ForecastResult: ...
 @overload
 def forecast_budget_breach(
-    current_spend: ArrayLike, budget_limit: ArrayLike, periods_elapsed: ArrayLike, total_periods: ArrayLike
+    current_spend: ArrayLike,
+    budget_limit: ArrayLike,
+    periods_elapsed: ArrayLike,
+    total_periods: ArrayLike,
+    *,
+    out: ForecastBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> ForecastBatch | ForecastResult: ...
 def forecast_budget_breach(
-    current_spend: ArrayLike, budget_limit: ArrayLike, periods_elapsed: ArrayLike, total_periods: ArrayLike
+    current_spend: ArrayLike,
+    budget_limit: ArrayLike,
+    periods_elapsed: ArrayLike,
+    total_periods: ArrayLike,
+    *,
+    out: ForecastBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> ForecastBatch | ForecastResult:
-    """Total spend at period end by linear projection; arrays broadcast."""
-    if _is_scalar(current_spend, budget_limit, periods_elapsed, total_periods):
+    """Total spend at period end by linear projection; arrays broadcast. ``out=`` as for
+    ``check_budget``."""
+    if out is None and _is_scalar(current_spend, budget_limit, periods_elapsed, total_periods):
         elapsed, total = _ints("periods_elapsed", periods_elapsed), _ints("total_periods", total_periods)
         figures = _native.forecast_budget_breach(current_spend, budget_limit, int(elapsed), int(total))  # type: ignore[arg-type]
         return ForecastResult(current_spend, budget_limit, periods_elapsed, total_periods, *figures)  # type: ignore[arg-type]
@@ -462,30 +540,38 @@ def forecast_budget_breach(
         "total_periods": _ints("total_periods", total_periods),
     }
     shape = _broadcast(**arrays)
-    rows = int(np.prod(shape))
+    outputs = _outputs(out, ForecastBatch, shape)
     columns = [_column(a, shape) for a in arrays.values()]
-    projected, overrun, breach = _native_call(
-        shape, lambda: _native.forecast_budget_breach_batch(rows, *columns)
-    )
-    spend, limit, elapsed, total = (np.broadcast_to(a, shape) for a in arrays.values())
-    return ForecastBatch(
-        spend, limit, elapsed, total, projected.reshape(shape), overrun.reshape(shape), breach.reshape(shape)
-    )
+    _native_call(shape, lambda: _native.forecast_budget_breach_batch(*columns, *_flat(outputs)))
+    return ForecastBatch(*(np.broadcast_to(a, shape) for a in arrays.values()), *outputs)
 
 
 @overload
 def evaluate_circuit_breaker(
-    consecutive_failures: int, failure_threshold: int = 3, cooldown_steps_remaining: int = 0
+    consecutive_failures: int,
+    failure_threshold: int = 3,
+    cooldown_steps_remaining: int = 0,
+    *,
+    out: None = None,
 ) -> CircuitBreakerDecision: ...
 @overload
 def evaluate_circuit_breaker(
-    consecutive_failures: ArrayLike, failure_threshold: ArrayLike = 3, cooldown_steps_remaining: ArrayLike = 0
+    consecutive_failures: ArrayLike,
+    failure_threshold: ArrayLike = 3,
+    cooldown_steps_remaining: ArrayLike = 0,
+    *,
+    out: CircuitBreakerBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> CircuitBreakerBatch | CircuitBreakerDecision: ...
 def evaluate_circuit_breaker(
-    consecutive_failures: ArrayLike, failure_threshold: ArrayLike = 3, cooldown_steps_remaining: ArrayLike = 0
+    consecutive_failures: ArrayLike,
+    failure_threshold: ArrayLike = 3,
+    cooldown_steps_remaining: ArrayLike = 0,
+    *,
+    out: CircuitBreakerBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> CircuitBreakerBatch | CircuitBreakerDecision:
-    """Breaker state from failure and cooldown counters; arrays broadcast."""
-    if _is_scalar(consecutive_failures, failure_threshold, cooldown_steps_remaining):
+    """Breaker state from failure and cooldown counters; arrays broadcast. ``out=`` as for
+    ``check_budget``."""
+    if out is None and _is_scalar(consecutive_failures, failure_threshold, cooldown_steps_remaining):
         counters = (consecutive_failures, failure_threshold, cooldown_steps_remaining)
         return CircuitBreakerDecision(*_native.evaluate_circuit_breaker(*counters))  # type: ignore[arg-type]
     arrays = {
@@ -494,10 +580,17 @@ def evaluate_circuit_breaker(
         "cooldown_steps_remaining": _ints("cooldown_steps_remaining", cooldown_steps_remaining),
     }
     shape = _broadcast(**arrays)
-    rows = int(np.prod(shape))
+    outputs = _outputs(out, CircuitBreakerBatch, shape)
     columns = [_column(a, shape) for a in arrays.values()]
-    result = _native_call(shape, lambda: _native.evaluate_circuit_breaker_batch(rows, *columns))
-    return CircuitBreakerBatch(*(column.reshape(shape) for column in result))
+    _native_call(shape, lambda: _native.evaluate_circuit_breaker_batch(*columns, *_flat(outputs)))
+    return CircuitBreakerBatch(*outputs)
+
+
+def uses_avx2() -> bool:
+    """Whether batch kernels run their AVX2 copies (the CPU has AVX2, and the environment
+    variable ``BURNGUARD_DISABLE_AVX2`` was unset at the first batch call). Both copies give the
+    same bits."""
+    return _native.uses_avx2()
 
 
 # ---- rolling checks, for backtesting ------------------------------------------------------------

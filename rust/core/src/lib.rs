@@ -8,7 +8,10 @@
 //! * [`sketch`]: quantiles with a bounded relative error from mergeable bucket counts.
 //! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
 //! * [`cost`]: per-route monthly cost projections; [`pricing`]: bundled cloud price tables.
-#![forbid(unsafe_code)]
+//! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
+// Unsafe code is denied everywhere but in the kernels `simd::widest!` defines: one call of
+// their AVX2 copy, once the CPU is known to have AVX2.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod breaker;
@@ -18,6 +21,7 @@ pub mod ledger;
 mod network;
 pub mod pricing;
 pub mod routes;
+pub mod simd;
 pub mod sketch;
 pub mod slo;
 pub mod spend;

@@ -41,23 +41,25 @@ const fn odd_even_merge_pairs() -> [(u8, u8); 191] {
     pairs
 }
 
-/// Sorts every lane of `block` ascending, given that rows `len..` hold `+inf` in every lane.
-/// Values must not be NaN.
-///
-/// A compare-exchange `(i, j)`, `i < j`, leaves a `+inf` at `j` where it is, so the padding
-/// rows never move and the compare-exchanges that touch them are skipped.
-pub fn sort(block: &mut Block, len: usize) {
-    for &(i, j) in PAIRS.iter().filter(|&&(_, j)| usize::from(j) < len) {
-        let (a, b) = (block[i as usize], block[j as usize]);
-        for lane in 0..LANES {
-            // `a < b` selects exactly as SIMD min/max do, so this compiles to them.
-            let (low, high) = if a[lane] < b[lane] {
-                (a[lane], b[lane])
-            } else {
-                (b[lane], a[lane])
-            };
-            block[i as usize][lane] = low;
-            block[j as usize][lane] = high;
+crate::simd::widest! {
+    /// Sorts every lane of `block` ascending, given that rows `len..` hold `+inf` in every lane.
+    /// Values must not be NaN.
+    ///
+    /// A compare-exchange `(i, j)`, `i < j`, leaves a `+inf` at `j` where it is, so the padding
+    /// rows never move and the compare-exchanges that touch them are skipped.
+    pub fn sort(block: &mut Block, len: usize) {
+        for &(i, j) in PAIRS.iter().filter(|&&(_, j)| usize::from(j) < len) {
+            let (a, b) = (block[i as usize], block[j as usize]);
+            for lane in 0..LANES {
+                // `a < b` selects exactly as SIMD min/max do, so this compiles to them.
+                let (low, high) = if a[lane] < b[lane] {
+                    (a[lane], b[lane])
+                } else {
+                    (b[lane], a[lane])
+                };
+                block[i as usize][lane] = low;
+                block[j as usize][lane] = high;
+            }
         }
     }
 }

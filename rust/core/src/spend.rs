@@ -13,7 +13,7 @@
 //! up to 33 points sort eight series at a time with a sorting network (`network.rs`).
 
 use crate::error::Error;
-use crate::network;
+use crate::{network, simd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Values per task when a batch is split across threads; smaller batches stay on the caller's
@@ -44,6 +44,24 @@ macro_rules! columns {
                     $name { $first: $first.0, $($field: $field.0),* },
                     $name { $first: $first.1, $($field: $field.1),* },
                 )
+            }
+        }
+
+        impl $name<'_> {
+            /// The rows, once every column is checked to hold as many as the first.
+            fn equal_rows(&self) -> Result<usize, Error> {
+                let rows = self.$first.len();
+                $(if self.$field.len() != rows {
+                    return Err(Error::invalid(
+                        stringify!($field),
+                        format!(
+                            "must hold {rows} values, as {} does; got {}",
+                            stringify!($first),
+                            self.$field.len()
+                        ),
+                    ));
+                })*
+                Ok(rows)
             }
         }
     };
@@ -300,7 +318,7 @@ pub struct BudgetColumns<'a> {
 }
 
 /// Value `i` of a column that is either one value for all rows or one per row.
-fn at(column: &[f64], i: usize) -> f64 {
+fn at<T: Copy>(column: &[T], i: usize) -> T {
     if column.len() == 1 {
         column[0]
     } else {
@@ -321,15 +339,20 @@ fn check_lengths(rows: usize, columns: &[(&'static str, usize)]) -> Result<(), E
     Ok(())
 }
 
-/// The first element of `column` failing `valid`, as `check`'s error at that index. A
-/// branch-free pass (which the compiler vectorizes) looks first; the position is searched
-/// only when something is wrong.
+/// Whether every element passes `valid`, in a branch-free pass the compiler vectorizes.
+#[inline(always)]
+fn all_valid(column: &[f64], valid: fn(f64) -> bool) -> bool {
+    column.iter().fold(true, |ok, &v| ok & valid(v))
+}
+
+/// The first element of `column` failing `valid`, as `check`'s error at that index; the
+/// position is searched only when [`all_valid`] finds something wrong.
 fn first_bad(
     column: &[f64],
     valid: fn(f64) -> bool,
     check: impl Fn(f64) -> Result<f64, Error>,
 ) -> Result<(), Error> {
-    if column.iter().fold(true, |ok, &v| ok & valid(v)) {
+    if all_valid(column, valid) {
         return Ok(());
     }
     let i = column
@@ -339,10 +362,12 @@ fn first_bad(
     Err(check(column[i]).unwrap_err().at(i))
 }
 
+#[inline(always)]
 fn is_positive(v: f64) -> bool {
-    v > 0.0 && v.is_finite()
+    v > 0.0 && v < f64::INFINITY
 }
 
+#[inline(always)]
 fn is_non_negative(v: f64) -> bool {
     (0.0..f64::INFINITY).contains(&v)
 }
@@ -361,39 +386,97 @@ pub fn check_budget_batch(
     warning_ratio: f64,
     out: BudgetColumns<'_>,
 ) -> Result<(), Error> {
-    let rows = current_spend.len();
+    let rows = out.equal_rows()?;
+    if current_spend.len() != rows {
+        return Err(Error::invalid(
+            "current_spend",
+            format!("must hold {rows} values; got {}", current_spend.len()),
+        ));
+    }
     check_lengths(rows, &[("budget_limit", budget_limit.len())])?;
-    first_bad(budget_limit, is_positive, |v| positive("budget_limit", v))?;
-    check_warning_ratio(warning_ratio)?;
-    first_bad(current_spend, is_non_negative, |v| {
-        non_negative("current_spend", v)
-    })?;
+    // The first error in the peer's order, searched only once something is wrong.
+    let first_error = || -> Result<(), Error> {
+        first_bad(budget_limit, is_positive, |v| positive("budget_limit", v))?;
+        check_warning_ratio(warning_ratio)?;
+        first_bad(current_spend, is_non_negative, |v| {
+            non_negative("current_spend", v)
+        })
+    };
+    if check_warning_ratio(warning_ratio).is_err() {
+        return first_error();
+    }
+    // Each piece is validated and filled while it is in cache.
+    let bad = AtomicBool::new(false);
     par_fill(
         out,
         0,
         POINTS_PER_TASK,
         &|out: BudgetColumns<'_>, first: usize| {
             let spend = &current_spend[first..first + out.rows()];
-            let mut write = |k: usize, checked: Budget| {
-                out.usage_ratio[k] = checked.usage_ratio;
-                out.remaining_budget[k] = checked.remaining_budget;
-                out.is_warning[k] = checked.is_warning;
-                out.is_breached[k] = checked.is_breached;
+            let limits = match budget_limit {
+                [_] => budget_limit,
+                _ => &budget_limit[first..first + spend.len()],
             };
-            // One limit for all rows gets its own loop, which the compiler vectorizes.
-            if let [limit] = *budget_limit {
-                for (k, &spend) in spend.iter().enumerate() {
-                    write(k, budget(spend, limit, warning_ratio));
-                }
-            } else {
-                let limits = &budget_limit[first..first + spend.len()];
-                for (k, (&spend, &limit)) in spend.iter().zip(limits).enumerate() {
-                    write(k, budget(spend, limit, warning_ratio));
-                }
+            if !budget_piece(spend, limits, warning_ratio, out) {
+                bad.store(true, Ordering::Relaxed);
             }
         },
     );
+    if bad.into_inner() {
+        first_error()?;
+        unreachable!("a piece failed validation, so the search finds an error");
+    }
     Ok(())
+}
+
+simd::widest! {
+    /// Validates a piece of a budget batch and, if every row is valid, fills `out`; `limits`
+    /// holds one value or one per row.
+    fn budget_piece(
+        spend: &[f64],
+        limits: &[f64],
+        warning_ratio: f64,
+        out: BudgetColumns<'_>,
+    ) -> bool {
+        let valid = all_valid(spend, is_non_negative) & all_valid(limits, is_positive);
+        if valid {
+            fill_budgets(spend, limits, warning_ratio, out);
+        }
+        valid
+    }
+}
+
+/// [`budget`]'s figures for rows of valid input; `limits` holds one value or one per row. One
+/// loop per column, so that each one vectorizes.
+#[inline(always)]
+fn fill_budgets(spend: &[f64], limits: &[f64], warning_ratio: f64, out: BudgetColumns<'_>) {
+    if let [limit] = *limits {
+        for (usage, &spend) in out.usage_ratio.iter_mut().zip(spend) {
+            *usage = spend / limit;
+        }
+        for (remaining, &spend) in out.remaining_budget.iter_mut().zip(spend) {
+            *remaining = limit - spend;
+        }
+        for (breached, &spend) in out.is_breached.iter_mut().zip(spend) {
+            *breached = spend >= limit;
+        }
+    } else {
+        let rows = out.usage_ratio.iter_mut().zip(spend).zip(limits);
+        for ((usage, &spend), &limit) in rows {
+            *usage = spend / limit;
+        }
+        let rows = out.remaining_budget.iter_mut().zip(spend).zip(limits);
+        for ((remaining, &spend), &limit) in rows {
+            *remaining = limit - spend;
+        }
+        let rows = out.is_breached.iter_mut().zip(spend).zip(limits);
+        for ((breached, &spend), &limit) in rows {
+            *breached = spend >= limit;
+        }
+    }
+    for (warning, &usage) in out.is_warning.iter_mut().zip(&*out.usage_ratio) {
+        *warning = usage >= warning_ratio;
+    }
 }
 
 /// `forecast_budget_breach` for one value, validating in the peer's order.
@@ -474,7 +557,7 @@ pub fn forecast_batch(
     total_periods: &[i64],
     out: ForecastColumns<'_>,
 ) -> Result<(), Error> {
-    let rows = out.will_breach.len();
+    let rows = out.equal_rows()?;
     check_lengths(
         rows,
         &[
@@ -484,17 +567,10 @@ pub fn forecast_batch(
             ("total_periods", total_periods.len()),
         ],
     )?;
-    let int_at = |column: &[i64], i: usize| {
-        if column.len() == 1 {
-            column[0]
-        } else {
-            column[i]
-        }
-    };
     for i in 0..rows {
         non_negative("current_spend", at(current_spend, i))
             .and_then(|_| positive("budget_limit", at(budget_limit, i)))
-            .and_then(|_| check_periods(int_at(periods_elapsed, i), int_at(total_periods, i)))
+            .and_then(|_| check_periods(at(periods_elapsed, i), at(total_periods, i)))
             .map_err(|e| e.at(i))?;
     }
     par_fill(
@@ -504,7 +580,7 @@ pub fn forecast_batch(
         &|out: ForecastColumns<'_>, first: usize| {
             for k in 0..out.rows() {
                 let i = first + k;
-                let (elapsed, total) = (int_at(periods_elapsed, i), int_at(total_periods, i));
+                let (elapsed, total) = (at(periods_elapsed, i), at(total_periods, i));
                 let f = forecast(at(current_spend, i), at(budget_limit, i), elapsed, total);
                 out.projected_total_spend[k] = f.projected_total_spend;
                 out.projected_overrun[k] = f.projected_overrun;
@@ -570,26 +646,15 @@ pub fn breaker_batch(
     cooldown_steps_remaining: &[i64],
     out: BreakerColumns<'_>,
 ) -> Result<(), Error> {
-    let rows = out.is_open.len();
-    for (param, len) in [
-        ("consecutive_failures", consecutive_failures.len()),
-        ("failure_threshold", failure_threshold.len()),
-        ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
-    ] {
-        if len != 1 && len != rows {
-            return Err(Error::invalid(
-                param,
-                format!("must hold 1 or {rows} values; got {len}"),
-            ));
-        }
-    }
-    let at = |column: &[i64], i: usize| {
-        if column.len() == 1 {
-            column[0]
-        } else {
-            column[i]
-        }
-    };
+    let rows = out.equal_rows()?;
+    check_lengths(
+        rows,
+        &[
+            ("consecutive_failures", consecutive_failures.len()),
+            ("failure_threshold", failure_threshold.len()),
+            ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
+        ],
+    )?;
     let decision = |i: usize| {
         evaluate_circuit_breaker(
             at(consecutive_failures, i),
@@ -1022,6 +1087,12 @@ impl<'a> SeriesBatch<'a> {
         out: C,
         fill: &(impl Fn(C, usize) -> bool + Sync),
     ) -> Result<(), Error> {
+        if out.rows() != self.rows() {
+            return Err(Error::invalid(
+                "out",
+                format!("must hold {} rows; got {}", self.rows(), out.rows()),
+            ));
+        }
         let bad = AtomicBool::new(false);
         par_fill(out, 0, self.rows_per_task(), &|out: C, first: usize| {
             if !fill(out, first) {
@@ -1130,6 +1201,7 @@ pub fn anomaly_batch(
     batch: &SeriesBatch<'_>,
     out: AnomalyColumns<'_>,
 ) -> Result<(), Error> {
+    out.equal_rows()?;
     batch.fill_checked(out, &|mut out: AnomalyColumns<'_>, first: usize| {
         if check.needs_sorted() && batch.width <= network::WIDTH + 1 {
             return robust_by_network(check, batch, &mut out, first);
@@ -1224,6 +1296,7 @@ pub fn burn_batch(
     hot_multiplier: f64,
     out: BurnColumns<'_>,
 ) -> Result<(), Error> {
+    out.equal_rows()?;
     batch.fill_checked(out, &|out: BurnColumns<'_>, first: usize| {
         for k in 0..out.rows() {
             let Ok(series) = batch.row(first + k) else {
@@ -1350,6 +1423,60 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "budget_limit must hold 1 or 4 values; got 2"
+        );
+    }
+
+    #[test]
+    fn batch_outputs_must_match_the_rows_and_errors_follow_the_peers_order() {
+        let (mut u, mut r, mut w, mut b) = ([7.0; 3], [7.0; 3], [true; 2], [true; 3]);
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&[1.0; 3], &[100.0], 0.9, out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "is_warning must hold 3 values, as usage_ratio does; got 2"
+        );
+        let mut w = [true; 3];
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&[1.0; 4], &[100.0], 0.9, out).unwrap_err();
+        assert_eq!(err.to_string(), "current_spend must hold 3 values; got 4");
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        // The peer's order: the limit, then the ratio, then the spend.
+        let err = check_budget_batch(&[-1.0, 1.0, 1.0], &[1.0, 0.0, 1.0], 2.0, out).unwrap_err();
+        assert_eq!(err.to_string(), "budget_limit[1] must be > 0; got 0");
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&[-1.0, 1.0, 1.0], &[1.0], 2.0, out).unwrap_err();
+        assert_eq!(err.to_string(), "warning_ratio must be in (0, 1]; got 2");
+
+        let (mut open, mut allow, mut retry) = ([false; 2], [false; 2], [0; 1]);
+        let out = BreakerColumns {
+            is_open: &mut open,
+            allow_operation: &mut allow,
+            retry_after_steps: &mut retry,
+        };
+        let err = breaker_batch(&[1], &[3], &[0], out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "retry_after_steps must hold 2 values, as is_open does; got 1"
         );
     }
 
@@ -1593,6 +1720,39 @@ mod tests {
                 )
             );
         }
+        let mut limits: Vec<f64> = (0..rows).map(|i| 1.0 + (i % 7) as f64 * 40.0).collect();
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        check_budget_batch(&spend, &limits, 0.8, out).unwrap();
+        for (i, (&x, &limit)) in spend.iter().zip(&limits).enumerate() {
+            let one = check_budget(x, limit, 0.8).unwrap();
+            let figures = (
+                one.usage_ratio,
+                one.remaining_budget,
+                one.is_warning,
+                one.is_breached,
+            );
+            assert_eq!((u[i], r[i], w[i], b[i]), figures);
+        }
+        // Bad rows in two pieces: the error names the first.
+        limits[rows - 5] = f64::NAN;
+        limits[2 * POINTS_PER_TASK + 3] = -1.0;
+        let out = BudgetColumns {
+            usage_ratio: &mut u,
+            remaining_budget: &mut r,
+            is_warning: &mut w,
+            is_breached: &mut b,
+        };
+        let err = check_budget_batch(&spend, &limits, 0.8, out).unwrap_err();
+        let first = 2 * POINTS_PER_TASK + 3;
+        assert_eq!(
+            err.to_string(),
+            format!("budget_limit[{first}] must be > 0; got -1")
+        );
     }
 
     proptest::proptest! {

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use burnguard_core::slo::{self, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
-use numpy::PyReadonlyArray1;
+use numpy::{BorrowError, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -184,6 +184,30 @@ pub(crate) fn slice<'a, T: numpy::Element>(
 ) -> PyResult<&'a [T]> {
     array
         .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
+}
+
+/// Borrows an output array for writing; it must be writeable and share no memory with the
+/// call's inputs or other outputs.
+pub(crate) fn writable<'py, T: numpy::Element>(
+    param: &str,
+    array: &Bound<'py, PyArray1<T>>,
+) -> PyResult<PyReadwriteArray1<'py, T>> {
+    array.try_readwrite().map_err(|err| {
+        PyValueError::new_err(match err {
+            BorrowError::NotWriteable => format!("{param} must be writeable"),
+            _ => format!("{param} must not share memory with the inputs or another output"),
+        })
+    })
+}
+
+/// The elements of a borrowed output array.
+pub(crate) fn slice_mut<'a, T: numpy::Element>(
+    param: &str,
+    array: &'a mut PyReadwriteArray1<'_, T>,
+) -> PyResult<&'a mut [T]> {
+    array
+        .as_slice_mut()
         .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
 }
 

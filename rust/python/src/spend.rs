@@ -7,14 +7,11 @@ use burnguard_core::spend::{
     RollingCheck, RollingColumns, SeriesBatch, SeriesCheck,
 };
 use burnguard_core::Error;
-use numpy::{
-    IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{slice, value_error};
+use crate::{slice, slice_mut, value_error, writable};
 
 type F64s<'py> = Bound<'py, PyArray1<f64>>;
 type Bools<'py> = Bound<'py, PyArray1<bool>>;
@@ -79,45 +76,40 @@ fn check_budget(
     ))
 }
 
-/// `check_budget` over rows; `budget_limit` holds one value or one per row.
+/// `check_budget` over rows, written into the output arrays; `budget_limit` holds one value or
+/// one per row.
 #[pyfunction]
-fn check_budget_batch<'py>(
-    py: Python<'py>,
+#[allow(clippy::too_many_arguments)]
+fn check_budget_batch(
+    py: Python<'_>,
     current_spend: PyReadonlyArray1<'_, f64>,
     budget_limit: PyReadonlyArray1<'_, f64>,
     warning_ratio: f64,
-) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>, Bools<'py>)> {
+    usage_ratio: F64s<'_>,
+    remaining_budget: F64s<'_>,
+    is_warning: Bools<'_>,
+    is_breached: Bools<'_>,
+) -> PyResult<()> {
     let (spend, limit) = (
         slice("current_spend", &current_spend)?,
         slice("budget_limit", &budget_limit)?,
     );
-    let n = spend.len();
-    // numpy allocates the outputs (its heap is reused call to call); the kernel fills them.
-    let (usage, remaining) = (
-        PyArray1::<f64>::zeros(py, n, false),
-        PyArray1::<f64>::zeros(py, n, false),
+    let (mut usage, mut remaining) = (
+        writable("usage_ratio", &usage_ratio)?,
+        writable("remaining_budget", &remaining_budget)?,
     );
-    let (warning, breached) = (
-        PyArray1::<bool>::zeros(py, n, false),
-        PyArray1::<bool>::zeros(py, n, false),
+    let (mut warning, mut breached) = (
+        writable("is_warning", &is_warning)?,
+        writable("is_breached", &is_breached)?,
     );
-    {
-        let (mut u, mut r, mut w, mut b) = (
-            usage.readwrite(),
-            remaining.readwrite(),
-            warning.readwrite(),
-            breached.readwrite(),
-        );
-        let out = BudgetColumns {
-            usage_ratio: u.as_slice_mut()?,
-            remaining_budget: r.as_slice_mut()?,
-            is_warning: w.as_slice_mut()?,
-            is_breached: b.as_slice_mut()?,
-        };
-        py.detach(|| spend::check_budget_batch(spend, limit, warning_ratio, out))
-            .map_err(value_error)?;
-    }
-    Ok((usage, remaining, warning, breached))
+    let out = BudgetColumns {
+        usage_ratio: slice_mut("usage_ratio", &mut usage)?,
+        remaining_budget: slice_mut("remaining_budget", &mut remaining)?,
+        is_warning: slice_mut("is_warning", &mut warning)?,
+        is_breached: slice_mut("is_breached", &mut breached)?,
+    };
+    py.detach(|| spend::check_budget_batch(spend, limit, warning_ratio, out))
+        .map_err(value_error)
 }
 
 /// A spike check (`method` "mean", "mad" or "percentile") on one series.
@@ -252,16 +244,20 @@ fn forecast_budget_breach(
     Ok((f.projected_total_spend, f.projected_overrun, f.will_breach))
 }
 
-/// `forecast_budget_breach` over `rows`; each input holds one value or one per row.
+/// `forecast_budget_breach` over rows, written into the output arrays; each input holds one
+/// value or one per row.
 #[pyfunction]
-fn forecast_budget_breach_batch<'py>(
-    py: Python<'py>,
-    rows: usize,
+#[allow(clippy::too_many_arguments)]
+fn forecast_budget_breach_batch(
+    py: Python<'_>,
     current_spend: PyReadonlyArray1<'_, f64>,
     budget_limit: PyReadonlyArray1<'_, f64>,
     periods_elapsed: PyReadonlyArray1<'_, i64>,
     total_periods: PyReadonlyArray1<'_, i64>,
-) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>)> {
+    projected_total_spend: F64s<'_>,
+    projected_overrun: F64s<'_>,
+    will_breach: Bools<'_>,
+) -> PyResult<()> {
     let (spend, limit) = (
         slice("current_spend", &current_spend)?,
         slice("budget_limit", &budget_limit)?,
@@ -270,22 +266,18 @@ fn forecast_budget_breach_batch<'py>(
         slice("periods_elapsed", &periods_elapsed)?,
         slice("total_periods", &total_periods)?,
     );
-    let (mut projected, mut overrun, mut breach) =
-        (vec![0.0; rows], vec![0.0; rows], vec![false; rows]);
-    py.detach(|| {
-        let out = ForecastColumns {
-            projected_total_spend: &mut projected,
-            projected_overrun: &mut overrun,
-            will_breach: &mut breach,
-        };
-        spend::forecast_batch(spend, limit, elapsed, total, out)
-    })
-    .map_err(value_error)?;
-    Ok((
-        projected.into_pyarray(py),
-        overrun.into_pyarray(py),
-        breach.into_pyarray(py),
-    ))
+    let (mut projected, mut overrun, mut breach) = (
+        writable("projected_total_spend", &projected_total_spend)?,
+        writable("projected_overrun", &projected_overrun)?,
+        writable("will_breach", &will_breach)?,
+    );
+    let out = ForecastColumns {
+        projected_total_spend: slice_mut("projected_total_spend", &mut projected)?,
+        projected_overrun: slice_mut("projected_overrun", &mut overrun)?,
+        will_breach: slice_mut("will_breach", &mut breach)?,
+    };
+    py.detach(|| spend::forecast_batch(spend, limit, elapsed, total, out))
+        .map_err(value_error)
 }
 
 /// `(is_open, allow_operation, retry_after_steps)` for one set of counters.
@@ -304,33 +296,39 @@ fn evaluate_circuit_breaker(
     Ok((b.is_open, b.allow_operation, b.retry_after_steps))
 }
 
-/// `evaluate_circuit_breaker` over `rows`; each input holds one value or one per row.
+/// `evaluate_circuit_breaker` over rows, written into the output arrays; each input holds one
+/// value or one per row.
 #[pyfunction]
-fn evaluate_circuit_breaker_batch<'py>(
-    py: Python<'py>,
-    rows: usize,
+fn evaluate_circuit_breaker_batch(
+    py: Python<'_>,
     consecutive_failures: PyReadonlyArray1<'_, i64>,
     failure_threshold: PyReadonlyArray1<'_, i64>,
     cooldown_steps_remaining: PyReadonlyArray1<'_, i64>,
-) -> PyResult<(Bools<'py>, Bools<'py>, Bound<'py, PyArray1<i64>>)> {
+    is_open: Bools<'_>,
+    allow_operation: Bools<'_>,
+    retry_after_steps: Bound<'_, PyArray1<i64>>,
+) -> PyResult<()> {
     let failures = slice("consecutive_failures", &consecutive_failures)?;
     let threshold = slice("failure_threshold", &failure_threshold)?;
     let cooldown = slice("cooldown_steps_remaining", &cooldown_steps_remaining)?;
-    let (mut open, mut allow, mut retry) = (vec![false; rows], vec![false; rows], vec![0i64; rows]);
-    py.detach(|| {
-        let out = BreakerColumns {
-            is_open: &mut open,
-            allow_operation: &mut allow,
-            retry_after_steps: &mut retry,
-        };
-        spend::breaker_batch(failures, threshold, cooldown, out)
-    })
-    .map_err(value_error)?;
-    Ok((
-        open.into_pyarray(py),
-        allow.into_pyarray(py),
-        retry.into_pyarray(py),
-    ))
+    let (mut open, mut allow, mut retry) = (
+        writable("is_open", &is_open)?,
+        writable("allow_operation", &allow_operation)?,
+        writable("retry_after_steps", &retry_after_steps)?,
+    );
+    let out = BreakerColumns {
+        is_open: slice_mut("is_open", &mut open)?,
+        allow_operation: slice_mut("allow_operation", &mut allow)?,
+        retry_after_steps: slice_mut("retry_after_steps", &mut retry)?,
+    };
+    py.detach(|| spend::breaker_batch(failures, threshold, cooldown, out))
+        .map_err(value_error)
+}
+
+/// Whether batch kernels run their AVX2 copies.
+#[pyfunction]
+fn uses_avx2() -> bool {
+    burnguard_core::simd::uses_avx2()
 }
 
 /// Policy action codes (0 allow, 1 throttle, 2 block) over rows of the four flags.
@@ -441,6 +439,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast_budget_breach_batch, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_circuit_breaker, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_circuit_breaker_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(uses_avx2, m)?)?;
     m.add_function(wrap_pyfunction!(decide, m)?)?;
     m.add_function(wrap_pyfunction!(decide_batch, m)?)?;
     m.add_function(wrap_pyfunction!(rolling_batch, m)?)?;
