@@ -43,6 +43,29 @@ def test_check_budget_numpy(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group="check_budget, 1M rows")
+def test_check_budget_burnguard_out(benchmark: Any) -> None:
+    """Into the arrays of an earlier result, as a loop over chunks of a billing export runs."""
+    earlier = spend.check_budget(SPEND, 100.0, 0.9)
+    result = benchmark(lambda: spend.check_budget(SPEND, 100.0, 0.9, out=earlier))
+    assert result.usage_ratio is earlier.usage_ratio
+
+
+@pytest.mark.benchmark(group="check_budget, 1M rows")
+def test_check_budget_numpy_out(benchmark: Any) -> None:
+    usage, remaining = np.empty(ROWS), np.empty(ROWS)
+    warning, breached = np.empty(ROWS, bool), np.empty(ROWS, bool)
+
+    def expression() -> tuple[Any, ...]:
+        np.divide(SPEND, 100.0, out=usage)
+        np.subtract(100.0, SPEND, out=remaining)
+        np.greater_equal(usage, 0.9, out=warning)
+        np.greater_equal(SPEND, 100.0, out=breached)
+        return usage, remaining, warning, breached
+
+    benchmark(expression)
+
+
+@pytest.mark.benchmark(group="check_budget, 1M rows")
 def test_check_budget_cloudcircuit_loop(benchmark: Any) -> None:
     rows = SPEND[:LOOP_ROWS].tolist()
     _scaled_loop(benchmark, lambda: [peer.check_budget(s, 100.0, 0.9) for s in rows], LOOP_ROWS, ROWS)

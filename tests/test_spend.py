@@ -82,6 +82,15 @@ def test_elementwise_checks_equal_the_scalar_and_cloudcircuit(
 ) -> None:
     budget = spend.check_budget(np.array(spend_values), limit, ratio)
     forecast = spend.forecast_budget_breach(np.array(spend_values), limit, elapsed, elapsed + extra)
+    n = len(spend_values)
+    # Per-row limits, and per-row periods, take the other loops.
+    per_row = [
+        spend.forecast_budget_breach(np.array(spend_values), np.full(n, limit), elapsed, elapsed + extra),
+        spend.forecast_budget_breach(np.array(spend_values), limit, np.full(n, elapsed), elapsed + extra),
+    ]
+    for other in per_row:
+        assert np.array_equal(other.projected_total_spend, forecast.projected_total_spend)
+        assert np.array_equal(other.will_breach, forecast.will_breach)
     for i, s in enumerate(spend_values):
         same(budget.row(i), peer.check_budget(s, limit, ratio))
         assert budget.row(i) == spend.check_budget(s, limit, ratio)
@@ -123,6 +132,15 @@ def test_arrays_broadcast_like_numpy() -> None:
     assert result.is_breached.tolist() == [[False, False, False], [False, True, True]]
     forecast = spend.forecast_budget_breach(np.array([10.0, 20.0]), 100.0, np.array([[5], [10]]), 30)
     assert forecast.projected_total_spend.tolist() == [[60.0, 120.0], [30.0, 60.0]]
+    # One spend against many limits or periods, across several pieces of 16,384 rows.
+    limits = np.linspace(1.0, 100.0, 40_000)
+    one_spend = spend.forecast_budget_breach(50.0, limits, 10, 30)
+    assert np.array_equal(one_spend.projected_total_spend, np.full(40_000, 150.0))
+    assert np.array_equal(one_spend.will_breach, limits <= 150.0)
+    periods = spend.forecast_budget_breach(50.0, 100.0, np.arange(1, 40_001), 40_000)
+    assert periods.projected_total_spend[[0, -1]].tolist() == [50.0 * 40_000, 50.0]
+    budget = spend.check_budget(50.0, limits)
+    assert np.array_equal(budget.usage_ratio, 50.0 / limits)
     many = spend.check_anomaly_spike(np.ones((4, 3, 10)))
     assert many.shape == (4, 3) and not many.is_spike.any()
 
@@ -356,6 +374,7 @@ history[::7, 5] = history[::7, 9]  # ties
 results = [
     spend.check_budget(costs, 100.0, 0.8),
     spend.check_budget(costs, limits, 0.8),
+    spend.forecast_budget_breach(costs, limits, 7, 30),
     spend.check_anomaly_robust(history),
     spend.check_anomaly_robust(history, method="percentile", percentile=0.9),
 ]

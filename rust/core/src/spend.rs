@@ -318,6 +318,7 @@ pub struct BudgetColumns<'a> {
 }
 
 /// Value `i` of a column that is either one value for all rows or one per row.
+#[inline(always)]
 fn at<T: Copy>(column: &[T], i: usize) -> T {
     if column.len() == 1 {
         column[0]
@@ -413,10 +414,7 @@ pub fn check_budget_batch(
         POINTS_PER_TASK,
         &|out: BudgetColumns<'_>, first: usize| {
             let spend = &current_spend[first..first + out.rows()];
-            let limits = match budget_limit {
-                [_] => budget_limit,
-                _ => &budget_limit[first..first + spend.len()],
-            };
+            let limits = piece(budget_limit, first..first + spend.len());
             if !budget_piece(spend, limits, warning_ratio, out) {
                 bad.store(true, Ordering::Relaxed);
             }
@@ -519,6 +517,7 @@ fn check_periods(periods_elapsed: i64, total_periods: i64) -> Result<(), Error> 
     Ok(())
 }
 
+#[inline(always)]
 fn forecast(
     current_spend: f64,
     budget_limit: f64,
@@ -567,28 +566,95 @@ pub fn forecast_batch(
             ("total_periods", total_periods.len()),
         ],
     )?;
-    for i in 0..rows {
-        non_negative("current_spend", at(current_spend, i))
-            .and_then(|_| positive("budget_limit", at(budget_limit, i)))
-            .and_then(|_| check_periods(at(periods_elapsed, i), at(total_periods, i)))
-            .map_err(|e| e.at(i))?;
-    }
+    // The first bad row, each checked in the peer's order; searched only if a piece fails.
+    let first_error = || -> Result<(), Error> {
+        for i in 0..rows {
+            non_negative("current_spend", at(current_spend, i))
+                .and_then(|_| positive("budget_limit", at(budget_limit, i)))
+                .and_then(|_| check_periods(at(periods_elapsed, i), at(total_periods, i)))
+                .map_err(|e| e.at(i))?;
+        }
+        Ok(())
+    };
+    let bad = AtomicBool::new(false);
     par_fill(
         out,
         0,
         POINTS_PER_TASK,
         &|out: ForecastColumns<'_>, first: usize| {
-            for k in 0..out.rows() {
-                let i = first + k;
-                let (elapsed, total) = (at(periods_elapsed, i), at(total_periods, i));
-                let f = forecast(at(current_spend, i), at(budget_limit, i), elapsed, total);
-                out.projected_total_spend[k] = f.projected_total_spend;
-                out.projected_overrun[k] = f.projected_overrun;
-                out.will_breach[k] = f.will_breach;
+            let rows = first..first + out.rows();
+            let (spend, limits) = (
+                piece(current_spend, rows.clone()),
+                piece(budget_limit, rows.clone()),
+            );
+            let (elapsed, total) = (
+                piece(periods_elapsed, rows.clone()),
+                piece(total_periods, rows),
+            );
+            if !forecast_piece(spend, limits, elapsed, total, out) {
+                bad.store(true, Ordering::Relaxed);
             }
         },
     );
+    if bad.into_inner() {
+        first_error()?;
+        unreachable!("a piece failed validation, so the search finds an error");
+    }
     Ok(())
+}
+
+/// The `rows` of a column that holds one value for all rows or one per row.
+fn piece<T>(column: &[T], rows: std::ops::Range<usize>) -> &[T] {
+    match column {
+        [_] => column,
+        _ => &column[rows],
+    }
+}
+
+simd::widest! {
+    /// Validates a piece of a forecast batch and, if every row is valid, fills `out`; each
+    /// input holds one value or one per row.
+    fn forecast_piece(
+        spend: &[f64],
+        limits: &[f64],
+        elapsed: &[i64],
+        total: &[i64],
+        out: ForecastColumns<'_>,
+    ) -> bool {
+        let rows = out.rows();
+        let mut valid = all_valid(spend, is_non_negative) & all_valid(limits, is_positive);
+        for k in 0..elapsed.len().max(total.len()) {
+            let (e, t) = (at(elapsed, k), at(total, k));
+            valid &= (e > 0) & (t > 0) & (e <= t);
+        }
+        if !valid {
+            return false;
+        }
+        let mut write = |k: usize, f: Forecast| {
+            out.projected_total_spend[k] = f.projected_total_spend;
+            out.projected_overrun[k] = f.projected_overrun;
+            out.will_breach[k] = f.will_breach;
+        };
+        // One period for every row, as a month's forecast has, gets loops that vectorize.
+        match (limits, elapsed, total) {
+            ([limit], [e], [t]) if spend.len() == rows => {
+                for (k, &s) in spend.iter().enumerate() {
+                    write(k, forecast(s, *limit, *e, *t));
+                }
+            }
+            (_, [e], [t]) if spend.len() == rows && limits.len() == rows => {
+                for (k, (&s, &limit)) in spend.iter().zip(limits).enumerate() {
+                    write(k, forecast(s, limit, *e, *t));
+                }
+            }
+            _ => {
+                for k in 0..rows {
+                    write(k, forecast(at(spend, k), at(limits, k), at(elapsed, k), at(total, k)));
+                }
+            }
+        }
+        true
+    }
 }
 
 /// `evaluate_circuit_breaker` for one set of counters, validating in the peer's order.
