@@ -1,4 +1,5 @@
-"""The README's circuit-breaker, ledger, per-route middleware and cost examples run as written."""
+"""The README's spend, circuit-breaker, ledger, per-route middleware and cost examples run as
+written."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pytest
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
-EXAMPLES = [b for b in BLOCKS if "CircuitBreaker(" in b or "Ledger()" in b or "RouteGuard(" in b]
+MARKERS = {"spend": "out=result", "breaker": "CircuitBreaker(", "ledger": "Ledger()", "routes": "RouteGuard("}
+EXAMPLES = [next(b for b in BLOCKS if marker in b) for marker in MARKERS.values()]
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=["breaker", "ledger", "routes"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=list(MARKERS))
 def test_readme_example_runs(example: str) -> None:
     exec(compile(example, "README.md", "exec"), {})
 

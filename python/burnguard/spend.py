@@ -6,7 +6,7 @@ result dataclasses and ``ValueError`` conditions (plus NaN and infinities, which
 With arrays the same functions run over whole batches in Rust, without the GIL:
 
 * elementwise checks (``check_budget``, ``forecast_budget_breach``, ``evaluate_circuit_breaker``)
-  broadcast their array arguments like numpy;
+  broadcast their array arguments like numpy, and write into ``out=`` arrays when given them;
 * series checks take an array of series, newest point last: leading dimensions are batch
   dimensions (a 2-D array is N series of T points). Ragged series are NaN-padded (padding may
   lead or trail the values) or cut by ``lengths=`` (the first ``lengths[i]`` points count);
