@@ -321,7 +321,10 @@ def test_out_writes_the_results_into_the_given_arrays() -> None:
 @pytest.mark.parametrize(
     ("out", "message"),
     [
-        ((np.empty(3),), r"^out must be a BudgetCheckBatch or a tuple of 4 arrays \(usage_ratio, "),
+        (
+            (np.empty(3),),
+            r"^out must be a BudgetCheckBatch or a tuple of 4 arrays \(usage_ratio, .*; got tuple of 1$",
+        ),
         (
             spend.forecast_budget_breach(np.ones(3), 10.0, 1, 2),
             r"^out must be a BudgetCheckBatch or a tuple of 4 arrays .*; got ForecastBatch",

@@ -319,9 +319,10 @@ def _outputs(
     elif isinstance(out, (tuple, list)) and len(out) == len(computed):
         arrays = list(out)
     else:
+        got = f"{type(out).__name__} of {len(out)}" if isinstance(out, (tuple, list)) else type(out).__name__
         raise ValueError(
             f"out must be a {kind.__name__} or a tuple of {len(computed)} arrays "
-            f"({', '.join(computed)}); got {type(out).__name__}"
+            f"({', '.join(computed)}); got {got}"
         )
     for i, (array, (name, dtype)) in enumerate(zip(arrays, computed.items(), strict=True)):
         fits = isinstance(array, np.ndarray) and array.dtype == dtype and array.shape == shape
