@@ -357,6 +357,13 @@ def test_bad_out_names_the_array(out: object, message: str) -> None:
         spend.check_budget(np.ones(3), 10.0, out=out)  # type: ignore[arg-type]
 
 
+def test_bad_out_is_named_for_forecasts_and_breakers_too() -> None:
+    with pytest.raises(ValueError, match=r"^out\[2\] \(will_breach\) must be .* bool array of shape \(2,\)"):
+        spend.forecast_budget_breach([1.0, 2.0], 10.0, 1, 2, out=(np.empty(2), np.empty(2), np.empty(2)))
+    with pytest.raises(ValueError, match=r"^out must be a CircuitBreakerBatch or a tuple of 3 arrays"):
+        spend.evaluate_circuit_breaker([1, 2], out=spend.check_budget(np.ones(2), 10.0))  # type: ignore[arg-type]
+
+
 def test_out_must_not_share_memory_with_the_inputs_or_itself() -> None:
     costs = np.ones(3)
     usage, flags = np.empty(3), (np.empty(3, bool), np.empty(3, bool))

@@ -88,6 +88,28 @@ fn par_fill<C: Columns>(
     );
 }
 
+/// [`par_fill`] with a `fill` that validates its piece and returns `false`, writing nothing
+/// more, when a row is bad; then `first_error` searches the whole input for the error to
+/// report (in the peer's order), and `out` is not to be read.
+fn par_fill_checked<C: Columns>(
+    out: C,
+    rows_per_task: usize,
+    fill: &(impl Fn(C, usize) -> bool + Sync),
+    first_error: impl FnOnce() -> Result<(), Error>,
+) -> Result<(), Error> {
+    let bad = AtomicBool::new(false);
+    par_fill(out, 0, rows_per_task, &|out: C, first: usize| {
+        if !fill(out, first) {
+            bad.store(true, Ordering::Relaxed);
+        }
+    });
+    if bad.into_inner() {
+        first_error()?;
+        unreachable!("a piece failed validation, so the search finds an error");
+    }
+    Ok(())
+}
+
 /// `cloudcircuit.check_budget`'s figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget {
@@ -295,6 +317,7 @@ pub fn check_budget(
     Ok(budget(current_spend, budget_limit, warning_ratio))
 }
 
+#[inline(always)]
 fn budget(current_spend: f64, budget_limit: f64, warning_ratio: f64) -> Budget {
     let usage_ratio = current_spend / budget_limit;
     Budget {
@@ -407,24 +430,12 @@ pub fn check_budget_batch(
         return first_error();
     }
     // Each piece is validated and filled while it is in cache.
-    let bad = AtomicBool::new(false);
-    par_fill(
-        out,
-        0,
-        POINTS_PER_TASK,
-        &|out: BudgetColumns<'_>, first: usize| {
-            let spend = &current_spend[first..first + out.rows()];
-            let limits = piece(budget_limit, first..first + spend.len());
-            if !budget_piece(spend, limits, warning_ratio, out) {
-                bad.store(true, Ordering::Relaxed);
-            }
-        },
-    );
-    if bad.into_inner() {
-        first_error()?;
-        unreachable!("a piece failed validation, so the search finds an error");
-    }
-    Ok(())
+    let fill = |out: BudgetColumns<'_>, first: usize| {
+        let spend = &current_spend[first..first + out.rows()];
+        let limits = piece(budget_limit, first..first + spend.len());
+        budget_piece(spend, limits, warning_ratio, out)
+    };
+    par_fill_checked(out, POINTS_PER_TASK, &fill, first_error)
 }
 
 simd::widest! {
@@ -444,36 +455,23 @@ simd::widest! {
     }
 }
 
-/// [`budget`]'s figures for rows of valid input; `limits` holds one value or one per row. One
-/// loop per column, so that each one vectorizes.
+/// [`budget`]'s figures for rows of valid input; `limits` holds one value or one per row.
 #[inline(always)]
 fn fill_budgets(spend: &[f64], limits: &[f64], warning_ratio: f64, out: BudgetColumns<'_>) {
+    let mut write = |k: usize, checked: Budget| {
+        out.usage_ratio[k] = checked.usage_ratio;
+        out.remaining_budget[k] = checked.remaining_budget;
+        out.is_warning[k] = checked.is_warning;
+        out.is_breached[k] = checked.is_breached;
+    };
     if let [limit] = *limits {
-        for (usage, &spend) in out.usage_ratio.iter_mut().zip(spend) {
-            *usage = spend / limit;
-        }
-        for (remaining, &spend) in out.remaining_budget.iter_mut().zip(spend) {
-            *remaining = limit - spend;
-        }
-        for (breached, &spend) in out.is_breached.iter_mut().zip(spend) {
-            *breached = spend >= limit;
+        for (k, &spend) in spend.iter().enumerate() {
+            write(k, budget(spend, limit, warning_ratio));
         }
     } else {
-        let rows = out.usage_ratio.iter_mut().zip(spend).zip(limits);
-        for ((usage, &spend), &limit) in rows {
-            *usage = spend / limit;
+        for (k, (&spend, &limit)) in spend.iter().zip(limits).enumerate() {
+            write(k, budget(spend, limit, warning_ratio));
         }
-        let rows = out.remaining_budget.iter_mut().zip(spend).zip(limits);
-        for ((remaining, &spend), &limit) in rows {
-            *remaining = limit - spend;
-        }
-        let rows = out.is_breached.iter_mut().zip(spend).zip(limits);
-        for ((breached, &spend), &limit) in rows {
-            *breached = spend >= limit;
-        }
-    }
-    for (warning, &usage) in out.is_warning.iter_mut().zip(&*out.usage_ratio) {
-        *warning = usage >= warning_ratio;
     }
 }
 
@@ -576,31 +574,19 @@ pub fn forecast_batch(
         }
         Ok(())
     };
-    let bad = AtomicBool::new(false);
-    par_fill(
-        out,
-        0,
-        POINTS_PER_TASK,
-        &|out: ForecastColumns<'_>, first: usize| {
-            let rows = first..first + out.rows();
-            let (spend, limits) = (
-                piece(current_spend, rows.clone()),
-                piece(budget_limit, rows.clone()),
-            );
-            let (elapsed, total) = (
-                piece(periods_elapsed, rows.clone()),
-                piece(total_periods, rows),
-            );
-            if !forecast_piece(spend, limits, elapsed, total, out) {
-                bad.store(true, Ordering::Relaxed);
-            }
-        },
-    );
-    if bad.into_inner() {
-        first_error()?;
-        unreachable!("a piece failed validation, so the search finds an error");
-    }
-    Ok(())
+    let fill = |out: ForecastColumns<'_>, first: usize| {
+        let rows = first..first + out.rows();
+        let (spend, limits) = (
+            piece(current_spend, rows.clone()),
+            piece(budget_limit, rows.clone()),
+        );
+        let (elapsed, total) = (
+            piece(periods_elapsed, rows.clone()),
+            piece(total_periods, rows),
+        );
+        forecast_piece(spend, limits, elapsed, total, out)
+    };
+    par_fill_checked(out, POINTS_PER_TASK, &fill, first_error)
 }
 
 /// The `rows` of a column that holds one value for all rows or one per row.
@@ -1159,17 +1145,7 @@ impl<'a> SeriesBatch<'a> {
                 format!("must hold {} rows; got {}", self.rows(), out.rows()),
             ));
         }
-        let bad = AtomicBool::new(false);
-        par_fill(out, 0, self.rows_per_task(), &|out: C, first: usize| {
-            if !fill(out, first) {
-                bad.store(true, Ordering::Relaxed);
-            }
-        });
-        if bad.into_inner() {
-            self.validate()?;
-            unreachable!("a row failed its check, so validation fails");
-        }
-        Ok(())
+        par_fill_checked(out, self.rows_per_task(), fill, || self.validate())
     }
 
     /// Series `row` without its padding, and where it starts in the row (not validated).
