@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::*;
 
-const HEADER: &str = "burnguard-ledger 1\n";
+const HEADER: &str = "burnguard-ledger 2\n";
 
 #[derive(Default)]
 struct Out(String);
@@ -130,17 +130,6 @@ impl<'a> In<'a> {
             .copied()
             .find(|&v| name(v) == token)
             .ok_or_else(|| corrupt("unknown name"))
-    }
-}
-
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Reserve => "reserve",
-        Op::Commit => "commit",
-        Op::Release => "release",
-        Op::Extend => "extend",
-        Op::Decide => "decide",
-        Op::Event => "event",
     }
 }
 
@@ -331,7 +320,7 @@ impl Ledger {
         replays.sort_by(|a, b| a.0.cmp(b.0));
         for ((op, key), r) in replays {
             o.token("replay");
-            o.token(op_name(*op));
+            o.token(op.name());
             o.str(key);
             o.uint(r.payload);
             o.int(r.at_ms);
@@ -343,6 +332,12 @@ impl Ledger {
 
     /// The ledger a file's text describes.
     fn decode(text: &str) -> io::Result<Ledger> {
+        if text.starts_with("burnguard-ledger 1\n") {
+            return Err(corrupt(
+                "version 1 (a development build's, whose idempotency fingerprints were not \
+                 stable across builds) is not supported; save it again with this version",
+            ));
+        }
         let body = text
             .strip_prefix(HEADER)
             .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
@@ -392,7 +387,7 @@ impl Ledger {
                     state.reservations.insert(number, Box::new(r));
                 }
                 "replay" => {
-                    let op = i.named(&OPS, op_name)?;
+                    let op = i.named(&OPS, Op::name)?;
                     let key = i.str()?;
                     let payload = i.uint()?;
                     let at_ms = i.int()?;

@@ -20,17 +20,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use fingerprint::Fingerprint;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
 
 mod file;
+mod fingerprint;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
 /// The units budgets are kept in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// Millionths of a US cent.
     UsdMicrocents,
@@ -79,7 +82,7 @@ impl Unit {
 }
 
 /// What a commit (or event) does when the actual cost exceeds what was reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overage {
     /// Fail with `BUDGET_EXCEEDED`.
     Reject,
@@ -188,7 +191,7 @@ impl Status {
 pub const LEVELS: [&str; 6] = ["tenant", "workspace", "app", "workflow", "agent", "toolset"];
 
 /// Who spends: one optional name per level of [`LEVELS`], and free-form dimensions.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subject {
     /// The name at each level, outermost first.
     pub levels: [Option<String>; 6],
@@ -247,7 +250,7 @@ impl Subject {
 }
 
 /// What is being paid for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Action {
     /// Its category, such as `llm.completion`.
     pub kind: String,
@@ -420,7 +423,7 @@ pub struct Reservation {
 }
 
 /// A reservation request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReserveRequest {
     /// Subject.
     pub subject: Subject,
@@ -632,6 +635,20 @@ enum Op {
     Extend,
     Decide,
     Event,
+}
+
+impl Op {
+    /// Its name in saved files and fingerprints.
+    fn name(self) -> &'static str {
+        match self {
+            Op::Reserve => "reserve",
+            Op::Commit => "commit",
+            Op::Release => "release",
+            Op::Extend => "extend",
+            Op::Decide => "decide",
+            Op::Event => "event",
+        }
+    }
 }
 
 const OPS: [Op; 6] = [
@@ -903,7 +920,7 @@ impl Ledger {
         amount("estimate", request.estimate)?;
         in_range("ttl_ms", request.ttl_ms, 1_000, 86_400_000)?;
         in_range("grace_period_ms", request.grace_period_ms, 0, 60_000)?;
-        let payload = fingerprint(key, &request);
+        let payload = fingerprint(Op::Reserve, key, |f| f.reserve_request(&request));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Reserve, key, payload)? {
@@ -968,7 +985,9 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("estimate", estimate)?;
-        let payload = fingerprint(key, &(subject, action, unit, estimate));
+        let payload = fingerprint(Op::Decide, key, |f| {
+            f.subject(subject).action(action).unit(unit).int(estimate)
+        });
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Decide, key, payload)? {
@@ -993,7 +1012,7 @@ impl Ledger {
     ) -> Result<Committed, LedgerError> {
         let key = check_key(idempotency_key)?;
         amount("actual", actual)?;
-        let payload = fingerprint(key, &(id, unit, actual));
+        let payload = fingerprint(Op::Commit, key, |f| f.str(id).opt_unit(unit).int(actual));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Commit, key, payload)? {
@@ -1043,7 +1062,7 @@ impl Ledger {
         let key = check_key(idempotency_key)?;
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
-        let payload = fingerprint(key, &id);
+        let payload = fingerprint(Op::Release, key, |f| f.str(id));
         if let Some(answer) = replay(&state, Op::Release, key, payload)? {
             return Ok(match answer {
                 Answer::Released(r) => r,
@@ -1074,7 +1093,7 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let key = check_key(idempotency_key)?;
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
-        let payload = fingerprint(key, &(id, extend_by_ms));
+        let payload = fingerprint(Op::Extend, key, |f| f.str(id).int(extend_by_ms));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Extend, key, payload)? {
@@ -1121,7 +1140,13 @@ impl Ledger {
         subject.validate()?;
         action.validate()?;
         amount("actual", actual)?;
-        let payload = fingerprint(key, &(subject, action, unit, actual, overage));
+        let payload = fingerprint(Op::Event, key, |f| {
+            f.subject(subject)
+                .action(action)
+                .unit(unit)
+                .int(actual)
+                .overage(overage)
+        });
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
         if let Some(answer) = replay(&state, Op::Event, key, payload)? {
@@ -1535,15 +1560,18 @@ fn active<'a>(state: &'a State, id: &str) -> Result<&'a Reservation, LedgerError
     }
 }
 
-/// A 64-bit hash of a request, compared when its idempotency key comes again (0 without a key:
-/// nothing is compared). [`FxHasher`] has no random keys, so it survives a save and a load.
-fn fingerprint(key: Option<&str>, request: &impl Hash) -> u64 {
+/// The stable hash of a request (see [`fingerprint`]), compared when its idempotency key comes
+/// again; 0 without a key (nothing is compared).
+fn fingerprint(
+    op: Op,
+    key: Option<&str>,
+    write: impl FnOnce(&mut Fingerprint) -> &mut Fingerprint,
+) -> u64 {
     if key.is_none() {
         return 0;
     }
-    let mut hasher = FxHasher::default();
-    request.hash(&mut hasher);
-    hasher.finish()
+    let mut f = Fingerprint::of(op.name());
+    write(&mut f).finish()
 }
 
 /// The stored answer for `(op, key)` if the payload matches; a mismatch error otherwise.

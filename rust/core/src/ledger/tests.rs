@@ -600,3 +600,117 @@ fn stress_never_overspends_any_scope() {
     assert!(spent > 0);
     l.audit().unwrap();
 }
+
+/// A ledger with a keyed request of every operation, each with every field set.
+fn golden_scenario() -> Ledger {
+    let l = ledger();
+    let mut s = subject("acme", Some("chat"));
+    s.dimensions = vec![("region".into(), "eu".into())];
+    let tagged = Action {
+        tags: vec!["prod".into()],
+        ..action()
+    };
+    let mut reserve = request(&s, 100, Overage::AllowWithOverdraft);
+    reserve.action = tagged.clone();
+    let id = l
+        .reserve(T, Some("reserve"), reserve)
+        .unwrap()
+        .reservation_id
+        .unwrap();
+    l.extend(T, Some("extend"), &id, 5_000).unwrap();
+    l.commit(T, Some("commit"), &id, Some(Unit::Tokens), 80)
+        .unwrap();
+    let other = l
+        .reserve(T, None, request(&s, 10, Overage::Reject))
+        .unwrap()
+        .reservation_id
+        .unwrap();
+    l.release(T, Some("release"), &other).unwrap();
+    l.decide(T, Some("decide"), &s, &tagged, Unit::Tokens, 20)
+        .unwrap();
+    l.event(
+        T,
+        Some("event"),
+        &s,
+        &tagged,
+        Unit::Tokens,
+        7,
+        Overage::Reject,
+    )
+    .unwrap();
+    l
+}
+
+/// A file written by an earlier version of the format, committed: it must keep loading, and
+/// its idempotency records must keep matching the requests that made them. Regenerate it only
+/// with a new format version (`BURNGUARD_WRITE_GOLDEN=1 cargo test golden`).
+#[test]
+fn golden_file_loads_and_its_replays_still_match() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ledger-v2.bg");
+    let fresh = golden_scenario();
+    if std::env::var_os("BURNGUARD_WRITE_GOLDEN").is_some() {
+        fresh.save(&path).unwrap();
+    }
+    let l = Ledger::load(&path).unwrap();
+    assert!(
+        file::same_state(&l, &fresh),
+        "this version writes the same file"
+    );
+    let mut s = subject("acme", Some("chat"));
+    s.dimensions = vec![("region".into(), "eu".into())];
+    let tagged = Action {
+        tags: vec!["prod".into()],
+        ..action()
+    };
+    let mut reserve = request(&s, 100, Overage::AllowWithOverdraft);
+    reserve.action = tagged.clone();
+    let id = l
+        .reserve(T, Some("reserve"), reserve.clone())
+        .unwrap()
+        .reservation_id
+        .unwrap();
+    assert_eq!(l.extend(T, Some("extend"), &id, 5_000).unwrap(), T + 15_000);
+    let committed = l
+        .commit(T, Some("commit"), &id, Some(Unit::Tokens), 80)
+        .unwrap();
+    assert_eq!(committed.charged, 80);
+    let decided = l
+        .decide(T, Some("decide"), &s, &tagged, Unit::Tokens, 20)
+        .unwrap();
+    assert_eq!(decided.decision, Decision::Allow);
+    let debited = l
+        .event(
+            T,
+            Some("event"),
+            &s,
+            &tagged,
+            Unit::Tokens,
+            7,
+            Overage::Reject,
+        )
+        .unwrap();
+    assert_eq!(debited.charged, 7);
+    assert!(file::same_state(&l, &fresh), "replays changed nothing");
+    // Another payload under a stored key is still a mismatch.
+    reserve.estimate = 101;
+    assert_eq!(
+        l.reserve(T, Some("reserve"), reserve),
+        Err(LedgerError::IdempotencyMismatch {
+            key: "reserve".into()
+        })
+    );
+    assert_eq!(
+        l.event(
+            T,
+            Some("event"),
+            &s,
+            &tagged,
+            Unit::Tokens,
+            8,
+            Overage::Reject
+        ),
+        Err(LedgerError::IdempotencyMismatch {
+            key: "event".into()
+        })
+    );
+}
