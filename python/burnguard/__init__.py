@@ -18,6 +18,7 @@ from burnguard.breaker import (
     StateTransition,
 )
 from burnguard.cost import CostModel, CostPoint, CostReport, Instance, Pricing, RouteCost
+from burnguard.errors import BurnguardError, InvalidArgumentError, InvalidTypeError
 from burnguard.ledger import (
     Action,
     Amount,
@@ -74,6 +75,7 @@ __all__ = [
     "BurnRateAlert",
     "BurnRatePolicy",
     "BurnRateSample",
+    "BurnguardError",
     "CallNotPermitted",
     "Caps",
     "CircuitBreaker",
@@ -88,6 +90,8 @@ __all__ = [
     "IdempotencyMismatchError",
     "InMemoryStore",
     "Instance",
+    "InvalidArgumentError",
+    "InvalidTypeError",
     "Ledger",
     "LedgerError",
     "MultiWindowAlert",

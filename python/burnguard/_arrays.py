@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from burnguard.errors import InvalidArgumentError, invalid
+
 _Array = TypeVar("_Array", bound=npt.NDArray[Any])
 
 
@@ -15,7 +17,7 @@ def float_array(name: str, value: Any) -> npt.NDArray[np.float64]:
     try:
         array = np.ascontiguousarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers: {err}") from None
+        raise InvalidArgumentError(f"{name} must be an array of numbers: {err}", name) from None
     return _one_dimensional(name, array)
 
 
@@ -24,15 +26,15 @@ def bool_array(name: str, value: Any) -> npt.NDArray[np.bool_]:
     array = np.asarray(value)
     if array.dtype != np.bool_:
         if array.dtype.kind not in "iu":
-            raise ValueError(f"{name} must hold booleans; got dtype {array.dtype}")
+            raise invalid(name, "must hold booleans", f"dtype {array.dtype}")
         bad = np.flatnonzero((array != 0) & (array != 1))
         if bad.size:
             index = int(bad[0])
-            raise ValueError(f"{name}[{index}] must be a boolean (or 0/1); got {array.flat[index]}")
+            raise invalid(name, "must be a boolean (or 0/1)", array.flat[index], index=(index,))
     return _one_dimensional(name, np.ascontiguousarray(array, dtype=np.bool_))
 
 
 def _one_dimensional(name: str, array: _Array) -> _Array:
     if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {array.shape}")
+        raise invalid(name, "must be 1-D", f"shape {array.shape}")
     return array

@@ -2,7 +2,7 @@
 parameter on bad input. Read methods return the facade's result dataclasses, built natively."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar
 
@@ -74,6 +74,12 @@ def bind_result_classes(
     multi_alert: type[MultiWindowAlert],
     transition: type[AlertTransition],
 ) -> None: ...
+def bind_error_classes(
+    invalid_argument: type[Exception], invalid_type: type[Exception], ledger: Mapping[str, type[Exception]]
+) -> None: ...
+
+LEDGER_ERROR_KINDS: list[str]
+
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
 
 # ---- spend safeguards: scalar checks return tuples, batch checks one array per field ----
@@ -234,9 +240,7 @@ class BreakerCore:
 
 # Ledger ----------------------------------------------------------------------------------------
 
-def bind_ledger_classes(
-    results: dict[str, type[Any]], members: dict[str, Any], errors: dict[str, type[Exception]]
-) -> None: ...
+def bind_ledger_classes(results: dict[str, type[Any]], members: dict[str, Any]) -> None: ...
 
 class LedgerCore:
     """The reservation ledger (``burnguard.Ledger`` subclasses it). Units and policies are their

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
+from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.middleware import (
     Admission,
     ClassifyFn,
@@ -59,16 +60,17 @@ class SLOMiddleware:
         latency_tracker: SLOTracker | None = None,
     ) -> None:
         if tracker is None and registry is None:
-            raise ValueError("SLOMiddleware needs either tracker= or registry=")
+            raise InvalidArgumentError("SLOMiddleware needs either tracker= or registry=", "tracker")
         if tracker is None:
             if slo_name is None:
-                raise ValueError(
-                    "registry= also requires slo_name= so the middleware knows which SLO to record"
+                raise InvalidArgumentError(
+                    "registry= also requires slo_name= so the middleware knows which SLO to record",
+                    "slo_name",
                 )
             assert registry is not None
             tracker = registry.get(slo_name)
         if latency_tracker is not None and latency_tracker.definition.latency_threshold_seconds is None:
-            raise ValueError("latency_tracker must track an SLO with latency_threshold_seconds set")
+            raise invalid("latency_tracker", "must track an SLO with latency_threshold_seconds set")
         self._app = app
         self._tracker = tracker
         self._classify = classify

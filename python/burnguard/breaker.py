@@ -17,11 +17,12 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from burnguard import _native
 from burnguard._native import BreakerPermit
 from burnguard._results import Result
+from burnguard.errors import CircuitOpenError, InvalidTypeError, invalid
 
 __all__ = [
     "BreakerPermit",
@@ -39,43 +40,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 State = Literal["CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN", "METRICS_ONLY"]
-
-
-class CircuitOpenError(Exception):
-    """A call the breaker did not permit (resilience4j's ``CallNotPermittedException``).
-
-    ``retry_after`` is the seconds until the breaker lets probe calls through, or None when that
-    is not known (FORCED_OPEN, or HALF_OPEN with every probe taken). Raised on a hot path, so it
-    keeps its fields in ``args`` and formats its message only when asked."""
-
-    args: tuple[str, str, float | None]
-
-    if TYPE_CHECKING:  # BaseException stores the arguments; no Python __init__ to run
-
-        def __init__(self, name: str, state: str, retry_after: float | None) -> None: ...
-
-    @property
-    def name(self) -> str:
-        """The breaker's name."""
-        return self.args[0]
-
-    @property
-    def state(self) -> str:
-        """The state that rejected the call."""
-        return self.args[1]
-
-    @property
-    def retry_after(self) -> float | None:
-        """Seconds until probes are let through, if known."""
-        return self.args[2]
-
-    def __str__(self) -> str:
-        name, state, retry_after = self.args
-        wait = "" if retry_after is None else f"; retry after {retry_after:.3f} s"
-        return f"circuit breaker {name!r} is {state} and does not permit calls{wait}"
-
-
-_native.bind_breaker_error(CircuitOpenError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +135,7 @@ class CircuitBreaker(_native.BreakerCore):
         seed: int | None = None,
     ) -> CircuitBreaker:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be a non-empty string; got {name!r}")
+            raise invalid("name", "must be a non-empty string", repr(name))
         self = super().__new__(
             cls,
             name,
@@ -216,9 +180,10 @@ class CircuitBreaker(_native.BreakerCore):
     def __call__(self, func: Callable[P, Any]) -> Callable[P, Any]:
         """Decorates ``func`` (sync or async) so every call goes through the breaker."""
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-            raise TypeError(
+            raise InvalidTypeError(
                 "a generator's body runs after the call returns, so decorating it would guard "
-                "nothing; use `with breaker:` around the iteration instead"
+                "nothing; use `with breaker:` around the iteration instead",
+                "func",
             )
         if inspect.iscoroutinefunction(func):
             acquire = self.acquire
@@ -349,7 +314,7 @@ def _exception_types(param: str, types: Iterable[type[BaseException]]) -> tuple[
     found = tuple(types)
     for t in found:
         if not (isinstance(t, type) and issubclass(t, BaseException)):
-            raise ValueError(f"{param} must hold exception classes; got {t!r}")
+            raise invalid(param, "must hold exception classes", repr(t))
     return found
 
 
@@ -377,7 +342,7 @@ class BreakerRegistry:
         """Adds a breaker made elsewhere; its name must be new."""
         with self._lock:
             if breaker.name in self._breakers:
-                raise ValueError(f"name {breaker.name!r} is already registered")
+                raise invalid("name", "is already registered", repr(breaker.name))
             self._breakers[breaker.name] = breaker
         return breaker
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from burnguard import _native
 from burnguard._results import Result
+from burnguard.errors import invalid
 from burnguard.middleware import RouteGuard
 from burnguard.routes import RouteSummary, RouteTable
 
@@ -192,12 +193,10 @@ class CostModel:
     ) -> None:
         self.pricing = Pricing.bundled(pricing) if isinstance(pricing, str) else pricing
         if isinstance(target_users, bool) or not isinstance(target_users, int):
-            raise ValueError(f"target_users must be an int >= 1; got {target_users!r}")
+            raise invalid("target_users", "must be an int >= 1", repr(target_users))
         for name, value in (("window_seconds", window_seconds), ("warmup_seconds", warmup_seconds)):
             if not math.isfinite(value) or value < 0 or (name == "window_seconds" and value == 0):
-                raise ValueError(
-                    f"{name} must be a finite number of seconds (> 0 for a window); got {value!r}"
-                )
+                raise invalid(name, "must be a finite number of seconds (> 0 for a window)", repr(value))
         self.target_users = target_users
         self.requests_per_user_per_second = requests_per_user_per_second
         self.window_seconds = window_seconds

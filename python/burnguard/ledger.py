@@ -22,6 +22,20 @@ from typing import Any, Literal, TypeVar, cast
 
 from burnguard import _native
 from burnguard._results import Result
+from burnguard.errors import (
+    LEDGER_ERRORS,
+    BudgetExceededError,
+    BudgetNotFoundError,
+    DebtOutstandingError,
+    IdempotencyMismatchError,
+    InvalidArgumentError,
+    LedgerError,
+    OverdraftLimitExceededError,
+    ReservationExpiredError,
+    ReservationFinalizedError,
+    ReservationNotFoundError,
+    UnitMismatchError,
+)
 
 __all__ = [
     "Action",
@@ -278,56 +292,6 @@ class ReservationDetail(Result):
     finalized_at_ms: int | None
 
 
-class LedgerError(Exception):
-    """Base of the ledger's errors (runcycles' ``CyclesProtocolError``): ``error_code`` is the
-    protocol's code, ``scope`` the scope concerned, ``reservation_id`` the reservation."""
-
-    def __init__(self, message: str, error_code: str, scope: str | None, reservation_id: str | None) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-        self.scope = scope
-        self.reservation_id = reservation_id
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.error_code, self.scope, self.reservation_id))
-
-
-class BudgetExceededError(LedgerError):
-    """A scope's budget cannot cover the amount."""
-
-
-class OverdraftLimitExceededError(LedgerError):
-    """An overdraft would pass a scope's limit, or the scope is over its limit."""
-
-
-class DebtOutstandingError(LedgerError):
-    """A scope has debt, which blocks new reservations until funded."""
-
-
-class BudgetNotFoundError(LedgerError):
-    """No scope of the subject's path has a budget in the unit."""
-
-
-class ReservationExpiredError(LedgerError):
-    """The reservation ran out of time."""
-
-
-class ReservationFinalizedError(LedgerError):
-    """The reservation was already committed or released."""
-
-
-class ReservationNotFoundError(LedgerError):
-    """No such reservation."""
-
-
-class IdempotencyMismatchError(LedgerError):
-    """The idempotency key was used with another payload."""
-
-
-class UnitMismatchError(LedgerError):
-    """The amount's unit is not the reservation's."""
-
-
 _native.bind_ledger_classes(
     {
         "reservation": ReservationResult,
@@ -341,17 +305,6 @@ _native.bind_ledger_classes(
         "caps": Caps,
     },
     {m.value: m for m in (*Decision, *Unit)},
-    {
-        "BUDGET_EXCEEDED": BudgetExceededError,
-        "OVERDRAFT_LIMIT_EXCEEDED": OverdraftLimitExceededError,
-        "DEBT_OUTSTANDING": DebtOutstandingError,
-        "BUDGET_NOT_FOUND": BudgetNotFoundError,
-        "RESERVATION_EXPIRED": ReservationExpiredError,
-        "RESERVATION_FINALIZED": ReservationFinalizedError,
-        "RESERVATION_NOT_FOUND": ReservationNotFoundError,
-        "IDEMPOTENCY_MISMATCH": IdempotencyMismatchError,
-        "UNIT_MISMATCH": UnitMismatchError,
-    },
 )
 
 
@@ -513,14 +466,6 @@ def current_reservation() -> GuardContext | None:
     return _context.get()
 
 
-_DENIALS = {
-    "BUDGET_EXCEEDED": BudgetExceededError,
-    "DEBT_OUTSTANDING": DebtOutstandingError,
-    "OVERDRAFT_LIMIT_EXCEEDED": OverdraftLimitExceededError,
-    "BUDGET_NOT_FOUND": BudgetNotFoundError,
-}
-
-
 def _release_quietly(ledger: Ledger, reservation_id: str) -> None:
     """Releases after the guarded call failed; a release error is logged so that the call's
     own exception is the one raised."""
@@ -560,7 +505,9 @@ def guard(
     reservation is ``current_reservation()``. Nested guards make independent reservations, as
     in runcycles (the outer estimate and the inner both count)."""
     if not dry_run and actual is None and not use_estimate_if_actual_not_provided:
-        raise ValueError("actual is required when use_estimate_if_actual_not_provided is False")
+        raise InvalidArgumentError(
+            "actual is required when use_estimate_if_actual_not_provided is False", "actual"
+        )
     policy = CommitOveragePolicy(overage_policy)
     unit_name = Unit(unit)
     grace = 0 if grace_period_ms is None else grace_period_ms
@@ -592,7 +539,7 @@ def guard(
         )
         if isinstance(result, DryRunResult) and result.decision is Decision.DENY:
             reason = result.reason_code or "BUDGET_EXCEEDED"
-            raise _DENIALS[reason](f"dry run denied: {reason}", reason, result.denied_scope, None)
+            raise LEDGER_ERRORS[reason](f"dry run denied: {reason}", reason, result.denied_scope, None)
         return result, amount, subject, act
 
     def settle(

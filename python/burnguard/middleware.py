@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
+from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
 from burnguard.routes import RouteStats, RouteTable
 from burnguard.slo.tracker import SLOTracker
@@ -49,7 +50,7 @@ class RouteSLO:
 
     def __post_init__(self) -> None:
         if self.latency is not None and self.latency.definition.latency_threshold_seconds is None:
-            raise ValueError("latency must track an SLO with latency_threshold_seconds set")
+            raise invalid("latency", "must track an SLO with latency_threshold_seconds set")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +102,15 @@ def guard_of(owner: str, guard: object, options: dict[str, Any]) -> RouteGuard:
     if guard is None:
         return RouteGuard(**options)
     if options:
-        raise ValueError(f"{owner} takes a guard or RouteGuard's options, not both")
+        raise InvalidArgumentError(f"{owner} takes a guard or RouteGuard's options, not both", "guard")
     if not isinstance(guard, RouteGuard):
-        raise ValueError(f"{owner}'s guard must be a RouteGuard; got {type(guard).__name__}")
+        raise InvalidArgumentError(
+            f"{owner}'s guard must be a RouteGuard; got {type(guard).__name__}",
+            "guard",
+            (),
+            type(guard).__name__,
+            "must be a RouteGuard",
+        )
     return guard
 
 
@@ -164,7 +171,7 @@ class RouteGuard:
         unmatched_label: str = "UNMATCHED",
     ) -> None:
         if routes is not None and max_routes is not None:
-            raise ValueError("RouteGuard takes routes= or max_routes=, not both")
+            raise InvalidArgumentError("RouteGuard takes routes= or max_routes=, not both", "routes")
         self.routes = (
             routes if routes is not None else RouteTable(max_routes=64 if max_routes is None else max_routes)
         )

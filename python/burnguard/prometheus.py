@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.cost import CostModel, CostReport
+from burnguard.errors import InvalidArgumentError
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
 from burnguard.routes import RouteSummary, RouteTable
@@ -98,7 +99,7 @@ class PrometheusExporter:
         from prometheus_client import CollectorRegistry
 
         if costs is not None and routes is None:
-            raise ValueError("costs needs routes: the RouteGuard or RouteTable to project")
+            raise InvalidArgumentError("costs needs routes: the RouteGuard or RouteTable to project", "costs")
 
         self._slo_registry = slo_registry
         self._breakers = breakers

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from burnguard import _native
 from burnguard._results import Result
+from burnguard.errors import invalid
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 """The latency quantiles a summary reports (p50, p90, p95, p99)."""
@@ -121,7 +122,7 @@ class RouteTable:
         overflow_label: str = "OTHER",
     ) -> None:
         if isinstance(max_routes, bool) or not isinstance(max_routes, int) or max_routes < 1:
-            raise ValueError(f"max_routes must be an int >= 1; got {max_routes!r}")
+            raise invalid("max_routes", "must be an int >= 1", repr(max_routes))
         self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label)
         self.max_routes = max_routes
         self.retain_seconds = retain_seconds

@@ -17,7 +17,6 @@ With arrays the same functions run over whole batches in Rust, without the GIL:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypeVar, overload
@@ -27,6 +26,7 @@ import numpy.typing as npt
 
 from burnguard import _native
 from burnguard._results import Result
+from burnguard.errors import InvalidArgumentError, invalid
 
 Severity = Literal["info", "warning", "critical"]
 Action = Literal["allow", "throttle", "block"]
@@ -255,26 +255,24 @@ class RollingBurn(Result):
 
 # ---- argument handling -------------------------------------------------------------------------
 
-_POSITION = re.compile(r"^(\w+)\[(\d+)((?:, \d+)*)\]")
-
 
 def _native_call(shape: tuple[int, ...], call: Callable[[], _Scalar]) -> _Scalar:
     """Runs a batch call, turning the flat row index in its error into a position in ``shape``."""
     try:
         return call()
-    except ValueError as err:
-        match = _POSITION.match(str(err))
-        if match is None or len(shape) < 2:
+    except InvalidArgumentError as err:
+        if not err.index or len(shape) < 2:
             raise
-        position = ", ".join(str(int(i)) for i in np.unravel_index(int(match[2]), shape))
-        raise ValueError(f"{match[1]}[{position}{match[3]}]{str(err)[match.end() :]}") from None
+        row, *rest = err.index
+        position = tuple(int(i) for i in np.unravel_index(row, shape))
+        raise err.at((*position, *rest)) from None
 
 
 def _floats(name: str, value: ArrayLike) -> FloatArray:
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numbers: {err}") from None
+        raise InvalidArgumentError(f"{name} must be numbers: {err}", name) from None
 
 
 def _ints(name: str, value: ArrayLike) -> IntArray:
@@ -283,11 +281,9 @@ def _ints(name: str, value: ArrayLike) -> IntArray:
         whole = np.isfinite(array) & (array == np.round(array))
         if not whole.all():
             index = np.unravel_index(int(np.argmin(whole)), array.shape) if array.ndim else ()
-            raise ValueError(
-                f"{name}{list(index) if index else ''} must be a whole number; got {array[index]}"
-            )
+            raise invalid(name, "must be a whole number", array[index], index=tuple(int(i) for i in index))
     elif array.dtype.kind not in "iub":
-        raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
+        raise invalid(name, "must hold integers", f"dtype {array.dtype}")
     return array.astype(np.int64)
 
 
@@ -296,7 +292,7 @@ def _broadcast(**arrays: npt.NDArray[Any]) -> tuple[int, ...]:
         return np.broadcast_shapes(*(a.shape for a in arrays.values()))
     except ValueError:
         shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
-        raise ValueError(f"shapes do not broadcast: {shapes}") from None
+        raise InvalidArgumentError(f"shapes do not broadcast: {shapes}", next(iter(arrays))) from None
 
 
 def _column(array: npt.NDArray[Any], shape: tuple[int, ...]) -> npt.NDArray[Any]:
@@ -320,9 +316,10 @@ def _outputs(
         arrays = list(out)
     else:
         got = f"{type(out).__name__} of {len(out)}" if isinstance(out, (tuple, list)) else type(out).__name__
-        raise ValueError(
-            f"out must be a {kind.__name__} or a tuple of {len(computed)} arrays "
-            f"({', '.join(computed)}); got {got}"
+        raise invalid(
+            "out",
+            f"must be a {kind.__name__} or a tuple of {len(computed)} arrays ({', '.join(computed)})",
+            got,
         )
     for i, (array, (name, dtype)) in enumerate(zip(arrays, computed.items(), strict=True)):
         fits = isinstance(array, np.ndarray) and array.dtype == dtype and array.shape == shape
@@ -333,9 +330,9 @@ def _outputs(
                 if isinstance(array, np.ndarray)
                 else type(array).__name__
             )
-            raise ValueError(
-                f"out[{i}] ({name}) must be a writeable C-contiguous {np.dtype(dtype)} array of "
-                f"shape {shape}; got {got}"
+            requirement = f"must be a writeable C-contiguous {np.dtype(dtype)} array of shape {shape}"
+            raise InvalidArgumentError(
+                f"out[{i}] ({name}) {requirement}; got {got}", "out", (i,), got, requirement
             )
     return arrays
 
@@ -355,14 +352,14 @@ def _series(
     """A batch of series as a contiguous (rows, points) array, its lengths, its leading shape."""
     array = _floats("spend_series", spend_series)
     if array.ndim < 2:
-        raise ValueError(f"spend_series must have a batch dimension; got shape {array.shape}")
+        raise invalid("spend_series", "must have a batch dimension", f"shape {array.shape}")
     leading, width = array.shape[:-1], array.shape[-1]
     values = np.ascontiguousarray(array.reshape(-1, width))
     if lengths is None:
         return values, None, leading
     counts = _ints("lengths", lengths)
     if counts.shape != leading:
-        raise ValueError(f"lengths must have the series' leading shape {leading}; got {counts.shape}")
+        raise invalid("lengths", f"must have the series' leading shape {leading}", counts.shape)
     return values, np.ascontiguousarray(counts.reshape(-1)), leading
 
 
@@ -470,7 +467,7 @@ def check_anomaly_robust(
     """Robust spike detection: ``max(median, min_baseline) + z * max(MAD, min_mad) / 0.6745``
     (``method="mad"``) or ``max(quantile(history, percentile), min_baseline)``."""
     if method not in ("mad", "percentile"):
-        raise ValueError(f"method must be 'mad' or 'percentile'; got {method!r}")
+        raise invalid("method", "must be 'mad' or 'percentile'", repr(method))
     options = {
         "z_threshold": z_threshold,
         "min_mad": min_mad,
@@ -625,7 +622,7 @@ def rolling_anomaly_robust(
     """``check_anomaly_robust`` at every point against the previous ``window`` points (the
     window is kept sorted: O(log k) to place a point, O(k) to move the others)."""
     if method not in ("mad", "percentile"):
-        raise ValueError(f"method must be 'mad' or 'percentile'; got {method!r}")
+        raise invalid("method", "must be 'mad' or 'percentile'", repr(method))
     options = {
         "z_threshold": z_threshold,
         "min_mad": min_mad,
@@ -654,10 +651,10 @@ def _rolling(
         columns = _native_call(
             leading, lambda: _native.rolling_batch(values, counts, window, method, **options)
         )
-    except ValueError as err:
-        if not one:
+    except InvalidArgumentError as err:
+        if not (one and err.index):
             raise
-        raise ValueError(str(err).replace("spend_series[0, ", "spend_series[", 1)) from None
+        raise err.at(err.index[1:]) from None
     return tuple(column.reshape(array.shape) for column in columns)
 
 
@@ -709,9 +706,9 @@ def _column_all(array: npt.NDArray[Any], shape: tuple[int, ...]) -> npt.NDArray[
 def make_alert_payload(policy: PolicyDecision, service: str, environment: str) -> dict[str, object]:
     """A provider-agnostic alert payload for logs, Slack or webhooks (one decision)."""
     if not service:
-        raise ValueError("service must be non-empty")
+        raise invalid("service", "must be non-empty")
     if not environment:
-        raise ValueError("environment must be non-empty")
+        raise invalid("environment", "must be non-empty")
     b, a, k = policy.budget, policy.anomaly, policy.breaker
     return {
         "service": service,

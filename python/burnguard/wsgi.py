@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any, cast
 
+from burnguard.errors import InvalidArgumentError
 from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan, guard_of
 
 __all__ = ["FlaskGuard", "GuardMiddleware"]
@@ -48,7 +49,7 @@ class GuardMiddleware:
         **options: Any,
     ) -> None:
         if app is not None and route_of is not None:
-            raise ValueError("GuardMiddleware takes app= or route_of=, not both")
+            raise InvalidArgumentError("GuardMiddleware takes app= or route_of=, not both", "route_of")
         self._wsgi = wsgi_app
         self._route_of = route_of
         self.guard = guard_of("GuardMiddleware", guard, options)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from burnguard import _native
 from burnguard._results import Result as _Result
+from burnguard.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class SLODefinition(_Result):
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ValueError("SLODefinition.name must be non-empty")
+            raise InvalidArgumentError("SLODefinition.name must be non-empty", "name")
         if self.alert_policies is None:
             object.__setattr__(self, "alert_policies", BurnRatePolicy.workbook(self.window_seconds))
         _native.validate_slo(self)

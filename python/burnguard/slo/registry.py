@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from threading import Lock
 
+from burnguard.errors import InvalidArgumentError
 from burnguard.slo.models import AlertTransition, BurnRateAlert, MultiWindowAlert, SLODefinition, SLOSnapshot
 from burnguard.slo.tracker import SLOTracker
 
@@ -28,7 +29,7 @@ class SLORegistry:
         """Register an existing tracker (one with a custom store or clock, say)."""
         with self._lock:
             if tracker.name in self._trackers:
-                raise ValueError(f"SLO {tracker.name!r} is already registered")
+                raise InvalidArgumentError(f"SLO {tracker.name!r} is already registered", "definition")
             self._trackers[tracker.name] = tracker
 
     def get(self, name: str) -> SLOTracker:

@@ -11,6 +11,7 @@ from collections import deque
 from threading import Lock
 from typing import Protocol
 
+from burnguard.errors import invalid
 from burnguard.slo.models import Observation
 
 
@@ -37,7 +38,7 @@ class InMemoryStore:
 
     def __init__(self, max_age_seconds: int) -> None:
         if max_age_seconds <= 0:
-            raise ValueError(f"max_age_seconds must be positive; got {max_age_seconds}")
+            raise invalid("max_age_seconds", "must be positive", max_age_seconds)
         self._max_age_seconds = max_age_seconds
         self._events: deque[Observation] = deque()
         self._lock = Lock()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard import _native, audit_stream
+from burnguard.errors import invalid
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
@@ -232,7 +233,7 @@ class SLOTracker:
 
     def _record_each(self, ok: Sequence[bool], at: Any) -> None:
         if len(ok) != len(at):
-            raise ValueError(f"at must have the same length as ok ({len(ok)}); got {len(at)}")
+            raise invalid("at", f"must have the same length as ok ({len(ok)})", len(at))
         for success, ts in zip(ok, at.tolist(), strict=True):
             self._store_record(success, at=ts)
 

@@ -58,9 +58,10 @@ impl State {
             .into_iter()
             .find(|s| s.name() == name)
             .ok_or_else(|| {
-                Error::invalid(
+                Error::bad(
                     "state",
-                    format!("must be one of CLOSED, OPEN, HALF_OPEN, DISABLED, FORCED_OPEN, METRICS_ONLY; got {name:?}"),
+                    "must be one of CLOSED, OPEN, HALF_OPEN, DISABLED, FORCED_OPEN, METRICS_ONLY",
+                    format_args!("{:?}", name),
                 )
             })
     }
@@ -142,10 +143,7 @@ fn percentage(param: &'static str, value: f64) -> Result<(), Error> {
     if value > 0.0 && value <= 100.0 {
         Ok(())
     } else {
-        Err(Error::invalid(
-            param,
-            format!("must be a percentage in (0, 100]; got {value}"),
-        ))
+        Err(Error::bad(param, "must be a percentage in (0, 100]", value))
     }
 }
 
@@ -153,9 +151,10 @@ fn duration(param: &'static str, value: f64) -> Result<(), Error> {
     if (0.0..1e12).contains(&value) {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             param,
-            format!("must be a finite number of seconds >= 0; got {value}"),
+            "must be a finite number of seconds >= 0",
+            value,
         ))
     }
 }
@@ -166,35 +165,32 @@ impl Config {
         percentage("failure_rate_threshold", self.failure_rate_threshold)?;
         percentage("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
         if self.slow_call_duration_threshold.is_nan() || self.slow_call_duration_threshold <= 0.0 {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "slow_call_duration_threshold",
-                format!(
-                    "must be a positive number of seconds; got {}",
-                    self.slow_call_duration_threshold
-                ),
+                "must be a positive number of seconds",
+                self.slow_call_duration_threshold,
             ));
         }
         let (SlidingWindow::Count(size) | SlidingWindow::Time(size)) = self.sliding_window;
         if size == 0 || size > MAX_WINDOW {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "sliding_window_size",
-                format!("must be in [1, {MAX_WINDOW}]; got {size}"),
+                format!("must be in [1, {MAX_WINDOW}]"),
+                size,
             ));
         }
         if self.minimum_number_of_calls == 0 {
-            return Err(Error::invalid(
-                "minimum_number_of_calls",
-                "must be >= 1; got 0",
-            ));
+            return Err(Error::bad("minimum_number_of_calls", "must be >= 1", 0));
         }
         duration(
             "wait_duration_in_open_state",
             self.wait_duration_in_open_state,
         )?;
         if !(self.backoff_multiplier >= 1.0 && self.backoff_multiplier < 1e6) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "backoff_multiplier",
-                format!("must be >= 1; got {}", self.backoff_multiplier),
+                "must be >= 1",
+                self.backoff_multiplier,
             ));
         }
         duration(
@@ -202,25 +198,24 @@ impl Config {
             self.max_wait_duration_in_open_state,
         )?;
         if self.max_wait_duration_in_open_state < self.wait_duration_in_open_state {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "max_wait_duration_in_open_state",
                 format!(
-                    "must be >= wait_duration_in_open_state ({}); got {}",
-                    self.wait_duration_in_open_state, self.max_wait_duration_in_open_state
+                    "must be >= wait_duration_in_open_state ({})",
+                    self.wait_duration_in_open_state
                 ),
+                self.max_wait_duration_in_open_state,
             ));
         }
         if !(0.0..1.0).contains(&self.jitter) {
-            return Err(Error::invalid(
-                "jitter",
-                format!("must be in [0, 1); got {}", self.jitter),
-            ));
+            return Err(Error::bad("jitter", "must be in [0, 1)", self.jitter));
         }
         let probes = self.permitted_number_of_calls_in_half_open_state;
         if probes == 0 || probes > MAX_HALF_OPEN_CALLS {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "permitted_number_of_calls_in_half_open_state",
-                format!("must be in [1, {MAX_HALF_OPEN_CALLS}]; got {probes}"),
+                format!("must be in [1, {MAX_HALF_OPEN_CALLS}]"),
+                probes,
             ));
         }
         duration(
@@ -1181,7 +1176,7 @@ mod tests {
     #[test]
     fn bad_configuration_names_the_parameter() {
         let bad = |c: Config| match Breaker::new(c, 0) {
-            Err(Error::Invalid { param, .. }) => param,
+            Err(Error { param, .. }) => param,
             _ => panic!("accepted"),
         };
         let d = Config::default();

@@ -110,9 +110,10 @@ impl Pricing {
             }
         }
         if !(egress_usd_per_gib.is_finite() && egress_usd_per_gib >= 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "egress_usd_per_gib",
-                format!("must be >= 0; got {egress_usd_per_gib}"),
+                "must be >= 0",
+                egress_usd_per_gib,
             ));
         }
         instances.sort_by(|a, b| {
@@ -315,16 +316,14 @@ fn load_at(pricing: &Pricing, usage: &Usage, rps: f64) -> (Fleet, f64, f64) {
 
 fn check_audience(a: Audience) -> Result<(), Error> {
     if !(a.users.is_finite() && a.users >= 1.0) {
-        return Err(Error::invalid(
-            "target_users",
-            format!("must be >= 1; got {}", a.users),
-        ));
+        return Err(Error::bad("target_users", "must be >= 1", a.users));
     }
     let rpu = a.requests_per_user_per_second;
     if !(rpu.is_finite() && rpu > 0.0) {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "requests_per_user_per_second",
-            format!("must be > 0; got {rpu}"),
+            "must be > 0",
+            rpu,
         ));
     }
     Ok(())
@@ -338,9 +337,7 @@ fn check_usage(i: usize, u: &Usage) -> Result<(), Error> {
     ];
     for (name, value) in finite_non_negative {
         if !(value.is_finite() && value >= 0.0) {
-            return Err(
-                Error::invalid("routes", format!("{name} must be >= 0; got {value}")).at(i),
-            );
+            return Err(Error::bad("routes", format!("{name} must be >= 0"), value).at(i));
         }
     }
     if u.requests > 0
@@ -349,19 +346,16 @@ fn check_usage(i: usize, u: &Usage) -> Result<(), Error> {
             .any(|q| !(q.is_finite() && *q >= 0.0))
     {
         let got = u.duration_quantiles;
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "routes",
-            format!("duration quantiles must be >= 0; got {got:?}"),
+            "duration quantiles must be >= 0",
+            format_args!("{:?}", got),
         )
         .at(i));
     }
     if let Some(budget) = u.monthly_budget_usd {
         if !(budget.is_finite() && budget >= 0.0) {
-            return Err(Error::invalid(
-                "monthly_budget_usd",
-                format!("must be >= 0; got {budget}"),
-            )
-            .at(i));
+            return Err(Error::bad("monthly_budget_usd", "must be >= 0", budget).at(i));
         }
     }
     Ok(())

@@ -86,9 +86,10 @@ pub fn bundled(provider: &str) -> Result<Pricing, Error> {
             "gcp" => ("gcp", "us-central1", &GCP, 0.12),
             "azure" => ("azure", "eastus", &AZURE, 0.087),
             _ => {
-                return Err(Error::invalid(
+                return Err(Error::bad(
                     "provider",
-                    format!("must be one of {}; got {provider:?}", PROVIDERS.join(", ")),
+                    format!("must be one of {}", PROVIDERS.join(", ")),
+                    format_args!("{:?}", provider),
                 ))
             }
         };

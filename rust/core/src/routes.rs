@@ -81,9 +81,10 @@ fn check_retain(retain_seconds: f64) -> Result<(), Error> {
     if retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds <= 3660.0 * DAY {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             "retain_seconds",
-            format!("must be in (0, 10 years]; got {retain_seconds}"),
+            "must be in (0, 10 years]",
+            retain_seconds,
         ))
     }
 }
@@ -172,9 +173,10 @@ impl RouteWindow {
     pub fn record(&self, ts: f64, seconds: f64, error: bool, bytes: u64) -> Result<(), Error> {
         check_timestamp("at", ts)?;
         if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "duration",
-                format!("must be a finite number of seconds >= 0; got {seconds}"),
+                "must be a finite number of seconds >= 0",
+                seconds,
             ));
         }
         let bucket = self.mapping.bucket(seconds);
@@ -263,15 +265,17 @@ impl RouteWindow {
         check_timestamp("now", now)?;
         let retained = self.retained_seconds();
         if !(window_seconds > 0.0 && window_seconds <= retained) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "window_seconds",
-                format!("must be in (0, {retained}] (the retained span); got {window_seconds}"),
+                format!("must be in (0, {retained}] (the retained span)"),
+                window_seconds,
             ));
         }
         if !(warmup_seconds.is_finite() && warmup_seconds >= 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "warmup_seconds",
-                format!("must be a finite number of seconds >= 0; got {warmup_seconds}"),
+                "must be a finite number of seconds >= 0",
+                warmup_seconds,
             ));
         }
         let tier = *self
@@ -348,7 +352,7 @@ impl RouteTable {
     /// each retaining `retain_seconds`.
     pub fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> Result<Self, Error> {
         if max_routes == 0 {
-            return Err(Error::invalid("max_routes", "must be >= 1; got 0"));
+            return Err(Error::bad("max_routes", "must be >= 1", 0));
         }
         check_retain(retain_seconds)?;
         Ok(RouteTable {

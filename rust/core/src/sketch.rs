@@ -51,21 +51,20 @@ impl Mapping {
             max_value,
         } = geometry;
         if !(relative_accuracy > 0.0 && relative_accuracy < 0.5) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "relative_accuracy",
-                format!("must be in (0, 0.5); got {relative_accuracy}"),
+                "must be in (0, 0.5)",
+                relative_accuracy,
             ));
         }
         if !(min_value > 0.0 && min_value.is_finite()) {
-            return Err(Error::invalid(
-                "min_value",
-                format!("must be finite and > 0; got {min_value}"),
-            ));
+            return Err(Error::bad("min_value", "must be finite and > 0", min_value));
         }
         if !(max_value > min_value && max_value.is_finite()) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "max_value",
-                format!("must be finite and > min_value; got {max_value}"),
+                "must be finite and > min_value",
+                max_value,
             ));
         }
         let gamma = (1.0 + relative_accuracy) / (1.0 - relative_accuracy);
@@ -110,10 +109,7 @@ impl Mapping {
         qs: &[f64],
     ) -> Result<Option<Vec<f64>>, Error> {
         if let Some(bad) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-            return Err(Error::invalid(
-                "quantiles",
-                format!("must be in [0, 1]; got {bad}"),
-            ));
+            return Err(Error::bad("quantiles", "must be in [0, 1]", bad));
         }
         let total: u64 = counts.iter().sum();
         if total == 0 {

@@ -81,9 +81,10 @@ fn check_window(param: &'static str, seconds: f64, slo_window: f64) -> Result<()
     if seconds.is_finite() && seconds > 0.0 && seconds <= slo_window {
         Ok(())
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             param,
-            format!("must be a positive number of seconds <= window_seconds ({slo_window}); got {seconds}"),
+            format!("must be a positive number of seconds <= window_seconds ({slo_window})"),
+            seconds,
         ))
     }
 }
@@ -92,27 +93,23 @@ impl SloSpec {
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.target > 0.0 && self.target < 1.0) {
-            return Err(Error::invalid(
-                "target",
-                format!("must be in (0, 1); got {}", self.target),
-            ));
+            return Err(Error::bad("target", "must be in (0, 1)", self.target));
         }
         if !(self.window_seconds.is_finite() && self.window_seconds > 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "window_seconds",
-                format!(
-                    "must be a positive, finite number of seconds; got {}",
-                    self.window_seconds
-                ),
+                "must be a positive, finite number of seconds",
+                self.window_seconds,
             ));
         }
         for &w in &self.burn_windows {
             check_window("burn_rate_windows", w, self.window_seconds)?;
         }
         if !(self.burn_threshold.is_finite() && self.burn_threshold > 1.0) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "burn_rate_threshold",
-                format!("must be a finite number > 1; got {}", self.burn_threshold),
+                "must be a finite number > 1",
+                self.burn_threshold,
             ));
         }
         if self.policies.len() > MAX_POLICIES {
@@ -133,17 +130,19 @@ impl SloSpec {
                 p.long_window,
             )?;
             if !(p.threshold.is_finite() && p.threshold > 0.0) {
-                return Err(Error::invalid(
+                return Err(Error::bad(
                     "alert_policies.threshold",
-                    format!("must be a positive, finite burn rate; got {}", p.threshold),
+                    "must be a positive, finite burn rate",
+                    p.threshold,
                 ));
             }
         }
         if let Some(t) = self.latency_threshold {
             if !(t.is_finite() && t > 0.0) {
-                return Err(Error::invalid(
+                return Err(Error::bad(
                     "latency_threshold_seconds",
-                    format!("must be a positive, finite number of seconds; got {t}"),
+                    "must be a positive, finite number of seconds",
+                    t,
                 ));
             }
         }
@@ -366,9 +365,10 @@ impl Slo {
         if seconds.is_finite() && seconds >= 0.0 {
             Ok(seconds <= threshold)
         } else {
-            Err(Error::invalid(
+            Err(Error::bad(
                 "seconds",
-                format!("must be a finite duration >= 0; got {seconds}"),
+                "must be a finite duration >= 0",
+                seconds,
             ))
         }
     }

@@ -52,13 +52,10 @@ macro_rules! columns {
             fn equal_rows(&self) -> Result<usize, Error> {
                 let rows = self.$first.len();
                 $(if self.$field.len() != rows {
-                    return Err(Error::invalid(
+                    return Err(Error::bad(
                         stringify!($field),
-                        format!(
-                            "must hold {rows} values, as {} does; got {}",
-                            stringify!($first),
-                            self.$field.len()
-                        ),
+                        format!("must hold {rows} values, as {} does", stringify!($first)),
+                        self.$field.len(),
                     ));
                 })*
                 Ok(rows)
@@ -262,7 +259,7 @@ fn positive(param: &'static str, value: f64) -> Result<f64, Error> {
     if value > 0.0 && value.is_finite() {
         Ok(value)
     } else {
-        Err(Error::invalid(param, format!("must be > 0; got {value}")))
+        Err(Error::bad(param, "must be > 0", value))
     }
 }
 
@@ -270,7 +267,7 @@ fn non_negative(param: &'static str, value: f64) -> Result<f64, Error> {
     if value >= 0.0 && value.is_finite() {
         Ok(value)
     } else {
-        Err(Error::invalid(param, format!("must be >= 0; got {value}")))
+        Err(Error::bad(param, "must be >= 0", value))
     }
 }
 
@@ -278,7 +275,7 @@ fn above_one(param: &'static str, value: f64) -> Result<f64, Error> {
     if value > 1.0 && value.is_finite() {
         Ok(value)
     } else {
-        Err(Error::invalid(param, format!("must be > 1.0; got {value}")))
+        Err(Error::bad(param, "must be > 1.0", value))
     }
 }
 
@@ -286,10 +283,7 @@ fn in_open_unit(param: &'static str, value: f64) -> Result<f64, Error> {
     if value > 0.0 && value < 1.0 {
         Ok(value)
     } else {
-        Err(Error::invalid(
-            param,
-            format!("must be in (0, 1); got {value}"),
-        ))
+        Err(Error::bad(param, "must be in (0, 1)", value))
     }
 }
 
@@ -298,9 +292,10 @@ pub fn check_warning_ratio(warning_ratio: f64) -> Result<f64, Error> {
     if warning_ratio > 0.0 && warning_ratio <= 1.0 {
         Ok(warning_ratio)
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             "warning_ratio",
-            format!("must be in (0, 1]; got {warning_ratio}"),
+            "must be in (0, 1]",
+            warning_ratio,
         ))
     }
 }
@@ -354,9 +349,10 @@ fn at<T: Copy>(column: &[T], i: usize) -> T {
 fn check_lengths(rows: usize, columns: &[(&'static str, usize)]) -> Result<(), Error> {
     for &(param, len) in columns {
         if len != 1 && len != rows {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 param,
-                format!("must hold 1 or {rows} values; got {len}"),
+                format!("must hold 1 or {rows} values"),
+                len,
             ));
         }
     }
@@ -412,9 +408,10 @@ pub fn check_budget_batch(
 ) -> Result<(), Error> {
     let rows = out.equal_rows()?;
     if current_spend.len() != rows {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "current_spend",
-            format!("must hold {rows} values; got {}", current_spend.len()),
+            format!("must hold {rows} values"),
+            current_spend.len(),
         ));
     }
     check_lengths(rows, &[("budget_limit", budget_limit.len())])?;
@@ -495,21 +492,20 @@ pub fn forecast_budget_breach(
 
 fn check_periods(periods_elapsed: i64, total_periods: i64) -> Result<(), Error> {
     if periods_elapsed <= 0 {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "periods_elapsed",
-            format!("must be > 0; got {periods_elapsed}"),
+            "must be > 0",
+            periods_elapsed,
         ));
     }
     if total_periods <= 0 {
-        return Err(Error::invalid(
-            "total_periods",
-            format!("must be > 0; got {total_periods}"),
-        ));
+        return Err(Error::bad("total_periods", "must be > 0", total_periods));
     }
     if periods_elapsed > total_periods {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "periods_elapsed",
-            format!("must be <= total_periods ({total_periods}); got {periods_elapsed}"),
+            format!("must be <= total_periods ({total_periods})"),
+            periods_elapsed,
         ));
     }
     Ok(())
@@ -650,21 +646,24 @@ pub fn evaluate_circuit_breaker(
     cooldown_steps_remaining: i64,
 ) -> Result<Breaker, Error> {
     if consecutive_failures < 0 {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "consecutive_failures",
-            format!("must be >= 0; got {consecutive_failures}"),
+            "must be >= 0",
+            consecutive_failures,
         ));
     }
     if failure_threshold <= 0 {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "failure_threshold",
-            format!("must be > 0; got {failure_threshold}"),
+            "must be > 0",
+            failure_threshold,
         ));
     }
     if cooldown_steps_remaining < 0 {
-        return Err(Error::invalid(
+        return Err(Error::bad(
             "cooldown_steps_remaining",
-            format!("must be >= 0; got {cooldown_steps_remaining}"),
+            "must be >= 0",
+            cooldown_steps_remaining,
         ));
     }
     let is_open = consecutive_failures >= failure_threshold || cooldown_steps_remaining > 0;
@@ -1083,20 +1082,16 @@ impl<'a> SeriesBatch<'a> {
         let rows = values.len() / width;
         if let Some(lengths) = lengths {
             if lengths.len() != rows {
-                return Err(Error::invalid(
+                return Err(Error::bad(
                     "lengths",
-                    format!(
-                        "must hold one length per series ({rows}); got {}",
-                        lengths.len()
-                    ),
+                    format!("must hold one length per series ({rows})"),
+                    lengths.len(),
                 ));
             }
             if let Some(i) = lengths.iter().position(|&n| n < 2 || n as usize > width) {
-                return Err(Error::invalid(
-                    "lengths",
-                    format!("must be in [2, {width}]; got {}", lengths[i]),
-                )
-                .at(i));
+                return Err(
+                    Error::bad("lengths", format!("must be in [2, {width}]"), lengths[i]).at(i),
+                );
             }
         }
         Ok(SeriesBatch {
@@ -1140,9 +1135,10 @@ impl<'a> SeriesBatch<'a> {
         fill: &(impl Fn(C, usize) -> bool + Sync),
     ) -> Result<(), Error> {
         if out.rows() != self.rows() {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "out",
-                format!("must hold {} rows; got {}", self.rows(), out.rows()),
+                format!("must hold {} rows", self.rows()),
+                out.rows(),
             ));
         }
         par_fill_checked(out, self.rows_per_task(), fill, || self.validate())
@@ -1186,10 +1182,13 @@ impl<'a> SeriesBatch<'a> {
                 .position(|&v| !valid(v))
                 .expect("a point is invalid");
             let v = series[i];
-            let reason = if v.is_nan() {
-                "is NaN between values (padding goes first or last)".to_string()
+            let error = if v.is_nan() {
+                Error::invalid(
+                    "spend_series",
+                    "is NaN between values (padding goes first or last)",
+                )
             } else {
-                format!("must be a finite value >= 0; got {v}")
+                Error::bad("spend_series", "must be a finite value >= 0", v)
             };
             let col = start + i;
             let index = if self.single {
@@ -1197,11 +1196,7 @@ impl<'a> SeriesBatch<'a> {
             } else {
                 vec![row, col]
             };
-            return Err(Error::InvalidElement {
-                param: "spend_series",
-                index,
-                reason,
-            });
+            return Err(Error { index, ..error });
         }
         if series.len() < 2 {
             let which = if self.single {
@@ -1929,10 +1924,7 @@ pub fn check_window(window: i64) -> Result<usize, Error> {
     if window >= 1 {
         Ok(window as usize)
     } else {
-        Err(Error::invalid(
-            "window",
-            format!("must be >= 1; got {window}"),
-        ))
+        Err(Error::bad("window", "must be >= 1", window))
     }
 }
 

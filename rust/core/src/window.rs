@@ -133,9 +133,10 @@ pub fn check_timestamp(param: &'static str, ts: f64) -> Result<f64, Error> {
     if ts.is_finite() && (0.0..MAX_TIMESTAMP).contains(&ts) {
         Ok(ts)
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             param,
-            format!("must be a finite timestamp in [0, {MAX_TIMESTAMP}) seconds since the epoch; got {ts}"),
+            format!("must be a finite timestamp in [0, {MAX_TIMESTAMP}) seconds since the epoch"),
+            ts,
         ))
     }
 }
@@ -154,23 +155,24 @@ impl BucketWindow {
         buckets: usize,
     ) -> Result<Self, Error> {
         if !(base_width.is_finite() && base_width >= MIN_BUCKET_WIDTH) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "base_width",
-                format!(
-                    "must be a finite number of seconds >= {MIN_BUCKET_WIDTH}; got {base_width}"
-                ),
+                format!("must be a finite number of seconds >= {MIN_BUCKET_WIDTH}"),
+                base_width,
             ));
         }
         if !(retain_seconds.is_finite() && retain_seconds > 0.0 && retain_seconds < MAX_TIMESTAMP) {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "retain_seconds",
-                format!("must be a positive number of seconds below {MAX_TIMESTAMP}; got {retain_seconds}"),
+                format!("must be a positive number of seconds below {MAX_TIMESTAMP}"),
+                retain_seconds,
             ));
         }
         if buckets < 2 || !buckets.is_power_of_two() {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "buckets",
-                format!("must be a power of two >= 2; got {buckets}"),
+                "must be a power of two >= 2",
+                buckets,
             ));
         }
         let n = buckets as u64;
@@ -264,13 +266,10 @@ impl BucketWindow {
     /// that fall into the same bucket in one step. Nothing is recorded if any input is bad.
     pub fn record_many(&self, good: &[bool], ts: &[f64]) -> Result<(), Error> {
         if good.len() != ts.len() {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "at",
-                format!(
-                    "must have the same length as ok ({}); got {}",
-                    good.len(),
-                    ts.len()
-                ),
+                format!("must have the same length as ok ({})", good.len()),
+                ts.len(),
             ));
         }
         if let Some((i, &bad)) = ts
@@ -309,10 +308,7 @@ impl BucketWindow {
     pub fn count_many(&self, now: f64, windows: &[f64]) -> Result<Vec<Counts>, Error> {
         let now = check_timestamp("at", now)?;
         if let Some(bad) = windows.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
-            return Err(Error::invalid(
-                "seconds",
-                format!("must be a finite duration >= 0; got {bad}"),
-            ));
+            return Err(Error::bad("seconds", "must be a finite duration >= 0", bad));
         }
         // Longest window first, so the old edges ascend.
         let mut order: Vec<usize> = (0..windows.len()).collect();

@@ -16,7 +16,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::{precise_wall_clock, value_error};
+use crate::{precise_wall_clock, py_err};
 
 /// `burnguard.CircuitOpenError`, bound once at import by the facade.
 static OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -29,9 +29,10 @@ fn bind_breaker_error(py: Python<'_>, error: Py<PyType>) {
 
 fn count(param: &'static str, value: i64) -> PyResult<u32> {
     u32::try_from(value).map_err(|_| {
-        value_error(Error::invalid(
+        py_err(Error::bad(
             param,
-            format!("must be in [0, {}]; got {value}", u32::MAX),
+            format!("must be in [0, {}]", u32::MAX),
+            value,
         ))
     })
 }
@@ -73,9 +74,10 @@ impl BreakerCore {
                 if t.is_finite() && t >= 0.0 {
                     Ok(Some(t))
                 } else {
-                    Err(value_error(Error::invalid(
+                    Err(py_err(Error::bad(
                         "clock",
-                        format!("must return finite seconds >= 0; got {t}"),
+                        "must return finite seconds >= 0",
+                        t,
                     )))
                 }
             }
@@ -287,9 +289,10 @@ impl BreakerCore {
             "count" | "COUNT_BASED" => SlidingWindow::Count(size),
             "time" | "TIME_BASED" => SlidingWindow::Time(size),
             other => {
-                return Err(value_error(Error::invalid(
+                return Err(py_err(Error::bad(
                     "sliding_window_type",
-                    format!("must be \"count\" or \"time\"; got {other:?}"),
+                    "must be \"count\" or \"time\"",
+                    format_args!("{:?}", other),
                 )))
             }
         };
@@ -315,7 +318,7 @@ impl BreakerCore {
             max_wait_duration_in_half_open_state,
             automatic_transition_from_open_to_half_open,
         };
-        let core = Breaker::new(config, seed).map_err(value_error)?;
+        let core = Breaker::new(config, seed).map_err(py_err)?;
         let active = py
             .import(intern!(py, "contextvars"))?
             .getattr(intern!(py, "ContextVar"))?
@@ -418,7 +421,7 @@ impl BreakerCore {
     /// Moves to the named state by hand; returns whether the state changed.
     fn _transition_to(slf: &Bound<'_, Self>, state: &str) -> PyResult<bool> {
         let this = slf.get();
-        let to = State::from_name(state).map_err(value_error)?;
+        let to = State::from_name(state).map_err(py_err)?;
         let now = this.now(slf.py())?;
         let transition = this.core.transition_to(to, now);
         Self::announce(slf, transition)?;
@@ -499,9 +502,10 @@ impl BreakerPermit {
     ) -> PyResult<()> {
         if let Some(d) = duration {
             if !(d.is_finite() && d >= 0.0) {
-                return Err(value_error(Error::invalid(
+                return Err(py_err(Error::bad(
                     "duration",
-                    format!("must be finite seconds >= 0; got {d}"),
+                    "must be finite seconds >= 0",
+                    d,
                 )));
             }
         }

@@ -4,7 +4,7 @@ use burnguard_core::cost::{self, Audience, Instance, Pricing, Usage};
 use burnguard_core::pricing;
 use pyo3::prelude::*;
 
-use crate::value_error;
+use crate::py_err;
 
 /// `(name, vcpu, baseline_cores, hourly_usd)`.
 type InstanceTuple = (String, f64, f64, f64);
@@ -48,15 +48,15 @@ impl PricingCore {
                 hourly_usd,
             })
             .collect();
-        let pricing = Pricing::new(provider, region, date, instances, egress_usd_per_gib)
-            .map_err(value_error)?;
+        let pricing =
+            Pricing::new(provider, region, date, instances, egress_usd_per_gib).map_err(py_err)?;
         Ok(PricingCore { pricing })
     }
 
     /// The bundled table of `provider`.
     #[staticmethod]
     fn bundled(provider: &str) -> PyResult<Self> {
-        let pricing = pricing::bundled(provider).map_err(value_error)?;
+        let pricing = pricing::bundled(provider).map_err(py_err)?;
         Ok(PricingCore { pricing })
     }
 
@@ -105,7 +105,7 @@ impl PricingCore {
         };
         let projections = py
             .detach(|| cost::project(&self.pricing, &usages, audience))
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         let instances = self.pricing.instances();
         Ok(projections
             .into_iter()

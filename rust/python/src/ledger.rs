@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use burnguard_core::ledger::{
-    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, LedgerError, Overage,
-    ReserveRequest, Retention, Status, Subject, Unit, Verdict,
+    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, Overage, ReserveRequest,
+    Retention, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -14,7 +14,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::{build_frozen, precise_wall_clock, value_error};
+use crate::errors::{ledger_err, py_err};
+use crate::{build_frozen, precise_wall_clock};
 
 /// The facade's result classes, enum members and error classes, bound once at import.
 struct Classes {
@@ -31,8 +32,6 @@ struct Classes {
     decisions: [Py<PyAny>; 3],
     /// `Unit` members in the core's order.
     units: [Py<PyAny>; 4],
-    /// Error classes by kind (see [`error_kind`]).
-    errors: Py<PyDict>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -43,14 +42,12 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
         .ok_or_else(|| PyRuntimeError::new_err("import burnguard before using burnguard._native"))
 }
 
-/// Binds the facade's classes: `results` by result name, `members` (enum members by value),
-/// `errors` by kind (see [`error_kind`]).
+/// Binds the facade's classes: `results` by result name, `members` (enum members by value).
 #[pyfunction]
 fn bind_ledger_classes(
     py: Python<'_>,
     results: &Bound<'_, PyDict>,
     members: &Bound<'_, PyDict>,
-    errors: Py<PyDict>,
 ) -> PyResult<()> {
     let member = |name: &str| -> PyResult<Py<PyAny>> {
         members
@@ -85,53 +82,9 @@ fn bind_ledger_classes(
             member(Unit::Credits.name())?,
             member(Unit::RiskPoints.name())?,
         ],
-        errors,
     };
     let _ = CLASSES.set(py, bound);
     Ok(())
-}
-
-/// The facade's exception class key for a core error.
-fn error_kind(e: &LedgerError) -> &'static str {
-    match e {
-        LedgerError::Invalid(_) => "INVALID_REQUEST",
-        LedgerError::BudgetExceeded { .. } => "BUDGET_EXCEEDED",
-        LedgerError::OverdraftLimitExceeded { .. } => "OVERDRAFT_LIMIT_EXCEEDED",
-        LedgerError::DebtOutstanding { .. } => "DEBT_OUTSTANDING",
-        LedgerError::BudgetNotFound { .. } => "BUDGET_NOT_FOUND",
-        LedgerError::ReservationExpired { .. } => "RESERVATION_EXPIRED",
-        LedgerError::ReservationFinalized { .. } => "RESERVATION_FINALIZED",
-        LedgerError::NotFound { .. } => "RESERVATION_NOT_FOUND",
-        LedgerError::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
-        LedgerError::UnitMismatch { .. } => "UNIT_MISMATCH",
-    }
-}
-
-/// `ValueError` for bad input, else the facade's typed error:
-/// `cls(message, error_code, scope, reservation_id)`.
-fn ledger_error(py: Python<'_>, e: LedgerError) -> PyErr {
-    if let LedgerError::Invalid(e) = e {
-        return value_error(e);
-    }
-    let reservation_id = match &e {
-        LedgerError::ReservationExpired { id }
-        | LedgerError::ReservationFinalized { id, .. }
-        | LedgerError::NotFound { id } => Some(id.clone()),
-        _ => None,
-    };
-    let class = classes(py).and_then(|c| {
-        c.errors
-            .bind(py)
-            .get_item(error_kind(&e))?
-            .ok_or_else(|| PyRuntimeError::new_err("unbound ledger error class"))
-    });
-    match class {
-        Ok(class) => match class.call1((e.to_string(), e.code(), e.scope(), reservation_id)) {
-            Ok(error) => PyErr::from_value(error),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    }
 }
 
 /// A scope given as a path or as a `Subject` (its `scope_path`), checked.
@@ -142,25 +95,23 @@ fn scope_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
             .getattr(intern!(value.py(), "scope_path"))
             .and_then(|p| p.extract())
             .map_err(|_| {
-                value_error(Error::invalid(
+                py_err(Error::bad(
                     "scope",
-                    format!("must be a scope path or a Subject; got {value}"),
+                    "must be a scope path or a Subject",
+                    value,
                 ))
             })?,
     };
-    check_scope_path(&path).map_err(value_error)?;
+    check_scope_path(&path).map_err(py_err)?;
     Ok(path)
 }
 
 /// A unit given as a `Unit` member or its name.
 fn unit_arg(value: &Bound<'_, PyAny>) -> PyResult<Unit> {
-    let name = value.cast::<PyString>().map_err(|_| {
-        value_error(Error::invalid(
-            "unit",
-            format!("must be a Unit; got {value}"),
-        ))
-    })?;
-    Unit::from_name(name.to_str()?).map_err(value_error)
+    let name = value
+        .cast::<PyString>()
+        .map_err(|_| py_err(Error::bad("unit", "must be a Unit", value)))?;
+    Unit::from_name(name.to_str()?).map_err(py_err)
 }
 
 /// An overage policy given as a `CommitOveragePolicy` member or its name (None: the default,
@@ -170,12 +121,13 @@ fn overage_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Overage> {
         return Ok(Overage::AllowIfAvailable);
     };
     let name = value.cast::<PyString>().map_err(|_| {
-        value_error(Error::invalid(
+        py_err(Error::bad(
             "overage_policy",
-            format!("must be a CommitOveragePolicy; got {value}"),
+            "must be a CommitOveragePolicy",
+            value,
         ))
     })?;
-    Overage::from_name(name.to_str()?).map_err(value_error)
+    Overage::from_name(name.to_str()?).map_err(py_err)
 }
 
 /// An amount given as an int in `unit` (None: USD_MICROCENTS) or as an `Amount`, whose own
@@ -197,22 +149,14 @@ fn amount_arg(
 /// An int (no unit of its own) or an `Amount` (with its unit).
 fn amount_in(param: &'static str, value: &Bound<'_, PyAny>) -> PyResult<(Option<Unit>, i64)> {
     let py = value.py();
-    let bad = || {
-        value_error(Error::invalid(
-            param,
-            format!("must be an int or an Amount; got {value}"),
-        ))
-    };
+    let bad = || py_err(Error::bad(param, "must be an int or an Amount", value));
     if value.is_instance_of::<PyBool>() {
         return Err(bad());
     }
     if value.is_instance_of::<PyInt>() {
-        let amount = value.extract::<i64>().map_err(|_| {
-            value_error(Error::invalid(
-                param,
-                format!("must fit in 64 bits; got {value}"),
-            ))
-        })?;
+        let amount = value
+            .extract::<i64>()
+            .map_err(|_| py_err(Error::bad(param, "must fit in 64 bits", value)))?;
         return Ok((None, amount));
     }
     match (
@@ -330,7 +274,7 @@ fn verdict_object<'py>(
         (intern!(py, "affected_scopes"), scopes),
         (
             intern!(py, "scope_path"),
-            v.scope_path.into_bound_py_any(py)?,
+            v.scope_path.as_str().into_bound_py_any(py)?,
         ),
         (intern!(py, "caps"), caps),
     ];
@@ -357,11 +301,11 @@ fn verdict_object<'py>(
         fields.extend([
             (
                 intern!(py, "reason_code"),
-                v.reason_code.into_bound_py_any(py)?,
+                v.reason_code().into_bound_py_any(py)?,
             ),
             (
                 intern!(py, "denied_scope"),
-                v.denied_scope.into_bound_py_any(py)?,
+                v.denied_scope().into_bound_py_any(py)?,
             ),
         ]);
     }
@@ -402,11 +346,8 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
     let py = c.py();
     let count = |name: &Bound<'_, PyString>, param: &'static str| -> PyResult<Option<u64>> {
         let v: Option<i64> = c.getattr(name)?.extract()?;
-        v.map(|v| {
-            u64::try_from(v)
-                .map_err(|_| value_error(Error::invalid(param, format!("must be >= 0; got {v}"))))
-        })
-        .transpose()
+        v.map(|v| u64::try_from(v).map_err(|_| py_err(Error::bad(param, "must be >= 0", v))))
+            .transpose()
     };
     Ok(Some(Caps {
         max_tokens: count(intern!(py, "max_tokens"), "max_tokens")?,
@@ -430,9 +371,10 @@ impl LedgerCore {
             Some(clock) => {
                 let t: f64 = clock.bind(py).call0()?.extract()?;
                 if !(t.is_finite() && t >= 0.0) {
-                    return Err(value_error(Error::invalid(
+                    return Err(py_err(Error::bad(
                         "clock",
-                        format!("must return finite seconds >= 0; got {t}"),
+                        "must return finite seconds >= 0",
+                        t,
                     )));
                 }
                 t
@@ -458,16 +400,17 @@ impl LedgerCore {
             Some(path) => Ledger::load(&path).map_err(|e| PyOSError::new_err(e.to_string()))?,
             None => {
                 if !(retention_seconds.is_finite() && retention_seconds >= 60.0) {
-                    return Err(value_error(Error::invalid(
+                    return Err(py_err(Error::bad(
                         "retention_seconds",
-                        format!("must be at least 60; got {retention_seconds}"),
+                        "must be at least 60",
+                        retention_seconds,
                     )));
                 }
                 let retention = Retention {
                     ms: (retention_seconds * 1000.0) as i64,
                     max_retained,
                 };
-                Ledger::new(retention).map_err(value_error)?
+                Ledger::new(retention).map_err(py_err)?
             }
         };
         Ok(LedgerCore { core, clock })
@@ -496,19 +439,18 @@ impl LedgerCore {
                 overdraft_limit,
                 caps_from(caps)?,
             )
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     fn fund(
         &self,
-        py: Python<'_>,
         scope: &Bound<'_, PyAny>,
         unit: &Bound<'_, PyAny>,
         amount: i64,
     ) -> PyResult<()> {
         self.core
             .fund(&scope_arg(scope)?, unit_arg(unit)?, amount)
-            .map_err(|e| ledger_error(py, e))
+            .map_err(ledger_err)
     }
 
     #[pyo3(signature = (
@@ -546,7 +488,7 @@ impl LedgerCore {
         let verdict = self
             .core
             .reserve(self.now_ms(py)?, key, request)
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         let c = classes(py)?;
         let class = if dry_run { &c.dry_run } else { &c.reservation };
         verdict_object(py, verdict, unit, class)
@@ -574,7 +516,7 @@ impl LedgerCore {
                 unit,
                 estimate,
             )
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         verdict_object(py, verdict, unit, &classes(py)?.decision)
     }
 
@@ -593,7 +535,7 @@ impl LedgerCore {
         let c = self
             .core
             .commit(now, key, id, unit_given, actual)
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.commit.bind(py),
             &[
@@ -622,7 +564,7 @@ impl LedgerCore {
         let released = self
             .core
             .release(self.now_ms(py)?, key, reservation_id.to_str()?)
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.release.bind(py),
             &[
@@ -652,7 +594,7 @@ impl LedgerCore {
                 reservation_id.to_str()?,
                 extend_by_ms,
             )
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.extend.bind(py),
             &[
@@ -700,7 +642,7 @@ impl LedgerCore {
                 actual,
                 overage_arg(overage_policy)?,
             )
-            .map_err(|e| ledger_error(py, e))?;
+            .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.event.bind(py),
             &[
@@ -747,13 +689,10 @@ impl LedgerCore {
     ) -> PyResult<Bound<'py, PyList>> {
         let status = status
             .map(|s| {
-                let name = s.cast::<PyString>().map_err(|_| {
-                    value_error(Error::invalid(
-                        "status",
-                        format!("must be a ReservationStatus; got {s}"),
-                    ))
-                })?;
-                Status::from_name(name.to_str()?).map_err(value_error)
+                let name = s
+                    .cast::<PyString>()
+                    .map_err(|_| py_err(Error::bad("status", "must be a ReservationStatus", s)))?;
+                Status::from_name(name.to_str()?).map_err(py_err)
             })
             .transpose()?;
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();

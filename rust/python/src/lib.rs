@@ -7,21 +7,20 @@ use burnguard_core::slo::{self, Figures, Policy, PolicyStatus, Slo, SloSpec, Sna
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
 use numpy::{BorrowError, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
+use errors::py_err;
+
 mod breaker;
 mod cost;
+mod errors;
 mod ledger;
 mod routes;
 mod spend;
-
-pub(crate) fn value_error(e: Error) -> PyErr {
-    PyValueError::new_err(e.to_string())
-}
 
 /// Wall time in seconds since the epoch, as `time.time()` gives it: the clock of reads.
 pub(crate) fn precise_wall_clock() -> f64 {
@@ -182,9 +181,12 @@ pub(crate) fn slice<'a, T: numpy::Element>(
     param: &str,
     array: &'a PyReadonlyArray1<'_, T>,
 ) -> PyResult<&'a [T]> {
-    array
-        .as_slice()
-        .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
+    array.as_slice().map_err(|_| {
+        py_err(Error::invalid(
+            param.to_string(),
+            "must be a contiguous 1-D array",
+        ))
+    })
 }
 
 /// Borrows an output array for writing; it must be writeable and share no memory with the
@@ -194,10 +196,13 @@ pub(crate) fn writable<'py, T: numpy::Element>(
     array: &Bound<'py, PyArray1<T>>,
 ) -> PyResult<PyReadwriteArray1<'py, T>> {
     array.try_readwrite().map_err(|err| {
-        PyValueError::new_err(match err {
-            BorrowError::NotWriteable => format!("{param} must be writeable"),
-            _ => format!("{param} must not share memory with the inputs or another output"),
-        })
+        py_err(Error::invalid(
+            param.to_string(),
+            match err {
+                BorrowError::NotWriteable => "must be writeable",
+                _ => "must not share memory with the inputs or another output",
+            },
+        ))
     })
 }
 
@@ -206,9 +211,12 @@ pub(crate) fn slice_mut<'a, T: numpy::Element>(
     param: &str,
     array: &'a mut PyReadwriteArray1<'_, T>,
 ) -> PyResult<&'a mut [T]> {
-    array
-        .as_slice_mut()
-        .map_err(|_| PyValueError::new_err(format!("{param} must be a contiguous 1-D array")))
+    array.as_slice_mut().map_err(|_| {
+        py_err(Error::invalid(
+            param.to_string(),
+            "must be a contiguous 1-D array",
+        ))
+    })
 }
 
 fn counts_of(pairs: Vec<(u64, u64)>) -> Vec<Counts> {
@@ -233,8 +241,9 @@ impl SloCore {
         match (at, &self.clock) {
             (Some(ts), _) => Ok(ts),
             (None, None) => Ok(wall()),
-            (None, Some(clock)) => check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?)
-                .map_err(value_error),
+            (None, Some(clock)) => {
+                check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?).map_err(py_err)
+            }
         }
     }
 
@@ -441,7 +450,7 @@ impl SloCore {
     fn new(definition: &Bound<'_, PyAny>, clock: Option<Py<PyAny>>) -> PyResult<Self> {
         let (spec, labels) = read_definition(definition)?;
         Ok(SloCore {
-            slo: Slo::new(spec).map_err(value_error)?,
+            slo: Slo::new(spec).map_err(py_err)?,
             labels,
             clock,
         })
@@ -452,7 +461,7 @@ impl SloCore {
     fn record(&self, py: Python<'_>, success: bool, at: Option<f64>) -> PyResult<()> {
         self.slo
             .record(self.now(py, at, coarse_wall_clock)?, success)
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// Record one good event at `at` (default: now).
@@ -460,7 +469,7 @@ impl SloCore {
     fn record_success(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
         self.slo
             .record(self.now(py, at, coarse_wall_clock)?, true)
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// Record one bad event at `at` (default: now).
@@ -468,7 +477,7 @@ impl SloCore {
     fn record_failure(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
         self.slo
             .record(self.now(py, at, coarse_wall_clock)?, false)
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// Record one request that took `seconds`: good when within the latency threshold.
@@ -476,7 +485,7 @@ impl SloCore {
     fn record_latency(&self, py: Python<'_>, seconds: f64, at: Option<f64>) -> PyResult<()> {
         self.slo
             .record_latency(self.now(py, at, coarse_wall_clock)?, seconds)
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// Record one event per element of `ok` at timestamps `at`, without the GIL.
@@ -487,8 +496,7 @@ impl SloCore {
         at: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
         let (ok, at) = (slice("ok", &ok)?, slice("at", &at)?);
-        py.detach(|| self.slo.record_many(ok, at))
-            .map_err(value_error)
+        py.detach(|| self.slo.record_many(ok, at)).map_err(py_err)
     }
 
     /// Record one request per element of `seconds` at timestamps `at`, without the GIL.
@@ -500,12 +508,12 @@ impl SloCore {
     ) -> PyResult<()> {
         let (seconds, at) = (slice("seconds", &seconds)?, slice("at", &at)?);
         py.detach(|| self.slo.record_latency_many(seconds, at))
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// Whether a request that took `seconds` meets the latency objective.
     fn latency_is_good(&self, seconds: f64) -> PyResult<bool> {
-        self.slo.latency_is_good(seconds).map_err(value_error)
+        self.slo.latency_is_good(seconds).map_err(py_err)
     }
 
     /// The `SLOSnapshot` at `at` (default: now).
@@ -514,7 +522,7 @@ impl SloCore {
         let snapshot = self
             .slo
             .snapshot(self.now(py, at, precise_wall_clock)?)
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         self.snapshot_object(py, &snapshot, self.slo.dropped())
     }
 
@@ -528,7 +536,7 @@ impl SloCore {
         let samples = self
             .slo
             .burn_samples(self.now(py, at, precise_wall_clock)?)
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         self.burn_alerts(py, &samples)
     }
 
@@ -538,7 +546,7 @@ impl SloCore {
         let snapshot = self
             .slo
             .snapshot(self.now(py, at, precise_wall_clock)?)
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         self.all_policies(py, &snapshot)
     }
 
@@ -558,7 +566,7 @@ impl SloCore {
         let poll = self
             .slo
             .poll_alerts(self.now(py, at, precise_wall_clock)?)
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         self.transitions(py, &poll.snapshot, poll.started, poll.resolved)
     }
 
@@ -591,10 +599,10 @@ impl SloCore {
     ) -> PyResult<Bound<'py, PyList>> {
         let spec = self.slo.spec();
         if counts.len() != spec.burn_windows.len() {
-            return Err(PyValueError::new_err(format!(
-                "counts must hold {} pairs; got {}",
-                spec.burn_windows.len(),
-                counts.len()
+            return Err(py_err(Error::bad(
+                "counts",
+                format!("must hold {} pairs", spec.burn_windows.len()),
+                counts.len(),
             )));
         }
         let samples: Vec<Figures> = spec
@@ -637,9 +645,10 @@ impl SloCore {
         let spec = self.slo.spec();
         let windows = spec.query_windows().len();
         if counts.len() != windows {
-            return Err(PyValueError::new_err(format!(
-                "counts must hold {windows} pairs; got {}",
-                counts.len()
+            return Err(py_err(Error::bad(
+                "counts",
+                format!("must hold {windows} pairs"),
+                counts.len(),
             )));
         }
         Ok(spec.evaluate(&counts_of(counts)))
@@ -650,19 +659,18 @@ impl SloCore {
 #[pyfunction]
 #[pyo3(signature = (value, param = "at"))]
 fn checked_timestamp(value: f64, param: &str) -> PyResult<f64> {
-    check_timestamp("timestamp", value).map_err(|e| match e {
-        Error::Invalid { reason, .. } => PyValueError::new_err(format!("{param} {reason}")),
-        other => value_error(other),
+    check_timestamp("timestamp", value).map_err(|e| {
+        py_err(Error {
+            param: param.to_string().into(),
+            ..e
+        })
     })
 }
 
 /// Checks an `SLODefinition` without building its window, naming the first bad parameter.
 #[pyfunction]
 fn validate_slo(definition: &Bound<'_, PyAny>) -> PyResult<()> {
-    read_definition(definition)?
-        .0
-        .validate()
-        .map_err(value_error)
+    read_definition(definition)?.0.validate().map_err(py_err)
 }
 
 /// Binds the facade's result dataclasses, which every read builds.
@@ -705,6 +713,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checked_timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(bind_result_classes, m)?)?;
     spend::register(m)?;
+    errors::register(m)?;
     breaker::register(m)?;
     ledger::register(m)?;
     routes::register(m)?;

@@ -6,7 +6,7 @@ use burnguard_core::routes::{RouteTable, RouteWindow, Summary};
 use burnguard_core::Error;
 use pyo3::prelude::*;
 
-use crate::{coarse_wall_clock, precise_wall_clock, value_error};
+use crate::{coarse_wall_clock, precise_wall_clock, py_err};
 
 /// `(requests, errors, bytes, duration_seconds, max_seconds, quantiles, covered_seconds)`.
 type SummaryTuple = (u64, u64, u64, f64, f64, Option<Vec<f64>>, f64);
@@ -22,8 +22,7 @@ impl RouteTableCore {
     #[new]
     #[pyo3(signature = (max_routes, retain_seconds, overflow_key))]
     fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> PyResult<Self> {
-        let table =
-            RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(value_error)?;
+        let table = RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(py_err)?;
         Ok(RouteTableCore { table })
     }
 
@@ -55,16 +54,12 @@ impl RouteCore {
     /// Records a request that took `duration` seconds and ended `at` (default: now).
     #[pyo3(signature = (duration, error = false, bytes = 0, at = None))]
     fn record(&self, duration: f64, error: bool, bytes: i64, at: Option<f64>) -> PyResult<()> {
-        let bytes = u64::try_from(bytes).map_err(|_| {
-            value_error(Error::invalid(
-                "bytes",
-                format!("must be >= 0; got {bytes}"),
-            ))
-        })?;
+        let bytes =
+            u64::try_from(bytes).map_err(|_| py_err(Error::bad("bytes", "must be >= 0", bytes)))?;
         let at = at.unwrap_or_else(coarse_wall_clock);
         self.window
             .record(at, duration, error, bytes)
-            .map_err(value_error)
+            .map_err(py_err)
     }
 
     /// The figures of the last `window_seconds` before `now` (default: now), leaving out
@@ -84,7 +79,7 @@ impl RouteCore {
                 self.window
                     .summary(now, window_seconds, warmup_seconds, &quantiles)
             })
-            .map_err(value_error)?;
+            .map_err(py_err)?;
         Ok((
             s.requests,
             s.errors,

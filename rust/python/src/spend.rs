@@ -8,10 +8,9 @@ use burnguard_core::spend::{
 };
 use burnguard_core::Error;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{slice, slice_mut, value_error, writable};
+use crate::{py_err, slice, slice_mut, writable};
 
 type F64s<'py> = Bound<'py, PyArray1<f64>>;
 type Bools<'py> = Bound<'py, PyArray1<bool>>;
@@ -37,12 +36,14 @@ fn series_check(
         ),
         "percentile" => SeriesCheck::robust(Robust::Percentile { percentile }, min_baseline),
         other => {
-            return Err(PyValueError::new_err(format!(
-                "method must be 'mad' or 'percentile'; got {other:?}"
+            return Err(py_err(Error::bad(
+                "method",
+                "must be 'mad' or 'percentile'",
+                format_args!("{other:?}"),
             )))
         }
     };
-    check.map_err(value_error)
+    check.map_err(py_err)
 }
 
 /// `(values, width, lengths)`: the arguments of [`SeriesBatch::new`].
@@ -55,7 +56,7 @@ fn series_input<'a>(
 ) -> PyResult<SeriesSlices<'a>> {
     let values = spend_series
         .as_slice()
-        .map_err(|_| PyValueError::new_err("spend_series must be C-contiguous"))?;
+        .map_err(|_| py_err(Error::invalid("spend_series", "must be C-contiguous")))?;
     let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
     Ok((values, spend_series.shape()[1], lengths))
 }
@@ -67,7 +68,7 @@ fn check_budget(
     budget_limit: f64,
     warning_ratio: f64,
 ) -> PyResult<(f64, f64, bool, bool)> {
-    let b = spend::check_budget(current_spend, budget_limit, warning_ratio).map_err(value_error)?;
+    let b = spend::check_budget(current_spend, budget_limit, warning_ratio).map_err(py_err)?;
     Ok((
         b.usage_ratio,
         b.remaining_budget,
@@ -109,7 +110,7 @@ fn check_budget_batch(
         is_breached: slice_mut("is_breached", &mut breached)?,
     };
     py.detach(|| spend::check_budget_batch(spend, limit, warning_ratio, out))
-        .map_err(value_error)
+        .map_err(py_err)
 }
 
 /// A spike check (`method` "mean", "mad" or "percentile") on one series.
@@ -134,7 +135,7 @@ fn check_series(
         percentile,
         min_baseline,
     )?;
-    let a = check.apply(batch.row(0).map_err(value_error)?, &mut Vec::new());
+    let a = check.apply(batch.row(0).map_err(py_err)?, &mut Vec::new());
     Ok((a.latest_spend, a.baseline_mean, a.threshold, a.is_spike))
 }
 
@@ -192,7 +193,7 @@ fn series_batch<'py>(
         let batch = SeriesBatch::new(values, width, lengths)?;
         kernel(&batch, [&mut a, &mut b, &mut c], &mut flag)
     })
-    .map_err(value_error)?;
+    .map_err(py_err)?;
     Ok((
         a.into_pyarray(py),
         b.into_pyarray(py),
@@ -205,8 +206,8 @@ fn series_batch<'py>(
 #[pyfunction]
 fn check_burn_rate(spend_series: Vec<f64>, hot_multiplier: f64) -> PyResult<(f64, f64, f64, bool)> {
     let batch = SeriesBatch::single(&spend_series);
-    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
-    let b = spend::burn(batch.row(0).map_err(value_error)?, hot);
+    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(py_err)?;
+    let b = spend::burn(batch.row(0).map_err(py_err)?, hot);
     Ok((b.latest_spend, b.average_spend, b.burn_rate_ratio, b.is_hot))
 }
 
@@ -218,7 +219,7 @@ fn check_burn_rate_batch<'py>(
     lengths: Option<PyReadonlyArray1<'_, i64>>,
     hot_multiplier: f64,
 ) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
-    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?;
+    let hot = spend::check_hot_multiplier(hot_multiplier).map_err(py_err)?;
     series_batch(py, &spend_series, &lengths, |batch, [l, a, r], h| {
         let out = BurnColumns {
             latest_spend: l,
@@ -240,7 +241,7 @@ fn forecast_budget_breach(
 ) -> PyResult<(f64, f64, bool)> {
     let f =
         spend::forecast_budget_breach(current_spend, budget_limit, periods_elapsed, total_periods)
-            .map_err(value_error)?;
+            .map_err(py_err)?;
     Ok((f.projected_total_spend, f.projected_overrun, f.will_breach))
 }
 
@@ -277,7 +278,7 @@ fn forecast_budget_breach_batch(
         will_breach: slice_mut("will_breach", &mut breach)?,
     };
     py.detach(|| spend::forecast_batch(spend, limit, elapsed, total, out))
-        .map_err(value_error)
+        .map_err(py_err)
 }
 
 /// `(is_open, allow_operation, retry_after_steps)` for one set of counters.
@@ -292,7 +293,7 @@ fn evaluate_circuit_breaker(
         failure_threshold,
         cooldown_steps_remaining,
     )
-    .map_err(value_error)?;
+    .map_err(py_err)?;
     Ok((b.is_open, b.allow_operation, b.retry_after_steps))
 }
 
@@ -322,7 +323,7 @@ fn evaluate_circuit_breaker_batch(
         retry_after_steps: slice_mut("retry_after_steps", &mut retry)?,
     };
     py.detach(|| spend::breaker_batch(failures, threshold, cooldown, out))
-        .map_err(value_error)
+        .map_err(py_err)
 }
 
 /// Whether batch kernels run their AVX2 copies.
@@ -350,7 +351,7 @@ fn decide_batch<'py>(
     );
     let codes = py
         .detach(|| spend::decide_batch(breached, open, warning, spike))
-        .map_err(value_error)?;
+        .map_err(py_err)?;
     Ok(codes.into_pyarray(py))
 }
 
@@ -391,10 +392,10 @@ fn rolling_batch<'py>(
     min_baseline: f64,
     hot_multiplier: f64,
 ) -> PyResult<(F64s<'py>, F64s<'py>, Bools<'py>)> {
-    let window = spend::check_window(window).map_err(value_error)?;
+    let window = spend::check_window(window).map_err(py_err)?;
     let check = if method == "burn" {
         RollingCheck::Burn {
-            hot_multiplier: spend::check_hot_multiplier(hot_multiplier).map_err(value_error)?,
+            hot_multiplier: spend::check_hot_multiplier(hot_multiplier).map_err(py_err)?,
         }
     } else {
         RollingCheck::Anomaly(series_check(
@@ -419,7 +420,7 @@ fn rolling_batch<'py>(
         };
         spend::rolling_batch(&check, &batch, window, out)
     })
-    .map_err(value_error)?;
+    .map_err(py_err)?;
     Ok((
         baseline.into_pyarray(py),
         level.into_pyarray(py),

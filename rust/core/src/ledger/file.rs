@@ -148,21 +148,41 @@ fn write_verdict(o: &mut Out, v: &Verdict) {
     o.int(v.reserved);
     o.opt(v.expires_at_ms, Out::int);
     o.caps(v.caps.as_ref());
-    o.opt(v.reason_code.as_deref(), Out::str);
-    o.opt(v.denied_scope.as_deref(), Out::str);
+    o.opt(v.reason_code(), Out::str);
+    o.opt(v.denied_scope(), Out::str);
 }
 
 fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
+    let decision = i.named(&DECISIONS, Decision::name)?;
+    let reservation_id = i.opt(In::str)?;
+    let affected_scopes = i.strs()?;
+    let scope_path = i.str()?;
+    let reserved = i.int()?;
+    let expires_at_ms = i.opt(In::int)?;
+    let caps = i.caps()?;
+    let reason_code = i.opt(In::str)?;
+    let scope = i.opt(In::str)?;
+    let denial = match (reason_code.as_deref(), scope) {
+        (None, None) => None,
+        (Some("BUDGET_NOT_FOUND"), None) => Some(LedgerError::BudgetNotFound {
+            scope_path: scope_path.clone(),
+        }),
+        (Some("OVERDRAFT_LIMIT_EXCEEDED"), Some(scope)) => {
+            Some(LedgerError::OverdraftLimitExceeded { scope })
+        }
+        (Some("DEBT_OUTSTANDING"), Some(scope)) => Some(LedgerError::DebtOutstanding { scope }),
+        (Some("BUDGET_EXCEEDED"), Some(scope)) => Some(LedgerError::BudgetExceeded { scope }),
+        _ => return Err(corrupt("unknown denial")),
+    };
     Ok(Verdict {
-        decision: i.named(&DECISIONS, Decision::name)?,
-        reservation_id: i.opt(In::str)?,
-        affected_scopes: i.strs()?,
-        scope_path: i.str()?,
-        reserved: i.int()?,
-        expires_at_ms: i.opt(In::int)?,
-        caps: i.caps()?,
-        reason_code: i.opt(In::str)?,
-        denied_scope: i.opt(In::str)?,
+        decision,
+        reservation_id,
+        affected_scopes,
+        scope_path,
+        reserved,
+        expires_at_ms,
+        caps,
+        denial,
     })
 }
 
@@ -265,7 +285,7 @@ fn write_answer(o: &mut Out, a: &Answer) {
 
 fn read_answer(i: &mut In<'_>) -> io::Result<Answer> {
     Ok(match i.token()? {
-        "verdict" => Answer::Verdict(read_verdict(i)?),
+        "verdict" => Answer::Verdict(Box::new(read_verdict(i)?)),
         "committed" => Answer::Committed(Committed {
             charged: i.int()?,
             released: i.int()?,

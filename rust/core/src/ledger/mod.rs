@@ -71,11 +71,10 @@ impl Unit {
     /// The unit named `name`.
     pub fn from_name(name: &str) -> Result<Unit, Error> {
         UNITS.into_iter().find(|u| u.name() == name).ok_or_else(|| {
-            Error::invalid(
+            Error::bad(
                 "unit",
-                format!(
-                    "must be one of USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS; got {name:?}"
-                ),
+                "must be one of USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS",
+                format_args!("{:?}", name),
             )
         })
     }
@@ -112,9 +111,10 @@ impl Overage {
         .into_iter()
         .find(|o| o.name() == name)
         .ok_or_else(|| {
-            Error::invalid(
+            Error::bad(
                 "overage_policy",
-                format!("must be REJECT, ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT; got {name:?}"),
+                "must be REJECT, ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT",
+                format_args!("{:?}", name),
             )
         })
     }
@@ -179,9 +179,10 @@ impl Status {
             .into_iter()
             .find(|s| s.name() == name)
             .ok_or_else(|| {
-                Error::invalid(
+                Error::bad(
                     "status",
-                    format!("must be ACTIVE, COMMITTED, RELEASED or EXPIRED; got {name:?}"),
+                    "must be ACTIVE, COMMITTED, RELEASED or EXPIRED",
+                    format_args!("{:?}", name),
                 )
             })
     }
@@ -212,9 +213,10 @@ impl Subject {
         for (name, level) in self.levels.iter().zip(LEVELS) {
             if let Some(name) = name {
                 if name.is_empty() || name.chars().count() > 128 || name.contains('/') {
-                    return Err(Error::invalid(
+                    return Err(Error::bad(
                         level,
-                        format!("must be 1 to 128 characters without '/'; got {name:?}"),
+                        "must be 1 to 128 characters without '/'",
+                        format_args!("{:?}", name),
                     ));
                 }
             }
@@ -264,15 +266,17 @@ impl Action {
     /// Checks the protocol's limits.
     pub fn validate(&self) -> Result<(), Error> {
         if self.kind.is_empty() || self.kind.chars().count() > 64 {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "action_kind",
-                format!("must be 1 to 64 characters; got {:?}", self.kind),
+                "must be 1 to 64 characters",
+                format_args!("{:?}", self.kind),
             ));
         }
         if self.name.is_empty() || self.name.chars().count() > 256 {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "action_name",
-                format!("must be 1 to 256 characters; got {:?}", self.name),
+                "must be 1 to 256 characters",
+                format_args!("{:?}", self.name),
             ));
         }
         if self.tags.len() > 10 {
@@ -460,11 +464,24 @@ pub struct Verdict {
     pub expires_at_ms: Option<i64>,
     /// The caps of an ALLOW_WITH_CAPS.
     pub caps: Option<Caps>,
-    /// Why it was denied: OVERDRAFT_LIMIT_EXCEEDED, DEBT_OUTSTANDING, BUDGET_EXCEEDED or
-    /// BUDGET_NOT_FOUND.
-    pub reason_code: Option<String>,
-    /// The scope that denied it.
-    pub denied_scope: Option<String>,
+    /// Why it was denied: the error a live reservation answers (OVERDRAFT_LIMIT_EXCEEDED,
+    /// DEBT_OUTSTANDING, BUDGET_EXCEEDED or BUDGET_NOT_FOUND).
+    pub denial: Option<LedgerError>,
+}
+
+impl Verdict {
+    /// The denial's kind (see [`LedgerError::kind`]), the protocol's `reason_code`.
+    pub fn reason_code(&self) -> Option<&'static str> {
+        self.denial.as_ref().map(LedgerError::kind)
+    }
+
+    /// The scope that denied it (none when no scope has a budget).
+    pub fn denied_scope(&self) -> Option<&str> {
+        match &self.denial {
+            Some(LedgerError::BudgetNotFound { .. }) | None => None,
+            Some(denial) => denial.scope(),
+        }
+    }
 }
 
 /// The answer to a commit.
@@ -492,7 +509,7 @@ pub struct Debited {
 }
 
 /// Why an operation failed (besides bad input, which is [`LedgerError::Invalid`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerError {
     /// Bad input.
     Invalid(Error),
@@ -564,6 +581,41 @@ impl LedgerError {
         }
     }
 
+    /// What went wrong, one name per variant: the protocol's code, except that a missing budget
+    /// (`BUDGET_NOT_FOUND`) and a missing reservation (`RESERVATION_NOT_FOUND`) are told apart,
+    /// and bad input is `INVALID_REQUEST`. The facade keys its exception classes by it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LedgerError::BudgetNotFound { .. } => "BUDGET_NOT_FOUND",
+            LedgerError::NotFound { .. } => "RESERVATION_NOT_FOUND",
+            other => other.code(),
+        }
+    }
+
+    /// Every kind [`LedgerError::kind`] answers.
+    pub const KINDS: [&'static str; 10] = [
+        "INVALID_REQUEST",
+        "BUDGET_EXCEEDED",
+        "OVERDRAFT_LIMIT_EXCEEDED",
+        "DEBT_OUTSTANDING",
+        "BUDGET_NOT_FOUND",
+        "RESERVATION_EXPIRED",
+        "RESERVATION_FINALIZED",
+        "RESERVATION_NOT_FOUND",
+        "IDEMPOTENCY_MISMATCH",
+        "UNIT_MISMATCH",
+    ];
+
+    /// The reservation concerned, if any.
+    pub fn reservation_id(&self) -> Option<&str> {
+        match self {
+            LedgerError::ReservationExpired { id }
+            | LedgerError::ReservationFinalized { id, .. }
+            | LedgerError::NotFound { id } => Some(id),
+            _ => None,
+        }
+    }
+
     /// The scope concerned, if any.
     pub fn scope(&self) -> Option<&str> {
         match self {
@@ -619,7 +671,7 @@ impl From<Error> for LedgerError {
 /// A stored answer, replayed for a repeated idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
-    Verdict(Verdict),
+    Verdict(Box<Verdict>),
     Committed(Committed),
     Released(i64),
     Extended(i64),
@@ -792,9 +844,10 @@ fn amount(param: &'static str, value: i64) -> Result<i64, Error> {
     if (0..=MAX_AMOUNT).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             param,
-            format!("must be an integer in [0, {MAX_AMOUNT}]; got {value}"),
+            format!("must be an integer in [0, {MAX_AMOUNT}]"),
+            value,
         ))
     }
 }
@@ -803,9 +856,10 @@ fn in_range(param: &'static str, value: i64, lo: i64, hi: i64) -> Result<i64, Er
     if (lo..=hi).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::invalid(
+        Err(Error::bad(
             param,
-            format!("must be between {lo} and {hi}; got {value}"),
+            format!("must be between {lo} and {hi}"),
+            value,
         ))
     }
 }
@@ -823,10 +877,7 @@ fn check_key(idempotency_key: Option<&str>) -> Result<Option<&str>, Error> {
 /// Checks a scope path (`level:name[/level:name...]`, levels in order) and returns it.
 pub fn check_scope_path(path: &str) -> Result<&str, Error> {
     let bad = || {
-        Error::invalid(
-            "scope",
-            format!("must be a path like \"tenant:acme/app:chat\" with levels in the order tenant, workspace, app, workflow, agent, toolset; got {path:?}"),
-        )
+        Error::bad("scope", "must be a path like \"tenant:acme/app:chat\" with levels in the order tenant, workspace, app, workflow, agent, toolset", format_args!("{:?}", path))
     };
     let mut next_level = 0;
     for part in path.split('/') {
@@ -846,9 +897,10 @@ impl Ledger {
     pub fn new(retention: Retention) -> Result<Self, Error> {
         in_range("retention_ms", retention.ms, 60_000, i64::MAX / 4)?;
         if retention.max_retained < 1_000 {
-            return Err(Error::invalid(
+            return Err(Error::bad(
                 "max_retained",
-                format!("must be at least 1000; got {}", retention.max_retained),
+                "must be at least 1000",
+                retention.max_retained,
             ));
         }
         Ok(Ledger {
@@ -928,8 +980,8 @@ impl Ledger {
         }
         let (mut verdict, slots) =
             evaluate(&state, &request.subject, request.unit, request.estimate);
-        if verdict.decision == Decision::Deny && !request.dry_run {
-            return Err(denial(&verdict));
+        if let (Some(denial), false) = (&verdict.denial, request.dry_run) {
+            return Err(denial.clone());
         }
         if !request.dry_run {
             state.next_id += 1;
@@ -965,7 +1017,7 @@ impl Ledger {
             verdict.expires_at_ms = Some(expires_at_ms);
         }
         self.remember(&mut state, now_ms, Op::Reserve, key, payload, || {
-            Answer::Verdict(verdict.clone())
+            Answer::Verdict(Box::new(verdict.clone()))
         });
         Ok(verdict)
     }
@@ -995,7 +1047,7 @@ impl Ledger {
         }
         let (verdict, _) = evaluate(&state, subject, unit, estimate);
         self.remember(&mut state, now_ms, Op::Decide, key, payload, || {
-            Answer::Verdict(verdict.clone())
+            Answer::Verdict(Box::new(verdict.clone()))
         });
         Ok(verdict)
     }
@@ -1357,7 +1409,7 @@ fn budgeted_scopes(
 /// The answer to reserving `estimate` now, and the slots of the budgets it draws on.
 fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> (Verdict, Vec<usize>) {
     let (scopes, slots, scope_path) = budgeted_scopes(state, subject, unit);
-    let deny = |reason: &str, scope: Option<&String>| Verdict {
+    let deny = |denial: LedgerError| Verdict {
         decision: Decision::Deny,
         reservation_id: None,
         affected_scopes: scopes.clone(),
@@ -1365,25 +1417,25 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> (Ver
         reserved: 0,
         expires_at_ms: None,
         caps: None,
-        reason_code: Some(reason.to_string()),
-        denied_scope: scope.cloned(),
+        denial: Some(denial),
     };
     if scopes.is_empty() {
-        return (deny("BUDGET_NOT_FOUND", None), slots);
+        let scope_path = scope_path.clone();
+        return (deny(LedgerError::BudgetNotFound { scope_path }), slots);
     }
     // The protocol's precedence: over-limit, then debt, then the amount.
     let first = |fails: &dyn Fn(&Budget) -> bool| {
         let at = slots.iter().position(|&slot| fails(state.budget(slot)))?;
-        Some(&scopes[at])
+        Some(scopes[at].clone())
     };
     if let Some(scope) = first(&Budget::is_over_limit) {
-        return (deny("OVERDRAFT_LIMIT_EXCEEDED", Some(scope)), slots);
+        return (deny(LedgerError::OverdraftLimitExceeded { scope }), slots);
     }
     if let Some(scope) = first(&|b| b.debt > 0) {
-        return (deny("DEBT_OUTSTANDING", Some(scope)), slots);
+        return (deny(LedgerError::DebtOutstanding { scope }), slots);
     }
     if let Some(scope) = first(&|b| b.remaining() < estimate) {
-        return (deny("BUDGET_EXCEEDED", Some(scope)), slots);
+        return (deny(LedgerError::BudgetExceeded { scope }), slots);
     }
     let mut caps = Caps::default();
     for &slot in &slots {
@@ -1404,8 +1456,7 @@ fn evaluate(state: &State, subject: &Subject, unit: Unit, estimate: i64) -> (Ver
         reserved: 0,
         expires_at_ms: None,
         caps: with_caps.then_some(caps),
-        reason_code: None,
-        denied_scope: None,
+        denial: None,
     };
     (verdict, slots)
 }
@@ -1526,19 +1577,6 @@ fn with_slots<T>(state: &mut State, number: u64, f: impl FnOnce(&mut State, &[us
     out
 }
 
-/// The error a live reservation answers for a denial.
-fn denial(verdict: &Verdict) -> LedgerError {
-    let scope = verdict.denied_scope.clone().unwrap_or_default();
-    match verdict.reason_code.as_deref() {
-        Some("OVERDRAFT_LIMIT_EXCEEDED") => LedgerError::OverdraftLimitExceeded { scope },
-        Some("DEBT_OUTSTANDING") => LedgerError::DebtOutstanding { scope },
-        Some("BUDGET_EXCEEDED") => LedgerError::BudgetExceeded { scope },
-        _ => LedgerError::BudgetNotFound {
-            scope_path: verdict.scope_path.clone(),
-        },
-    }
-}
-
 fn unhold(state: &mut State, slots: &[usize], held: i64) {
     for &slot in slots {
         state.budget_mut(slot).reserved -= held;
@@ -1593,7 +1631,7 @@ fn replay(
 
 fn answer_verdict(answer: Answer) -> Verdict {
     match answer {
-        Answer::Verdict(v) => v,
+        Answer::Verdict(v) => *v,
         _ => unreachable!("reserve and decide keys store verdicts"),
     }
 }

@@ -137,7 +137,7 @@ fn every_scope_of_the_path_must_allow_and_caps_narrow() {
     };
     let v = l.reserve(T, Some("dry"), dry).unwrap();
     assert_eq!(
-        (v.decision, v.reason_code.as_deref(), v.reservation_id),
+        (v.decision, v.reason_code(), v.reservation_id),
         (Decision::Deny, Some("BUDGET_EXCEEDED"), None)
     );
     let v = l
@@ -228,7 +228,7 @@ fn overage_policies_follow_the_protocol() {
         .decide(T, Some("d"), &s, &action(), Unit::Tokens, 1)
         .unwrap();
     assert_eq!(
-        (d.decision, d.reason_code.as_deref()),
+        (d.decision, d.reason_code()),
         (Decision::Deny, Some("DEBT_OUTSTANDING"))
     );
     assert_eq!(l.release(T, Some("x"), &too_far).unwrap(), 100);
@@ -402,7 +402,7 @@ fn bad_input_names_the_parameter() {
     let l = ledger();
     let s = subject("acme", None);
     let param = |e: LedgerError| match e {
-        LedgerError::Invalid(Error::Invalid { param, .. }) => param,
+        LedgerError::Invalid(Error { param, .. }) => param,
         other => panic!("{other:?}"),
     };
     let mut r = request(&s, -1, Overage::Reject);
