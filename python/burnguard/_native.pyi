@@ -1,13 +1,16 @@
-"""Stubs for burnguard._native, the Rust engine. Every function raises ValueError naming the
-parameter on bad input. Read methods return the facade's result dataclasses, built natively."""
+"""Stubs for burnguard._native, the Rust engine, checked against the module by
+``python -m mypy.stubtest burnguard._native`` in CI. Every function raises
+``burnguard.InvalidArgumentError`` (a ValueError) naming the parameter on bad input. Read
+methods return the facade's result dataclasses, built natively."""
 
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar
+from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self, disjoint_base
 
 from burnguard.ledger import (
     Action,
@@ -34,12 +37,49 @@ from burnguard.slo.models import (
     SLOSnapshot,
 )
 
+__all__ = [
+    "LEDGER_ERROR_KINDS",
+    "PROVIDERS",
+    "VARIANCE_WARNING_RATIO",
+    "BreakerCore",
+    "BreakerPermit",
+    "Guarded",
+    "LedgerCore",
+    "PricingCore",
+    "RouteCore",
+    "RouteTableCore",
+    "SloCore",
+    "__version__",
+    "bind_breaker_error",
+    "bind_error_classes",
+    "bind_ledger_classes",
+    "bind_result_classes",
+    "check_budget",
+    "check_budget_batch",
+    "check_burn_rate",
+    "check_burn_rate_batch",
+    "check_series",
+    "check_series_batch",
+    "checked_timestamp",
+    "decide",
+    "decide_batch",
+    "evaluate_circuit_breaker",
+    "evaluate_circuit_breaker_batch",
+    "forecast_budget_breach",
+    "forecast_budget_breach_batch",
+    "rolling_batch",
+    "uses_avx2",
+    "validate_slo",
+    "workbook_policies",
+]
+
 __version__: str
 
+@final
 class SloCore:
     """One SLO's bounded, lock-free window and the figures on it."""
 
-    def __init__(self, definition: SLODefinition, *, clock: Callable[[], float] | None = None) -> None: ...
+    def __new__(cls, definition: SLODefinition, *, clock: Callable[[], float] | None = None) -> Self: ...
     def record(self, success: bool, *, at: float | None = None) -> None: ...
     def record_success(self, *, at: float | None = None) -> None: ...
     def record_failure(self, *, at: float | None = None) -> None: ...
@@ -83,21 +123,21 @@ LEDGER_ERROR_KINDS: list[str]
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
 
 # ---- spend safeguards: scalar checks return tuples, batch checks one array per field ----
-F64s = npt.NDArray[np.float64]
-Bools = npt.NDArray[np.bool_]
-I64s = npt.NDArray[np.int64]
+_F64s: TypeAlias = npt.NDArray[np.float64]
+_Bools: TypeAlias = npt.NDArray[np.bool_]
+_I64s: TypeAlias = npt.NDArray[np.int64]
 
 def check_budget(
     current_spend: float, budget_limit: float, warning_ratio: float
 ) -> tuple[float, float, bool, bool]: ...
 def check_budget_batch(
-    current_spend: F64s,
-    budget_limit: F64s,
+    current_spend: _F64s,
+    budget_limit: _F64s,
     warning_ratio: float,
-    usage_ratio: F64s,
-    remaining_budget: F64s,
-    is_warning: Bools,
-    is_breached: Bools,
+    usage_ratio: _F64s,
+    remaining_budget: _F64s,
+    is_warning: _Bools,
+    is_breached: _Bools,
 ) -> None: ...
 def check_series(
     spend_series: list[float],
@@ -110,8 +150,8 @@ def check_series(
     min_baseline: float = 0.0,
 ) -> tuple[float, float, float, bool]: ...
 def check_series_batch(
-    spend_series: F64s,
-    lengths: I64s | None,
+    spend_series: _F64s,
+    lengths: _I64s | None,
     method: str,
     *,
     spike_multiplier: float = 1.5,
@@ -119,44 +159,44 @@ def check_series_batch(
     min_mad: float = 0.0,
     percentile: float = 0.95,
     min_baseline: float = 0.0,
-) -> tuple[F64s, F64s, F64s, Bools]: ...
+) -> tuple[_F64s, _F64s, _F64s, _Bools]: ...
 def check_burn_rate(spend_series: list[float], hot_multiplier: float) -> tuple[float, float, float, bool]: ...
 def check_burn_rate_batch(
-    spend_series: F64s, lengths: I64s | None, hot_multiplier: float
-) -> tuple[F64s, F64s, F64s, Bools]: ...
+    spend_series: _F64s, lengths: _I64s | None, hot_multiplier: float
+) -> tuple[_F64s, _F64s, _F64s, _Bools]: ...
 def forecast_budget_breach(
     current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int
 ) -> tuple[float, float, bool]: ...
 def forecast_budget_breach_batch(
-    current_spend: F64s,
-    budget_limit: F64s,
-    periods_elapsed: I64s,
-    total_periods: I64s,
-    projected_total_spend: F64s,
-    projected_overrun: F64s,
-    will_breach: Bools,
+    current_spend: _F64s,
+    budget_limit: _F64s,
+    periods_elapsed: _I64s,
+    total_periods: _I64s,
+    projected_total_spend: _F64s,
+    projected_overrun: _F64s,
+    will_breach: _Bools,
 ) -> None: ...
 def evaluate_circuit_breaker(
     consecutive_failures: int, failure_threshold: int, cooldown_steps_remaining: int
 ) -> tuple[bool, bool, int]: ...
 def evaluate_circuit_breaker_batch(
-    consecutive_failures: I64s,
-    failure_threshold: I64s,
-    cooldown_steps_remaining: I64s,
-    is_open: Bools,
-    allow_operation: Bools,
-    retry_after_steps: I64s,
+    consecutive_failures: _I64s,
+    failure_threshold: _I64s,
+    cooldown_steps_remaining: _I64s,
+    is_open: _Bools,
+    allow_operation: _Bools,
+    retry_after_steps: _I64s,
 ) -> None: ...
 def uses_avx2() -> bool: ...
 def decide(
     is_breached: bool, is_open: bool, is_warning: bool, is_spike: bool
 ) -> tuple[int, str, str, str]: ...
 def decide_batch(
-    is_breached: Bools, is_open: Bools, is_warning: Bools, is_spike: Bools
+    is_breached: _Bools, is_open: _Bools, is_warning: _Bools, is_spike: _Bools
 ) -> npt.NDArray[np.uint8]: ...
 def rolling_batch(
-    spend_series: F64s,
-    lengths: I64s | None,
+    spend_series: _F64s,
+    lengths: _I64s | None,
     window: int,
     method: str,
     *,
@@ -166,7 +206,7 @@ def rolling_batch(
     percentile: float = 0.95,
     min_baseline: float = 0.0,
     hot_multiplier: float = 1.4,
-) -> tuple[F64s, F64s, Bools]: ...
+) -> tuple[_F64s, _F64s, _Bools]: ...
 
 # Circuit breaker -------------------------------------------------------------------------------
 
@@ -176,6 +216,7 @@ _B = TypeVar("_B", bound="BreakerCore")
 
 def bind_breaker_error(error: type[Exception]) -> None: ...
 
+@final
 class BreakerPermit:
     """Permission for one call; complete it exactly once (RuntimeError on a second time)."""
 
@@ -189,11 +230,13 @@ class BreakerPermit:
     def ignore(self) -> None: ...
     def complete_with(self, error: BaseException | None = None, result: object = None) -> None: ...
 
+@final
 class Guarded:
     @property
     def breaker(self) -> BreakerCore: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
+@disjoint_base
 class BreakerCore:
     def __new__(
         cls: type[_B],
@@ -242,20 +285,21 @@ class BreakerCore:
 
 def bind_ledger_classes(results: dict[str, type[Any]], members: dict[str, Any]) -> None: ...
 
+@disjoint_base
 class LedgerCore:
     """The reservation ledger (``burnguard.Ledger`` subclasses it). Units and policies are their
     enum members or names; amounts are ints or ``Amount``s; results are the facade's
     dataclasses; failures raise its typed errors (``ValueError`` naming the parameter for bad
     input)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
         max_retained: int = 100_000,
         _path: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
     def set_budget(
         self,
@@ -315,6 +359,7 @@ class LedgerCore:
 
 # Per-route windows (burnguard.routes).
 
+@final
 class RouteCore:
     def record(
         self, duration: float, error: bool = False, bytes: int = 0, at: float | None = None
@@ -323,7 +368,7 @@ class RouteCore:
         self,
         window_seconds: float,
         quantiles: list[float],
-        now: float | None = None,
+        at: float | None = None,
         warmup_seconds: float = 0.0,
     ) -> tuple[int, int, int, float, float, list[float] | None, float]: ...
     @property
@@ -335,15 +380,24 @@ class RouteCore:
     @property
     def memory_bytes(self) -> int: ...
 
+@final
 class RouteTableCore:
-    def __init__(self, max_routes: int, retain_seconds: float, overflow_key: str) -> None: ...
+    def __new__(
+        cls,
+        max_routes: int,
+        retain_seconds: float,
+        overflow_key: str,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> Self: ...
+    def now(self) -> float: ...
     def route(self, key: str) -> tuple[str, RouteCore]: ...
     def routes(self) -> list[tuple[str, RouteCore]]: ...
 
 # Cost projections (burnguard.cost).
 
 PROVIDERS: list[str]
-Projection: TypeAlias = tuple[
+_Projection: TypeAlias = tuple[
     tuple[float, float, float],  # observed rps, projected rps, required cores
     tuple[str, int],  # instance, count
     tuple[float, float, float, float, float],  # compute $, egress GiB, egress $, monthly $, $ per user
@@ -353,15 +407,16 @@ Projection: TypeAlias = tuple[
 ]
 VARIANCE_WARNING_RATIO: float
 
+@final
 class PricingCore:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         provider: str,
         region: str,
         date: str,
         instances: list[tuple[str, float, float, float]],
         egress_usd_per_gib: float,
-    ) -> None: ...
+    ) -> Self: ...
     @staticmethod
     def bundled(provider: str) -> PricingCore: ...
     def describe(self) -> tuple[str, str, str, float]: ...
@@ -371,4 +426,4 @@ class PricingCore:
         usages: list[tuple[int, float, float, float, tuple[float, float, float], float | None]],
         target_users: float,
         requests_per_user_per_second: float,
-    ) -> list[Projection | None]: ...
+    ) -> list[_Projection | None]: ...

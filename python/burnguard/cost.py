@@ -20,7 +20,6 @@ starts do not inflate the projection. The math runs in the native core.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -216,16 +215,20 @@ class CostModel:
             return budget.get(route, budget.get("*"))
         return budget
 
-    def project(self, routes: RouteTable | RouteGuard, *, now: float | None = None) -> CostReport:
-        """Every route's projection over the last ``window_seconds`` before ``now``."""
+    def project(
+        self, routes: RouteTable | RouteGuard, *, at: float | None = None, now: float | None = None
+    ) -> CostReport:
+        """Every route's projection over the last ``window_seconds`` before ``at`` (default: now
+        by the table's clock; ``now=`` is its old spelling)."""
         table = routes.routes if isinstance(routes, RouteGuard) else routes
-        now = time.time() if now is None else now
+        if at is None and now is None:
+            at = table.now()  # one moment for every route
         settled: list[RouteSummary] = []
         warming_up: list[str] = []
         excluded = 0
         for stats in table.stats():
-            seen = stats.summary(self.window_seconds, now=now).requests
-            summary = stats.summary(self.window_seconds, now=now, warmup_seconds=self.warmup_seconds)
+            seen = stats.summary(self.window_seconds, at=at, now=now).requests
+            summary = stats.summary(self.window_seconds, at=at, now=now, warmup_seconds=self.warmup_seconds)
             excluded += seen - summary.requests
             if summary.requests:
                 settled.append(summary)
@@ -262,7 +265,7 @@ class CostModel:
         )
 
 
-def _route_cost(s: RouteSummary, projection: _native.Projection, budget: float | None) -> RouteCost:
+def _route_cost(s: RouteSummary, projection: _native._Projection, budget: float | None) -> RouteCost:
     (observed, projected, cores), (instance, count), money, request_cost, flags, curve = projection
     compute, egress_gib, egress_usd, monthly, per_user = money
     variance_ratio, variance_warning, over_budget = flags

@@ -66,13 +66,19 @@ class _BadInput(BurnguardError):
         """The message without the parameter and position: ``requirement; got value``."""
         return self.requirement if self.value is None else f"{self.requirement}; got {self.value}"
 
+    def renamed(self: _E, param: str) -> _E:
+        """The same error about ``param`` (the spelling the caller used for it)."""
+        return self._about(param, self.index)
+
     def at(self: _E, index: tuple[int, ...]) -> _E:
         """The same error about element ``index`` of the parameter (for a batch the facade
         flattened before the call)."""
-        position = ", ".join(map(str, index))
-        return type(self)(
-            f"{self.param}[{position}] {self.reason()}", self.param, index, self.value, self.requirement
-        )
+        return self._about(self.param, index)
+
+    def _about(self: _E, param: str, index: tuple[int, ...]) -> _E:
+        position = f"[{', '.join(map(str, index))}]" if index else ""
+        message = f"{param}{position} {self.reason()}"
+        return type(self)(message, param, index, self.value, self.requirement)
 
 
 class InvalidArgumentError(_BadInput, ValueError):

@@ -8,11 +8,12 @@ relative error, so any window from a minute to ``retain_seconds`` can be asked f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from burnguard import _native
 from burnguard._results import Result
-from burnguard.errors import invalid
+from burnguard.errors import InvalidArgumentError, invalid
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 """The latency quantiles a summary reports (p50, p90, p95, p99)."""
@@ -66,13 +67,26 @@ class RouteStats:
         """``record(duration, error=False, bytes=0, at=None)``: one request, ended ``at``."""
 
     def summary(
-        self, window_seconds: float = 300.0, *, now: float | None = None, warmup_seconds: float = 0.0
+        self,
+        window_seconds: float = 300.0,
+        *,
+        at: float | None = None,
+        warmup_seconds: float = 0.0,
+        now: float | None = None,
     ) -> RouteSummary:
-        """The route's figures over the last ``window_seconds`` (default 5 minutes). With
-        ``warmup_seconds``, buckets that begin within that long of the route's first request
-        are left out (buckets are 1 minute wide for windows up to 15 minutes)."""
+        """The route's figures over the last ``window_seconds`` (default 5 minutes) before ``at``
+        (default: now; ``now=`` is its old spelling). With ``warmup_seconds``, buckets that
+        begin within that long of the route's first request are left out (buckets are 1 minute
+        wide for windows up to 15 minutes)."""
+        if now is not None:
+            if at is not None:
+                raise InvalidArgumentError("give at= or its old spelling now=, not both", "at")
+            try:
+                return self.summary(window_seconds, at=now, warmup_seconds=warmup_seconds)
+            except InvalidArgumentError as err:
+                raise (err.renamed("now") if err.param == "at" else err) from None
         requests, errors, sent, duration, top, quantiles, covered = self._core.summary(
-            window_seconds, list(QUANTILES), now, warmup_seconds
+            window_seconds, list(QUANTILES), at, warmup_seconds
         )
         p50, p90, p95, p99 = quantiles if quantiles is not None else (float("nan"),) * 4
         return RouteSummary(
@@ -120,10 +134,11 @@ class RouteTable:
         max_routes: int = 64,
         retain_seconds: float = 2_592_000.0,
         overflow_label: str = "OTHER",
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if isinstance(max_routes, bool) or not isinstance(max_routes, int) or max_routes < 1:
             raise invalid("max_routes", "must be an int >= 1", repr(max_routes))
-        self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label)
+        self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label, clock=clock)
         self.max_routes = max_routes
         self.retain_seconds = retain_seconds
         self.overflow_label = overflow_label
@@ -139,9 +154,15 @@ class RouteTable:
                 self._routes[key] = stats
         return stats
 
-    def summaries(self, window_seconds: float = 300.0, *, now: float | None = None) -> list[RouteSummary]:
-        """Every route's figures over the window, sorted by key."""
-        return [stats.summary(window_seconds, now=now) for stats in self.stats()]
+    def summaries(
+        self, window_seconds: float = 300.0, *, at: float | None = None, now: float | None = None
+    ) -> list[RouteSummary]:
+        """Every route's figures over the window before ``at`` (default: now), sorted by key."""
+        return [stats.summary(window_seconds, at=at, now=now) for stats in self.stats()]
+
+    def now(self) -> float:
+        """The time now by the table's clock."""
+        return self._core.now()
 
     def stats(self) -> list[RouteStats]:
         """Every route held, sorted by key."""

@@ -10,6 +10,7 @@
 //!
 //! Time is an input: every operation that needs the time takes it, in seconds.
 
+use crate::clock::{self, Clock, Start};
 use crate::error::Error;
 use crate::sync::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 
@@ -78,6 +79,22 @@ pub enum SlidingWindow {
     Count(u32),
     /// The calls of the last `n` seconds.
     Time(u32),
+}
+
+impl SlidingWindow {
+    /// The window of `size` named `kind`: `count` (or resilience4j's `COUNT_BASED`) or `time`
+    /// (`TIME_BASED`).
+    pub fn named(kind: &str, size: u32) -> Result<Self, Error> {
+        match kind {
+            "count" | "COUNT_BASED" => Ok(SlidingWindow::Count(size)),
+            "time" | "TIME_BASED" => Ok(SlidingWindow::Time(size)),
+            other => Err(Error::bad(
+                "sliding_window_type",
+                "must be \"count\" or \"time\"",
+                format_args!("{other:?}"),
+            )),
+        }
+    }
 }
 
 /// A breaker's configuration, in resilience4j's terms. Durations are in seconds.
@@ -288,6 +305,32 @@ impl Permit {
     /// The state the call was permitted in.
     pub fn state(&self) -> State {
         self.state
+    }
+}
+
+/// A permitted call under way: its permit, and when it started if calls are timed (a
+/// slow-call threshold is set). From [`Breaker::begin`], for [`Breaker::end`].
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The permit.
+    pub permit: Permit,
+    start: Option<Start>,
+}
+
+/// The time for one decision: the injected clock's reading (taken up front, since reading
+/// it may fail), or the wall clock, read only if the decision needs the time.
+#[derive(Clone, Copy)]
+enum Moment {
+    Wall,
+    At(f64),
+}
+
+impl Moment {
+    fn get(self) -> f64 {
+        match self {
+            Moment::Wall => clock::wall(),
+            Moment::At(t) => t,
+        }
     }
 }
 
@@ -515,6 +558,7 @@ enum Window {
 /// The circuit breaker. See the module docs.
 pub struct Breaker {
     config: Config,
+    clock: Clock,
     word: AtomicU64,
     deadline: AtomicU64,
     window: Window,
@@ -525,8 +569,13 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    /// A CLOSED breaker; `seed` drives the jitter.
+    /// A CLOSED breaker on the wall clock; `seed` drives the jitter.
     pub fn new(config: Config, seed: u64) -> Result<Self, Error> {
+        Breaker::with_clock(config, seed, Clock::Wall)
+    }
+
+    /// As [`Breaker::new`], reading `clock` for the time.
+    pub fn with_clock(config: Config, seed: u64, clock: Clock) -> Result<Self, Error> {
         config.validate()?;
         let window = match config.sliding_window {
             SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
@@ -534,6 +583,7 @@ impl Breaker {
         };
         Ok(Breaker {
             config,
+            clock,
             word: AtomicU64::new(Word::new(State::Closed, 0, 0).0),
             deadline: AtomicU64::new(0),
             window,
@@ -547,6 +597,64 @@ impl Breaker {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The time now by the breaker's clock.
+    pub fn now(&self) -> Result<f64, Error> {
+        self.clock.read(None)
+    }
+
+    fn moment(&self) -> Result<Moment, Error> {
+        Ok(match &self.clock {
+            Clock::Wall => Moment::Wall,
+            clock => Moment::At(clock.read(None)?),
+        })
+    }
+
+    /// The slow-call rule: a call is slow when it took at least the slow-call threshold.
+    pub fn is_slow(&self, duration: f64) -> bool {
+        duration >= self.config.slow_call_duration_threshold
+    }
+
+    /// Asks to make a call now, by the breaker's clock: the call (timed if a slow-call
+    /// threshold is set) or the rejection, and the transition the request caused, if any.
+    #[allow(clippy::type_complexity)]
+    pub fn begin(&self) -> Result<(Result<Call, Rejection>, Option<Transition>), Error> {
+        let moment = self.moment()?;
+        let (acquired, transition) = self.try_acquire(|| moment.get());
+        let timed = self.config.slow_call_duration_threshold.is_finite();
+        let start = match (timed, moment) {
+            (false, _) => None,
+            (true, Moment::At(t)) => Some(Start::Injected(t)),
+            (true, Moment::Wall) => Some(self.clock.start()?),
+        };
+        Ok((acquired.map(|permit| Call { permit, start }), transition))
+    }
+
+    /// Ends `call` with `outcome`, now by the breaker's clock. It was slow if `force_slow`, or
+    /// if it took at least the slow-call threshold: `duration` seconds when given, else as
+    /// timed since [`Breaker::begin`]. Reports the transition it caused, if any.
+    pub fn end(
+        &self,
+        call: Call,
+        outcome: Outcome,
+        duration: Option<f64>,
+        force_slow: bool,
+    ) -> Result<Option<Transition>, Error> {
+        if let Some(d) = duration {
+            if !(d.is_finite() && d >= 0.0) {
+                return Err(Error::bad("duration", "must be finite seconds >= 0", d));
+            }
+        }
+        let moment = self.moment()?;
+        let took = match (duration, call.start, moment) {
+            (Some(d), _, _) => Some(d),
+            (None, Some(Start::Injected(t0)), Moment::At(t)) => Some((t - t0).max(0.0)),
+            (None, Some(start), _) => Some(self.clock.elapsed(start)?),
+            (None, None, _) => None,
+        };
+        let slow = force_slow || took.is_some_and(|d| self.is_slow(d));
+        Ok(self.record(call.permit, outcome, slow, || moment.get()))
     }
 
     /// Asks to make a call at time `now()` (read only when the state needs it). Also reports
@@ -1056,6 +1164,55 @@ mod tests {
             call(&b, 0.0, Outcome::Failure),
             moved(State::Closed, State::Open)
         );
+    }
+
+    struct Manual(std::sync::atomic::AtomicU64);
+
+    impl clock::TimeSource for Manual {
+        fn now(&self) -> Result<f64, Error> {
+            Ok(f64::from_bits(self.0.load(Ordering::Relaxed)))
+        }
+    }
+
+    #[test]
+    fn calls_on_the_breakers_clock_are_timed_by_it_and_judged_slow_by_the_rule() {
+        let source = Arc::new(Manual(std::sync::atomic::AtomicU64::new(100f64.to_bits())));
+        let config = Config {
+            slow_call_duration_threshold: 2.0,
+            slow_call_rate_threshold: 50.0,
+            ..small()
+        };
+        let b = Breaker::with_clock(config, 7, Clock::Injected(source.clone())).unwrap();
+        assert_eq!(b.now(), Ok(100.0));
+        assert!(b.is_slow(2.0) && !b.is_slow(1.999));
+        let set = |t: f64| source.0.store(t.to_bits(), Ordering::Relaxed);
+        for i in 0..4 {
+            let (call, _) = b.begin().unwrap();
+            set(100.0 + f64::from(i) * 10.0 + 2.5); // every call takes 2.5 s
+            b.end(call.unwrap(), Outcome::Success, None, false).unwrap();
+            set(100.0 + f64::from(i + 1) * 10.0);
+        }
+        let (snapshot, _) = b.snapshot(b.now().unwrap());
+        assert_eq!((snapshot.counts.calls, snapshot.counts.slow), (4, 4));
+        assert_eq!(snapshot.state, State::Open, "every call was slow");
+        // A given duration wins over the timing; a bad one records nothing.
+        let b = Breaker::with_clock(config, 7, Clock::Injected(source.clone())).unwrap();
+        let (call, _) = b.begin().unwrap();
+        let call = call.unwrap();
+        assert_eq!(
+            b.end(call, Outcome::Success, Some(-1.0), false)
+                .unwrap_err()
+                .param,
+            "duration"
+        );
+        b.end(call, Outcome::Success, Some(0.5), false).unwrap();
+        b.end(call, Outcome::Success, Some(0.5), true).unwrap();
+        let (snapshot, _) = b.snapshot(b.now().unwrap());
+        assert_eq!((snapshot.counts.calls, snapshot.counts.slow), (2, 1));
+        // An untimed breaker (no threshold) never calls a call slow unless told.
+        let b = Breaker::with_clock(small(), 7, Clock::Injected(source)).unwrap();
+        let (call, _) = b.begin().unwrap();
+        assert!(call.unwrap().start.is_none());
     }
 
     #[test]

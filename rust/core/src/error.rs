@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of bad input an [`Error`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +16,12 @@ pub enum ErrorKind {
     Value,
     /// A value of the wrong type (Python's `TypeError`).
     Type,
+    /// A caller's callback (an injected clock, say) failed; `source` holds its own error.
+    Callback,
 }
 
 /// Bad input to a core function, always naming the parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Error {
     /// Value or type.
     pub kind: ErrorKind,
@@ -31,7 +34,36 @@ pub struct Error {
     pub value: Option<String>,
     /// The requirement that was broken, such as `must be in (0, 1)`.
     pub requirement: String,
+    /// The callback's own error, for [`ErrorKind::Callback`].
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Errors are equal when their fields are; sources are compared by identity.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        let same_source = match (&self.source, &other.source) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_source
+            && (
+                self.kind,
+                &self.param,
+                &self.index,
+                &self.value,
+                &self.requirement,
+            ) == (
+                other.kind,
+                &other.param,
+                &other.index,
+                &other.value,
+                &other.requirement,
+            )
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// A bad value of `param` that broke `requirement` (no value shown).
@@ -42,6 +74,19 @@ impl Error {
             index: Vec::new(),
             value: None,
             requirement: requirement.into(),
+            source: None,
+        }
+    }
+
+    /// `param`, a caller's callback, failed with `source`.
+    pub fn callback(
+        param: impl Into<Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error {
+            kind: ErrorKind::Callback,
+            source: Some(Arc::new(source)),
+            ..Error::invalid(param, "raised")
         }
     }
 
@@ -97,7 +142,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -1,5 +1,6 @@
 //! burnguard-core: the engine behind burnguard. Pure Rust, no Python.
 //!
+//! * [`clock`]: the wall clock and injected time sources every stateful type reads.
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
@@ -9,12 +10,13 @@
 //! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
 //! * [`cost`]: per-route monthly cost projections; [`pricing`]: bundled cloud price tables.
 //! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
-// Unsafe code is denied everywhere but in the kernels `simd::widest!` defines: one call of
-// their AVX2 copy, once the CPU is known to have AVX2.
+// Unsafe code is denied everywhere but in the kernels `simd::widest!` defines (one call of
+// their AVX2 copy, once the CPU is known to have AVX2) and in `clock` (one libc call).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod breaker;
+pub mod clock;
 pub mod cost;
 pub mod error;
 pub mod ledger;

@@ -35,10 +35,10 @@
 //! long as a whole ring (16 minutes at least), would add to the next lap: the count is not
 //! lost, only placed later.
 
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::sketch::{Geometry, Mapping};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
-use crate::window::check_timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -121,11 +121,17 @@ pub struct RouteWindow {
     dropped: AtomicU64,
     /// The earliest request's end, in whole microseconds since the epoch (`u64::MAX`: none).
     first_micros: AtomicU64,
+    clock: Clock,
 }
 
 impl RouteWindow {
-    /// A window retaining `retain_seconds` (at least a day is always kept).
+    /// A window on the wall clock retaining `retain_seconds` (at least a day is always kept).
     pub fn new(retain_seconds: f64) -> Result<Self, Error> {
+        RouteWindow::with_clock(retain_seconds, Clock::Wall)
+    }
+
+    /// As [`RouteWindow::new`], reading `clock` when an operation is not given a time.
+    pub fn with_clock(retain_seconds: f64, clock: Clock) -> Result<Self, Error> {
         check_retain(retain_seconds)?;
         let days = (retain_seconds / DAY).ceil() as usize + 1;
         let mut tiers = Vec::with_capacity(SHORT_TIERS.len() + 1);
@@ -151,6 +157,7 @@ impl RouteWindow {
                 .collect(),
             dropped: AtomicU64::new(0),
             first_micros: AtomicU64::new(u64::MAX),
+            clock,
         })
     }
 
@@ -169,9 +176,16 @@ impl RouteWindow {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Records a request that ended at `ts` (seconds since the epoch) after `seconds`.
-    pub fn record(&self, ts: f64, seconds: f64, error: bool, bytes: u64) -> Result<(), Error> {
-        check_timestamp("at", ts)?;
+    /// Records a request that ended at `at` (seconds since the epoch; default: now) after
+    /// `seconds`.
+    pub fn record(
+        &self,
+        at: Option<f64>,
+        seconds: f64,
+        error: bool,
+        bytes: u64,
+    ) -> Result<(), Error> {
+        let ts = self.clock.read_coarse(at)?;
         if !(seconds.is_finite() && seconds >= 0.0) {
             return Err(Error::bad(
                 "duration",
@@ -252,17 +266,18 @@ impl RouteWindow {
         }
     }
 
-    /// The figures of the requests that ended in the last `window_seconds` before `now`,
+    /// The figures of the requests that ended in the last `window_seconds` before `at`
+    /// (default: now),
     /// with latency quantiles `qs` (each in [0, 1]). With `warmup_seconds > 0`, buckets that
     /// begin before the route's first request plus the warm-up are left out.
     pub fn summary(
         &self,
-        now: f64,
+        at: Option<f64>,
         window_seconds: f64,
         warmup_seconds: f64,
         qs: &[f64],
     ) -> Result<Summary, Error> {
-        check_timestamp("now", now)?;
+        let now = self.clock.read(at)?;
         let retained = self.retained_seconds();
         if !(window_seconds > 0.0 && window_seconds <= retained) {
             return Err(Error::bad(
@@ -345,6 +360,7 @@ pub struct RouteTable {
     retain_seconds: f64,
     overflow_key: String,
     routes: RwLock<HashMap<String, Arc<RouteWindow>>>,
+    clock: Clock,
 }
 
 impl RouteTable {
@@ -360,7 +376,13 @@ impl RouteTable {
             retain_seconds,
             overflow_key: overflow_key.to_owned(),
             routes: RwLock::new(HashMap::new()),
+            clock: Clock::Wall,
         })
+    }
+
+    /// The same table, its routes reading `clock` when an operation is not given a time.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        RouteTable { clock, ..self }
     }
 
     /// The route of `key` and the key it is held under: `key` itself, created on first sight,
@@ -376,11 +398,19 @@ impl RouteTable {
         } else {
             &self.overflow_key
         };
-        let window = || Arc::new(RouteWindow::new(self.retain_seconds).expect("checked in new"));
+        let window = || {
+            let window = RouteWindow::with_clock(self.retain_seconds, self.clock.clone());
+            Arc::new(window.expect("checked in new"))
+        };
         (
             key,
             routes.entry(key.to_owned()).or_insert_with(window).clone(),
         )
+    }
+
+    /// The time now by the table's clock.
+    pub fn now(&self) -> Result<f64, Error> {
+        self.clock.read(None)
     }
 
     /// Every route, sorted by key.
@@ -413,18 +443,18 @@ mod tests {
         for minute in 0..60 {
             for i in 0..100u32 {
                 let at = T0 + f64::from(minute) * 60.0 + f64::from(i) * 0.5;
-                w.record(at, f64::from(i + 1) * 0.01, i % 10 == 0, 1024)
+                w.record(Some(at), f64::from(i + 1) * 0.01, i % 10 == 0, 1024)
                     .unwrap();
             }
         }
         let now = T0 + 3600.0;
         let qs = [0.5, 0.9, 0.99, 1.0];
-        let last_minute = w.summary(now, 60.0, 0.0, &qs).unwrap();
+        let last_minute = w.summary(Some(now), 60.0, 0.0, &qs).unwrap();
         assert_eq!(last_minute.requests, 100);
         assert_eq!(last_minute.errors, 10);
         assert_eq!(last_minute.bytes, 102_400);
         assert_eq!(last_minute.covered_seconds, 60.0);
-        let reaching_back = w.summary(now - 1.0, 60.0, 0.0, &qs).unwrap();
+        let reaching_back = w.summary(Some(now - 1.0), 60.0, 0.0, &qs).unwrap();
         assert_eq!(
             reaching_back.requests, 200,
             "the buckets the window overlaps"
@@ -436,16 +466,24 @@ mod tests {
         for (got, want) in q.iter().zip([0.5, 0.9, 0.99, 1.0]) {
             assert!((got - want).abs() <= 0.01 * want, "{got} vs {want}");
         }
-        let hour = w.summary(now, 3600.0, 0.0, &qs).unwrap();
+        let hour = w.summary(Some(now), 3600.0, 0.0, &qs).unwrap();
         assert_eq!((hour.requests, hour.errors), (6000, 600));
-        let month = w.summary(now, 30.0 * DAY, 0.0, &qs).unwrap();
+        let month = w.summary(Some(now), 30.0 * DAY, 0.0, &qs).unwrap();
         assert_eq!(month.requests, 6000);
         // A day later the minute and hour windows are empty; the month still has them all.
         let later = now + DAY;
-        assert_eq!(w.summary(later, 3600.0, 0.0, &qs).unwrap().requests, 0);
-        assert_eq!(w.summary(later, 3600.0, 0.0, &qs).unwrap().quantiles, None);
         assert_eq!(
-            w.summary(later, 7.0 * DAY, 0.0, &qs).unwrap().requests,
+            w.summary(Some(later), 3600.0, 0.0, &qs).unwrap().requests,
+            0
+        );
+        assert_eq!(
+            w.summary(Some(later), 3600.0, 0.0, &qs).unwrap().quantiles,
+            None
+        );
+        assert_eq!(
+            w.summary(Some(later), 7.0 * DAY, 0.0, &qs)
+                .unwrap()
+                .requests,
             6000
         );
     }
@@ -453,20 +491,20 @@ mod tests {
     #[test]
     fn slots_are_reused_each_lap_and_old_requests_are_dropped() {
         let w = RouteWindow::new(DAY).unwrap();
-        w.record(T0, 0.1, false, 0).unwrap();
+        w.record(Some(T0), 0.1, false, 0).unwrap();
         // Sixteen minutes on, tier 0's slot is reused: the old minute is gone from it.
-        w.record(T0 + 16.0 * 60.0, 0.2, true, 0).unwrap();
+        w.record(Some(T0 + 16.0 * 60.0), 0.2, true, 0).unwrap();
         let s = w
-            .summary(T0 + 16.0 * 60.0 + 1.0, 60.0, 0.0, &[1.0])
+            .summary(Some(T0 + 16.0 * 60.0 + 1.0), 60.0, 0.0, &[1.0])
             .unwrap();
         assert_eq!((s.requests, s.errors), (1, 1));
         // Once every slot holds a later time, an old request is dropped, not misplaced.
         for minute in 0..2880 {
-            w.record(T0 + DAY + f64::from(minute) * 60.0, 0.1, false, 0)
+            w.record(Some(T0 + DAY + f64::from(minute) * 60.0), 0.1, false, 0)
                 .unwrap();
         }
         assert_eq!(w.dropped(), 0);
-        w.record(T0, 0.1, false, 0).unwrap();
+        w.record(Some(T0), 0.1, false, 0).unwrap();
         assert_eq!(w.dropped(), 1);
     }
 
@@ -477,25 +515,28 @@ mod tests {
         // One request a second from T0 + 30 s to T0 + 300 s, the first ten slow.
         for i in 30..300u32 {
             let slow = if i < 40 { 2.0 } else { 0.1 };
-            w.record(T0 + f64::from(i), slow, false, 0).unwrap();
+            w.record(Some(T0 + f64::from(i)), slow, false, 0).unwrap();
         }
         assert_eq!(w.first_seen(), Some(T0 + 30.0));
         let now = T0 + 300.0;
-        let all = w.summary(now, 600.0, 0.0, &[1.0]).unwrap();
+        let all = w.summary(Some(now), 600.0, 0.0, &[1.0]).unwrap();
         assert_eq!((all.requests, all.covered_seconds), (270, 270.0));
         // Warm-up ends at T0 + 60 s: the minute buckets from T0 + 60 s on are kept.
-        let settled = w.summary(now, 600.0, 30.0, &[1.0]).unwrap();
+        let settled = w.summary(Some(now), 600.0, 30.0, &[1.0]).unwrap();
         assert_eq!((settled.requests, settled.covered_seconds), (240, 240.0));
         assert_eq!(settled.max_seconds, 0.1);
         // Ending at T0 + 61 s, it leaves out the whole bucket it ends in.
-        let late = w.summary(now, 600.0, 31.0, &[1.0]).unwrap();
+        let late = w.summary(Some(now), 600.0, 31.0, &[1.0]).unwrap();
         assert_eq!((late.requests, late.covered_seconds), (180, 180.0));
-        let none = w.summary(now, 600.0, 600.0, &[1.0]).unwrap();
+        let none = w.summary(Some(now), 600.0, 600.0, &[1.0]).unwrap();
         assert_eq!(
             (none.requests, none.covered_seconds, none.quantiles),
             (0, 0.0, None)
         );
-        let err = w.summary(now, 600.0, -1.0, &[]).unwrap_err().to_string();
+        let err = w
+            .summary(Some(now), 600.0, -1.0, &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("warmup_seconds "), "{err}");
     }
 
@@ -503,11 +544,12 @@ mod tests {
     fn bad_input_names_the_parameter() {
         let w = RouteWindow::new(DAY).unwrap();
         let err = |e: Error| e.to_string();
-        assert!(err(w.record(T0, -1.0, false, 0).unwrap_err()).starts_with("duration "));
-        assert!(err(w.record(f64::NAN, 1.0, false, 0).unwrap_err()).starts_with("at "));
-        assert!(err(w.summary(T0, 0.0, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
-        assert!(err(w.summary(T0, 3.0 * DAY, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
-        assert!(err(w.summary(T0, 60.0, 0.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
+        assert!(err(w.record(Some(T0), -1.0, false, 0).unwrap_err()).starts_with("duration "));
+        assert!(err(w.record(Some(f64::NAN), 1.0, false, 0).unwrap_err()).starts_with("at "));
+        assert!(err(w.summary(Some(T0), 0.0, 0.0, &[]).unwrap_err()).starts_with("window_seconds "));
+        assert!(err(w.summary(Some(T0), 3.0 * DAY, 0.0, &[]).unwrap_err())
+            .starts_with("window_seconds "));
+        assert!(err(w.summary(Some(T0), 60.0, 0.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
         assert!(RouteWindow::new(0.0).is_err());
         assert!(RouteTable::new(0, DAY, "other").is_err());
     }
@@ -536,7 +578,7 @@ mod tests {
                     // 40 minutes of time: every tier-0 slot is claimed and reused concurrently.
                     for i in 0..100_000u32 {
                         let at = T0 + f64::from(i) * 0.024;
-                        w.record(at, 0.001 * f64::from(t + 1), i % 3 == 0, 10)
+                        w.record(Some(at), 0.001 * f64::from(t + 1), i % 3 == 0, 10)
                             .unwrap();
                     }
                 })
@@ -546,7 +588,7 @@ mod tests {
             t.join().unwrap();
         }
         let s = w
-            .summary(T0 + 2400.0, 6.0 * 3600.0, 0.0, &[0.0, 1.0])
+            .summary(Some(T0 + 2400.0), 6.0 * 3600.0, 0.0, &[0.0, 1.0])
             .unwrap();
         assert_eq!(s.requests, 400_000);
         assert_eq!(s.errors, 4 * 33_334);

@@ -8,6 +8,7 @@
 //! * `error_budget_remaining = (allowed - failures) / allowed` with `allowed = (1 - target) * total`;
 //! * `burn_rate = (1 - success_ratio) / (1 - target)`.
 
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::{BucketWindow, Counts, TierInfo};
@@ -326,12 +327,18 @@ pub struct Slo {
     spec: SloSpec,
     window: BucketWindow,
     firing: AtomicU64,
+    clock: Clock,
 }
 
 impl Slo {
-    /// An SLO whose finest buckets are 1/60 of its shortest window and whose history covers
-    /// its longest window.
+    /// An SLO on the wall clock whose finest buckets are 1/60 of its shortest window and whose
+    /// history covers its longest window.
     pub fn new(spec: SloSpec) -> Result<Self, Error> {
+        Slo::with_clock(spec, Clock::Wall)
+    }
+
+    /// As [`Slo::new`], reading `clock` when an operation is not given a time.
+    pub fn with_clock(spec: SloSpec, clock: Clock) -> Result<Self, Error> {
         spec.validate()?;
         let window = BucketWindow::new(
             spec.finest_window() / RESOLUTION_DIVISOR,
@@ -341,6 +348,7 @@ impl Slo {
             spec,
             window,
             firing: AtomicU64::new(0),
+            clock,
         })
     }
 
@@ -349,9 +357,9 @@ impl Slo {
         &self.spec
     }
 
-    /// Records one event at `ts`.
-    pub fn record(&self, ts: f64, good: bool) -> Result<(), Error> {
-        self.window.record(ts, good, 1)
+    /// Records one event at `at` (default: now, by the coarse clock).
+    pub fn record(&self, at: Option<f64>, good: bool) -> Result<(), Error> {
+        self.window.record(self.clock.read_coarse(at)?, good, 1)
     }
 
     /// Whether a request that took `seconds` meets the latency objective.
@@ -373,10 +381,11 @@ impl Slo {
         }
     }
 
-    /// Records one request that took `seconds`: good when within the latency threshold.
-    pub fn record_latency(&self, ts: f64, seconds: f64) -> Result<(), Error> {
+    /// Records one request that took `seconds` at `at`: good when within the latency
+    /// threshold.
+    pub fn record_latency(&self, at: Option<f64>, seconds: f64) -> Result<(), Error> {
         let good = self.latency_is_good(seconds)?;
-        self.record(ts, good)
+        self.record(at, good)
     }
 
     /// Records one event per element; nothing is recorded if any element is bad.
@@ -395,20 +404,21 @@ impl Slo {
         self.window.record_many(&good, ts)
     }
 
-    /// Counts over each of [`SloSpec::query_windows`] ending at `now`.
-    pub fn counts(&self, now: f64) -> Result<Vec<Counts>, Error> {
+    /// Counts over each of [`SloSpec::query_windows`] ending at `at` (default: now).
+    pub fn counts(&self, at: Option<f64>) -> Result<Vec<Counts>, Error> {
+        let now = self.clock.read(at)?;
         self.window.count_many(now, &self.spec.query_windows())
     }
 
-    /// The SLO's state at `now`.
-    pub fn snapshot(&self, now: f64) -> Result<Snapshot, Error> {
-        Ok(self.spec.evaluate(&self.counts(now)?))
+    /// The SLO's state at `at` (default: now).
+    pub fn snapshot(&self, at: Option<f64>) -> Result<Snapshot, Error> {
+        Ok(self.spec.evaluate(&self.counts(at)?))
     }
 
-    /// Figures over each burn window at `now`, in the spec's order.
-    pub fn burn_samples(&self, now: f64) -> Result<Vec<Figures>, Error> {
+    /// Figures over each burn window at `at` (default: now), in the spec's order.
+    pub fn burn_samples(&self, at: Option<f64>) -> Result<Vec<Figures>, Error> {
         let windows = &self.spec.burn_windows;
-        let counts = self.window.count_many(now, windows)?;
+        let counts = self.window.count_many(self.clock.read(at)?, windows)?;
         Ok(windows
             .iter()
             .zip(counts)
@@ -416,10 +426,10 @@ impl Slo {
             .collect())
     }
 
-    /// The state at `now`, and which policies started or stopped firing since the last poll.
-    /// Concurrent pollers each see every transition exactly once between them.
-    pub fn poll_alerts(&self, now: f64) -> Result<AlertPoll, Error> {
-        let snapshot = self.snapshot(now)?;
+    /// The state at `at` (default: now), and which policies started or stopped firing since
+    /// the last poll. Concurrent pollers each see every transition exactly once between them.
+    pub fn poll_alerts(&self, at: Option<f64>) -> Result<AlertPoll, Error> {
+        let snapshot = self.snapshot(at)?;
         let (started, resolved) = self.swap_firing(snapshot.firing_mask());
         Ok(AlertPoll {
             snapshot,
@@ -504,12 +514,12 @@ mod tests {
     fn figures_match_the_peer_formulas() {
         let slo = Slo::new(spec(0.99, 3600.0, &[60.0, 300.0])).unwrap();
         for i in 0..95 {
-            slo.record(i as f64, true).unwrap();
+            slo.record(Some(i as f64), true).unwrap();
         }
         for i in 95..100 {
-            slo.record(i as f64, false).unwrap();
+            slo.record(Some(i as f64), false).unwrap();
         }
-        let s = slo.snapshot(100.0).unwrap();
+        let s = slo.snapshot(Some(100.0)).unwrap();
         assert_eq!((s.overall.total, s.overall.failures), (100, 5));
         assert_eq!(s.overall.success_ratio, 0.95);
         let allowed = 0.010000000000000009 * 100.0;
@@ -524,7 +534,7 @@ mod tests {
     fn empty_snapshot_is_untouched() {
         let s = Slo::new(spec(0.999, 3600.0, &[60.0]))
             .unwrap()
-            .snapshot(10.0)
+            .snapshot(Some(10.0))
             .unwrap();
         assert_eq!(
             (
@@ -543,9 +553,9 @@ mod tests {
         let slo = Slo::new(spec(0.9, 1000.0, &[100.0, 10.0])).unwrap();
         // 1 failure in 20 over the last 10 s: burn 0.5 there; 1 failure in 100 overall.
         for i in 0..100 {
-            slo.record(900.0 + i as f64 * 0.999, i != 95).unwrap();
+            slo.record(Some(900.0 + i as f64 * 0.999), i != 95).unwrap();
         }
-        let s = slo.snapshot(999.0).unwrap();
+        let s = slo.snapshot(Some(999.0)).unwrap();
         let short = s.samples[1];
         assert_eq!(short.window_seconds, 10.0);
         let expected = s.error_budget_remaining * 1000.0 / short.burn_rate;
@@ -558,28 +568,28 @@ mod tests {
         let t0 = 1_700_000_000.0;
         // An hour at 0.05 % errors (burn 0.5), then 5 minutes at 2 % errors (burn 20).
         for i in 0..3600 {
-            slo.record(t0 + i as f64, i % 2000 != 0).unwrap();
+            slo.record(Some(t0 + i as f64), i % 2000 != 0).unwrap();
         }
-        let quiet = slo.poll_alerts(t0 + 3599.0).unwrap();
+        let quiet = slo.poll_alerts(Some(t0 + 3599.0)).unwrap();
         assert_eq!((quiet.started, quiet.resolved), (0, 0));
         for i in 0..300 {
             for j in 0..100 {
-                slo.record(t0 + 3600.0 + i as f64, j >= 2).unwrap();
+                slo.record(Some(t0 + 3600.0 + i as f64), j >= 2).unwrap();
             }
         }
-        let hot = slo.poll_alerts(t0 + 3899.0).unwrap();
+        let hot = slo.poll_alerts(Some(t0 + 3899.0)).unwrap();
         let page = hot.snapshot.policies[0];
         assert!(
             page.short.burn_rate >= 14.4 && page.long.burn_rate >= 14.4,
             "{page:?}"
         );
         assert_eq!(hot.started & 0b1, 0b1);
-        assert_eq!(slo.poll_alerts(t0 + 3899.0).unwrap().started, 0);
+        assert_eq!(slo.poll_alerts(Some(t0 + 3899.0)).unwrap().started, 0);
         // Ten quiet minutes later the short window has recovered: the page resolves.
         for i in 0..600 {
-            slo.record(t0 + 3900.0 + i as f64, true).unwrap();
+            slo.record(Some(t0 + 3900.0 + i as f64), true).unwrap();
         }
-        let calm = slo.poll_alerts(t0 + 4499.0).unwrap();
+        let calm = slo.poll_alerts(Some(t0 + 4499.0)).unwrap();
         assert!(calm.snapshot.policies[0].long.burn_rate >= 14.4);
         assert_eq!(calm.resolved & 0b1, 0b1);
     }
@@ -589,11 +599,11 @@ mod tests {
         let mut s = spec(0.9, 3600.0, &[60.0]);
         s.latency_threshold = Some(0.25);
         let slo = Slo::new(s).unwrap();
-        slo.record_latency(1.0, 0.25).unwrap();
-        slo.record_latency(1.0, 0.3).unwrap();
+        slo.record_latency(Some(1.0), 0.25).unwrap();
+        slo.record_latency(Some(1.0), 0.3).unwrap();
         slo.record_latency_many(&[0.1, 0.5, 0.2], &[2.0, 2.0, 2.0])
             .unwrap();
-        let snap = slo.snapshot(3.0).unwrap();
+        let snap = slo.snapshot(Some(3.0)).unwrap();
         assert_eq!((snap.overall.total, snap.overall.failures), (5, 2));
         let err = slo
             .record_latency_many(&[0.1, f64::NAN], &[2.0, 2.0])
@@ -603,7 +613,7 @@ mod tests {
             "seconds[1] must be a finite duration >= 0; got NaN"
         );
         let plain = Slo::new(spec(0.9, 3600.0, &[60.0])).unwrap();
-        assert!(plain.record_latency(1.0, 0.1).is_err());
+        assert!(plain.record_latency(Some(1.0), 0.1).is_err());
     }
 
     #[test]

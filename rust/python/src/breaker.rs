@@ -4,10 +4,9 @@
 //! options, and reports transitions and rejections to the facade.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use burnguard_core::breaker::{
-    Breaker, Config, Outcome, Permit, Rejection, SlidingWindow, State, Transition,
+    Breaker, Call, Config, Outcome, Rejection, SlidingWindow, State, Transition,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyException, PyRuntimeError};
@@ -16,7 +15,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::{precise_wall_clock, py_err};
+use crate::clock::clock_of;
+use crate::py_err;
 
 /// `burnguard.CircuitOpenError`, bound once at import by the facade.
 static OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -37,27 +37,16 @@ fn count(param: &'static str, value: i64) -> PyResult<u32> {
     })
 }
 
-/// When a guarded call started: a monotonic instant, or the injected clock's reading.
-#[derive(Clone, Copy)]
-enum Start {
-    Untimed,
-    At(Instant),
-    Clock(f64),
-}
-
 /// The native half of `burnguard.CircuitBreaker` (which subclasses it).
 #[pyclass(frozen, subclass, module = "burnguard._native")]
 pub struct BreakerCore {
     core: Breaker,
     name: Py<PyAny>,
-    clock: Option<Py<PyAny>>,
     record_exceptions: Py<PyAny>,
     ignore_exceptions: Py<PyAny>,
     exception_classifier: Option<Py<PyAny>>,
     result_classifier: Option<Py<PyAny>>,
     fallback: Option<Py<PyAny>>,
-    /// Whether calls are timed (a slow-call threshold is set).
-    timed: bool,
     /// Whether the facade wants to hear of rejected calls.
     report_rejections: AtomicBool,
     /// A `contextvars.ContextVar` holding the permits of `with breaker:` blocks open in the
@@ -66,49 +55,9 @@ pub struct BreakerCore {
 }
 
 impl BreakerCore {
-    /// The time now: the injected clock's reading, or None for the wall clock (read lazily).
-    fn injected_now(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        match &self.clock {
-            Some(clock) => {
-                let t: f64 = clock.bind(py).call0()?.extract()?;
-                if t.is_finite() && t >= 0.0 {
-                    Ok(Some(t))
-                } else {
-                    Err(py_err(Error::bad(
-                        "clock",
-                        "must return finite seconds >= 0",
-                        t,
-                    )))
-                }
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The time now, from the injected clock or the wall clock.
-    fn now(&self, py: Python<'_>) -> PyResult<f64> {
-        Ok(self.injected_now(py)?.unwrap_or_else(precise_wall_clock))
-    }
-
-    fn start(&self, injected: Option<f64>) -> Start {
-        match (self.timed, injected) {
-            (false, _) => Start::Untimed,
-            (true, Some(t)) => Start::Clock(t),
-            (true, None) => Start::At(Instant::now()),
-        }
-    }
-
-    fn elapsed(start: Start, injected: Option<f64>) -> Option<f64> {
-        match (start, injected) {
-            (Start::Untimed, _) => None,
-            (Start::Clock(t0), Some(t)) => Some(t - t0),
-            (Start::At(t0), _) => Some(t0.elapsed().as_secs_f64()),
-            (Start::Clock(_), None) => None,
-        }
-    }
-
-    fn is_slow(&self, duration: Option<f64>) -> bool {
-        duration.is_some_and(|d| d >= self.core.config().slow_call_duration_threshold)
+    /// The time now by the breaker's clock.
+    fn now(&self) -> PyResult<f64> {
+        self.core.now().map_err(py_err)
     }
 
     /// Tells the facade about a transition (listeners, timers).
@@ -124,15 +73,10 @@ impl BreakerCore {
         }
     }
 
-    /// A permit, or the error a rejected call raises (after telling the facade).
-    fn acquire_permit(
-        slf: &Bound<'_, Self>,
-        injected: Option<f64>,
-    ) -> PyResult<Result<Permit, Rejection>> {
+    /// A call, or the rejection (after telling the facade).
+    fn begin(slf: &Bound<'_, Self>) -> PyResult<Result<Call, Rejection>> {
         let this = slf.get();
-        let (acquired, transition) = this
-            .core
-            .try_acquire(|| injected.unwrap_or_else(precise_wall_clock));
+        let (acquired, transition) = this.core.begin().map_err(py_err)?;
         Self::announce(slf, transition)?;
         if let Err(rejection) = &acquired {
             if this.report_rejections.load(Ordering::Relaxed) {
@@ -193,13 +137,19 @@ impl BreakerCore {
         }
     }
 
-    /// Records `outcome` for `permit` and tells the facade of any transition.
-    fn finish(slf: &Bound<'_, Self>, permit: Permit, outcome: Outcome, slow: bool) -> PyResult<()> {
+    /// Ends `call` with `outcome` and tells the facade of any transition.
+    fn end(
+        slf: &Bound<'_, Self>,
+        call: Call,
+        outcome: Outcome,
+        duration: Option<f64>,
+        force_slow: bool,
+    ) -> PyResult<()> {
         let this = slf.get();
-        let injected = this.injected_now(slf.py())?;
-        let transition = this.core.record(permit, outcome, slow, || {
-            injected.unwrap_or_else(precise_wall_clock)
-        });
+        let transition = this
+            .core
+            .end(call, outcome, duration, force_slow)
+            .map_err(py_err)?;
         Self::announce(slf, transition)
     }
 
@@ -212,9 +162,8 @@ impl BreakerCore {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        let injected = this.injected_now(py)?;
-        let permit = match Self::acquire_permit(slf, injected)? {
-            Ok(permit) => permit,
+        let call = match Self::begin(slf)? {
+            Ok(call) => call,
             Err(rejection) => {
                 return match &this.fallback {
                     Some(fallback) => Ok(fallback.bind(py).call(args, kwargs)?.unbind()),
@@ -222,25 +171,14 @@ impl BreakerCore {
                 }
             }
         };
-        let start = this.start(injected);
         let result = func.call(args, kwargs);
-        let after = if this.timed {
-            this.injected_now(py)?
-        } else {
-            None
-        };
-        let slow = this.is_slow(Self::elapsed(start, after));
         let (outcome, output) = match result {
             Ok(value) => (this.classify_result(&value), Ok(value.unbind())),
             Err(error) => (this.classify_error(py, &error), Err(error)),
         };
         // A classifier that raised counts the call as failed, and its error is raised.
-        Self::finish(
-            slf,
-            permit,
-            *outcome.as_ref().unwrap_or(&Outcome::Failure),
-            slow,
-        )?;
+        let counted = *outcome.as_ref().unwrap_or(&Outcome::Failure);
+        Self::end(slf, call, counted, None, false)?;
         outcome?;
         output
     }
@@ -318,7 +256,7 @@ impl BreakerCore {
             max_wait_duration_in_half_open_state,
             automatic_transition_from_open_to_half_open,
         };
-        let core = Breaker::new(config, seed).map_err(py_err)?;
+        let core = Breaker::with_clock(config, seed, clock_of(clock)).map_err(py_err)?;
         let active = py
             .import(intern!(py, "contextvars"))?
             .getattr(intern!(py, "ContextVar"))?
@@ -327,13 +265,11 @@ impl BreakerCore {
         Ok(BreakerCore {
             core,
             name,
-            clock,
             record_exceptions,
             ignore_exceptions,
             exception_classifier,
             result_classifier,
             fallback,
-            timed: slow_call_duration_threshold.is_some(),
             report_rejections: AtomicBool::new(false),
             active,
         })
@@ -387,16 +323,13 @@ impl BreakerCore {
 
     /// A permit for one call, to be completed with its outcome; raises `CircuitOpenError`.
     fn acquire(slf: &Bound<'_, Self>) -> PyResult<BreakerPermit> {
-        let this = slf.get();
-        let injected = this.injected_now(slf.py())?;
-        match Self::acquire_permit(slf, injected)? {
-            Ok(permit) => Ok(BreakerPermit {
+        match Self::begin(slf)? {
+            Ok(call) => Ok(BreakerPermit {
                 breaker: slf.clone().unbind(),
-                permit,
-                start: this.start(injected),
+                call,
                 done: AtomicBool::new(false),
             }),
-            Err(rejection) => Err(this.open_error(slf.py(), rejection)),
+            Err(rejection) => Err(slf.get().open_error(slf.py(), rejection)),
         }
     }
 
@@ -412,7 +345,7 @@ impl BreakerCore {
     #[getter]
     fn state(slf: &Bound<'_, Self>) -> PyResult<&'static str> {
         let this = slf.get();
-        let now = this.now(slf.py())?;
+        let now = this.now()?;
         let (state, transition) = this.core.state(now);
         Self::announce(slf, transition)?;
         Ok(state.name())
@@ -422,7 +355,7 @@ impl BreakerCore {
     fn _transition_to(slf: &Bound<'_, Self>, state: &str) -> PyResult<bool> {
         let this = slf.get();
         let to = State::from_name(state).map_err(py_err)?;
-        let now = this.now(slf.py())?;
+        let now = this.now()?;
         let transition = this.core.transition_to(to, now);
         Self::announce(slf, transition)?;
         Ok(transition.is_some())
@@ -431,7 +364,7 @@ impl BreakerCore {
     /// Back to a fresh CLOSED breaker.
     fn reset(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        let now = this.now(slf.py())?;
+        let now = this.now()?;
         let transition = this.core.reset(now);
         Self::announce(slf, transition)
     }
@@ -454,7 +387,7 @@ impl BreakerCore {
         u64,
     )> {
         let this = slf.get();
-        let now = this.now(slf.py())?;
+        let now = this.now()?;
         let (s, transition) = this.core.snapshot(now);
         Self::announce(slf, transition)?;
         Ok((
@@ -487,8 +420,7 @@ impl BreakerCore {
 #[pyclass(frozen, module = "burnguard._native")]
 pub struct BreakerPermit {
     breaker: Py<BreakerCore>,
-    permit: Permit,
-    start: Start,
+    call: Call,
     done: AtomicBool,
 }
 
@@ -500,26 +432,20 @@ impl BreakerPermit {
         duration: Option<f64>,
         force_slow: bool,
     ) -> PyResult<()> {
-        if let Some(d) = duration {
-            if !(d.is_finite() && d >= 0.0) {
-                return Err(py_err(Error::bad(
-                    "duration",
-                    "must be finite seconds >= 0",
-                    d,
-                )));
-            }
-        }
         if self.done.swap(true, Ordering::AcqRel) {
             return Err(PyRuntimeError::new_err("this permit is already completed"));
         }
         let breaker = self.breaker.bind(py);
-        let this = breaker.get();
-        let duration = match duration {
-            Some(d) => Some(d),
-            None => BreakerCore::elapsed(self.start, this.injected_now(py)?),
-        };
-        let slow = force_slow || this.is_slow(duration);
-        BreakerCore::finish(breaker, self.permit, outcome, slow)
+        let ended = breaker
+            .get()
+            .core
+            .end(self.call, outcome, duration, force_slow);
+        // On an error nothing was recorded (a bad duration or clock): the permit stays open.
+        let transition = ended.map_err(|e| {
+            self.done.store(false, Ordering::Release);
+            py_err(e)
+        })?;
+        BreakerCore::announce(breaker, transition)
     }
 }
 
@@ -575,7 +501,7 @@ impl BreakerPermit {
     /// The state the call was permitted in.
     #[getter]
     fn state(&self) -> &'static str {
-        self.permit.state().name()
+        self.call.permit.state().name()
     }
 
     /// Whether the permit has been completed.

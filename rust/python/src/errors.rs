@@ -51,16 +51,19 @@ fn bind_error_classes(
 /// The exception for bad input: `cls(message, param, index, value, requirement)`.
 pub(crate) fn py_err(e: Error) -> PyErr {
     Python::attach(|py| {
+        if let Some(raised) = e.source.as_deref().and_then(|s| s.downcast_ref::<PyErr>()) {
+            return raised.clone_ref(py); // a Python callback's own exception
+        }
         let message = e.to_string();
         let Some(classes) = CLASSES.get(py) else {
             return match e.kind {
-                ErrorKind::Value => PyValueError::new_err(message),
                 ErrorKind::Type => PyTypeError::new_err(message),
+                ErrorKind::Value | ErrorKind::Callback => PyValueError::new_err(message),
             };
         };
         let class = match e.kind {
-            ErrorKind::Value => &classes.invalid_argument,
             ErrorKind::Type => &classes.invalid_type,
+            ErrorKind::Value | ErrorKind::Callback => &classes.invalid_argument,
         };
         let built = PyTuple::new(py, &e.index).and_then(|index| {
             class

@@ -14,8 +14,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
+use crate::build_frozen;
+use crate::clock::clock_of;
 use crate::errors::{ledger_err, py_err};
-use crate::{build_frozen, precise_wall_clock};
 
 /// The facade's result classes, enum members and error classes, bound once at import.
 struct Classes {
@@ -362,26 +363,11 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
 #[pyclass(frozen, subclass, module = "burnguard._native")]
 pub struct LedgerCore {
     core: Ledger,
-    clock: Option<Py<PyAny>>,
 }
 
 impl LedgerCore {
-    fn now_ms(&self, py: Python<'_>) -> PyResult<i64> {
-        let seconds = match &self.clock {
-            Some(clock) => {
-                let t: f64 = clock.bind(py).call0()?.extract()?;
-                if !(t.is_finite() && t >= 0.0) {
-                    return Err(py_err(Error::bad(
-                        "clock",
-                        "must return finite seconds >= 0",
-                        t,
-                    )));
-                }
-                t
-            }
-            None => precise_wall_clock(),
-        };
-        Ok((seconds * 1000.0).round() as i64)
+    fn now_ms(&self) -> PyResult<i64> {
+        self.core.now_ms().map_err(py_err)
     }
 }
 
@@ -413,7 +399,9 @@ impl LedgerCore {
                 Ledger::new(retention).map_err(py_err)?
             }
         };
-        Ok(LedgerCore { core, clock })
+        Ok(LedgerCore {
+            core: core.with_clock(clock_of(clock)),
+        })
     }
 
     /// Saves the ledger to `path` atomically.
@@ -442,12 +430,7 @@ impl LedgerCore {
             .map_err(py_err)
     }
 
-    fn fund(
-        &self,
-        scope: &Bound<'_, PyAny>,
-        unit: &Bound<'_, PyAny>,
-        amount: i64,
-    ) -> PyResult<()> {
+    fn fund(&self, scope: &Bound<'_, PyAny>, unit: &Bound<'_, PyAny>, amount: i64) -> PyResult<()> {
         self.core
             .fund(&scope_arg(scope)?, unit_arg(unit)?, amount)
             .map_err(ledger_err)
@@ -487,7 +470,7 @@ impl LedgerCore {
         let unit = request.unit;
         let verdict = self
             .core
-            .reserve(self.now_ms(py)?, key, request)
+            .reserve(self.now_ms()?, key, request)
             .map_err(ledger_err)?;
         let c = classes(py)?;
         let class = if dry_run { &c.dry_run } else { &c.reservation };
@@ -509,7 +492,7 @@ impl LedgerCore {
         let verdict = self
             .core
             .decide(
-                self.now_ms(py)?,
+                self.now_ms()?,
                 key,
                 &read_subject(subject)?,
                 &read_action(action)?,
@@ -531,7 +514,7 @@ impl LedgerCore {
         let key = idempotency_key;
         let (unit_given, actual) = amount_in("actual", actual)?;
         let id = reservation_id.to_str()?;
-        let now = self.now_ms(py)?;
+        let now = self.now_ms()?;
         let c = self
             .core
             .commit(now, key, id, unit_given, actual)
@@ -563,7 +546,7 @@ impl LedgerCore {
         let key = idempotency_key;
         let released = self
             .core
-            .release(self.now_ms(py)?, key, reservation_id.to_str()?)
+            .release(self.now_ms()?, key, reservation_id.to_str()?)
             .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.release.bind(py),
@@ -588,12 +571,7 @@ impl LedgerCore {
         let key = idempotency_key;
         let expires_at_ms = self
             .core
-            .extend(
-                self.now_ms(py)?,
-                key,
-                reservation_id.to_str()?,
-                extend_by_ms,
-            )
+            .extend(self.now_ms()?, key, reservation_id.to_str()?, extend_by_ms)
             .map_err(ledger_err)?;
         build_frozen(
             classes(py)?.extend.bind(py),
@@ -634,7 +612,7 @@ impl LedgerCore {
         } = self
             .core
             .event(
-                self.now_ms(py)?,
+                self.now_ms()?,
                 key,
                 &read_subject(subject)?,
                 &read_action(action)?,
@@ -669,7 +647,7 @@ impl LedgerCore {
         scope: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
-        let balances = self.core.balances(self.now_ms(py)?, &prefix);
+        let balances = self.core.balances(self.now_ms()?, &prefix);
         let objects = balances
             .into_iter()
             .map(|b| balance_object(py, b))
@@ -696,7 +674,7 @@ impl LedgerCore {
             })
             .transpose()?;
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
-        let found = self.core.reservations(self.now_ms(py)?, status, &prefix);
+        let found = self.core.reservations(self.now_ms()?, status, &prefix);
         let rows = found
             .into_iter()
             .map(|(r, affected_scopes)| {
@@ -728,8 +706,8 @@ impl LedgerCore {
     }
 
     /// Applies expiry now; returns how many reservations expired.
-    fn sweep(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.core.sweep(self.now_ms(py)?))
+    fn sweep(&self) -> PyResult<usize> {
+        Ok(self.core.sweep(self.now_ms()?))
     }
 
     /// The first broken invariant, or None.

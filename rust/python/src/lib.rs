@@ -1,8 +1,6 @@
 //! PyO3 bindings for burnguard-core. Converts types and errors and releases the GIL for batch
 //! work; all logic lives in the core crate.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use burnguard_core::slo::{self, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
@@ -13,45 +11,16 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
+use clock::clock_of;
 use errors::py_err;
 
 mod breaker;
+mod clock;
 mod cost;
 mod errors;
 mod ledger;
 mod routes;
 mod spend;
-
-/// Wall time in seconds since the epoch, as `time.time()` gives it: the clock of reads.
-pub(crate) fn precise_wall_clock() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// The clock of records. On Linux, the coarse realtime clock: it reads the kernel's last tick
-/// (1-4 ms of resolution) instead of the TSC, at a tenth of the cost (3 ns against 33 ns here),
-/// which matters on the recording path; the finest bucket is 16 ms with windows of 1 s and up.
-/// It never runs ahead of the precise clock, so a read never precedes an earlier record.
-#[cfg(target_os = "linux")]
-pub(crate) fn coarse_wall_clock() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec, and CLOCK_REALTIME_COARSE exists on every
-    // Linux since 2.6.32; on failure we fall back to the precise clock.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
-        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-    } else {
-        precise_wall_clock()
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn coarse_wall_clock() -> f64 {
-    precise_wall_clock()
-}
 
 /// The facade's frozen dataclasses that results are built as, bound once at import by
 /// `burnguard.slo.models`. Building them here (`object.__new__`, then the generic setattr per
@@ -231,22 +200,9 @@ fn counts_of(pairs: Vec<(u64, u64)>) -> Vec<Counts> {
 struct SloCore {
     slo: Slo,
     labels: Labels,
-    clock: Option<Py<PyAny>>,
 }
 
 impl SloCore {
-    /// `at` if given, else the injected clock, else `wall` (the coarse clock for records,
-    /// the precise one for reads).
-    fn now(&self, py: Python<'_>, at: Option<f64>, wall: fn() -> f64) -> PyResult<f64> {
-        match (at, &self.clock) {
-            (Some(ts), _) => Ok(ts),
-            (None, None) => Ok(wall()),
-            (None, Some(clock)) => {
-                check_timestamp("clock()", clock.call0(py)?.extract::<f64>(py)?).map_err(py_err)
-            }
-        }
-    }
-
     fn sample<'py>(
         &self,
         py: Python<'py>,
@@ -450,42 +406,33 @@ impl SloCore {
     fn new(definition: &Bound<'_, PyAny>, clock: Option<Py<PyAny>>) -> PyResult<Self> {
         let (spec, labels) = read_definition(definition)?;
         Ok(SloCore {
-            slo: Slo::new(spec).map_err(py_err)?,
+            slo: Slo::with_clock(spec, clock_of(clock)).map_err(py_err)?,
             labels,
-            clock,
         })
     }
 
     /// Record one event, good when `success`, at `at` (default: now).
     #[pyo3(signature = (success, *, at = None))]
-    fn record(&self, py: Python<'_>, success: bool, at: Option<f64>) -> PyResult<()> {
-        self.slo
-            .record(self.now(py, at, coarse_wall_clock)?, success)
-            .map_err(py_err)
+    fn record(&self, success: bool, at: Option<f64>) -> PyResult<()> {
+        self.slo.record(at, success).map_err(py_err)
     }
 
     /// Record one good event at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
-    fn record_success(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
-        self.slo
-            .record(self.now(py, at, coarse_wall_clock)?, true)
-            .map_err(py_err)
+    fn record_success(&self, at: Option<f64>) -> PyResult<()> {
+        self.slo.record(at, true).map_err(py_err)
     }
 
     /// Record one bad event at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
-    fn record_failure(&self, py: Python<'_>, at: Option<f64>) -> PyResult<()> {
-        self.slo
-            .record(self.now(py, at, coarse_wall_clock)?, false)
-            .map_err(py_err)
+    fn record_failure(&self, at: Option<f64>) -> PyResult<()> {
+        self.slo.record(at, false).map_err(py_err)
     }
 
     /// Record one request that took `seconds`: good when within the latency threshold.
     #[pyo3(signature = (seconds, *, at = None))]
-    fn record_latency(&self, py: Python<'_>, seconds: f64, at: Option<f64>) -> PyResult<()> {
-        self.slo
-            .record_latency(self.now(py, at, coarse_wall_clock)?, seconds)
-            .map_err(py_err)
+    fn record_latency(&self, seconds: f64, at: Option<f64>) -> PyResult<()> {
+        self.slo.record_latency(at, seconds).map_err(py_err)
     }
 
     /// Record one event per element of `ok` at timestamps `at`, without the GIL.
@@ -519,10 +466,7 @@ impl SloCore {
     /// The `SLOSnapshot` at `at` (default: now).
     #[pyo3(signature = (*, at = None))]
     fn snapshot<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let snapshot = self
-            .slo
-            .snapshot(self.now(py, at, precise_wall_clock)?)
-            .map_err(py_err)?;
+        let snapshot = self.slo.snapshot(at).map_err(py_err)?;
         self.snapshot_object(py, &snapshot, self.slo.dropped())
     }
 
@@ -533,20 +477,14 @@ impl SloCore {
         py: Python<'py>,
         at: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let samples = self
-            .slo
-            .burn_samples(self.now(py, at, precise_wall_clock)?)
-            .map_err(py_err)?;
+        let samples = self.slo.burn_samples(at).map_err(py_err)?;
         self.burn_alerts(py, &samples)
     }
 
     /// A `MultiWindowAlert` for every policy, firing or not.
     #[pyo3(signature = (*, at = None))]
     fn alert_status<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
-        let snapshot = self
-            .slo
-            .snapshot(self.now(py, at, precise_wall_clock)?)
-            .map_err(py_err)?;
+        let snapshot = self.slo.snapshot(at).map_err(py_err)?;
         self.all_policies(py, &snapshot)
     }
 
@@ -563,10 +501,7 @@ impl SloCore {
     /// `AlertTransition`s since the previous poll.
     #[pyo3(signature = (*, at = None))]
     fn poll_alerts<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
-        let poll = self
-            .slo
-            .poll_alerts(self.now(py, at, precise_wall_clock)?)
-            .map_err(py_err)?;
+        let poll = self.slo.poll_alerts(at).map_err(py_err)?;
         self.transitions(py, &poll.snapshot, poll.started, poll.resolved)
     }
 

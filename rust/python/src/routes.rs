@@ -6,7 +6,8 @@ use burnguard_core::routes::{RouteTable, RouteWindow, Summary};
 use burnguard_core::Error;
 use pyo3::prelude::*;
 
-use crate::{coarse_wall_clock, precise_wall_clock, py_err};
+use crate::clock::clock_of;
+use crate::py_err;
 
 /// `(requests, errors, bytes, duration_seconds, max_seconds, quantiles, covered_seconds)`.
 type SummaryTuple = (u64, u64, u64, f64, f64, Option<Vec<f64>>, f64);
@@ -20,10 +21,17 @@ struct RouteTableCore {
 #[pymethods]
 impl RouteTableCore {
     #[new]
-    #[pyo3(signature = (max_routes, retain_seconds, overflow_key))]
-    fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> PyResult<Self> {
+    #[pyo3(signature = (max_routes, retain_seconds, overflow_key, *, clock = None))]
+    fn new(
+        max_routes: usize,
+        retain_seconds: f64,
+        overflow_key: &str,
+        clock: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let table = RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(py_err)?;
-        Ok(RouteTableCore { table })
+        Ok(RouteTableCore {
+            table: table.with_clock(clock_of(clock)),
+        })
     }
 
     /// `(held_key, route)`: the route of `key`, created on first sight, or the overflow route
@@ -31,6 +39,11 @@ impl RouteTableCore {
     fn route(&self, key: &str) -> (String, RouteCore) {
         let (held, window) = self.table.route(key);
         (held.to_owned(), RouteCore { window })
+    }
+
+    /// The time now by the table's clock.
+    fn now(&self) -> PyResult<f64> {
+        self.table.now().map_err(py_err)
     }
 
     /// Every route as `(key, route)`, sorted by key.
@@ -56,28 +69,26 @@ impl RouteCore {
     fn record(&self, duration: f64, error: bool, bytes: i64, at: Option<f64>) -> PyResult<()> {
         let bytes =
             u64::try_from(bytes).map_err(|_| py_err(Error::bad("bytes", "must be >= 0", bytes)))?;
-        let at = at.unwrap_or_else(coarse_wall_clock);
         self.window
             .record(at, duration, error, bytes)
             .map_err(py_err)
     }
 
-    /// The figures of the last `window_seconds` before `now` (default: now), leaving out
+    /// The figures of the last `window_seconds` before `at` (default: now), leaving out
     /// buckets that begin within `warmup_seconds` of the route's first request.
-    #[pyo3(signature = (window_seconds, quantiles, now = None, warmup_seconds = 0.0))]
+    #[pyo3(signature = (window_seconds, quantiles, at = None, warmup_seconds = 0.0))]
     fn summary(
         &self,
         py: Python<'_>,
         window_seconds: f64,
         quantiles: Vec<f64>,
-        now: Option<f64>,
+        at: Option<f64>,
         warmup_seconds: f64,
     ) -> PyResult<SummaryTuple> {
-        let now = now.unwrap_or_else(precise_wall_clock);
         let s: Summary = py
             .detach(|| {
                 self.window
-                    .summary(now, window_seconds, warmup_seconds, &quantiles)
+                    .summary(at, window_seconds, warmup_seconds, &quantiles)
             })
             .map_err(py_err)?;
         Ok((

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::*;
+use crate::clock::Clock;
 
 const HEADER: &str = "burnguard-ledger 2\n";
 
@@ -429,6 +430,7 @@ impl Ledger {
         let ledger = Ledger {
             state: Mutex::new(state),
             retention,
+            clock: Clock::Wall,
         };
         ledger
             .audit()

@@ -25,6 +25,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use fingerprint::Fingerprint;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::clock::Clock;
 use crate::error::Error;
 
 mod file;
@@ -824,6 +825,7 @@ impl State {
 pub struct Ledger {
     state: Mutex<State>,
     retention: Retention,
+    clock: Clock,
 }
 
 /// How long, and how many, finalized reservations and idempotency records are kept: each is
@@ -906,7 +908,18 @@ impl Ledger {
         Ok(Ledger {
             state: Mutex::new(State::default()),
             retention,
+            clock: Clock::Wall,
         })
+    }
+
+    /// The same ledger, reading `clock` for [`Ledger::now_ms`].
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Ledger { clock, ..self }
+    }
+
+    /// The time now by the ledger's clock, in milliseconds: the `now_ms` of its operations.
+    pub fn now_ms(&self) -> Result<i64, Error> {
+        self.clock.now_ms()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
