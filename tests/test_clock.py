@@ -61,7 +61,9 @@ def test_every_type_checks_its_clock_and_raises_its_exceptions(make: object) -> 
 
     with pytest.raises(ZeroDivisionError, match="no time"):
         make(broken)
-    with pytest.raises(burnguard.InvalidArgumentError, match=r"^clock\(\) must be a finite timestamp") as info:
+    with pytest.raises(
+        burnguard.InvalidArgumentError, match=r"^clock\(\) must be a finite timestamp"
+    ) as info:
         make(lambda: float("inf"))
     assert info.value.param == "clock()"
     with pytest.raises(TypeError):
