@@ -39,6 +39,9 @@ from burnguard.slo.models import (
 
 __all__ = [
     "LEDGER_ERROR_KINDS",
+    "POLICY_ACTIONS",
+    "POLICY_REASONS",
+    "POLICY_SEVERITIES",
     "PROVIDERS",
     "VARIANCE_WARNING_RATIO",
     "BreakerCore",
@@ -48,6 +51,7 @@ __all__ = [
     "PricingCore",
     "RouteCore",
     "RouteTableCore",
+    "SPEND_DEFAULTS",
     "SloCore",
     "__version__",
     "bind_breaker_error",
@@ -123,6 +127,7 @@ LEDGER_ERROR_KINDS: list[str]
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
 
 # ---- spend safeguards: scalar checks return tuples, batch checks one array per field ----
+# Options default to SPEND_DEFAULTS (the core's table, shown as ... here).
 _F64s: TypeAlias = npt.NDArray[np.float64]
 _Bools: TypeAlias = npt.NDArray[np.bool_]
 _I64s: TypeAlias = npt.NDArray[np.int64]
@@ -143,22 +148,22 @@ def check_series(
     spend_series: list[float],
     method: str,
     *,
-    spike_multiplier: float = 1.5,
-    z_threshold: float = 3.5,
-    min_mad: float = 0.0,
-    percentile: float = 0.95,
-    min_baseline: float = 0.0,
+    spike_multiplier: float = ...,
+    z_threshold: float = ...,
+    min_mad: float = ...,
+    percentile: float = ...,
+    min_baseline: float = ...,
 ) -> tuple[float, float, float, bool]: ...
 def check_series_batch(
     spend_series: _F64s,
     lengths: _I64s | None,
     method: str,
     *,
-    spike_multiplier: float = 1.5,
-    z_threshold: float = 3.5,
-    min_mad: float = 0.0,
-    percentile: float = 0.95,
-    min_baseline: float = 0.0,
+    spike_multiplier: float = ...,
+    z_threshold: float = ...,
+    min_mad: float = ...,
+    percentile: float = ...,
+    min_baseline: float = ...,
 ) -> tuple[_F64s, _F64s, _F64s, _Bools]: ...
 def check_burn_rate(spend_series: list[float], hot_multiplier: float) -> tuple[float, float, float, bool]: ...
 def check_burn_rate_batch(
@@ -194,18 +199,23 @@ def decide(
 def decide_batch(
     is_breached: _Bools, is_open: _Bools, is_warning: _Bools, is_spike: _Bools
 ) -> npt.NDArray[np.uint8]: ...
+SPEND_DEFAULTS: dict[str, float]
+POLICY_ACTIONS: list[str]
+POLICY_SEVERITIES: list[str]
+POLICY_REASONS: list[str]
+
 def rolling_batch(
     spend_series: _F64s,
     lengths: _I64s | None,
     window: int,
     method: str,
     *,
-    spike_multiplier: float = 1.5,
-    z_threshold: float = 3.5,
-    min_mad: float = 0.0,
-    percentile: float = 0.95,
-    min_baseline: float = 0.0,
-    hot_multiplier: float = 1.4,
+    spike_multiplier: float = ...,
+    z_threshold: float = ...,
+    min_mad: float = ...,
+    percentile: float = ...,
+    min_baseline: float = ...,
+    hot_multiplier: float = ...,
 ) -> tuple[_F64s, _F64s, _Bools]: ...
 
 # Circuit breaker -------------------------------------------------------------------------------

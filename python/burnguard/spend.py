@@ -658,15 +658,10 @@ def _rolling(
     return tuple(column.reshape(array.shape) for column in columns)
 
 
-_ACTIONS = np.array(["allow", "throttle", "block"])
-_SEVERITIES = np.array(["info", "warning", "critical"])
-_REASONS = np.array(
-    [
-        "All safeguards healthy",
-        "Budget warning or spend spike detected",
-        "Budget breached or circuit breaker open",
-    ]
-)
+# Action, severity and reason by decision code: the core's table.
+_ACTIONS = np.array(_native.POLICY_ACTIONS)
+_SEVERITIES = np.array(_native.POLICY_SEVERITIES)
+_REASONS = np.array(_native.POLICY_REASONS)
 
 
 @overload

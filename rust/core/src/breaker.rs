@@ -12,6 +12,7 @@
 
 use crate::clock::{self, Clock, Start};
 use crate::error::Error;
+use crate::names::named_enum;
 use crate::sync::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 
 /// The breaker's states (resilience4j's names).
@@ -31,44 +32,18 @@ pub enum State {
     MetricsOnly,
 }
 
-const STATES: [State; 6] = [
-    State::Closed,
-    State::Open,
-    State::HalfOpen,
-    State::Disabled,
-    State::ForcedOpen,
-    State::MetricsOnly,
-];
+named_enum!(State, "state", {
+    Closed => "CLOSED",
+    Open => "OPEN",
+    HalfOpen => "HALF_OPEN",
+    Disabled => "DISABLED",
+    ForcedOpen => "FORCED_OPEN",
+    MetricsOnly => "METRICS_ONLY",
+});
 
 impl State {
-    /// resilience4j's name for the state.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Closed => "CLOSED",
-            State::Open => "OPEN",
-            State::HalfOpen => "HALF_OPEN",
-            State::Disabled => "DISABLED",
-            State::ForcedOpen => "FORCED_OPEN",
-            State::MetricsOnly => "METRICS_ONLY",
-        }
-    }
-
-    /// The state named `name` (as [`State::name`] gives it).
-    pub fn from_name(name: &str) -> Result<State, Error> {
-        STATES
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                Error::bad(
-                    "state",
-                    "must be one of CLOSED, OPEN, HALF_OPEN, DISABLED, FORCED_OPEN, METRICS_ONLY",
-                    format_args!("{:?}", name),
-                )
-            })
-    }
-
     fn code(self) -> u64 {
-        STATES.iter().position(|&s| s == self).expect("listed") as u64
+        State::ALL.iter().position(|&s| s == self).expect("listed") as u64
     }
 }
 
@@ -263,7 +238,7 @@ impl Word {
         Word(state.code() | level << LEVEL_SHIFT | (epoch & 0xFFFF) << EPOCH_SHIFT)
     }
     fn state(self) -> State {
-        STATES[(self.0 & 0x7) as usize]
+        State::ALL[(self.0 & 0x7) as usize]
     }
     fn level(self) -> u64 {
         (self.0 >> LEVEL_SHIFT) & MAX_LEVEL
@@ -1282,8 +1257,8 @@ mod tests {
         assert_eq!(b.reset(0.0), moved(State::Open, State::Closed));
         let snap = b.snapshot(0.0).0;
         assert_eq!((snap.not_permitted, snap.counts.calls), (0, 0));
-        assert!(State::from_name("HALF_OPEN").is_ok());
-        assert!(State::from_name("half").is_err());
+        assert!("HALF_OPEN".parse::<State>().is_ok());
+        assert!("half".parse::<State>().is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod cost;
 pub mod error;
 pub mod ledger;
+mod names;
 mod network;
 pub mod pricing;
 pub mod routes;

@@ -184,13 +184,11 @@ impl SloSpec {
         (1.0 - success_ratio) / (1.0 - self.target)
     }
 
-    /// The snapshot for counts over [`SloSpec::query_windows`], in the same order.
-    ///
-    /// # Panics
-    /// If `counts` does not hold one entry per query window.
-    pub fn evaluate(&self, counts: &[Counts]) -> Snapshot {
+    /// The snapshot for counts over [`SloSpec::query_windows`], in the same order (counts a
+    /// custom store gives, say).
+    pub fn evaluate(&self, counts: &[Counts]) -> Result<Snapshot, Error> {
         let windows = self.query_windows();
-        assert_eq!(counts.len(), windows.len(), "one count per query window");
+        check_pairs(counts, windows.len())?;
         let mut figures = windows
             .iter()
             .zip(counts)
@@ -234,14 +232,31 @@ impl SloSpec {
         } else {
             None
         };
-        Snapshot {
+        Ok(Snapshot {
             overall,
             error_budget_remaining: remaining,
             error_budget_consumed: consumed,
             samples,
             policies,
             time_to_exhaustion,
-        }
+        })
+    }
+
+    /// Figures over each burn window for counts over them, in the spec's order.
+    pub fn burn_samples(&self, counts: &[Counts]) -> Result<Vec<Figures>, Error> {
+        check_pairs(counts, self.burn_windows.len())?;
+        Ok(self
+            .burn_windows
+            .iter()
+            .zip(counts)
+            .map(|(&w, &c)| self.figures(w, c))
+            .collect())
+    }
+
+    /// Whether a burn window's figures alert at the burn-rate threshold (`check_burn_rate`):
+    /// it has events and burns at or above the threshold.
+    pub fn burn_alerting(&self, figures: &Figures) -> bool {
+        figures.total > 0 && figures.burn_rate >= self.burn_threshold
     }
 
     fn finest_window(&self) -> f64 {
@@ -252,6 +267,18 @@ impl SloSpec {
 
     fn longest_window(&self) -> f64 {
         self.query_windows().into_iter().fold(0.0, f64::max)
+    }
+}
+
+fn check_pairs(counts: &[Counts], windows: usize) -> Result<(), Error> {
+    if counts.len() == windows {
+        Ok(())
+    } else {
+        Err(Error::bad(
+            "counts",
+            format!("must hold {windows} pairs"),
+            counts.len(),
+        ))
     }
 }
 
@@ -310,6 +337,25 @@ impl Snapshot {
     }
 }
 
+/// Which way an alert policy moved between two polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    /// It started firing.
+    Firing,
+    /// It stopped firing.
+    Resolved,
+}
+
+impl AlertState {
+    /// The facade's name: `firing` or `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
 /// A snapshot together with the policies that started and stopped firing since the last poll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertPoll {
@@ -319,6 +365,23 @@ pub struct AlertPoll {
     pub started: u64,
     /// Bit mask of policies that were firing at the previous poll and are not now.
     pub resolved: u64,
+}
+
+impl AlertPoll {
+    /// The policies that moved, by index in the spec's order, with the way each moved.
+    pub fn transitions(&self) -> Vec<(usize, AlertState)> {
+        (0..self.snapshot.policies.len())
+            .filter_map(|i| {
+                if self.started >> i & 1 == 1 {
+                    Some((i, AlertState::Firing))
+                } else if self.resolved >> i & 1 == 1 {
+                    Some((i, AlertState::Resolved))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
 }
 
 /// A live SLO: a spec, its bucketed window, and which alerts were firing at the last poll.
@@ -412,36 +475,33 @@ impl Slo {
 
     /// The SLO's state at `at` (default: now).
     pub fn snapshot(&self, at: Option<f64>) -> Result<Snapshot, Error> {
-        Ok(self.spec.evaluate(&self.counts(at)?))
+        self.spec.evaluate(&self.counts(at)?)
     }
 
     /// Figures over each burn window at `at` (default: now), in the spec's order.
     pub fn burn_samples(&self, at: Option<f64>) -> Result<Vec<Figures>, Error> {
         let windows = &self.spec.burn_windows;
         let counts = self.window.count_many(self.clock.read(at)?, windows)?;
-        Ok(windows
-            .iter()
-            .zip(counts)
-            .map(|(&w, c)| self.spec.figures(w, c))
-            .collect())
+        self.spec.burn_samples(&counts)
     }
 
     /// The state at `at` (default: now), and which policies started or stopped firing since
     /// the last poll. Concurrent pollers each see every transition exactly once between them.
     pub fn poll_alerts(&self, at: Option<f64>) -> Result<AlertPoll, Error> {
-        let snapshot = self.snapshot(at)?;
-        let (started, resolved) = self.swap_firing(snapshot.firing_mask());
-        Ok(AlertPoll {
-            snapshot,
-            started,
-            resolved,
-        })
+        Ok(self.poll(self.snapshot(at)?))
     }
 
-    /// Stores the mask of firing policies; returns `(started, resolved)` since the last store.
-    pub fn swap_firing(&self, firing: u64) -> (u64, u64) {
+    /// `snapshot` (of counts from a custom store, say) with the policies that started or
+    /// stopped firing since the last poll; the snapshot's firing policies become the last
+    /// poll's.
+    pub fn poll(&self, snapshot: Snapshot) -> AlertPoll {
+        let firing = snapshot.firing_mask();
         let before = self.firing.swap(firing, Ordering::Relaxed);
-        (firing & !before, before & !firing)
+        AlertPoll {
+            snapshot,
+            started: firing & !before,
+            resolved: before & !firing,
+        }
     }
 
     /// Events that arrived too old to be held.
@@ -584,6 +644,7 @@ mod tests {
             "{page:?}"
         );
         assert_eq!(hot.started & 0b1, 0b1);
+        assert_eq!(hot.transitions()[0], (0, AlertState::Firing));
         assert_eq!(slo.poll_alerts(Some(t0 + 3899.0)).unwrap().started, 0);
         // Ten quiet minutes later the short window has recovered: the page resolves.
         for i in 0..600 {
@@ -592,6 +653,42 @@ mod tests {
         let calm = slo.poll_alerts(Some(t0 + 4499.0)).unwrap();
         assert!(calm.snapshot.policies[0].long.burn_rate >= 14.4);
         assert_eq!(calm.resolved & 0b1, 0b1);
+        assert!(calm.transitions().contains(&(0, AlertState::Resolved)));
+        assert_eq!(AlertState::Resolved.as_str(), "resolved");
+    }
+
+    #[test]
+    fn burn_alerts_need_events_at_or_above_the_threshold_and_counts_fit_the_windows() {
+        let s = spec(0.99, 86_400.0, &[3600.0, 600.0]);
+        let burning = s.figures(
+            3600.0,
+            Counts {
+                good: 855,
+                bad: 145,
+            },
+        );
+        assert!(s.burn_alerting(&burning), "burn 14.5");
+        assert!(!s.burn_alerting(&s.figures(
+            3600.0,
+            Counts {
+                good: 857,
+                bad: 143
+            }
+        )));
+        assert!(
+            !s.burn_alerting(&s.figures(600.0, Counts::default())),
+            "no events"
+        );
+        let pair = Counts { good: 1, bad: 1 };
+        assert_eq!(s.burn_samples(&[pair, pair]).unwrap().len(), 2);
+        let err = s.burn_samples(&[pair]).unwrap_err();
+        assert_eq!(err.to_string(), "counts must hold 2 pairs; got 1");
+        assert!(s.evaluate(&[pair]).is_err());
+        let snapshot = s.evaluate(&vec![pair; s.query_windows().len()]).unwrap();
+        let slo = Slo::new(s).unwrap();
+        let first = slo.poll(snapshot.clone());
+        assert_eq!(first.started, snapshot.firing_mask());
+        assert_eq!(slo.poll(snapshot).transitions(), vec![]);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! up to 33 points sort eight series at a time with a sorting network (`network.rs`).
 
 use crate::error::Error;
+use crate::names::named_enum;
 use crate::{network, simd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -168,6 +169,34 @@ pub struct Breaker {
     pub retry_after_steps: i64,
 }
 
+/// The options' defaults, cloudcircuit's: declared here once, exported to the facade.
+pub mod defaults {
+    /// `check_budget`'s `warning_ratio`.
+    pub const WARNING_RATIO: f64 = 0.9;
+    /// `check_anomaly_spike`'s `spike_multiplier`.
+    pub const SPIKE_MULTIPLIER: f64 = 1.5;
+    /// `check_anomaly_robust`'s `z_threshold`.
+    pub const Z_THRESHOLD: f64 = 3.5;
+    /// `check_anomaly_robust`'s `min_mad`.
+    pub const MIN_MAD: f64 = 0.0;
+    /// `check_anomaly_robust`'s `percentile`.
+    pub const PERCENTILE: f64 = 0.95;
+    /// The spike checks' `min_baseline`.
+    pub const MIN_BASELINE: f64 = 0.0;
+    /// `check_burn_rate`'s `hot_multiplier`.
+    pub const HOT_MULTIPLIER: f64 = 1.4;
+    /// Every default by its option's name.
+    pub const ALL: [(&str, f64); 7] = [
+        ("warning_ratio", WARNING_RATIO),
+        ("spike_multiplier", SPIKE_MULTIPLIER),
+        ("z_threshold", Z_THRESHOLD),
+        ("min_mad", MIN_MAD),
+        ("percentile", PERCENTILE),
+        ("min_baseline", MIN_BASELINE),
+        ("hot_multiplier", HOT_MULTIPLIER),
+    ];
+}
+
 /// The combined policy action, ordered by severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -180,12 +209,13 @@ pub enum Action {
     Block = 2,
 }
 
-impl Action {
-    /// The peer's action name.
-    pub fn name(self) -> &'static str {
-        ["allow", "throttle", "block"][self as usize]
-    }
+named_enum!(Action, "action", {
+    Allow => "allow",
+    Throttle => "throttle",
+    Block => "block",
+});
 
+impl Action {
     /// The peer's severity for this action.
     pub fn severity(self) -> &'static str {
         ["info", "warning", "critical"][self as usize]
@@ -1661,7 +1691,7 @@ mod tests {
         );
         assert!(evaluate_circuit_breaker(0, 0, 0).is_err());
         assert_eq!(decide(false, false, true, false), Action::Throttle);
-        assert_eq!(decide(false, true, false, true).name(), "block");
+        assert_eq!(decide(false, true, false, true).as_str(), "block");
     }
 
     proptest::proptest! {

@@ -66,7 +66,7 @@ impl BreakerCore {
             Some(t) => slf
                 .call_method1(
                     intern!(slf.py(), "_on_transition"),
-                    (t.from.name(), t.to.name()),
+                    (t.from.as_str(), t.to.as_str()),
                 )
                 .map(drop),
             None => Ok(()),
@@ -82,7 +82,7 @@ impl BreakerCore {
             if this.report_rejections.load(Ordering::Relaxed) {
                 slf.call_method1(
                     intern!(slf.py(), "_on_rejected"),
-                    (rejection.state.name(), rejection.retry_after),
+                    (rejection.state.as_str(), rejection.retry_after),
                 )?;
             }
         }
@@ -95,7 +95,7 @@ impl BreakerCore {
                 class.bind(py).clone(),
                 (
                     self.name.clone_ref(py),
-                    rejection.state.name(),
+                    rejection.state.as_str(),
                     rejection.retry_after,
                 ),
             ),
@@ -348,13 +348,13 @@ impl BreakerCore {
         let now = this.now()?;
         let (state, transition) = this.core.state(now);
         Self::announce(slf, transition)?;
-        Ok(state.name())
+        Ok(state.as_str())
     }
 
     /// Moves to the named state by hand; returns whether the state changed.
     fn _transition_to(slf: &Bound<'_, Self>, state: &str) -> PyResult<bool> {
         let this = slf.get();
-        let to = State::from_name(state).map_err(py_err)?;
+        let to = state.parse::<State>().map_err(py_err)?;
         let now = this.now()?;
         let transition = this.core.transition_to(to, now);
         Self::announce(slf, transition)?;
@@ -391,7 +391,7 @@ impl BreakerCore {
         let (s, transition) = this.core.snapshot(now);
         Self::announce(slf, transition)?;
         Ok((
-            s.state.name(),
+            s.state.as_str(),
             s.failure_rate,
             s.slow_call_rate,
             s.counts.calls,
@@ -501,7 +501,7 @@ impl BreakerPermit {
     /// The state the call was permitted in.
     #[getter]
     fn state(&self) -> &'static str {
-        self.call.permit.state().name()
+        self.call.permit.state().as_str()
     }
 
     /// Whether the permit has been completed.

@@ -78,10 +78,10 @@ fn bind_ledger_classes(
             member("DENY")?,
         ],
         units: [
-            member(Unit::UsdMicrocents.name())?,
-            member(Unit::Tokens.name())?,
-            member(Unit::Credits.name())?,
-            member(Unit::RiskPoints.name())?,
+            member(Unit::UsdMicrocents.as_str())?,
+            member(Unit::Tokens.as_str())?,
+            member(Unit::Credits.as_str())?,
+            member(Unit::RiskPoints.as_str())?,
         ],
     };
     let _ = CLASSES.set(py, bound);
@@ -112,7 +112,7 @@ fn unit_arg(value: &Bound<'_, PyAny>) -> PyResult<Unit> {
     let name = value
         .cast::<PyString>()
         .map_err(|_| py_err(Error::bad("unit", "must be a Unit", value)))?;
-    Unit::from_name(name.to_str()?).map_err(py_err)
+    name.to_str()?.parse::<Unit>().map_err(py_err)
 }
 
 /// An overage policy given as a `CommitOveragePolicy` member or its name (None: the default,
@@ -128,7 +128,7 @@ fn overage_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Overage> {
             value,
         ))
     })?;
-    Overage::from_name(name.to_str()?).map_err(py_err)
+    name.to_str()?.parse::<Overage>().map_err(py_err)
 }
 
 /// An amount given as an int in `unit` (None: USD_MICROCENTS) or as an `Amount`, whose own
@@ -670,7 +670,7 @@ impl LedgerCore {
                 let name = s
                     .cast::<PyString>()
                     .map_err(|_| py_err(Error::bad("status", "must be a ReservationStatus", s)))?;
-                Status::from_name(name.to_str()?).map_err(py_err)
+                name.to_str()?.parse::<Status>().map_err(py_err)
             })
             .transpose()?;
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
@@ -681,13 +681,13 @@ impl LedgerCore {
                 let scope_path = r.subject.scope_path();
                 (
                     r.id,
-                    r.status.name(),
+                    r.status.as_str(),
                     r.subject.levels.to_vec(),
                     r.subject.dimensions,
                     r.action.kind,
                     r.action.name,
                     r.action.tags,
-                    r.unit.name(),
+                    r.unit.as_str(),
                     r.reserved,
                     r.created_at_ms,
                     r.expires_at_ms,

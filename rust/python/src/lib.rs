@@ -1,7 +1,7 @@
 //! PyO3 bindings for burnguard-core. Converts types and errors and releases the GIL for batch
 //! work; all logic lives in the core crate.
 
-use burnguard_core::slo::{self, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
+use burnguard_core::slo::{self, AlertPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
 use numpy::{BorrowError, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
@@ -328,13 +328,13 @@ impl SloCore {
         samples: &[Figures],
     ) -> PyResult<Bound<'py, PyList>> {
         let c = ResultClasses::get(py)?;
-        let threshold = self.slo.spec().burn_threshold;
+        let spec = self.slo.spec();
         let alerts = self
             .labels
             .burn_windows
             .iter()
             .zip(samples)
-            .filter(|(_, f)| f.total > 0 && f.burn_rate >= threshold)
+            .filter(|(_, f)| spec.burn_alerting(f))
             .map(|(window, f)| {
                 c.build(
                     py,
@@ -368,29 +368,20 @@ impl SloCore {
         PyList::new(py, alerts)
     }
 
-    fn transitions<'py>(
-        &self,
-        py: Python<'py>,
-        s: &Snapshot,
-        started: u64,
-        resolved: u64,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn transitions<'py>(&self, py: Python<'py>, poll: &AlertPoll) -> PyResult<Bound<'py, PyList>> {
         let c = ResultClasses::get(py)?;
         let mut transitions = Vec::new();
-        for (i, (policy, status)) in self.labels.policies.iter().zip(&s.policies).enumerate() {
-            let state = if started >> i & 1 == 1 {
-                intern!(py, "firing")
-            } else if resolved >> i & 1 == 1 {
-                intern!(py, "resolved")
-            } else {
-                continue;
-            };
-            let alert = self.multi_alert(py, c, policy, status)?;
+        for (i, state) in poll.transitions() {
+            let alert =
+                self.multi_alert(py, c, &self.labels.policies[i], &poll.snapshot.policies[i])?;
             transitions.push(c.build(
                 py,
                 &c.transition,
                 &[
-                    (intern!(py, "state"), state.clone().into_any()),
+                    (
+                        intern!(py, "state"),
+                        PyString::intern(py, state.as_str()).into_any(),
+                    ),
                     (intern!(py, "alert"), alert),
                 ],
             )?);
@@ -502,7 +493,7 @@ impl SloCore {
     #[pyo3(signature = (*, at = None))]
     fn poll_alerts<'py>(&self, py: Python<'py>, at: Option<f64>) -> PyResult<Bound<'py, PyList>> {
         let poll = self.slo.poll_alerts(at).map_err(py_err)?;
-        self.transitions(py, &poll.snapshot, poll.started, poll.resolved)
+        self.transitions(py, &poll)
     }
 
     /// The `SLOSnapshot` for `(good, bad)` counts over each of `query_windows` (custom stores).
@@ -522,8 +513,7 @@ impl SloCore {
         counts: Vec<(u64, u64)>,
     ) -> PyResult<Bound<'py, PyList>> {
         let snapshot = self.evaluate_counts(counts)?;
-        let (started, resolved) = self.slo.swap_firing(snapshot.firing_mask());
-        self.transitions(py, &snapshot, started, resolved)
+        self.transitions(py, &self.slo.poll(snapshot))
     }
 
     /// As `check_burn_rate`, from `(good, bad)` counts over each burn window.
@@ -532,20 +522,11 @@ impl SloCore {
         py: Python<'py>,
         counts: Vec<(u64, u64)>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let spec = self.slo.spec();
-        if counts.len() != spec.burn_windows.len() {
-            return Err(py_err(Error::bad(
-                "counts",
-                format!("must hold {} pairs", spec.burn_windows.len()),
-                counts.len(),
-            )));
-        }
-        let samples: Vec<Figures> = spec
-            .burn_windows
-            .iter()
-            .zip(counts_of(counts))
-            .map(|(&w, c)| spec.figures(w, c))
-            .collect();
+        let samples = self
+            .slo
+            .spec()
+            .burn_samples(&counts_of(counts))
+            .map_err(py_err)?;
         self.burn_alerts(py, &samples)
     }
 
@@ -577,16 +558,7 @@ impl SloCore {
 
 impl SloCore {
     fn evaluate_counts(&self, counts: Vec<(u64, u64)>) -> PyResult<Snapshot> {
-        let spec = self.slo.spec();
-        let windows = spec.query_windows().len();
-        if counts.len() != windows {
-            return Err(py_err(Error::bad(
-                "counts",
-                format!("must hold {windows} pairs"),
-                counts.len(),
-            )));
-        }
-        Ok(spec.evaluate(&counts_of(counts)))
+        self.slo.spec().evaluate(&counts_of(counts)).map_err(py_err)
     }
 }
 

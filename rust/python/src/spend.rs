@@ -3,8 +3,8 @@
 //! the GIL, and return one numpy array per result field.
 
 use burnguard_core::spend::{
-    self, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns, Robust,
-    RollingCheck, RollingColumns, SeriesBatch, SeriesCheck,
+    self, defaults, AnomalyColumns, BreakerColumns, BudgetColumns, BurnColumns, ForecastColumns,
+    Robust, RollingCheck, RollingColumns, SeriesBatch, SeriesCheck,
 };
 use burnguard_core::Error;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -115,7 +115,7 @@ fn check_budget_batch(
 
 /// A spike check (`method` "mean", "mad" or "percentile") on one series.
 #[pyfunction]
-#[pyo3(signature = (spend_series, method, *, spike_multiplier = 1.5, z_threshold = 3.5, min_mad = 0.0, percentile = 0.95, min_baseline = 0.0))]
+#[pyo3(signature = (spend_series, method, *, spike_multiplier = defaults::SPIKE_MULTIPLIER, z_threshold = defaults::Z_THRESHOLD, min_mad = defaults::MIN_MAD, percentile = defaults::PERCENTILE, min_baseline = defaults::MIN_BASELINE))]
 #[allow(clippy::too_many_arguments)]
 fn check_series(
     spend_series: Vec<f64>,
@@ -141,7 +141,7 @@ fn check_series(
 
 /// A spike check over the rows of a 2-D array (series × points, newest last).
 #[pyfunction]
-#[pyo3(signature = (spend_series, lengths, method, *, spike_multiplier = 1.5, z_threshold = 3.5, min_mad = 0.0, percentile = 0.95, min_baseline = 0.0))]
+#[pyo3(signature = (spend_series, lengths, method, *, spike_multiplier = defaults::SPIKE_MULTIPLIER, z_threshold = defaults::Z_THRESHOLD, min_mad = defaults::MIN_MAD, percentile = defaults::PERCENTILE, min_baseline = defaults::MIN_BASELINE))]
 #[allow(clippy::too_many_arguments)]
 fn check_series_batch<'py>(
     py: Python<'py>,
@@ -366,7 +366,7 @@ fn decide(
     let action = spend::decide(is_breached, is_open, is_warning, is_spike);
     (
         action as u8,
-        action.name(),
+        action.as_str(),
         action.severity(),
         action.reason(),
     )
@@ -376,8 +376,8 @@ fn decide(
 /// every point of every row of a 2-D array: `(baseline, threshold or ratio, flag)`, each
 /// rows × points.
 #[pyfunction]
-#[pyo3(signature = (spend_series, lengths, window, method, *, spike_multiplier = 1.5, z_threshold = 3.5,
-                    min_mad = 0.0, percentile = 0.95, min_baseline = 0.0, hot_multiplier = 1.4))]
+#[pyo3(signature = (spend_series, lengths, window, method, *, spike_multiplier = defaults::SPIKE_MULTIPLIER, z_threshold = defaults::Z_THRESHOLD,
+                    min_mad = defaults::MIN_MAD, percentile = defaults::PERCENTILE, min_baseline = defaults::MIN_BASELINE, hot_multiplier = defaults::HOT_MULTIPLIER))]
 #[allow(clippy::too_many_arguments)]
 fn rolling_batch<'py>(
     py: Python<'py>,
@@ -444,5 +444,25 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decide, m)?)?;
     m.add_function(wrap_pyfunction!(decide_batch, m)?)?;
     m.add_function(wrap_pyfunction!(rolling_batch, m)?)?;
+    m.add(
+        "SPEND_DEFAULTS",
+        defaults::ALL
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
+    )?;
+    // The policy's action, severity and reason by `decide_batch` code, from the core's table.
+    let actions = spend::Action::ALL;
+    m.add(
+        "POLICY_ACTIONS",
+        actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    )?;
+    m.add(
+        "POLICY_SEVERITIES",
+        actions.iter().map(|a| a.severity()).collect::<Vec<_>>(),
+    )?;
+    m.add(
+        "POLICY_REASONS",
+        actions.iter().map(|a| a.reason()).collect::<Vec<_>>(),
+    )?;
     Ok(())
 }

@@ -134,15 +134,8 @@ impl<'a> In<'a> {
     }
 }
 
-const DECISIONS: [Decision; 3] = [Decision::Allow, Decision::AllowWithCaps, Decision::Deny];
-const OVERAGES: [Overage; 3] = [
-    Overage::Reject,
-    Overage::AllowIfAvailable,
-    Overage::AllowWithOverdraft,
-];
-
 fn write_verdict(o: &mut Out, v: &Verdict) {
-    o.token(v.decision.name());
+    o.token(v.decision.as_str());
     o.opt(v.reservation_id.as_deref(), Out::str);
     o.strs(&v.affected_scopes);
     o.str(&v.scope_path);
@@ -154,7 +147,7 @@ fn write_verdict(o: &mut Out, v: &Verdict) {
 }
 
 fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
-    let decision = i.named(&DECISIONS, Decision::name)?;
+    let decision = i.named(Decision::ALL, Decision::as_str)?;
     let reservation_id = i.opt(In::str)?;
     let affected_scopes = i.strs()?;
     let scope_path = i.str()?;
@@ -189,7 +182,7 @@ fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
 
 fn write_reservation(o: &mut Out, r: &Reservation, affected_scopes: &[String]) {
     o.str(&r.id);
-    o.token(r.status.name());
+    o.token(r.status.as_str());
     for level in &r.subject.levels {
         o.opt(level.as_deref(), Out::str);
     }
@@ -201,12 +194,12 @@ fn write_reservation(o: &mut Out, r: &Reservation, affected_scopes: &[String]) {
     o.str(&r.action.kind);
     o.str(&r.action.name);
     o.strs(&r.action.tags);
-    o.token(r.unit.name());
+    o.token(r.unit.as_str());
     o.int(r.reserved);
     o.int(r.created_at_ms);
     o.int(r.expires_at_ms);
     o.int(r.grace_period_ms);
-    o.token(r.overage.name());
+    o.token(r.overage.as_str());
     o.strs(affected_scopes);
     o.opt(r.idempotency_key.as_deref(), Out::str);
     o.opt(r.committed, Out::int);
@@ -216,7 +209,7 @@ fn write_reservation(o: &mut Out, r: &Reservation, affected_scopes: &[String]) {
 /// A reservation and the scopes it draws on.
 fn read_reservation(i: &mut In<'_>) -> io::Result<(Reservation, Vec<String>)> {
     let id = i.str()?;
-    let status = i.named(&STATUSES, Status::name)?;
+    let status = i.named(Status::ALL, Status::as_str)?;
     let mut levels: [Option<String>; 6] = Default::default();
     for level in &mut levels {
         *level = i.opt(In::str)?;
@@ -230,10 +223,10 @@ fn read_reservation(i: &mut In<'_>) -> io::Result<(Reservation, Vec<String>)> {
         name: i.str()?,
         tags: i.strs()?,
     };
-    let unit = i.named(&UNITS, Unit::name)?;
+    let unit = i.named(Unit::ALL, Unit::as_str)?;
     let (reserved, created_at_ms, expires_at_ms, grace_period_ms) =
         (i.int()?, i.int()?, i.int()?, i.int()?);
-    let overage = i.named(&OVERAGES, Overage::name)?;
+    let overage = i.named(Overage::ALL, Overage::as_str)?;
     let affected_scopes = i.strs()?;
     let reservation = Reservation {
         id,
@@ -315,7 +308,7 @@ impl Ledger {
         o.token("next");
         o.uint(state.next_id);
         let mut budgets: Vec<_> = state.slots.iter().collect();
-        budgets.sort_by(|a, b| (&a.path, a.unit.name()).cmp(&(&b.path, b.unit.name())));
+        budgets.sort_by(|a, b| (&a.path, a.unit.as_str()).cmp(&(&b.path, b.unit.as_str())));
         for Slot {
             path,
             unit,
@@ -324,7 +317,7 @@ impl Ledger {
         {
             o.token("budget");
             o.str(path);
-            o.token(unit.name());
+            o.token(unit.as_str());
             for v in [b.allocated, b.reserved, b.spent, b.debt, b.overdraft_limit] {
                 o.int(v);
             }
@@ -341,7 +334,7 @@ impl Ledger {
         replays.sort_by(|a, b| a.0.cmp(b.0));
         for ((op, key), r) in replays {
             o.token("replay");
-            o.token(op.name());
+            o.token(op.as_str());
             o.str(key);
             o.uint(r.payload);
             o.int(r.at_ms);
@@ -377,7 +370,7 @@ impl Ledger {
                 "next" => state.next_id = i.uint()?,
                 "budget" => {
                     let path = i.str()?;
-                    let unit = i.named(&UNITS, Unit::name)?;
+                    let unit = i.named(Unit::ALL, Unit::as_str)?;
                     let budget = Budget {
                         allocated: i.int()?,
                         reserved: i.int()?,
@@ -408,7 +401,7 @@ impl Ledger {
                     state.reservations.insert(number, Box::new(r));
                 }
                 "replay" => {
-                    let op = i.named(&OPS, Op::name)?;
+                    let op = i.named(Op::ALL, Op::as_str)?;
                     let key = i.str()?;
                     let payload = i.uint()?;
                     let at_ms = i.int()?;

@@ -93,18 +93,18 @@ impl Fingerprint {
 
     /// Writes a unit by its protocol name.
     pub(super) fn unit(&mut self, u: Unit) -> &mut Self {
-        self.str(u.name())
+        self.str(u.as_str())
     }
 
     /// Writes an optional unit.
     pub(super) fn opt_unit(&mut self, u: Option<Unit>) -> &mut Self {
-        self.opt_str(u.map(Unit::name));
+        self.opt_str(u.map(Unit::as_str));
         self
     }
 
     /// Writes an overage policy by its protocol name.
     pub(super) fn overage(&mut self, o: Overage) -> &mut Self {
-        self.str(o.name())
+        self.str(o.as_str())
     }
 
     /// Writes every field of a reservation request.

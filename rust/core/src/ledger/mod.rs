@@ -27,6 +27,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::names::named_enum;
 
 mod file;
 mod fingerprint;
@@ -46,38 +47,17 @@ pub enum Unit {
     RiskPoints,
 }
 
-const UNITS: [Unit; 4] = [
-    Unit::UsdMicrocents,
-    Unit::Tokens,
-    Unit::Credits,
-    Unit::RiskPoints,
-];
+named_enum!(Unit, "unit", {
+    UsdMicrocents => "USD_MICROCENTS",
+    Tokens => "TOKENS",
+    Credits => "CREDITS",
+    RiskPoints => "RISK_POINTS",
+});
 
 impl Unit {
-    /// The protocol's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::UsdMicrocents => "USD_MICROCENTS",
-            Unit::Tokens => "TOKENS",
-            Unit::Credits => "CREDITS",
-            Unit::RiskPoints => "RISK_POINTS",
-        }
-    }
-
     /// Its position in the order USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS.
     pub fn index(self) -> usize {
         self as usize
-    }
-
-    /// The unit named `name`.
-    pub fn from_name(name: &str) -> Result<Unit, Error> {
-        UNITS.into_iter().find(|u| u.name() == name).ok_or_else(|| {
-            Error::bad(
-                "unit",
-                "must be one of USD_MICROCENTS, TOKENS, CREDITS, RISK_POINTS",
-                format_args!("{:?}", name),
-            )
-        })
     }
 }
 
@@ -92,34 +72,11 @@ pub enum Overage {
     AllowWithOverdraft,
 }
 
-impl Overage {
-    /// The protocol's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Overage::Reject => "REJECT",
-            Overage::AllowIfAvailable => "ALLOW_IF_AVAILABLE",
-            Overage::AllowWithOverdraft => "ALLOW_WITH_OVERDRAFT",
-        }
-    }
-
-    /// The policy named `name`.
-    pub fn from_name(name: &str) -> Result<Overage, Error> {
-        [
-            Overage::Reject,
-            Overage::AllowIfAvailable,
-            Overage::AllowWithOverdraft,
-        ]
-        .into_iter()
-        .find(|o| o.name() == name)
-        .ok_or_else(|| {
-            Error::bad(
-                "overage_policy",
-                "must be REJECT, ALLOW_IF_AVAILABLE or ALLOW_WITH_OVERDRAFT",
-                format_args!("{:?}", name),
-            )
-        })
-    }
-}
+named_enum!(Overage, "overage_policy", {
+    Reject => "REJECT",
+    AllowIfAvailable => "ALLOW_IF_AVAILABLE",
+    AllowWithOverdraft => "ALLOW_WITH_OVERDRAFT",
+});
 
 /// A reservation's or decision's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,16 +89,11 @@ pub enum Decision {
     Deny,
 }
 
-impl Decision {
-    /// The protocol's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Decision::Allow => "ALLOW",
-            Decision::AllowWithCaps => "ALLOW_WITH_CAPS",
-            Decision::Deny => "DENY",
-        }
-    }
-}
+named_enum!(Decision, "decision", {
+    Allow => "ALLOW",
+    AllowWithCaps => "ALLOW_WITH_CAPS",
+    Deny => "DENY",
+});
 
 /// Where a reservation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,38 +108,12 @@ pub enum Status {
     Expired,
 }
 
-const STATUSES: [Status; 4] = [
-    Status::Active,
-    Status::Committed,
-    Status::Released,
-    Status::Expired,
-];
-
-impl Status {
-    /// The protocol's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Active => "ACTIVE",
-            Status::Committed => "COMMITTED",
-            Status::Released => "RELEASED",
-            Status::Expired => "EXPIRED",
-        }
-    }
-
-    /// The status named `name`.
-    pub fn from_name(name: &str) -> Result<Status, Error> {
-        STATUSES
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                Error::bad(
-                    "status",
-                    "must be ACTIVE, COMMITTED, RELEASED or EXPIRED",
-                    format_args!("{:?}", name),
-                )
-            })
-    }
-}
+named_enum!(Status, "status", {
+    Active => "ACTIVE",
+    Committed => "COMMITTED",
+    Released => "RELEASED",
+    Expired => "EXPIRED",
+});
 
 /// The subject levels, outermost first.
 pub const LEVELS: [&str; 6] = ["tenant", "workspace", "app", "workflow", "agent", "toolset"];
@@ -647,7 +573,7 @@ impl fmt::Display for LedgerError {
             }
             LedgerError::ReservationExpired { id } => write!(f, "reservation {id} has expired"),
             LedgerError::ReservationFinalized { id, status } => {
-                write!(f, "reservation {id} is already {}", status.name())
+                write!(f, "reservation {id} is already {}", status.as_str())
             }
             LedgerError::NotFound { id } => write!(f, "no reservation {id}"),
             LedgerError::IdempotencyMismatch { key } => {
@@ -656,8 +582,8 @@ impl fmt::Display for LedgerError {
             LedgerError::UnitMismatch { expected, got } => write!(
                 f,
                 "amount is in {}, the reservation in {}",
-                got.name(),
-                expected.name()
+                got.as_str(),
+                expected.as_str()
             ),
         }
     }
@@ -690,28 +616,14 @@ enum Op {
     Event,
 }
 
-impl Op {
-    /// Its name in saved files and fingerprints.
-    fn name(self) -> &'static str {
-        match self {
-            Op::Reserve => "reserve",
-            Op::Commit => "commit",
-            Op::Release => "release",
-            Op::Extend => "extend",
-            Op::Decide => "decide",
-            Op::Event => "event",
-        }
-    }
-}
-
-const OPS: [Op; 6] = [
-    Op::Reserve,
-    Op::Commit,
-    Op::Release,
-    Op::Extend,
-    Op::Decide,
-    Op::Event,
-];
+named_enum!(Op, "op", {
+    Reserve => "reserve",
+    Commit => "commit",
+    Release => "release",
+    Extend => "extend",
+    Decide => "decide",
+    Event => "event",
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Replay {
@@ -1266,8 +1178,9 @@ impl Ledger {
                 is_over_limit: b.is_over_limit(),
             })
             .collect();
-        balances
-            .sort_by(|a, b| (&a.scope_path, a.unit.name()).cmp(&(&b.scope_path, b.unit.name())));
+        balances.sort_by(|a, b| {
+            (&a.scope_path, a.unit.as_str()).cmp(&(&b.scope_path, b.unit.as_str()))
+        });
         balances
     }
 
@@ -1394,7 +1307,7 @@ impl Ledger {
                 && b.reserved + b.spent <= b.allocated
                 && b.reserved == held;
             if !ok {
-                return Err(format!("{path} {}: {b:?}, holds {held}", unit.name()));
+                return Err(format!("{path} {}: {b:?}, holds {held}", unit.as_str()));
             }
         }
         Ok(())
@@ -1621,7 +1534,7 @@ fn fingerprint(
     if key.is_none() {
         return 0;
     }
-    let mut f = Fingerprint::of(op.name());
+    let mut f = Fingerprint::of(op.as_str());
     write(&mut f).finish()
 }
 

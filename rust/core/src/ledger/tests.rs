@@ -437,7 +437,7 @@ fn bad_input_names_the_parameter() {
     assert!(l
         .set_budget("app:x/tenant:y", Unit::Tokens, 1, 0, None)
         .is_err());
-    assert!(Unit::from_name("DOLLARS").is_err());
+    assert!("DOLLARS".parse::<Unit>().is_err());
     assert!(l
         .set_budget("tenant:acme", Unit::Tokens, -5, 0, None)
         .is_err());
