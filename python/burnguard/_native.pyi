@@ -43,6 +43,7 @@ __all__ = [
     "POLICY_REASONS",
     "POLICY_SEVERITIES",
     "PROVIDERS",
+    "SPEND_DEFAULTS",
     "VARIANCE_WARNING_RATIO",
     "BreakerCore",
     "BreakerPermit",
@@ -51,7 +52,6 @@ __all__ = [
     "PricingCore",
     "RouteCore",
     "RouteTableCore",
-    "SPEND_DEFAULTS",
     "SloCore",
     "__version__",
     "bind_breaker_error",
@@ -199,6 +199,7 @@ def decide(
 def decide_batch(
     is_breached: _Bools, is_open: _Bools, is_warning: _Bools, is_spike: _Bools
 ) -> npt.NDArray[np.uint8]: ...
+
 SPEND_DEFAULTS: dict[str, float]
 POLICY_ACTIONS: list[str]
 POLICY_SEVERITIES: list[str]
