@@ -29,3 +29,55 @@ def test_threads_recording_concurrently_lose_nothing() -> None:
         th.join()
     snap = t.snapshot(at=T0 + 300)
     assert (snap.total, snap.failures) == (5 * per_thread, 5 * per_thread // 10)
+
+
+def test_guard_counters_are_native_and_exact_across_threads() -> None:
+    from burnguard import RouteGuard
+
+    guard = RouteGuard()
+    plan = guard.plan("GET", "/x")
+    per_thread = 5_000
+
+    def worker() -> None:
+        for _ in range(per_thread):
+            plan.rejections.count_circuit_open()
+            plan.rejections.count_budget_denied()
+            try:
+                raise RuntimeError("boom")
+            except RuntimeError:
+                guard.fault("test")
+
+    import logging
+
+    logging.getLogger("burnguard").disabled = True
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        logging.getLogger("burnguard").disabled = False
+    rejected = guard.rejections()["GET /x"]
+    assert (rejected.circuit_open, rejected.budget_denied) == (4 * per_thread, 4 * per_thread)
+    assert guard.recording_errors == 4 * per_thread
+    # Another plan of the same route shares the route's counters.
+    assert guard.plan("GET", "/x").rejections.circuit_open == 4 * per_thread
+
+
+def test_burn_transitions_are_reported_once_to_concurrent_pollers() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.99, window_seconds=3600, burn_rate_windows=(60, 600)))
+    t.record_many(np.zeros(100, dtype=bool), T0 - np.arange(100) * 0.1)
+    started: list[int] = []
+
+    def poller() -> None:
+        for _ in range(50):
+            _, began, _ = t._core.poll_burn_rate(at=T0)
+            started.extend(began)
+
+    threads = [threading.Thread(target=poller) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(started) == [0, 1]

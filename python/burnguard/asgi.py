@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
+from burnguard import _native
 from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.middleware import (
     Admission,
@@ -47,7 +48,7 @@ __all__ = ["ClassifyFn", "GuardMiddleware", "SLOMiddleware", "default_classifier
 class SLOMiddleware:
     """ASGI middleware recording HTTP outcomes into an ``SLOTracker``."""
 
-    __slots__ = ("_app", "_classify", "_latency", "_tracker", "recording_errors")
+    __slots__ = ("_app", "_classify", "_faults", "_latency", "_tracker")
 
     def __init__(
         self,
@@ -75,7 +76,12 @@ class SLOMiddleware:
         self._tracker = tracker
         self._classify = classify
         self._latency = latency_tracker
-        self.recording_errors = 0
+        self._faults = _native.Counter()
+
+    @property
+    def recording_errors(self) -> int:
+        """Faults while classifying or recording; each was logged, and its request went through."""
+        return self._faults.value
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,7 +114,7 @@ class SLOMiddleware:
                 else:
                     self._latency.record_failure()
         except Exception:
-            self.recording_errors += 1
+            self._faults.inc()
             _log.exception("burnguard could not record a request; the request is unaffected")
 
 

@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from burnguard import _native
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
 from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
-from burnguard.routes import RouteStats, RouteTable
+from burnguard.routes import Rejections, RouteStats, RouteTable
 from burnguard.slo.tracker import SLOTracker
 
 ClassifyFn = Callable[[int, BaseException | None], bool]
@@ -82,18 +83,6 @@ class Rejection:
     reason: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
-
-
-class Rejections:
-    """Requests of one route the guard answered itself."""
-
-    __slots__ = ("budget_denied", "circuit_open")
-
-    def __init__(self) -> None:
-        self.circuit_open = 0
-        """Answered 503 because the route's breaker was open."""
-        self.budget_denied = 0
-        """Answered 429 because the route's budget denied them."""
 
 
 def guard_of(owner: str, guard: object, options: dict[str, Any]) -> RouteGuard:
@@ -180,10 +169,14 @@ class RouteGuard:
         self.breakers = dict(breakers or {})
         self.budgets = dict(budgets or {})
         self.unmatched_label = unmatched_label
-        self.recording_errors = 0
-        """Faults while recording or settling; each was logged, and its request went through."""
+        self._faults = _native.Counter()
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
         self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
+
+    @property
+    def recording_errors(self) -> int:
+        """Faults while recording or settling; each was logged, and its request went through."""
+        return self._faults.value
 
     @property
     def enforces(self) -> bool:
@@ -208,7 +201,7 @@ class RouteGuard:
         def find(table: Mapping[str, object]) -> object:
             return next((table[n] for n in names if n in table), None)
 
-        rejections = self._rejections.setdefault(stats.key, Rejections())
+        rejections = self._rejections.setdefault(stats.key, stats.rejections)
         return RoutePlan(
             stats.key,
             stats,
@@ -229,7 +222,7 @@ class RouteGuard:
             try:
                 permit = plan.breaker.acquire()
             except CircuitOpenError as err:
-                plan.rejections.circuit_open += 1
+                plan.rejections.count_circuit_open()
                 headers: tuple[tuple[str, str], ...] = ()
                 if err.retry_after is not None:
                     headers = (("retry-after", str(max(1, math.ceil(err.retry_after)))),)
@@ -244,7 +237,7 @@ class RouteGuard:
             except LedgerError as err:
                 if permit is not None:
                     permit.ignore()
-                plan.rejections.budget_denied += 1
+                plan.rejections.count_budget_denied()
                 body = f"Too Many Requests: budget denied ({err.error_code})\n".encode()
                 return Rejection(429, "budget denied", (), body)
         return Admission(permit, reservation_id)
@@ -289,7 +282,7 @@ class RouteGuard:
 
     def fault(self, doing: str) -> None:
         """Counts and logs a fault met while ``doing`` something (call it in an ``except``)."""
-        self.recording_errors += 1
+        self._faults.inc()
         _log.exception("burnguard could not %s; the request is unaffected", doing)
 
     def rejected(self, plan: RoutePlan, rejection: Rejection, duration: float) -> None:

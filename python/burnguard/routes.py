@@ -55,6 +55,34 @@ class RouteSummary(Result):
         return self.requests / self.covered_seconds if self.covered_seconds > 0 else 0.0
 
 
+class Rejections:
+    """Requests of one route the guard answered itself: native counters, shared by every
+    thread, that only go up."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, core: _native.RouteCore) -> None:
+        self._core = core
+
+    @property
+    def circuit_open(self) -> int:
+        """Answered 503 because the route's breaker was open."""
+        return self._core.circuit_open
+
+    @property
+    def budget_denied(self) -> int:
+        """Answered 429 because the route's budget denied them."""
+        return self._core.budget_denied
+
+    def count_circuit_open(self) -> None:
+        """Counts one more 503."""
+        self._core.reject_circuit_open()
+
+    def count_budget_denied(self) -> None:
+        """Counts one more 429."""
+        self._core.reject_budget_denied()
+
+
 class RouteStats:
     """One route's window: ``record()`` per request, ``summary()`` over any window."""
 
@@ -65,6 +93,11 @@ class RouteStats:
         self._core = core
         self.record = core.record
         """``record(duration, error=False, bytes=0, at=None)``: one request, ended ``at``."""
+
+    @property
+    def rejections(self) -> Rejections:
+        """The route's requests the guard answered itself."""
+        return Rejections(self._core)
 
     def summary(
         self,

@@ -60,7 +60,6 @@ class SLOTracker:
         "_clock",
         "_core",
         "_definition",
-        "_previous_alerted_windows",
         "_store",
         "record",
         "record_failure",
@@ -85,8 +84,6 @@ class SLOTracker:
         self._store = store
         self._clock = clock
         self._core = _native.SloCore(definition, clock=None if clock is time.time else clock)
-        # Burn windows alerting at the previous check_burn_rate_with_audit call.
-        self._previous_alerted_windows: set[int] = set()
         if store is None:
             self.record = self._core.record
             self.record_success = self._core.record_success
@@ -189,15 +186,17 @@ class SLOTracker:
         Emission is best effort (see ``burnguard.audit_stream``); the transition bookkeeping
         advances before emitting, so a slow or failing sink never causes repeats.
         """
-        alerts = self.check_burn_rate(at=at)
-        alerting = {a.window_seconds for a in alerts}
-        started = alerting - self._previous_alerted_windows
-        recovered = self._previous_alerted_windows - alerting
-        self._previous_alerted_windows = alerting
+        if self._store is None:
+            alerts, started, recovered = self._core.poll_burn_rate(at=at)
+        else:
+            counts = self._store_counts(self._definition.burn_rate_windows, at)
+            alerts, started, recovered = self._core.poll_burn_rate_counts(counts)
+        windows = self._definition.burn_rate_windows
+        started_windows = {windows[i] for i in started}
         for alert in alerts:
-            if alert.window_seconds in started:
+            if alert.window_seconds in started_windows:
                 await audit_stream.emit(http_client, kind="slo_burn_started", payload=alert.to_dict())
-        for window in sorted(recovered):
+        for window in sorted(windows[i] for i in recovered):
             await audit_stream.emit(
                 http_client,
                 kind="slo_recovered",

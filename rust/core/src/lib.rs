@@ -9,6 +9,7 @@
 //! * [`sketch`]: quantiles with a bounded relative error from mergeable bucket counts.
 //! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
 //! * [`cost`]: per-route monthly cost projections; [`pricing`]: bundled cloud price tables.
+//! * [`counter`]: monotonic atomic event counters (faults, rejections).
 //! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
 // Unsafe code is denied everywhere but in the kernels `simd::widest!` defines (one call of
 // their AVX2 copy, once the CPU is known to have AVX2) and in `clock` (one libc call).
@@ -18,6 +19,7 @@
 pub mod breaker;
 pub mod clock;
 pub mod cost;
+pub mod counter;
 pub mod error;
 pub mod ledger;
 mod names;

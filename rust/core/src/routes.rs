@@ -36,6 +36,7 @@
 //! lost, only placed later.
 
 use crate::clock::Clock;
+use crate::counter::Counter;
 use crate::error::Error;
 use crate::sketch::{Geometry, Mapping};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
@@ -110,6 +111,15 @@ pub struct Summary {
     pub covered_seconds: f64,
 }
 
+/// Why the guard answered a request itself instead of passing it to the route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// 503: the route's breaker was open.
+    CircuitOpen,
+    /// 429: the route's budget denied it.
+    BudgetDenied,
+}
+
 /// One route's bounded, lock-free request window. See the module docs.
 #[derive(Debug)]
 pub struct RouteWindow {
@@ -121,6 +131,8 @@ pub struct RouteWindow {
     dropped: AtomicU64,
     /// The earliest request's end, in whole microseconds since the epoch (`u64::MAX`: none).
     first_micros: AtomicU64,
+    /// Requests answered by the guard, by [`Rejection`].
+    rejected: [Counter; 2],
     clock: Clock,
 }
 
@@ -157,6 +169,7 @@ impl RouteWindow {
                 .collect(),
             dropped: AtomicU64::new(0),
             first_micros: AtomicU64::new(u64::MAX),
+            rejected: Default::default(),
             clock,
         })
     }
@@ -169,6 +182,16 @@ impl RouteWindow {
     /// Bytes held, fixed at construction.
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.headers.len() * 8 + self.counts.len() * 4
+    }
+
+    /// Counts a request the guard answered itself.
+    pub fn reject(&self, why: Rejection) {
+        self.rejected[why as usize].add(1);
+    }
+
+    /// Requests the guard answered itself for `why`, since the route was created.
+    pub fn rejected(&self, why: Rejection) -> u64 {
+        self.rejected[why as usize].get()
     }
 
     /// Requests too old to be recorded in any tier.
@@ -552,6 +575,16 @@ mod tests {
         assert!(err(w.summary(Some(T0), 60.0, 0.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
         assert!(RouteWindow::new(0.0).is_err());
         assert!(RouteTable::new(0, DAY, "other").is_err());
+    }
+
+    #[test]
+    fn rejections_are_counted_per_reason() {
+        let w = RouteWindow::new(DAY).unwrap();
+        w.reject(Rejection::CircuitOpen);
+        w.reject(Rejection::BudgetDenied);
+        w.reject(Rejection::BudgetDenied);
+        assert_eq!(w.rejected(Rejection::CircuitOpen), 1);
+        assert_eq!(w.rejected(Rejection::BudgetDenied), 2);
     }
 
     #[test]

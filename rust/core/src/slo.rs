@@ -15,7 +15,7 @@ use crate::window::{BucketWindow, Counts, TierInfo};
 
 /// Finest bucket width as a fraction of the shortest configured window.
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
-/// Most alert policies one SLO may carry.
+/// Most alert policies, and most burn windows, one SLO may carry: their states are bits of a word.
 pub const MAX_POLICIES: usize = 64;
 
 /// The SRE Workbook's alert table for a 30-day SLO: severity, long window, threshold.
@@ -101,6 +101,12 @@ impl SloSpec {
                 "window_seconds",
                 "must be a positive, finite number of seconds",
                 self.window_seconds,
+            ));
+        }
+        if self.burn_windows.len() > MAX_POLICIES {
+            return Err(Error::invalid(
+                "burn_rate_windows",
+                format!("may hold at most {MAX_POLICIES} windows"),
             ));
         }
         for &w in &self.burn_windows {
@@ -384,12 +390,44 @@ impl AlertPoll {
     }
 }
 
+/// Figures over each burn window, and the windows that started and stopped alerting (by
+/// [`SloSpec::burn_alerting`]) since the last burn poll, as bit masks in the spec's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnPoll {
+    /// Figures over each burn window.
+    pub samples: Vec<Figures>,
+    /// Windows alerting now that were not at the previous poll.
+    pub started: u64,
+    /// Windows alerting at the previous poll that are not now.
+    pub recovered: u64,
+}
+
+impl BurnPoll {
+    /// The burn windows that started alerting, by index in the spec's order.
+    pub fn started_windows(&self) -> Vec<usize> {
+        bits(self.started)
+    }
+
+    /// The burn windows that stopped alerting, by index in the spec's order.
+    pub fn recovered_windows(&self) -> Vec<usize> {
+        bits(self.recovered)
+    }
+}
+
+/// The positions of the set bits of `mask`, lowest first.
+fn bits(mask: u64) -> Vec<usize> {
+    (0..64).filter(|i| mask >> i & 1 == 1).collect()
+}
+
 /// A live SLO: a spec, its bucketed window, and which alerts were firing at the last poll.
 #[derive(Debug)]
 pub struct Slo {
     spec: SloSpec,
     window: BucketWindow,
+    /// Bits of the policies firing at the last alert poll.
     firing: AtomicU64,
+    /// Bits of the burn windows alerting at the last burn poll.
+    burning: AtomicU64,
     clock: Clock,
 }
 
@@ -411,6 +449,7 @@ impl Slo {
             spec,
             window,
             firing: AtomicU64::new(0),
+            burning: AtomicU64::new(0),
             clock,
         })
     }
@@ -501,6 +540,27 @@ impl Slo {
             snapshot,
             started: firing & !before,
             resolved: before & !firing,
+        }
+    }
+
+    /// Burn figures at `at` (default: now) with the windows that started and stopped alerting
+    /// since the last burn poll; each change is reported once, even to concurrent pollers.
+    pub fn poll_burn(&self, at: Option<f64>) -> Result<BurnPoll, Error> {
+        Ok(self.poll_burn_samples(self.burn_samples(at)?))
+    }
+
+    /// As [`Slo::poll_burn`], for figures from a custom store's counts.
+    pub fn poll_burn_samples(&self, samples: Vec<Figures>) -> BurnPoll {
+        let alerting = samples
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| self.spec.burn_alerting(f))
+            .fold(0, |mask, (i, _)| mask | 1 << i);
+        let before = self.burning.swap(alerting, Ordering::Relaxed);
+        BurnPoll {
+            samples,
+            started: alerting & !before,
+            recovered: before & !alerting,
         }
     }
 
@@ -685,7 +745,18 @@ mod tests {
         assert_eq!(err.to_string(), "counts must hold 2 pairs; got 1");
         assert!(s.evaluate(&[pair]).is_err());
         let snapshot = s.evaluate(&vec![pair; s.query_windows().len()]).unwrap();
-        let slo = Slo::new(s).unwrap();
+        let slo = Slo::new(s.clone()).unwrap();
+        let hot = Counts { good: 1, bad: 9 };
+        let samples = s.burn_samples(&[hot, pair]).unwrap();
+        let burn = slo.poll_burn_samples(samples.clone());
+        assert_eq!((burn.started, burn.recovered), (0b11, 0));
+        assert_eq!(slo.poll_burn_samples(samples).started, 0, "reported once");
+        let cooler = s.burn_samples(&[hot, Counts { good: 1, bad: 0 }]).unwrap();
+        let cooled = slo.poll_burn_samples(cooler);
+        assert_eq!(
+            (cooled.recovered_windows(), cooled.started_windows()),
+            (vec![1], vec![])
+        );
         let first = slo.poll(snapshot.clone());
         assert_eq!(first.started, snapshot.firing_mask());
         assert_eq!(slo.poll(snapshot).transitions(), vec![]);

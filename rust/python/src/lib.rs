@@ -1,7 +1,9 @@
 //! PyO3 bindings for burnguard-core. Converts types and errors and releases the GIL for batch
 //! work; all logic lives in the core crate.
 
-use burnguard_core::slo::{self, AlertPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot};
+use burnguard_core::slo::{
+    self, AlertPoll, BurnPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot,
+};
 use burnguard_core::window::{check_timestamp, Counts};
 use burnguard_core::Error;
 use numpy::{BorrowError, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
@@ -195,6 +197,9 @@ fn counts_of(pairs: Vec<(u64, u64)>) -> Vec<Counts> {
         .collect()
 }
 
+/// `(alerts, started, recovered)` of a burn poll.
+type BurnPollTuple<'py> = (Bound<'py, PyList>, Vec<usize>, Vec<usize>);
+
 /// One SLO's bounded window and figures. The facade's `SLOTracker` wraps it.
 #[pyclass(frozen, module = "burnguard._native")]
 struct SloCore {
@@ -356,6 +361,14 @@ impl SloCore {
         PyList::new(py, alerts)
     }
 
+    fn burn_poll<'py>(&self, py: Python<'py>, poll: &BurnPoll) -> PyResult<BurnPollTuple<'py>> {
+        Ok((
+            self.burn_alerts(py, &poll.samples)?,
+            poll.started_windows(),
+            poll.recovered_windows(),
+        ))
+    }
+
     fn all_policies<'py>(&self, py: Python<'py>, s: &Snapshot) -> PyResult<Bound<'py, PyList>> {
         let c = ResultClasses::get(py)?;
         let alerts = self
@@ -470,6 +483,29 @@ impl SloCore {
     ) -> PyResult<Bound<'py, PyList>> {
         let samples = self.slo.burn_samples(at).map_err(py_err)?;
         self.burn_alerts(py, &samples)
+    }
+
+    /// `(alerts, started, recovered)`: `check_burn_rate`'s alerts, and the indices of the burn
+    /// windows that started and stopped alerting since the last such poll.
+    #[pyo3(signature = (*, at = None))]
+    fn poll_burn_rate<'py>(
+        &self,
+        py: Python<'py>,
+        at: Option<f64>,
+    ) -> PyResult<BurnPollTuple<'py>> {
+        let poll = self.slo.poll_burn(at).map_err(py_err)?;
+        self.burn_poll(py, &poll)
+    }
+
+    /// As `poll_burn_rate`, from `(good, bad)` counts over each burn window.
+    fn poll_burn_rate_counts<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+    ) -> PyResult<BurnPollTuple<'py>> {
+        let spec = self.slo.spec();
+        let samples = spec.burn_samples(&counts_of(counts)).map_err(py_err)?;
+        self.burn_poll(py, &self.slo.poll_burn_samples(samples))
     }
 
     /// A `MultiWindowAlert` for every policy, firing or not.

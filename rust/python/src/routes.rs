@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use burnguard_core::routes::{RouteTable, RouteWindow, Summary};
+use burnguard_core::counter;
+use burnguard_core::routes::{Rejection, RouteTable, RouteWindow, Summary};
 use burnguard_core::Error;
 use pyo3::prelude::*;
 
@@ -108,6 +109,28 @@ impl RouteCore {
         self.window.first_seen()
     }
 
+    /// Counts a request answered 503 because the route's breaker was open.
+    fn reject_circuit_open(&self) {
+        self.window.reject(Rejection::CircuitOpen);
+    }
+
+    /// Counts a request answered 429 because the route's budget denied it.
+    fn reject_budget_denied(&self) {
+        self.window.reject(Rejection::BudgetDenied);
+    }
+
+    /// Requests answered 503 while the route's breaker was open.
+    #[getter]
+    fn circuit_open(&self) -> u64 {
+        self.window.rejected(Rejection::CircuitOpen)
+    }
+
+    /// Requests answered 429 because the route's budget denied them.
+    #[getter]
+    fn budget_denied(&self) -> u64 {
+        self.window.rejected(Rejection::BudgetDenied)
+    }
+
     /// Requests too old to be recorded.
     #[getter]
     fn dropped(&self) -> u64 {
@@ -127,8 +150,33 @@ impl RouteCore {
     }
 }
 
+/// A monotonic event counter (faults, say), one atomic word shared by every thread.
+#[pyclass(frozen, module = "burnguard._native")]
+#[derive(Default)]
+struct Counter(counter::Counter);
+
+#[pymethods]
+impl Counter {
+    #[new]
+    fn new() -> Self {
+        Counter::default()
+    }
+
+    /// Counts one more event.
+    fn inc(&self) {
+        self.0.add(1);
+    }
+
+    /// The events counted so far.
+    #[getter]
+    fn value(&self) -> u64 {
+        self.0.get()
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouteTableCore>()?;
     m.add_class::<RouteCore>()?;
+    m.add_class::<Counter>()?;
     Ok(())
 }
