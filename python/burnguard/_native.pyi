@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, disjoint_base
 
+from burnguard.breaker import BreakerSnapshot
 from burnguard.ledger import (
     Action,
     Amount,
@@ -28,13 +29,20 @@ from burnguard.ledger import (
     Subject,
     Unit,
 )
+from burnguard.routes import RouteSummary
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
-    BurnRateSample,
     MultiWindowAlert,
     SLODefinition,
     SLOSnapshot,
+)
+from burnguard.spend import (
+    AnomalyCheckResult,
+    BudgetCheckResult,
+    BurnRateResult,
+    CircuitBreakerDecision,
+    ForecastResult,
 )
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "POLICY_REASONS",
     "POLICY_SEVERITIES",
     "PROVIDERS",
+    "RESULT_CLASSES",
     "SPEND_DEFAULTS",
     "VARIANCE_WARNING_RATIO",
     "BreakerCore",
@@ -57,8 +66,8 @@ __all__ = [
     "__version__",
     "bind_breaker_error",
     "bind_error_classes",
-    "bind_ledger_classes",
-    "bind_result_classes",
+    "bind_ledger_members",
+    "bind_results",
     "check_budget",
     "check_budget_batch",
     "check_burn_rate",
@@ -118,13 +127,10 @@ class SloCore:
 
 def checked_timestamp(value: float, param: str = "at") -> float: ...
 def validate_slo(definition: SLODefinition) -> None: ...
-def bind_result_classes(
-    snapshot: type[SLOSnapshot],
-    sample: type[BurnRateSample],
-    burn_alert: type[BurnRateAlert],
-    multi_alert: type[MultiWindowAlert],
-    transition: type[AlertTransition],
-) -> None: ...
+def bind_results(classes: Mapping[str, type[Any]]) -> None: ...
+
+RESULT_CLASSES: list[str]
+
 def bind_error_classes(
     invalid_argument: type[Exception], invalid_type: type[Exception], ledger: Mapping[str, type[Exception]]
 ) -> None: ...
@@ -139,9 +145,7 @@ _F64s: TypeAlias = npt.NDArray[np.float64]
 _Bools: TypeAlias = npt.NDArray[np.bool_]
 _I64s: TypeAlias = npt.NDArray[np.int64]
 
-def check_budget(
-    current_spend: float, budget_limit: float, warning_ratio: float
-) -> tuple[float, float, bool, bool]: ...
+def check_budget(current_spend: float, budget_limit: float, warning_ratio: float) -> BudgetCheckResult: ...
 def check_budget_batch(
     current_spend: _F64s,
     budget_limit: _F64s,
@@ -160,7 +164,7 @@ def check_series(
     min_mad: float = ...,
     percentile: float = ...,
     min_baseline: float = ...,
-) -> tuple[float, float, float, bool]: ...
+) -> AnomalyCheckResult: ...
 def check_series_batch(
     spend_series: _F64s,
     lengths: _I64s | None,
@@ -172,13 +176,13 @@ def check_series_batch(
     percentile: float = ...,
     min_baseline: float = ...,
 ) -> tuple[_F64s, _F64s, _F64s, _Bools]: ...
-def check_burn_rate(spend_series: list[float], hot_multiplier: float) -> tuple[float, float, float, bool]: ...
+def check_burn_rate(spend_series: list[float], hot_multiplier: float) -> BurnRateResult: ...
 def check_burn_rate_batch(
     spend_series: _F64s, lengths: _I64s | None, hot_multiplier: float
 ) -> tuple[_F64s, _F64s, _F64s, _Bools]: ...
 def forecast_budget_breach(
-    current_spend: float, budget_limit: float, periods_elapsed: int, total_periods: int
-) -> tuple[float, float, bool]: ...
+    current_spend: float, budget_limit: float, periods_elapsed: int | float, total_periods: int | float
+) -> ForecastResult: ...
 def forecast_budget_breach_batch(
     current_spend: _F64s,
     budget_limit: _F64s,
@@ -190,7 +194,7 @@ def forecast_budget_breach_batch(
 ) -> None: ...
 def evaluate_circuit_breaker(
     consecutive_failures: int, failure_threshold: int, cooldown_steps_remaining: int
-) -> tuple[bool, bool, int]: ...
+) -> CircuitBreakerDecision: ...
 def evaluate_circuit_breaker_batch(
     consecutive_failures: _I64s,
     failure_threshold: _I64s,
@@ -294,14 +298,12 @@ class BreakerCore:
     def reset(self) -> None: ...
     def _guard(self, func: Callable[..., Any]) -> Guarded: ...
     def _transition_to(self, state: str) -> bool: ...
-    def _snapshot(
-        self,
-    ) -> tuple[str, float, float, int, int, int, int, int, float | None, int]: ...
+    def _snapshot(self) -> BreakerSnapshot: ...
     def _report_rejections(self, on: bool) -> None: ...
 
 # Ledger ----------------------------------------------------------------------------------------
 
-def bind_ledger_classes(results: dict[str, type[Any]], members: dict[str, Any]) -> None: ...
+def bind_ledger_members(members: dict[str, Any]) -> None: ...
 
 @disjoint_base
 class LedgerCore:
@@ -383,12 +385,8 @@ class RouteCore:
         self, duration: float, error: bool = False, bytes: int = 0, at: float | None = None
     ) -> None: ...
     def summary(
-        self,
-        window_seconds: float,
-        quantiles: list[float],
-        at: float | None = None,
-        warmup_seconds: float = 0.0,
-    ) -> tuple[int, int, int, float, float, list[float] | None, float]: ...
+        self, key: str, window_seconds: float, at: float | None = None, warmup_seconds: float = 0.0
+    ) -> RouteSummary: ...
     def reject_circuit_open(self) -> None: ...
     def reject_budget_denied(self) -> None: ...
     @property

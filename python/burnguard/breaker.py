@@ -62,6 +62,9 @@ class BreakerSnapshot(Result):
     transitions: int
 
 
+_native.bind_results({"BreakerSnapshot": BreakerSnapshot})
+
+
 @dataclass(frozen=True, slots=True)
 class StateTransition(Result):
     """A breaker moved from one state to another."""
@@ -246,7 +249,7 @@ class CircuitBreaker(_native.BreakerCore):
 
     def snapshot(self) -> BreakerSnapshot:
         """State, rates, counts and the time until the next probe."""
-        return BreakerSnapshot(self.name, *self._snapshot())
+        return self._snapshot()
 
     def open(self) -> bool:
         """Moves to OPEN (waiting as if tripped). Returns whether the state changed."""

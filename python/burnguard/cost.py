@@ -35,8 +35,6 @@ PROVIDERS: tuple[str, ...] = tuple(_native.PROVIDERS)
 VARIANCE_WARNING_RATIO: float = _native.VARIANCE_WARNING_RATIO
 """Request cost p95 / p50 above which a route is flagged as variable."""
 
-_QUANTILES = [0.5, 0.95, 0.99]
-
 
 @dataclass(frozen=True, slots=True)
 class Instance(Result):

@@ -292,20 +292,23 @@ class ReservationDetail(Result):
     finalized_at_ms: int | None
 
 
-_native.bind_ledger_classes(
+_native.bind_results(
     {
-        "reservation": ReservationResult,
-        "dry_run": DryRunResult,
-        "decision": DecisionResult,
-        "commit": CommitResult,
-        "release": ReleaseResult,
-        "extend": ExtendResult,
-        "event": EventResult,
-        "balance": Balance,
-        "caps": Caps,
-    },
-    {m.value: m for m in (*Decision, *Unit)},
+        cls.__name__: cls
+        for cls in (
+            ReservationResult,
+            DryRunResult,
+            DecisionResult,
+            CommitResult,
+            ReleaseResult,
+            ExtendResult,
+            EventResult,
+            Balance,
+            Caps,
+        )
+    }
 )
+_native.bind_ledger_members({m.value: m for m in (*Decision, *Unit)})
 
 
 class Ledger(_native.LedgerCore):

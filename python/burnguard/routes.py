@@ -15,7 +15,6 @@ from burnguard import _native
 from burnguard._results import Result
 from burnguard.errors import InvalidArgumentError, invalid
 
-QUANTILES = (0.5, 0.9, 0.95, 0.99)
 """The latency quantiles a summary reports (p50, p90, p95, p99)."""
 
 
@@ -53,6 +52,9 @@ class RouteSummary(Result):
     def rps(self) -> float:
         """Requests per second over the covered span."""
         return self.requests / self.covered_seconds if self.covered_seconds > 0 else 0.0
+
+
+_native.bind_results({"RouteSummary": RouteSummary})
 
 
 class Rejections:
@@ -118,24 +120,7 @@ class RouteStats:
                 return self.summary(window_seconds, at=now, warmup_seconds=warmup_seconds)
             except InvalidArgumentError as err:
                 raise (err.renamed("now") if err.param == "at" else err) from None
-        requests, errors, sent, duration, top, quantiles, covered = self._core.summary(
-            window_seconds, list(QUANTILES), at, warmup_seconds
-        )
-        p50, p90, p95, p99 = quantiles if quantiles is not None else (float("nan"),) * 4
-        return RouteSummary(
-            self.key,
-            window_seconds,
-            covered,
-            requests,
-            errors,
-            sent,
-            duration,
-            p50,
-            p90,
-            p95,
-            p99,
-            top if requests else float("nan"),
-        )
+        return self._core.summary(self.key, window_seconds, at, warmup_seconds)
 
     @property
     def first_seen(self) -> float | None:

@@ -253,6 +253,21 @@ class RollingBurn(Result):
     is_hot: BoolArray
 
 
+# The native core builds the scalar results by field name (see ``_native.bind_results``).
+_native.bind_results(
+    {
+        cls.__name__: cls
+        for cls in (
+            BudgetCheckResult,
+            AnomalyCheckResult,
+            BurnRateResult,
+            ForecastResult,
+            CircuitBreakerDecision,
+        )
+    }
+)
+
+
 # ---- argument handling -------------------------------------------------------------------------
 
 
@@ -399,8 +414,7 @@ def check_budget(
     a tuple in field order), so that a loop over chunks allocates nothing; the result holds
     them. If the call raises, they may hold part of the results."""
     if out is None and _is_scalar(current_spend, budget_limit):
-        figures = _native.check_budget(current_spend, budget_limit, warning_ratio)  # type: ignore[arg-type]
-        return BudgetCheckResult(current_spend, budget_limit, *figures)  # type: ignore[arg-type]
+        return _native.check_budget(current_spend, budget_limit, warning_ratio)  # type: ignore[arg-type]
     spend, limit = _floats("current_spend", current_spend), _floats("budget_limit", budget_limit)
     shape = _broadcast(current_spend=spend, budget_limit=limit)
     outputs = _outputs(out, BudgetCheckBatch, shape)
@@ -481,7 +495,7 @@ def _anomaly(
     spend_series: ArrayLike, lengths: ArrayLike | None, method: str, options: dict[str, float]
 ) -> AnomalyCheckBatch | AnomalyCheckResult:
     if _is_one_series(spend_series, lengths):
-        return AnomalyCheckResult(*_native.check_series(_as_list(spend_series), method, **options))
+        return _native.check_series(_as_list(spend_series), method, **options)
     values, counts, leading = _series(spend_series, lengths)
     columns = _native_call(leading, lambda: _native.check_series_batch(values, counts, method, **options))
     return AnomalyCheckBatch(*(column.reshape(leading) for column in columns))
@@ -498,7 +512,7 @@ def check_burn_rate(
 ) -> BurnRateBatch | BurnRateResult:
     """The newest point over the mean of the history."""
     if _is_one_series(spend_series, lengths):
-        return BurnRateResult(*_native.check_burn_rate(_as_list(spend_series), hot_multiplier))
+        return _native.check_burn_rate(_as_list(spend_series), hot_multiplier)
     values, counts, leading = _series(spend_series, lengths)
     columns = _native_call(leading, lambda: _native.check_burn_rate_batch(values, counts, hot_multiplier))
     return BurnRateBatch(*(column.reshape(leading) for column in columns))
@@ -528,9 +542,9 @@ def forecast_budget_breach(
     """Total spend at period end by linear projection; arrays broadcast. ``out=`` as for
     ``check_budget``."""
     if out is None and _is_scalar(current_spend, budget_limit, periods_elapsed, total_periods):
-        elapsed, total = _ints("periods_elapsed", periods_elapsed), _ints("total_periods", total_periods)
-        figures = _native.forecast_budget_breach(current_spend, budget_limit, int(elapsed), int(total))  # type: ignore[arg-type]
-        return ForecastResult(current_spend, budget_limit, periods_elapsed, total_periods, *figures)  # type: ignore[arg-type]
+        _ints("periods_elapsed", periods_elapsed)  # whole numbers, checked as the batch checks them
+        _ints("total_periods", total_periods)
+        return _native.forecast_budget_breach(current_spend, budget_limit, periods_elapsed, total_periods)  # type: ignore[arg-type]
     arrays = {
         "current_spend": _floats("current_spend", current_spend),
         "budget_limit": _floats("budget_limit", budget_limit),
@@ -571,7 +585,7 @@ def evaluate_circuit_breaker(
     ``check_budget``."""
     if out is None and _is_scalar(consecutive_failures, failure_threshold, cooldown_steps_remaining):
         counters = (consecutive_failures, failure_threshold, cooldown_steps_remaining)
-        return CircuitBreakerDecision(*_native.evaluate_circuit_breaker(*counters))  # type: ignore[arg-type]
+        return _native.evaluate_circuit_breaker(*counters)  # type: ignore[arg-type]
     arrays = {
         "consecutive_failures": _ints("consecutive_failures", consecutive_failures),
         "failure_threshold": _ints("failure_threshold", failure_threshold),

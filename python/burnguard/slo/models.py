@@ -171,5 +171,10 @@ class SLOSnapshot(_Result):
         return self.error_budget_remaining <= 1e-9
 
 
-# The native core builds these results directly (see ``_native.bind_result_classes``).
-_native.bind_result_classes(SLOSnapshot, BurnRateSample, BurnRateAlert, MultiWindowAlert, AlertTransition)
+# The native core builds these results by field name (see ``_native.bind_results``).
+_native.bind_results(
+    {
+        cls.__name__: cls
+        for cls in (SLOSnapshot, BurnRateSample, BurnRateAlert, MultiWindowAlert, AlertTransition)
+    }
+)

@@ -90,6 +90,9 @@ fn check_retain(retain_seconds: f64) -> Result<(), Error> {
     }
 }
 
+/// The latency quantiles a route's summary reports (p50, p90, p95, p99).
+pub const SUMMARY_QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
+
 /// One route's figures over a window, as returned by [`RouteWindow::summary`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -109,6 +112,22 @@ pub struct Summary {
     /// How far back the figures go: to the window's start, extended to its tier's bucket
     /// boundary, or the route's first request or end of warm-up if later. 0 with none.
     pub covered_seconds: f64,
+}
+
+impl Summary {
+    /// The `i`th quantile asked for, NaN with no requests.
+    pub fn quantile(&self, i: usize) -> f64 {
+        self.quantiles.as_ref().map_or(f64::NAN, |q| q[i])
+    }
+
+    /// The slowest request, NaN with no requests.
+    pub fn slowest(&self) -> f64 {
+        if self.requests > 0 {
+            self.max_seconds
+        } else {
+            f64::NAN
+        }
+    }
 }
 
 /// Why the guard answered a request itself instead of passing it to the route.

@@ -16,7 +16,8 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
 use crate::clock::clock_of;
-use crate::py_err;
+use crate::errors::py_err;
+use crate::results::result;
 
 /// `burnguard.CircuitOpenError`, bound once at import by the facade.
 static OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -369,39 +370,25 @@ impl BreakerCore {
         Self::announce(slf, transition)
     }
 
-    /// `(state, failure_rate, slow_call_rate, calls, failed_calls, slow_calls, not_permitted,
-    /// consecutive_failures, retry_after, transitions)`.
-    #[allow(clippy::type_complexity)]
-    fn _snapshot(
-        slf: &Bound<'_, Self>,
-    ) -> PyResult<(
-        &'static str,
-        f64,
-        f64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        Option<f64>,
-        u64,
-    )> {
+    /// The `BreakerSnapshot` now (making a due automatic OPEN to HALF_OPEN move).
+    fn _snapshot<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
         let this = slf.get();
-        let now = this.now()?;
-        let (s, transition) = this.core.snapshot(now);
+        let (s, transition) = this.core.snapshot(this.now()?);
         Self::announce(slf, transition)?;
-        Ok((
-            s.state.as_str(),
-            s.failure_rate,
-            s.slow_call_rate,
-            s.counts.calls,
-            s.counts.failed,
-            s.counts.slow,
-            s.not_permitted,
-            s.consecutive_failures,
-            s.retry_after,
-            s.transitions,
-        ))
+        result!(py, "BreakerSnapshot" {
+            name: this.name.bind(py),
+            state: s.state.as_str(),
+            failure_rate: s.failure_rate,
+            slow_call_rate: s.slow_call_rate,
+            calls: s.counts.calls,
+            failed_calls: s.counts.failed,
+            slow_calls: s.counts.slow,
+            not_permitted_calls: s.not_permitted,
+            consecutive_failures: s.consecutive_failures,
+            retry_after: s.retry_after,
+            transitions: s.transitions,
+        })
     }
 
     /// Whether rejected calls are reported to the facade's `_on_rejected`.

@@ -4,7 +4,7 @@ use burnguard_core::cost::{self, Audience, Instance, Pricing, Usage};
 use burnguard_core::pricing;
 use pyo3::prelude::*;
 
-use crate::py_err;
+use crate::errors::py_err;
 
 /// `(name, vcpu, baseline_cores, hourly_usd)`.
 type InstanceTuple = (String, f64, f64, f64);

@@ -14,21 +14,12 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::build_frozen;
 use crate::clock::clock_of;
 use crate::errors::{ledger_err, py_err};
+use crate::results::result;
 
-/// The facade's result classes, enum members and error classes, bound once at import.
+/// The facade's enum members, bound once at import.
 struct Classes {
-    reservation: Py<PyAny>,
-    dry_run: Py<PyAny>,
-    decision: Py<PyAny>,
-    commit: Py<PyAny>,
-    release: Py<PyAny>,
-    extend: Py<PyAny>,
-    event: Py<PyAny>,
-    balance: Py<PyAny>,
-    caps: Py<PyAny>,
     /// `Decision` members in the core's order (ALLOW, ALLOW_WITH_CAPS, DENY).
     decisions: [Py<PyAny>; 3],
     /// `Unit` members in the core's order.
@@ -43,35 +34,16 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
         .ok_or_else(|| PyRuntimeError::new_err("import burnguard before using burnguard._native"))
 }
 
-/// Binds the facade's classes: `results` by result name, `members` (enum members by value).
+/// Binds the facade's enum members (by value).
 #[pyfunction]
-fn bind_ledger_classes(
-    py: Python<'_>,
-    results: &Bound<'_, PyDict>,
-    members: &Bound<'_, PyDict>,
-) -> PyResult<()> {
+fn bind_ledger_members(py: Python<'_>, members: &Bound<'_, PyDict>) -> PyResult<()> {
     let member = |name: &str| -> PyResult<Py<PyAny>> {
         members
             .get_item(name)?
             .map(Bound::unbind)
             .ok_or_else(|| PyValueError::new_err(format!("missing member {name}")))
     };
-    let get = |name: &str| -> PyResult<Py<PyAny>> {
-        results
-            .get_item(name)?
-            .map(Bound::unbind)
-            .ok_or_else(|| PyValueError::new_err(format!("missing result class {name}")))
-    };
     let bound = Classes {
-        reservation: get("reservation")?,
-        dry_run: get("dry_run")?,
-        decision: get("decision")?,
-        commit: get("commit")?,
-        release: get("release")?,
-        extend: get("extend")?,
-        event: get("event")?,
-        balance: get("balance")?,
-        caps: get("caps")?,
         decisions: [
             member("ALLOW")?,
             member("ALLOW_WITH_CAPS")?,
@@ -237,25 +209,21 @@ fn caps_object<'py>(py: Python<'py>, caps: &Option<Caps>) -> PyResult<Bound<'py,
             None => Ok(py.None().into_bound(py)),
         }
     };
-    build_frozen(
-        classes(py)?.caps.bind(py),
-        &[
-            (
-                intern!(py, "max_tokens"),
-                c.max_tokens.into_bound_py_any(py)?,
-            ),
-            (
-                intern!(py, "max_steps_remaining"),
-                c.max_steps_remaining.into_bound_py_any(py)?,
-            ),
-            (intern!(py, "tool_allowlist"), tools(&c.tool_allowlist)?),
-            (intern!(py, "tool_denylist"), tools(&c.tool_denylist)?),
-            (
-                intern!(py, "cooldown_ms"),
-                c.cooldown_ms.into_bound_py_any(py)?,
-            ),
-        ],
-    )
+    result!(py, "Caps" {
+        max_tokens: c.max_tokens,
+        max_steps_remaining: c.max_steps_remaining,
+        tool_allowlist: tools(&c.tool_allowlist)?,
+        tool_denylist: tools(&c.tool_denylist)?,
+        cooldown_ms: c.cooldown_ms,
+    })
+}
+
+/// Which result a verdict answers.
+#[derive(Clone, Copy)]
+enum VerdictOf {
+    Reservation,
+    DryRun,
+    Decision,
 }
 
 /// The verdict as the facade's `ReservationResult`, `DryRunResult` or `DecisionResult`.
@@ -263,81 +231,57 @@ fn verdict_object<'py>(
     py: Python<'py>,
     v: Verdict,
     unit: Unit,
-    class: &Py<PyAny>,
+    of: VerdictOf,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let c = classes(py)?;
     let decision = decision_member(py, v.decision)?;
-    let scopes = PyTuple::new(py, &v.affected_scopes)?.into_any();
+    let scopes = PyTuple::new(py, &v.affected_scopes)?;
     let caps = caps_object(py, &v.caps)?;
     let unit = unit_member(py, unit)?;
-    let mut fields = vec![
-        (intern!(py, "decision"), decision),
-        (intern!(py, "affected_scopes"), scopes),
-        (
-            intern!(py, "scope_path"),
-            v.scope_path.as_str().into_bound_py_any(py)?,
-        ),
-        (intern!(py, "caps"), caps),
-    ];
-    if class.is(&c.reservation) {
-        fields.extend([
-            (
-                intern!(py, "reservation_id"),
-                v.reservation_id.into_bound_py_any(py)?,
-            ),
-            (intern!(py, "unit"), unit),
-            (intern!(py, "reserved"), v.reserved.into_bound_py_any(py)?),
-            (
-                intern!(py, "expires_at_ms"),
-                v.expires_at_ms.into_bound_py_any(py)?,
-            ),
-        ]);
-    } else {
-        if class.is(&c.dry_run) {
-            fields.extend([
-                (intern!(py, "unit"), unit),
-                (intern!(py, "reserved"), v.reserved.into_bound_py_any(py)?),
-            ]);
-        }
-        fields.extend([
-            (
-                intern!(py, "reason_code"),
-                v.reason_code().into_bound_py_any(py)?,
-            ),
-            (
-                intern!(py, "denied_scope"),
-                v.denied_scope().into_bound_py_any(py)?,
-            ),
-        ]);
+    match of {
+        VerdictOf::Reservation => result!(py, "ReservationResult" {
+            decision: decision,
+            affected_scopes: scopes,
+            scope_path: v.scope_path.as_str(),
+            caps: caps,
+            reservation_id: v.reservation_id.as_deref(),
+            unit: unit,
+            reserved: v.reserved,
+            expires_at_ms: v.expires_at_ms,
+        }),
+        VerdictOf::DryRun => result!(py, "DryRunResult" {
+            decision: decision,
+            affected_scopes: scopes,
+            scope_path: v.scope_path.as_str(),
+            caps: caps,
+            unit: unit,
+            reserved: v.reserved,
+            reason_code: v.reason_code(),
+            denied_scope: v.denied_scope(),
+        }),
+        VerdictOf::Decision => result!(py, "DecisionResult" {
+            decision: decision,
+            affected_scopes: scopes,
+            scope_path: v.scope_path.as_str(),
+            caps: caps,
+            reason_code: v.reason_code(),
+            denied_scope: v.denied_scope(),
+        }),
     }
-    build_frozen(class.bind(py), &fields)
 }
 
 fn balance_object<'py>(py: Python<'py>, b: Balance) -> PyResult<Bound<'py, PyAny>> {
-    build_frozen(
-        classes(py)?.balance.bind(py),
-        &[
-            (intern!(py, "scope"), b.scope.into_bound_py_any(py)?),
-            (
-                intern!(py, "scope_path"),
-                b.scope_path.into_bound_py_any(py)?,
-            ),
-            (intern!(py, "unit"), unit_member(py, b.unit)?),
-            (intern!(py, "allocated"), b.allocated.into_bound_py_any(py)?),
-            (intern!(py, "reserved"), b.reserved.into_bound_py_any(py)?),
-            (intern!(py, "spent"), b.spent.into_bound_py_any(py)?),
-            (intern!(py, "remaining"), b.remaining.into_bound_py_any(py)?),
-            (intern!(py, "debt"), b.debt.into_bound_py_any(py)?),
-            (
-                intern!(py, "overdraft_limit"),
-                b.overdraft_limit.into_bound_py_any(py)?,
-            ),
-            (
-                intern!(py, "is_over_limit"),
-                b.is_over_limit.into_bound_py_any(py)?,
-            ),
-        ],
-    )
+    result!(py, "Balance" {
+        scope: b.scope,
+        scope_path: b.scope_path,
+        unit: unit_member(py, b.unit)?,
+        allocated: b.allocated,
+        reserved: b.reserved,
+        spent: b.spent,
+        remaining: b.remaining,
+        debt: b.debt,
+        overdraft_limit: b.overdraft_limit,
+        is_over_limit: b.is_over_limit,
+    })
 }
 
 fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
@@ -472,9 +416,12 @@ impl LedgerCore {
             .core
             .reserve(self.now_ms()?, key, request)
             .map_err(ledger_err)?;
-        let c = classes(py)?;
-        let class = if dry_run { &c.dry_run } else { &c.reservation };
-        verdict_object(py, verdict, unit, class)
+        let of = if dry_run {
+            VerdictOf::DryRun
+        } else {
+            VerdictOf::Reservation
+        };
+        verdict_object(py, verdict, unit, of)
     }
 
     #[pyo3(signature = (subject, action, estimate, *, unit=None, idempotency_key=None))]
@@ -500,7 +447,7 @@ impl LedgerCore {
                 estimate,
             )
             .map_err(ledger_err)?;
-        verdict_object(py, verdict, unit, &classes(py)?.decision)
+        verdict_object(py, verdict, unit, VerdictOf::Decision)
     }
 
     #[pyo3(signature = (reservation_id, actual, *, idempotency_key=None))]
@@ -519,21 +466,12 @@ impl LedgerCore {
             .core
             .commit(now, key, id, unit_given, actual)
             .map_err(ledger_err)?;
-        build_frozen(
-            classes(py)?.commit.bind(py),
-            &[
-                (
-                    intern!(py, "reservation_id"),
-                    reservation_id.clone().into_any(),
-                ),
-                (intern!(py, "charged"), c.charged.into_bound_py_any(py)?),
-                (intern!(py, "released"), c.released.into_bound_py_any(py)?),
-                (
-                    intern!(py, "debt_incurred"),
-                    c.debt_incurred.into_bound_py_any(py)?,
-                ),
-            ],
-        )
+        result!(py, "CommitResult" {
+            reservation_id: reservation_id,
+            charged: c.charged,
+            released: c.released,
+            debt_incurred: c.debt_incurred,
+        })
     }
 
     #[pyo3(signature = (reservation_id, *, idempotency_key=None))]
@@ -548,16 +486,10 @@ impl LedgerCore {
             .core
             .release(self.now_ms()?, key, reservation_id.to_str()?)
             .map_err(ledger_err)?;
-        build_frozen(
-            classes(py)?.release.bind(py),
-            &[
-                (
-                    intern!(py, "reservation_id"),
-                    reservation_id.clone().into_any(),
-                ),
-                (intern!(py, "released"), released.into_bound_py_any(py)?),
-            ],
-        )
+        result!(py, "ReleaseResult" {
+            reservation_id: reservation_id,
+            released: released,
+        })
     }
 
     #[pyo3(signature = (reservation_id, extend_by_ms, *, idempotency_key=None))]
@@ -573,19 +505,10 @@ impl LedgerCore {
             .core
             .extend(self.now_ms()?, key, reservation_id.to_str()?, extend_by_ms)
             .map_err(ledger_err)?;
-        build_frozen(
-            classes(py)?.extend.bind(py),
-            &[
-                (
-                    intern!(py, "reservation_id"),
-                    reservation_id.clone().into_any(),
-                ),
-                (
-                    intern!(py, "expires_at_ms"),
-                    expires_at_ms.into_bound_py_any(py)?,
-                ),
-            ],
-        )
+        result!(py, "ExtendResult" {
+            reservation_id: reservation_id,
+            expires_at_ms: expires_at_ms,
+        })
     }
 
     #[pyo3(signature = (
@@ -621,22 +544,13 @@ impl LedgerCore {
                 overage_arg(overage_policy)?,
             )
             .map_err(ledger_err)?;
-        build_frozen(
-            classes(py)?.event.bind(py),
-            &[
-                (intern!(py, "event_id"), event_id.into_bound_py_any(py)?),
-                (intern!(py, "unit"), unit_member(py, unit)?),
-                (intern!(py, "charged"), charged.into_bound_py_any(py)?),
-                (
-                    intern!(py, "debt_incurred"),
-                    debt_incurred.into_bound_py_any(py)?,
-                ),
-                (
-                    intern!(py, "affected_scopes"),
-                    PyTuple::new(py, &affected_scopes)?.into_any(),
-                ),
-            ],
-        )
+        result!(py, "EventResult" {
+            event_id: event_id,
+            unit: unit_member(py, unit)?,
+            charged: charged,
+            debt_incurred: debt_incurred,
+            affected_scopes: PyTuple::new(py, &affected_scopes)?,
+        })
     }
 
     /// Balances of `scope` and the scopes under it (all of them if None).
@@ -718,6 +632,6 @@ impl LedgerCore {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LedgerCore>()?;
-    m.add_function(wrap_pyfunction!(bind_ledger_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(bind_ledger_members, m)?)?;
     Ok(())
 }

@@ -3,15 +3,13 @@
 use std::sync::Arc;
 
 use burnguard_core::counter;
-use burnguard_core::routes::{Rejection, RouteTable, RouteWindow, Summary};
+use burnguard_core::routes::{Rejection, RouteTable, RouteWindow, Summary, SUMMARY_QUANTILES};
 use burnguard_core::Error;
 use pyo3::prelude::*;
 
 use crate::clock::clock_of;
-use crate::py_err;
-
-/// `(requests, errors, bytes, duration_seconds, max_seconds, quantiles, covered_seconds)`.
-type SummaryTuple = (u64, u64, u64, f64, f64, Option<Vec<f64>>, f64);
+use crate::errors::py_err;
+use crate::results::result;
 
 /// A bounded table of routes; the facade's `RouteTable` wraps it.
 #[pyclass(frozen, module = "burnguard._native")]
@@ -75,32 +73,37 @@ impl RouteCore {
             .map_err(py_err)
     }
 
-    /// The figures of the last `window_seconds` before `at` (default: now), leaving out
-    /// buckets that begin within `warmup_seconds` of the route's first request.
-    #[pyo3(signature = (window_seconds, quantiles, at = None, warmup_seconds = 0.0))]
-    fn summary(
+    /// The `RouteSummary` of the last `window_seconds` before `at` (default: now) for route
+    /// `key`, leaving out buckets that begin within `warmup_seconds` of its first request.
+    #[pyo3(signature = (key, window_seconds, at = None, warmup_seconds = 0.0))]
+    fn summary<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
         window_seconds: f64,
-        quantiles: Vec<f64>,
         at: Option<f64>,
         warmup_seconds: f64,
-    ) -> PyResult<SummaryTuple> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let s: Summary = py
             .detach(|| {
                 self.window
-                    .summary(at, window_seconds, warmup_seconds, &quantiles)
+                    .summary(at, window_seconds, warmup_seconds, &SUMMARY_QUANTILES)
             })
             .map_err(py_err)?;
-        Ok((
-            s.requests,
-            s.errors,
-            s.bytes,
-            s.duration_seconds,
-            s.max_seconds,
-            s.quantiles,
-            s.covered_seconds,
-        ))
+        result!(py, "RouteSummary" {
+            route: key,
+            window_seconds: window_seconds,
+            covered_seconds: s.covered_seconds,
+            requests: s.requests,
+            errors: s.errors,
+            bytes: s.bytes,
+            duration_seconds: s.duration_seconds,
+            p50: s.quantile(0),
+            p90: s.quantile(1),
+            p95: s.quantile(2),
+            p99: s.quantile(3),
+            max: s.slowest(),
+        })
     }
 
     /// When the route's earliest request ended (seconds since the epoch), if any.

@@ -10,12 +10,12 @@ use burnguard_core::Error;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
-use crate::{py_err, slice, slice_mut, writable};
+use crate::convert::{slice, slice_mut, writable};
+use crate::errors::py_err;
+use crate::results::result;
 
 type F64s<'py> = Bound<'py, PyArray1<f64>>;
 type Bools<'py> = Bound<'py, PyArray1<bool>>;
-/// `(latest_spend, baseline_mean, threshold, is_spike)`
-type AnomalyTuple = (f64, f64, f64, bool);
 
 fn series_check(
     method: &str,
@@ -61,20 +61,28 @@ fn series_input<'a>(
     Ok((values, spend_series.shape()[1], lengths))
 }
 
-/// `(usage_ratio, remaining_budget, is_warning, is_breached)` for one value.
+/// The `BudgetCheckResult` for one value; it keeps the caller's own spend and limit objects.
 #[pyfunction]
-fn check_budget(
-    current_spend: f64,
-    budget_limit: f64,
+fn check_budget<'py>(
+    current_spend: &Bound<'py, PyAny>,
+    budget_limit: &Bound<'py, PyAny>,
     warning_ratio: f64,
-) -> PyResult<(f64, f64, bool, bool)> {
-    let b = spend::check_budget(current_spend, budget_limit, warning_ratio).map_err(py_err)?;
-    Ok((
-        b.usage_ratio,
-        b.remaining_budget,
-        b.is_warning,
-        b.is_breached,
-    ))
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = current_spend.py();
+    let b = spend::check_budget(
+        current_spend.extract()?,
+        budget_limit.extract()?,
+        warning_ratio,
+    )
+    .map_err(py_err)?;
+    result!(py, "BudgetCheckResult" {
+        current_spend: current_spend,
+        budget_limit: budget_limit,
+        usage_ratio: b.usage_ratio,
+        remaining_budget: b.remaining_budget,
+        is_warning: b.is_warning,
+        is_breached: b.is_breached,
+    })
 }
 
 /// `check_budget` over rows, written into the output arrays; `budget_limit` holds one value or
@@ -117,7 +125,8 @@ fn check_budget_batch(
 #[pyfunction]
 #[pyo3(signature = (spend_series, method, *, spike_multiplier = defaults::SPIKE_MULTIPLIER, z_threshold = defaults::Z_THRESHOLD, min_mad = defaults::MIN_MAD, percentile = defaults::PERCENTILE, min_baseline = defaults::MIN_BASELINE))]
 #[allow(clippy::too_many_arguments)]
-fn check_series(
+fn check_series<'py>(
+    py: Python<'py>,
     spend_series: Vec<f64>,
     method: &str,
     spike_multiplier: f64,
@@ -125,7 +134,7 @@ fn check_series(
     min_mad: f64,
     percentile: f64,
     min_baseline: f64,
-) -> PyResult<AnomalyTuple> {
+) -> PyResult<Bound<'py, PyAny>> {
     let batch = SeriesBatch::single(&spend_series);
     let check = series_check(
         method,
@@ -136,7 +145,12 @@ fn check_series(
         min_baseline,
     )?;
     let a = check.apply(batch.row(0).map_err(py_err)?, &mut Vec::new());
-    Ok((a.latest_spend, a.baseline_mean, a.threshold, a.is_spike))
+    result!(py, "AnomalyCheckResult" {
+        latest_spend: a.latest_spend,
+        baseline_mean: a.baseline_mean,
+        threshold: a.threshold,
+        is_spike: a.is_spike,
+    })
 }
 
 /// A spike check over the rows of a 2-D array (series × points, newest last).
@@ -204,11 +218,20 @@ fn series_batch<'py>(
 
 /// `(latest_spend, average_spend, burn_rate_ratio, is_hot)` for one series.
 #[pyfunction]
-fn check_burn_rate(spend_series: Vec<f64>, hot_multiplier: f64) -> PyResult<(f64, f64, f64, bool)> {
+fn check_burn_rate(
+    py: Python<'_>,
+    spend_series: Vec<f64>,
+    hot_multiplier: f64,
+) -> PyResult<Bound<'_, PyAny>> {
     let batch = SeriesBatch::single(&spend_series);
     let hot = spend::check_hot_multiplier(hot_multiplier).map_err(py_err)?;
     let b = spend::burn(batch.row(0).map_err(py_err)?, hot);
-    Ok((b.latest_spend, b.average_spend, b.burn_rate_ratio, b.is_hot))
+    result!(py, "BurnRateResult" {
+        latest_spend: b.latest_spend,
+        average_spend: b.average_spend,
+        burn_rate_ratio: b.burn_rate_ratio,
+        is_hot: b.is_hot,
+    })
 }
 
 /// `check_burn_rate` over the rows of a 2-D array.
@@ -233,16 +256,36 @@ fn check_burn_rate_batch<'py>(
 
 /// `(projected_total_spend, projected_overrun, will_breach)` for one value.
 #[pyfunction]
-fn forecast_budget_breach(
-    current_spend: f64,
-    budget_limit: f64,
-    periods_elapsed: i64,
-    total_periods: i64,
-) -> PyResult<(f64, f64, bool)> {
-    let f =
-        spend::forecast_budget_breach(current_spend, budget_limit, periods_elapsed, total_periods)
-            .map_err(py_err)?;
-    Ok((f.projected_total_spend, f.projected_overrun, f.will_breach))
+fn forecast_budget_breach<'py>(
+    current_spend: &Bound<'py, PyAny>,
+    budget_limit: &Bound<'py, PyAny>,
+    periods_elapsed: &Bound<'py, PyAny>,
+    total_periods: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = current_spend.py();
+    let f = spend::forecast_budget_breach(
+        current_spend.extract()?,
+        budget_limit.extract()?,
+        whole(periods_elapsed)?,
+        whole(total_periods)?,
+    )
+    .map_err(py_err)?;
+    result!(py, "ForecastResult" {
+        current_spend: current_spend,
+        budget_limit: budget_limit,
+        periods_elapsed: periods_elapsed,
+        total_periods: total_periods,
+        projected_total_spend: f.projected_total_spend,
+        projected_overrun: f.projected_overrun,
+        will_breach: f.will_breach,
+    })
+}
+
+/// An int, or a float holding a whole number (the facade has checked that it does).
+fn whole(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    value
+        .extract::<i64>()
+        .or_else(|_| Ok(value.extract::<f64>()? as i64))
 }
 
 /// `forecast_budget_breach` over rows, written into the output arrays; each input holds one
@@ -284,17 +327,22 @@ fn forecast_budget_breach_batch(
 /// `(is_open, allow_operation, retry_after_steps)` for one set of counters.
 #[pyfunction]
 fn evaluate_circuit_breaker(
+    py: Python<'_>,
     consecutive_failures: i64,
     failure_threshold: i64,
     cooldown_steps_remaining: i64,
-) -> PyResult<(bool, bool, i64)> {
+) -> PyResult<Bound<'_, PyAny>> {
     let b = spend::evaluate_circuit_breaker(
         consecutive_failures,
         failure_threshold,
         cooldown_steps_remaining,
     )
     .map_err(py_err)?;
-    Ok((b.is_open, b.allow_operation, b.retry_after_steps))
+    result!(py, "CircuitBreakerDecision" {
+        is_open: b.is_open,
+        allow_operation: b.allow_operation,
+        retry_after_steps: b.retry_after_steps,
+    })
 }
 
 /// `evaluate_circuit_breaker` over rows, written into the output arrays; each input holds one
