@@ -9,7 +9,8 @@
 //! after the breaker has moved on is not counted against the new state.
 //!
 //! Time is an input: the state machine's operations take it, in seconds; [`Breaker::begin`] and
-//! [`Breaker::end`] read the breaker's clock and time the call for the slow-call rule.//!
+//! [`Breaker::end`] read the breaker's clock and time the call for the slow-call rule.
+//!
 //! Modules: `config` ([`Config`] and its checks), `word` (the packed state word), `windows`
 //! (the count and time sliding windows).
 
