@@ -1,0 +1,157 @@
+"""The ledger itself: budgets per scope and unit, reservations against them, streams."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal, cast
+
+from burnguard import _native
+from burnguard.ledger.models import (
+    Action,
+    Amount,
+    CommitOveragePolicy,
+    CommitResult,
+    DryRunResult,
+    ReservationDetail,
+    ReservationResult,
+    ReservationStatus,
+    Subject,
+    Unit,
+)
+
+
+class Ledger(_native.LedgerCore):
+    """Budgets per scope and unit, and reservations against them, with the Cycles protocol's
+    semantics (see the module docs and ``README.md``).
+
+    ``Ledger(clock=None, retention_seconds=300, max_retained=100_000)``. Every operation takes
+    an optional ``idempotency_key``: replaying it with the same payload returns the first
+    answer; another payload raises ``IdempotencyMismatchError``. Idempotency records and
+    finalized reservations are kept for ``retention_seconds``, and at most ``max_retained`` of
+    each (the oldest go first), so memory stays bounded whatever the traffic. ``clock``
+    (seconds) replaces the wall clock, for tests and simulations. Amounts are ints in ``unit``
+    (``USD_MICROCENTS`` unless given) or ``Amount``s.
+
+    The operations (``set_budget``, ``fund``, ``reserve``, ``decide``, ``commit``,
+    ``release``, ``extend``, ``event``, ``balances``, ``sweep``, ``audit``, ``save``) run
+    natively, without a Python frame; their signatures are in ``burnguard/_native.pyi``."""
+
+    __slots__ = ()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> Ledger:
+        """The ledger saved at ``path`` (by ``save``); it answers exactly as the saved one did,
+        idempotent replays included."""
+        return cls(clock=clock, _path=os.fspath(path))
+
+    def dry_run(
+        self, subject: Subject, action: Action, estimate: Amount | int, *, unit: Unit | str | None = None
+    ) -> DryRunResult:
+        """What ``reserve`` would answer, holding nothing (runcycles' shadow mode)."""
+        return cast(DryRunResult, self.reserve(subject, action, estimate, unit=unit, dry_run=True))
+
+    def reservations(
+        self, status: ReservationStatus | str | None = None, *, scope: str | Subject | None = None
+    ) -> list[ReservationDetail]:
+        """Reservations (finalized ones for the retention period), oldest first, filtered by
+        status and by the scope their subject is in."""
+        return [_detail(row) for row in self._reservations(status, scope)]
+
+    def stream(
+        self,
+        subject: Subject,
+        action: Action,
+        estimate: Amount | int,
+        *,
+        cost: Callable[[Mapping[str, int]], int] | None = None,
+        unit: Unit | str | None = None,
+        ttl_ms: int = 60_000,
+        overage_policy: CommitOveragePolicy | str | None = None,
+    ) -> Stream:
+        """A context manager (sync or async) for streamed work: reserves on enter, accumulates
+        usage (``s.add(tokens=...)``), commits ``cost(usage)`` (or the sum of ``s.add(n)``) on
+        exit, releases on an exception."""
+        return Stream(self, subject, action, estimate, cost, unit, ttl_ms, overage_policy)
+
+
+def _subject(levels: list[str | None], dimensions: Mapping[str, str] | None) -> Subject:
+    tenant, workspace, app, workflow, agent, toolset = levels
+    return Subject(tenant, workspace, app, workflow, agent, toolset, dimensions)
+
+
+def _detail(row: tuple[Any, ...]) -> ReservationDetail:
+    (rid, status, levels, dims, kind, name, tags, unit, reserved, created, expires, rest) = row
+    scope_path, affected, key, committed, finalized = rest
+    u = Unit(unit)
+    return ReservationDetail(
+        rid,
+        ReservationStatus(status),
+        _subject(levels, dict(dims) or None),
+        Action(kind, name, tuple(tags)),
+        Amount(u, reserved),
+        created,
+        expires,
+        scope_path,
+        tuple(affected),
+        key,
+        None if committed is None else Amount(u, committed),
+        finalized,
+    )
+
+
+class Stream:
+    """See ``Ledger.stream``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        subject: Subject,
+        action: Action,
+        estimate: Amount | int,
+        cost: Callable[[Mapping[str, int]], int] | None,
+        unit: Unit | str | None,
+        ttl_ms: int,
+        overage_policy: CommitOveragePolicy | str | None,
+    ) -> None:
+        self._ledger = ledger
+        self._request = (subject, action, estimate, unit, ttl_ms, overage_policy)
+        self._cost = cost
+        self.usage: dict[str, int] = {}
+        self.total = 0
+        self.reservation: ReservationResult | None = None
+        self.result: CommitResult | None = None
+
+    def add(self, amount: int = 0, **usage: int) -> None:
+        """Adds ``amount`` to the running total and each keyword to ``usage``."""
+        self.total += amount
+        for name, value in usage.items():
+            self.usage[name] = self.usage.get(name, 0) + value
+
+    def __enter__(self) -> Stream:
+        subject, action, estimate, unit, ttl_ms, overage = self._request
+        self.reservation = self._ledger.reserve(
+            subject, action, estimate, unit=unit, ttl_ms=ttl_ms, overage_policy=overage
+        )
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        assert self.reservation is not None, "__exit__ without __enter__"
+        rid = self.reservation.reservation_id
+        if exc is not None:
+            self._ledger.release(rid)
+            return False
+        actual = self._cost(self.usage) if self._cost is not None else self.total
+        self.result = self._ledger.commit(rid, actual)
+        return False
+
+    async def __aenter__(self) -> Stream:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)
