@@ -1,6 +1,7 @@
 //! burnguard-core: the engine behind burnguard. Pure Rust, no Python.
 //!
 //! * [`clock`]: the wall clock and injected time sources every stateful type reads.
+//! * `ring`: the lap-tagged ring of atomic counter words the time windows are built from.
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
@@ -25,6 +26,7 @@ pub mod ledger;
 mod names;
 mod network;
 pub mod pricing;
+mod ring;
 pub mod routes;
 pub mod simd;
 pub mod sketch;

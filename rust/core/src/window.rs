@@ -42,6 +42,7 @@
 //! most `w0` for shorter windows. Windows shorter than `w0` are answered at `w0` resolution.
 
 use crate::error::Error;
+use crate::ring::{Added, Ring, Tagged};
 use crate::sync::{AtomicU64, Ordering};
 
 /// Largest accepted timestamp, in seconds since the epoch (2^33 s, in the year 2242).
@@ -100,8 +101,8 @@ enum Overflow {
 struct Tier {
     /// Right shift from a tier-0 index to this tier's index.
     shift: u32,
-    /// Bits of each word that hold the count; the rest hold the lap tag.
-    count_bits: u32,
+    /// The layout of its words: the lap tag above the count.
+    tagged: Tagged,
     /// Offset of this tier's first word in the storage.
     offset: usize,
 }
@@ -124,6 +125,8 @@ pub struct BucketWindow {
     buckets: u64,
     /// `log2(buckets)`: buckets are a power of two, so slot and lap are a mask and a shift.
     bucket_bits: u32,
+    /// Every tier's ring of buckets.
+    ring: Ring,
     tiers: Vec<Tier>,
     words: Box<[AtomicU64]>,
 }
@@ -193,7 +196,7 @@ impl BucketWindow {
             }
             tiers.push(Tier {
                 shift,
-                count_bits,
+                tagged: Tagged::new(count_bits),
                 offset: HEADER_WORDS + 2 * buckets * k as usize,
             });
             let span = (n - 1) as f64 * base_width * (1u64 << shift) as f64;
@@ -214,6 +217,7 @@ impl BucketWindow {
             per_second,
             buckets: n,
             bucket_bits: n.trailing_zeros(),
+            ring: Ring::new(n),
             tiers,
             words,
         })
@@ -329,7 +333,7 @@ impl BucketWindow {
             let hi = hi0 >> tier.shift;
             let walk = TierWalk {
                 pairs: &self.words[tier.offset..tier.offset + 2 * self.buckets as usize],
-                count_bits: tier.count_bits,
+                tagged: tier.tagged,
                 bucket_bits: self.bucket_bits,
                 first: (oldest >> tier.shift).max((hi + 1).saturating_sub(self.buckets)),
                 edges: &edges,
@@ -372,8 +376,8 @@ impl BucketWindow {
         for tier in &self.tiers {
             let words = &self.words[tier.offset..tier.offset + 2 * self.buckets as usize];
             for pair in words.chunks_exact(2) {
-                counts.good += pair[0].load(Ordering::Relaxed) & count_mask(tier);
-                counts.bad += pair[1].load(Ordering::Relaxed) & count_mask(tier);
+                counts.good += tier.tagged.read(&pair[0]).1;
+                counts.bad += tier.tagged.read(&pair[1]).1;
             }
         }
         counts
@@ -381,14 +385,6 @@ impl BucketWindow {
 
     fn index_of(&self, ts: f64) -> u64 {
         (ts * self.per_second) as u64
-    }
-
-    /// Slot and lap tag of a tier-local bucket index.
-    fn slot_of(&self, index: u64) -> (usize, u64) {
-        (
-            (index & (self.buckets - 1)) as usize,
-            (index >> self.bucket_bits) + 1,
-        )
     }
 
     fn record_index(&self, index0: u64, good: bool, n: u64) {
@@ -414,37 +410,19 @@ impl BucketWindow {
     fn add(&self, from: usize, index0: u64, kind: usize, n: u64, overflow: Overflow) {
         let mut overflowed = false;
         for (k, tier) in self.tiers.iter().enumerate().skip(from) {
-            let (slot, tag) = self.slot_of(index0 >> tier.shift);
-            let mask = count_mask(tier);
+            let (slot, tag) = self.ring.locate(index0 >> tier.shift);
             let word = &self.words[tier.offset + 2 * slot + kind];
-            let mut current = word.load(Ordering::Relaxed);
-            overflowed = false;
-            loop {
-                let held_tag = current >> tier.count_bits;
-                let held = current & mask;
-                if held_tag > tag {
-                    break; // this bucket was carried up already: so must the event be
-                }
-                let base = if held_tag == tag { held } else { 0 };
-                if n > mask - base {
-                    overflowed = true;
-                    break;
-                }
-                let next = (tag << tier.count_bits) | (base + n);
-                match word.compare_exchange_weak(
-                    current,
-                    next,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        if held_tag != tag && held > 0 {
-                            self.carry_up(k, slot, held_tag, kind, held);
-                        }
-                        return;
+            match tier.tagged.add(word, tag, n) {
+                Added::Counted => return,
+                Added::Replaced { tag, count } => {
+                    if count > 0 {
+                        self.carry_up(k, slot, tag, kind, count);
                     }
-                    Err(actual) => current = actual,
+                    return;
                 }
+                // This bucket was carried up already: so must the event be.
+                Added::Newer => overflowed = false,
+                Added::Full => overflowed = true,
             }
         }
         let sink = match (overflowed, overflow) {
@@ -456,8 +434,7 @@ impl BucketWindow {
 
     /// Moves `count` evicted from tier `k`'s `slot` (lap tag `tag`) into the tier above.
     fn carry_up(&self, k: usize, slot: usize, tag: u64, kind: usize, count: u64) {
-        let index = ((tag - 1) << self.bucket_bits) + slot as u64;
-        let index0 = index << self.tiers[k].shift;
+        let index0 = self.ring.bucket_of(slot, tag) << self.tiers[k].shift;
         self.add(k + 1, index0, kind, count, Overflow::Expired);
     }
 }
@@ -499,7 +476,7 @@ impl Level {
 struct TierWalk<'a> {
     /// The tier's words, a (good, bad) pair per slot.
     pairs: &'a [AtomicU64],
-    count_bits: u32,
+    tagged: Tagged,
     bucket_bits: u32,
     /// The oldest index the walk visits.
     first: u64,
@@ -524,7 +501,6 @@ impl TierWalk<'_> {
         let tag = lap + 1;
         let base = lap << self.bucket_bits;
         let lap_length = 1u64 << self.bucket_bits;
-        let mask = (1u64 << self.count_bits) - 1;
         let slots = self.pairs[2 * start..2 * end]
             .chunks_exact(2)
             .enumerate()
@@ -537,22 +513,21 @@ impl TierWalk<'_> {
             }
             current.reach(index, self.edges, in_longest);
             for (kind, word) in pair.iter().enumerate() {
-                let word = word.load(Ordering::Relaxed);
-                let held_tag = word >> self.count_bits;
+                let (held_tag, held) = self.tagged.read(word);
                 let (level, count) = if held_tag == tag {
-                    (&mut *current, word & mask)
-                } else if word == 0 || held_tag > tag {
+                    (&mut *current, held)
+                } else if held_tag == 0 || held_tag > tag {
                     continue; // empty, or newer than the query's end
                 } else if held_tag + 1 == tag {
                     if !previous.reach(index - lap_length, self.edges, in_longest) {
                         continue;
                     }
-                    (&mut *previous, word & mask)
+                    (&mut *previous, held)
                 } else {
                     let older = ((held_tag - 1) << self.bucket_bits) + slot as u64;
                     let reached = self.edges.partition_point(|&edge| edge <= older);
                     if reached > 0 {
-                        in_longest[reached - 1].add(kind, word & mask);
+                        in_longest[reached - 1].add(kind, held);
                     }
                     continue;
                 };
@@ -564,10 +539,6 @@ impl TierWalk<'_> {
             }
         }
     }
-}
-
-fn count_mask(tier: &Tier) -> u64 {
-    (1u64 << tier.count_bits) - 1
 }
 
 #[cfg(all(test, not(loom)))]
@@ -667,12 +638,10 @@ mod tests {
                 let (lo, hi) = (lo0 >> tier.shift, hi0 >> tier.shift);
                 for slot in 0..self.buckets as usize {
                     for kind in 0..2 {
-                        let word =
-                            self.words[tier.offset + 2 * slot + kind].load(Ordering::Relaxed);
-                        let tag = word >> tier.count_bits;
-                        let index = (tag.wrapping_sub(1) << self.bucket_bits) + slot as u64;
-                        if tag > 0 && (lo..=hi).contains(&index) {
-                            counts.add(kind, word & count_mask(tier));
+                        let word = &self.words[tier.offset + 2 * slot + kind];
+                        let (tag, count) = tier.tagged.read(word);
+                        if tag > 0 && (lo..=hi).contains(&self.ring.bucket_of(slot, tag)) {
+                            counts.add(kind, count);
                         }
                     }
                 }
@@ -708,7 +677,7 @@ mod tests {
     #[test]
     fn count_overflow_spills_to_a_coarser_tier() {
         let w = BucketWindow::with_buckets(1.0, 1000.0, 4).unwrap();
-        let mask0 = count_mask(&w.tiers[0]);
+        let mask0 = w.tiers[0].tagged.max_count();
         w.record(5.0, true, mask0).unwrap();
         w.record(5.0, true, 7).unwrap();
         assert_eq!(w.count(5.0, 0.0).unwrap().good, mask0 + 7);

@@ -1,6 +1,7 @@
 //! The sliding windows outcomes are counted in: the last `n` calls, or the last `n` seconds.
 
 use super::*;
+use crate::ring::{Ring, Tagged};
 use crate::sync::{AtomicI64, AtomicU8};
 
 pub(super) const OCCUPIED: u8 = 1;
@@ -65,28 +66,29 @@ impl CountWindow {
     }
 }
 
-/// The calls of the last `n` seconds, in at most [`TIME_BUCKETS`] buckets. Each count is one
-/// word holding (bucket lap, count), updated by one compare-and-swap, so a bucket that comes
-/// round again restarts from zero without losing a concurrent count.
+/// The calls of the last `n` seconds, in at most [`TIME_BUCKETS`] buckets: a ring of tagged
+/// counter words (see `ring.rs`), three per bucket (calls, failed, slow), so a bucket that comes
+/// round again restarts from zero in the same compare-and-swap that counts the new call.
 pub(super) struct TimeWindow {
     pub(super) width: f64,
+    pub(super) ring: Ring,
     pub(super) words: Box<[AtomicU64]>,
 }
 
 /// Most buckets of a time window; longer windows get wider buckets.
 pub const TIME_BUCKETS: u32 = 64;
 
+/// Time-window words: a 32-bit lap tag above a 32-bit count.
+const TAGGED: Tagged = Tagged::new(32);
+
 impl TimeWindow {
     pub(super) fn new(seconds: u32) -> Self {
         let buckets = seconds.min(TIME_BUCKETS);
         TimeWindow {
             width: f64::from(seconds) / f64::from(buckets),
+            ring: Ring::new(u64::from(buckets)),
             words: (0..3 * buckets).map(|_| AtomicU64::new(0)).collect(),
         }
-    }
-
-    pub(super) fn buckets(&self) -> u64 {
-        (self.words.len() / 3) as u64
     }
 
     pub(super) fn index(&self, now: f64) -> u64 {
@@ -94,46 +96,28 @@ impl TimeWindow {
     }
 
     pub(super) fn record(&self, now: f64, failed: bool, slow: bool) {
-        let index = self.index(now);
-        let (slot, lap) = (
-            (index % self.buckets()) as usize,
-            index / self.buckets() + 1,
-        );
+        let (slot, tag) = self.ring.locate(self.index(now));
         let bits = outcome_bits(failed, slow);
         for k in 0..3 {
-            if bits >> k & 1 == 0 {
-                continue;
-            }
-            let word = &self.words[3 * slot + k];
-            let mut current = word.load(Ordering::Relaxed);
-            loop {
-                let next = match (current >> 32).cmp(&lap) {
-                    std::cmp::Ordering::Equal => current + 1,
-                    std::cmp::Ordering::Less => lap << 32 | 1,
-                    std::cmp::Ordering::Greater => break, // older than the bucket's lap
-                };
-                match word.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(seen) => current = seen,
-                }
+            if bits >> k & 1 == 1 {
+                // A call older than its bucket's lap (Newer), or a full count, is not counted.
+                let _ = TAGGED.add(&self.words[3 * slot + k], tag, 1);
             }
         }
     }
 
     pub(super) fn counts(&self, now: f64) -> Counts {
         let newest = self.index(now);
-        let n = self.buckets();
+        let n = self.ring.slots();
         let mut totals = [0u64; 3];
         for (i, word) in self.words.iter().enumerate() {
-            let w = word.load(Ordering::Acquire);
-            let lap = w >> 32;
-            if lap == 0 {
+            let (tag, count) = TAGGED.read(word);
+            if tag == 0 {
                 continue;
             }
-            let index = (lap - 1) * n + (i / 3) as u64;
+            let index = self.ring.bucket_of(i / 3, tag);
             if index <= newest && index + n > newest {
-                totals[i % 3] += w & 0xFFFF_FFFF;
+                totals[i % 3] += count;
             }
         }
         Counts {
