@@ -57,7 +57,6 @@ class SLOTracker:
     """
 
     __slots__ = (
-        "_clock",
         "_core",
         "_definition",
         "_store",
@@ -82,7 +81,6 @@ class SLOTracker:
     ) -> None:
         self._definition = definition
         self._store = store
-        self._clock = clock
         self._core = _native.SloCore(definition, clock=None if clock is time.time else clock)
         if store is None:
             self.record = self._core.record
@@ -211,9 +209,7 @@ class SLOTracker:
     # ---- internals -------------------------------------------------------------------------
 
     def _now(self, at: float | None) -> float:
-        if at is not None:
-            return _native.checked_timestamp(at)
-        return _native.checked_timestamp(self._clock(), "clock()")
+        return self._core.now(at)
 
     # ---- the custom-store path -------------------------------------------------------------
 

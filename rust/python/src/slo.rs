@@ -3,8 +3,7 @@
 use burnguard_core::slo::{
     self, AlertPoll, BurnPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot,
 };
-use burnguard_core::window::{check_timestamp, Counts};
-use burnguard_core::Error;
+use burnguard_core::window::Counts;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
@@ -387,6 +386,12 @@ impl SloCore {
         self.burn_alerts(py, &samples)
     }
 
+    /// `at` if given (checked), else the time now by the tracker's clock.
+    #[pyo3(signature = (at = None))]
+    fn now(&self, at: Option<f64>) -> PyResult<f64> {
+        self.slo.now(at).map_err(py_err)
+    }
+
     #[getter]
     fn query_windows(&self) -> Vec<f64> {
         self.slo.spec().query_windows()
@@ -419,18 +424,6 @@ impl SloCore {
     }
 }
 
-/// `value` if it is a usable timestamp, else `ValueError` naming `param`.
-#[pyfunction]
-#[pyo3(signature = (value, param = "at"))]
-fn checked_timestamp(value: f64, param: &str) -> PyResult<f64> {
-    check_timestamp("timestamp", value).map_err(|e| {
-        py_err(Error {
-            param: param.to_string().into(),
-            ..e
-        })
-    })
-}
-
 /// Checks an `SLODefinition` without building its window, naming the first bad parameter.
 #[pyfunction]
 fn validate_slo(definition: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -451,6 +444,5 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SloCore>()?;
     m.add_function(wrap_pyfunction!(workbook_policies, m)?)?;
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;
-    m.add_function(wrap_pyfunction!(checked_timestamp, m)?)?;
     Ok(())
 }
