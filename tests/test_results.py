@@ -46,6 +46,8 @@ def instances() -> list[Any]:
     found.append(ledger.release(ledger.reserve(subject, action, 1, unit=unit).reservation_id))
     found.append(ledger.event(subject, action, 1, unit=unit))
     found += ledger.balances()
+    detail = ledger.reservations(scope="tenant:t")[0]
+    found += [detail, detail.subject, detail.action, detail.reserved]
     return found
 
 

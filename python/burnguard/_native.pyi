@@ -24,6 +24,7 @@ from burnguard.ledger import (
     EventResult,
     ExtendResult,
     ReleaseResult,
+    ReservationDetail,
     ReservationResult,
     ReservationStatus,
     Subject,
@@ -302,7 +303,7 @@ class BreakerCore:
 
 # Ledger ----------------------------------------------------------------------------------------
 
-def bind_ledger_members(members: dict[str, Any]) -> None: ...
+def bind_ledger_members(by_value: dict[str, Any]) -> None: ...
 
 @disjoint_base
 class LedgerCore:
@@ -372,7 +373,7 @@ class LedgerCore:
     def balances(self, scope: str | Subject | None = None) -> list[Balance]: ...
     def _reservations(
         self, status: ReservationStatus | str | None = None, scope: str | Subject | None = None
-    ) -> list[tuple[Any, ...]]: ...
+    ) -> list[ReservationDetail]: ...
     def sweep(self) -> int: ...
     def audit(self) -> str | None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from burnguard import _native
 from burnguard.ledger.models import (
@@ -57,7 +57,7 @@ class Ledger(_native.LedgerCore):
     ) -> list[ReservationDetail]:
         """Reservations (finalized ones for the retention period), oldest first, filtered by
         status and by the scope their subject is in."""
-        return [_detail(row) for row in self._reservations(status, scope)]
+        return self._reservations(status, scope)
 
     def stream(
         self,
@@ -79,26 +79,6 @@ class Ledger(_native.LedgerCore):
 def _subject(levels: list[str | None], dimensions: Mapping[str, str] | None) -> Subject:
     tenant, workspace, app, workflow, agent, toolset = levels
     return Subject(tenant, workspace, app, workflow, agent, toolset, dimensions)
-
-
-def _detail(row: tuple[Any, ...]) -> ReservationDetail:
-    (rid, status, levels, dims, kind, name, tags, unit, reserved, created, expires, rest) = row
-    scope_path, affected, key, committed, finalized = rest
-    u = Unit(unit)
-    return ReservationDetail(
-        rid,
-        ReservationStatus(status),
-        _subject(levels, dict(dims) or None),
-        Action(kind, name, tuple(tags)),
-        Amount(u, reserved),
-        created,
-        expires,
-        scope_path,
-        tuple(affected),
-        key,
-        None if committed is None else Amount(u, committed),
-        finalized,
-    )
 
 
 class Stream:

@@ -241,7 +241,11 @@ _native.bind_results(
             EventResult,
             Balance,
             Caps,
+            ReservationDetail,
+            Subject,
+            Action,
+            Amount,
         )
     }
 )
-_native.bind_ledger_members({m.value: m for m in (*Decision, *Unit)})
+_native.bind_ledger_members({m.value: m for m in (*Decision, *Unit, *ReservationStatus)})

@@ -4,59 +4,55 @@
 use std::path::PathBuf;
 
 use burnguard_core::ledger::{
-    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, Overage, ReserveRequest,
-    Retention, Status, Subject, Unit, Verdict,
+    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, Overage, Reservation,
+    ReserveRequest, Retention, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{intern, IntoPyObjectExt};
+use pyo3::types::{IntoPyDict, PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::intern;
 
 use crate::clock::clock_of;
 use crate::errors::{ledger_err, py_err};
 use crate::results::result;
 
-/// The facade's enum members, bound once at import.
-struct Classes {
-    /// `Decision` members in the core's order (ALLOW, ALLOW_WITH_CAPS, DENY).
-    decisions: [Py<PyAny>; 3],
-    /// `Unit` members in the core's order.
-    units: [Py<PyAny>; 4],
+/// The facade's enum members, bound once at import, each in its core enum's `ALL` order.
+struct Members {
+    decisions: Vec<Py<PyAny>>,
+    units: Vec<Py<PyAny>>,
+    statuses: Vec<Py<PyAny>>,
 }
 
-static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+static MEMBERS: PyOnceLock<Members> = PyOnceLock::new();
 
-fn classes(py: Python<'_>) -> PyResult<&Classes> {
-    CLASSES
+fn members(py: Python<'_>) -> PyResult<&Members> {
+    MEMBERS
         .get(py)
         .ok_or_else(|| PyRuntimeError::new_err("import burnguard before using burnguard._native"))
 }
 
-/// Binds the facade's enum members (by value).
+/// Binds the facade's enum members (`Decision`, `Unit`, `ReservationStatus`) by value.
 #[pyfunction]
-fn bind_ledger_members(py: Python<'_>, members: &Bound<'_, PyDict>) -> PyResult<()> {
-    let member = |name: &str| -> PyResult<Py<PyAny>> {
-        members
-            .get_item(name)?
-            .map(Bound::unbind)
-            .ok_or_else(|| PyValueError::new_err(format!("missing member {name}")))
+fn bind_ledger_members(py: Python<'_>, by_value: &Bound<'_, PyDict>) -> PyResult<()> {
+    let all = |names: Vec<&'static str>| -> PyResult<Vec<Py<PyAny>>> {
+        names
+            .into_iter()
+            .map(|name| {
+                by_value
+                    .get_item(name)?
+                    .map(Bound::unbind)
+                    .ok_or_else(|| PyValueError::new_err(format!("missing member {name}")))
+            })
+            .collect()
     };
-    let bound = Classes {
-        decisions: [
-            member("ALLOW")?,
-            member("ALLOW_WITH_CAPS")?,
-            member("DENY")?,
-        ],
-        units: [
-            member(Unit::UsdMicrocents.as_str())?,
-            member(Unit::Tokens.as_str())?,
-            member(Unit::Credits.as_str())?,
-            member(Unit::RiskPoints.as_str())?,
-        ],
+    let bound = Members {
+        decisions: all(Decision::ALL.iter().map(|d| d.as_str()).collect())?,
+        units: all(Unit::ALL.iter().map(|u| u.as_str()).collect())?,
+        statuses: all(Status::ALL.iter().map(|s| s.as_str()).collect())?,
     };
-    let _ = CLASSES.set(py, bound);
+    let _ = MEMBERS.set(py, bound);
     Ok(())
 }
 
@@ -187,16 +183,63 @@ fn read_action(action: &Bound<'_, PyAny>) -> PyResult<Action> {
 }
 
 fn unit_member(py: Python<'_>, unit: Unit) -> PyResult<Bound<'_, PyAny>> {
-    Ok(classes(py)?.units[unit.index()].bind(py).clone())
+    Ok(members(py)?.units[unit as usize].bind(py).clone())
 }
 
 fn decision_member(py: Python<'_>, decision: Decision) -> PyResult<Bound<'_, PyAny>> {
-    let index = match decision {
-        Decision::Allow => 0,
-        Decision::AllowWithCaps => 1,
-        Decision::Deny => 2,
+    Ok(members(py)?.decisions[decision as usize].bind(py).clone())
+}
+
+fn status_member(py: Python<'_>, status: Status) -> PyResult<Bound<'_, PyAny>> {
+    Ok(members(py)?.statuses[status as usize].bind(py).clone())
+}
+
+/// A reservation as the facade's `ReservationDetail`, its subject, action and amounts as the
+/// facade's value types.
+fn detail_object<'py>(
+    py: Python<'py>,
+    r: Reservation,
+    affected_scopes: Vec<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let scope_path = r.subject.scope_path();
+    let [tenant, workspace, app, workflow, agent, toolset] = r.subject.levels;
+    let dimensions = if r.subject.dimensions.is_empty() {
+        None
+    } else {
+        Some(r.subject.dimensions.into_py_dict(py)?)
     };
-    Ok(classes(py)?.decisions[index].bind(py).clone())
+    let subject = result!(py, "Subject" {
+        tenant: tenant,
+        workspace: workspace,
+        app: app,
+        workflow: workflow,
+        agent: agent,
+        toolset: toolset,
+        dimensions: dimensions,
+    })?;
+    let action = result!(py, "Action" {
+        kind: r.action.kind,
+        name: r.action.name,
+        tags: PyTuple::new(py, r.action.tags)?,
+    })?;
+    let amount = |amount: i64| {
+        let unit = unit_member(py, r.unit)?;
+        result!(py, "Amount" { unit: unit, amount: amount })
+    };
+    result!(py, "ReservationDetail" {
+        reservation_id: r.id,
+        status: status_member(py, r.status)?,
+        subject: subject,
+        action: action,
+        reserved: amount(r.reserved)?,
+        created_at_ms: r.created_at_ms,
+        expires_at_ms: r.expires_at_ms,
+        scope_path: scope_path,
+        affected_scopes: PyTuple::new(py, affected_scopes)?,
+        idempotency_key: r.idempotency_key,
+        committed: r.committed.map(amount).transpose()?,
+        finalized_at_ms: r.finalized_at_ms,
+    })
 }
 
 fn caps_object<'py>(py: Python<'py>, caps: &Option<Caps>) -> PyResult<Bound<'py, PyAny>> {
@@ -569,9 +612,7 @@ impl LedgerCore {
         PyList::new(py, objects)
     }
 
-    /// Reservations as tuples `(id, status, levels, dimensions, kind, name, tags, unit,
-    /// reserved, created_at_ms, expires_at_ms, scope_path, affected_scopes, idempotency_key,
-    /// committed, finalized_at_ms)`.
+    /// `ReservationDetail`s, oldest first, filtered by status and by scope.
     #[pyo3(signature = (status=None, scope=None))]
     fn _reservations<'py>(
         &self,
@@ -591,30 +632,7 @@ impl LedgerCore {
         let found = self.core.reservations(self.now_ms()?, status, &prefix);
         let rows = found
             .into_iter()
-            .map(|(r, affected_scopes)| {
-                let scope_path = r.subject.scope_path();
-                (
-                    r.id,
-                    r.status.as_str(),
-                    r.subject.levels.to_vec(),
-                    r.subject.dimensions,
-                    r.action.kind,
-                    r.action.name,
-                    r.action.tags,
-                    r.unit.as_str(),
-                    r.reserved,
-                    r.created_at_ms,
-                    r.expires_at_ms,
-                    (
-                        scope_path,
-                        affected_scopes,
-                        r.idempotency_key,
-                        r.committed,
-                        r.finalized_at_ms,
-                    ),
-                )
-                    .into_bound_py_any(py)
-            })
+            .map(|(r, affected_scopes)| detail_object(py, r, affected_scopes))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, rows)
     }

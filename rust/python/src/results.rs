@@ -35,6 +35,10 @@ pub(crate) const RESULT_CLASSES: &[&str] = &[
     "EventResult",
     "Balance",
     "Caps",
+    "ReservationDetail",
+    "Subject",
+    "Action",
+    "Amount",
 ];
 
 static CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
