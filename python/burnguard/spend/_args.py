@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -116,7 +117,7 @@ def _series(
     if array.ndim < 2:
         raise invalid("spend_series", "must have a batch dimension", f"shape {array.shape}")
     leading, width = array.shape[:-1], array.shape[-1]
-    values = np.ascontiguousarray(array.reshape(-1, width))
+    values = np.ascontiguousarray(array.reshape(math.prod(leading), width))
     if lengths is None:
         return values, None, leading
     counts = _ints("lengths", lengths)

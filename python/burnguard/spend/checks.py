@@ -14,7 +14,6 @@ from burnguard.spend._args import (
     _as_list,
     _broadcast,
     _column,
-    _column_all,
     _flat,
     _floats,
     _ints,
@@ -68,7 +67,7 @@ def check_budget(
     spend, limit = _floats("current_spend", current_spend), _floats("budget_limit", budget_limit)
     shape = _broadcast(current_spend=spend, budget_limit=limit)
     outputs = _outputs(out, BudgetCheckBatch, shape)
-    rows, limits = _column_all(spend, shape), _column(limit, shape)
+    rows, limits = _column(spend, shape), _column(limit, shape)
     _native_call(shape, lambda: _native.check_budget_batch(rows, limits, warning_ratio, *_flat(outputs)))
     return BudgetCheckBatch(np.broadcast_to(spend, shape), np.broadcast_to(limit, shape), *outputs)
 

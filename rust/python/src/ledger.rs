@@ -9,10 +9,10 @@ use burnguard_core::ledger::{
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{IntoPyDict, PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::intern;
 
 use crate::clock::clock_of;
 use crate::errors::{ledger_err, py_err};

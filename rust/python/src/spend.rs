@@ -46,8 +46,8 @@ fn series_check(
     check.map_err(py_err)
 }
 
-/// `(values, width, lengths)`: the arguments of [`SeriesBatch::new`].
-type SeriesSlices<'a> = (&'a [f64], usize, Option<&'a [i64]>);
+/// `(values, rows, width, lengths)`: the arguments of [`SeriesBatch::new`].
+type SeriesSlices<'a> = (&'a [f64], usize, usize, Option<&'a [i64]>);
 
 /// A 2-D batch of series as the slices [`SeriesBatch::new`] takes.
 fn series_input<'a>(
@@ -58,7 +58,8 @@ fn series_input<'a>(
         .as_slice()
         .map_err(|_| py_err(Error::invalid("spend_series", "must be C-contiguous")))?;
     let lengths = lengths.as_ref().map(|l| slice("lengths", l)).transpose()?;
-    Ok((values, spend_series.shape()[1], lengths))
+    let shape = spend_series.shape();
+    Ok((values, shape[0], shape[1], lengths))
 }
 
 /// The `BudgetCheckResult` for one value; it keeps the caller's own spend and limit objects.
@@ -195,8 +196,7 @@ fn series_batch<'py>(
     lengths: &Option<PyReadonlyArray1<'_, i64>>,
     kernel: impl FnOnce(&SeriesBatch<'_>, [&mut [f64]; 3], &mut [bool]) -> Result<(), Error> + Send,
 ) -> PyResult<(F64s<'py>, F64s<'py>, F64s<'py>, Bools<'py>)> {
-    let (values, width, lengths) = series_input(spend_series, lengths)?;
-    let rows = values.len() / width.max(1);
+    let (values, rows, width, lengths) = series_input(spend_series, lengths)?;
     let (mut a, mut b, mut c, mut flag) = (
         vec![0.0; rows],
         vec![0.0; rows],
@@ -204,7 +204,7 @@ fn series_batch<'py>(
         vec![false; rows],
     );
     py.detach(|| {
-        let batch = SeriesBatch::new(values, width, lengths)?;
+        let batch = SeriesBatch::new(values, rows, width, lengths)?;
         kernel(&batch, [&mut a, &mut b, &mut c], &mut flag)
     })
     .map_err(py_err)?;
@@ -455,11 +455,11 @@ fn rolling_batch<'py>(
             min_baseline,
         )?)
     };
-    let (values, width, lengths) = series_input(&spend_series, &lengths)?;
+    let (values, rows, width, lengths) = series_input(&spend_series, &lengths)?;
     let n = values.len();
     let (mut baseline, mut level, mut flag) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
     py.detach(|| {
-        let batch = SeriesBatch::new(values, width, lengths)?;
+        let batch = SeriesBatch::new(values, rows, width, lengths)?;
         let out = RollingColumns {
             width,
             baseline: &mut baseline,

@@ -65,14 +65,13 @@ pub fn check_budget_batch(
     out: BudgetColumns<'_>,
 ) -> Result<(), Error> {
     let rows = out.equal_rows()?;
-    if current_spend.len() != rows {
-        return Err(Error::bad(
-            "current_spend",
-            format!("must hold {rows} values"),
-            current_spend.len(),
-        ));
-    }
-    check_lengths(rows, &[("budget_limit", budget_limit.len())])?;
+    check_lengths(
+        rows,
+        &[
+            ("current_spend", current_spend.len()),
+            ("budget_limit", budget_limit.len()),
+        ],
+    )?;
     // The first error in the peer's order, searched only once something is wrong.
     let first_error = || -> Result<(), Error> {
         first_bad(budget_limit, is_positive, |v| positive("budget_limit", v))?;
@@ -81,13 +80,14 @@ pub fn check_budget_batch(
             non_negative("current_spend", v)
         })
     };
-    if check_warning_ratio(warning_ratio).is_err() {
-        return first_error();
+    if check_warning_ratio(warning_ratio).is_err() || rows == 0 {
+        return first_error(); // with no rows, only the one-value arguments are checked
     }
     // Each piece is validated and filled while it is in cache.
     let fill = |out: BudgetColumns<'_>, first: usize| {
-        let spend = &current_spend[first..first + out.rows()];
-        let limits = piece(budget_limit, first..first + spend.len());
+        let rows = first..first + out.rows();
+        let spend = piece(current_spend, rows.clone());
+        let limits = piece(budget_limit, rows);
         budget_piece(spend, limits, warning_ratio, out)
     };
     par_fill_checked(out, POINTS_PER_TASK, &fill, first_error)
@@ -110,7 +110,7 @@ simd::widest! {
     }
 }
 
-/// [`budget`]'s figures for rows of valid input; `limits` holds one value or one per row.
+/// [`budget`]'s figures for rows of valid input; each input holds one value or one per row.
 #[inline(always)]
 pub(super) fn fill_budgets(
     spend: &[f64],
@@ -118,19 +118,29 @@ pub(super) fn fill_budgets(
     warning_ratio: f64,
     out: BudgetColumns<'_>,
 ) {
+    let rows = out.rows();
     let mut write = |k: usize, checked: Budget| {
         out.usage_ratio[k] = checked.usage_ratio;
         out.remaining_budget[k] = checked.remaining_budget;
         out.is_warning[k] = checked.is_warning;
         out.is_breached[k] = checked.is_breached;
     };
-    if let [limit] = *limits {
-        for (k, &spend) in spend.iter().enumerate() {
-            write(k, budget(spend, limit, warning_ratio));
+    // Loops the compiler vectorizes for the common shapes: one limit, or one value per row.
+    match (spend, limits) {
+        (_, [limit]) if spend.len() == rows => {
+            for (k, &spend) in spend.iter().enumerate() {
+                write(k, budget(spend, *limit, warning_ratio));
+            }
         }
-    } else {
-        for (k, (&spend, &limit)) in spend.iter().zip(limits).enumerate() {
-            write(k, budget(spend, limit, warning_ratio));
+        _ if spend.len() == rows && limits.len() == rows => {
+            for (k, (&spend, &limit)) in spend.iter().zip(limits).enumerate() {
+                write(k, budget(spend, limit, warning_ratio));
+            }
+        }
+        _ => {
+            for k in 0..rows {
+                write(k, budget(at(spend, k), at(limits, k), warning_ratio));
+            }
         }
     }
 }
@@ -223,13 +233,37 @@ pub fn forecast_batch(
             ("total_periods", total_periods.len()),
         ],
     )?;
+    let lengths = [
+        ("current_spend", current_spend.len()),
+        ("budget_limit", budget_limit.len()),
+        ("periods_elapsed", periods_elapsed.len()),
+        ("total_periods", total_periods.len()),
+    ];
+    let locate = |e: Error, i: usize| {
+        let len = lengths
+            .iter()
+            .find(|(p, _)| *p == e.param)
+            .map_or(0, |c| c.1);
+        located(e, len, i)
+    };
+    if rows == 0 {
+        // The one-value arguments are still checked (with valid stand-ins for the others).
+        let elapsed = value(periods_elapsed, 0).unwrap_or(1);
+        return forecast_budget_breach(
+            value(current_spend, 0).unwrap_or(0.0),
+            value(budget_limit, 0).unwrap_or(1.0),
+            elapsed,
+            value(total_periods, 0).unwrap_or(elapsed.max(1)),
+        )
+        .map(drop);
+    }
     // The first bad row, each checked in the peer's order; searched only if a piece fails.
     let first_error = || -> Result<(), Error> {
         for i in 0..rows {
             non_negative("current_spend", at(current_spend, i))
                 .and_then(|_| positive("budget_limit", at(budget_limit, i)))
                 .and_then(|_| check_periods(at(periods_elapsed, i), at(total_periods, i)))
-                .map_err(|e| e.at(i))?;
+                .map_err(|e| locate(e, i))?;
         }
         Ok(())
     };
@@ -361,14 +395,35 @@ pub fn breaker_batch(
             ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
         ],
     )?;
+    let lengths = [
+        ("consecutive_failures", consecutive_failures.len()),
+        ("failure_threshold", failure_threshold.len()),
+        ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
+    ];
+    let locate = |e: Error, i: usize| {
+        let len = lengths
+            .iter()
+            .find(|(p, _)| *p == e.param)
+            .map_or(0, |c| c.1);
+        located(e, len, i)
+    };
     let decision = |i: usize| {
         evaluate_circuit_breaker(
             at(consecutive_failures, i),
             at(failure_threshold, i),
             at(cooldown_steps_remaining, i),
         )
-        .map_err(|e| e.at(i))
+        .map_err(|e| locate(e, i))
     };
+    if rows == 0 {
+        // The one-value arguments are still checked (with valid stand-ins for the others).
+        return evaluate_circuit_breaker(
+            value(consecutive_failures, 0).unwrap_or(0),
+            value(failure_threshold, 0).unwrap_or(1),
+            value(cooldown_steps_remaining, 0).unwrap_or(0),
+        )
+        .map(drop);
+    }
     for i in 0..rows {
         decision(i)?;
     }

@@ -188,7 +188,27 @@ fn first_bad(
         .iter()
         .position(|&v| !valid(v))
         .expect("one is invalid");
-    Err(check(column[i]).unwrap_err().at(i))
+    Err(located(check(column[i]).unwrap_err(), column.len(), i))
+}
+
+/// `e`, about row `i` of a column of `len` values: at that index, unless the column holds one
+/// value for every row (a broadcast scalar, whose error has no position).
+fn located(e: Error, len: usize, i: usize) -> Error {
+    if len > 1 {
+        e.at(i)
+    } else {
+        e
+    }
+}
+
+/// Row `i`'s value of a column of one value for all rows or one per row; None for an empty
+/// column (a batch of no rows, where only the one-value arguments are checked).
+fn value<T: Copy>(column: &[T], i: usize) -> Option<T> {
+    match column.len() {
+        0 => None,
+        1 => Some(column[0]),
+        _ => Some(column[i]),
+    }
 }
 
 #[inline(always)]

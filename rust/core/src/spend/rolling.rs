@@ -236,7 +236,7 @@ mod rolling_tests {
         width: usize,
         window: usize,
     ) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
-        let batch = SeriesBatch::new(values, width, None).unwrap();
+        let batch = SeriesBatch::new(values, values.len() / width, width, None).unwrap();
         let n = values.len();
         let (mut b, mut l, mut f) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
         rolling_batch(

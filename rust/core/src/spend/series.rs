@@ -147,6 +147,7 @@ pub(super) fn burn_of(latest_spend: f64, average_spend: f64, hot_multiplier: f64
 #[derive(Debug, Clone, Copy)]
 pub struct SeriesBatch<'a> {
     pub(super) values: &'a [f64],
+    pub(super) rows: usize,
     pub(super) width: usize,
     pub(super) lengths: Option<&'a [i64]>,
     /// One series given as a 1-D array: errors name `spend_series[col]`, not `[0, col]`.
@@ -154,15 +155,23 @@ pub struct SeriesBatch<'a> {
 }
 
 impl<'a> SeriesBatch<'a> {
-    /// Wraps `values` (`rows * width` points) and, optionally, one length per row.
-    pub fn new(values: &'a [f64], width: usize, lengths: Option<&'a [i64]>) -> Result<Self, Error> {
-        if width == 0 || values.len() % width != 0 {
+    /// Wraps `values` (`rows * width` points, `width` possibly 0) and, optionally, one length
+    /// per row.
+    pub fn new(
+        values: &'a [f64],
+        rows: usize,
+        width: usize,
+        lengths: Option<&'a [i64]>,
+    ) -> Result<Self, Error> {
+        if rows.checked_mul(width) != Some(values.len()) {
             return Err(Error::invalid(
                 "spend_series",
-                format!("must be rows of equal width; got {} values", values.len()),
+                format!(
+                    "must be {rows} rows of {width} points; got {} values",
+                    values.len()
+                ),
             ));
         }
-        let rows = values.len() / width;
         if let Some(lengths) = lengths {
             if lengths.len() != rows {
                 return Err(Error::bad(
@@ -179,18 +188,20 @@ impl<'a> SeriesBatch<'a> {
         }
         Ok(SeriesBatch {
             values,
+            rows,
             width,
             lengths,
             single: false,
         })
     }
 
-    /// One series (a 1-D array): a batch of one whose errors name 1-D positions.
+    /// One series (a 1-D array, possibly empty): a batch of one whose errors name 1-D
+    /// positions.
     pub fn single(values: &'a [f64]) -> Self {
-        let width = values.len().max(1);
         SeriesBatch {
             values,
-            width,
+            rows: 1,
+            width: values.len(),
             lengths: None,
             single: true,
         }
@@ -245,12 +256,12 @@ impl<'a> SeriesBatch<'a> {
 
     /// Series per task when the batch is split across threads.
     pub(super) fn rows_per_task(&self) -> usize {
-        (POINTS_PER_TASK / self.width).max(1)
+        (POINTS_PER_TASK / self.width.max(1)).max(1)
     }
 
     /// Number of series.
     pub fn rows(&self) -> usize {
-        self.values.len() / self.width
+        self.rows
     }
 
     /// Series `row`, validated.

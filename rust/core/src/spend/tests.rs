@@ -134,7 +134,7 @@ fn batch_outputs_must_match_the_rows_and_errors_follow_the_peers_order() {
         is_breached: &mut b,
     };
     let err = check_budget_batch(&[1.0; 4], &[100.0], 0.9, out).unwrap_err();
-    assert_eq!(err.to_string(), "current_spend must hold 3 values; got 4");
+    assert_eq!(err.to_string(), "current_spend must hold 1 or 3 values; got 4");
     let out = BudgetColumns {
         usage_ratio: &mut u,
         remaining_budget: &mut r,
@@ -226,7 +226,7 @@ fn anomaly_rows(check: &SeriesCheck, batch: &SeriesBatch<'_>) -> Result<Vec<Anom
 
 /// The error of a bad batch, the same from every kernel that reads it.
 fn first_error(values: &[f64], width: usize) -> String {
-    let batch = SeriesBatch::new(values, width, None).unwrap();
+    let batch = SeriesBatch::new(values, values.len() / width, width, None).unwrap();
     let rows = batch.rows();
     let error = batch.validate().unwrap_err().to_string();
     let mad = SeriesCheck::robust(
@@ -261,10 +261,10 @@ fn first_error(values: &[f64], width: usize) -> String {
 fn series_batches_trim_padding_honour_lengths_and_locate_errors() {
     let nan = f64::NAN;
     let values = [nan, 1.0, 2.0, 9.0, /* row 1 */ 3.0, 4.0, 5.0, nan];
-    let batch = SeriesBatch::new(&values, 4, None).unwrap();
+    let batch = SeriesBatch::new(&values, values.len() / 4, 4, None).unwrap();
     assert_eq!(batch.row(0).unwrap(), &[1.0, 2.0, 9.0]);
     assert_eq!(batch.row(1).unwrap(), &[3.0, 4.0, 5.0]);
-    let batch = SeriesBatch::new(&values[4..], 4, Some(&[2])).unwrap();
+    let batch = SeriesBatch::new(&values[4..], 1, 4, Some(&[2])).unwrap();
     assert_eq!(batch.row(0).unwrap(), &[3.0, 4.0]);
 
     let holed = [1.0, 2.0, 3.0, /* row 1 */ 1.0, nan, 3.0];
@@ -288,7 +288,7 @@ fn series_batches_trim_padding_honour_lengths_and_locate_errors() {
     many[30 * 9_000 + 4] = -1.0;
     many[30 * 2_000 + 7] = nan;
     assert!(first_error(&many, 30).starts_with("spend_series[2000, 7] is NaN"));
-    let err = SeriesBatch::new(&values, 4, Some(&[2, 5])).unwrap_err();
+    let err = SeriesBatch::new(&values, values.len() / 4, 4, Some(&[2, 5])).unwrap_err();
     assert_eq!(err.to_string(), "lengths[1] must be in [2, 4]; got 5");
 }
 
@@ -343,7 +343,7 @@ proptest::proptest! {
     ) {
         let lengths: Vec<i64> = rows.iter().map(|(_, n)| (*n).min(width) as i64).collect();
         let values: Vec<f64> = rows.iter().flat_map(|(v, _)| v[..width].to_vec()).collect();
-        let batch = SeriesBatch::new(&values, width, Some(&lengths)).unwrap();
+        let batch = SeriesBatch::new(&values, values.len() / width, width, Some(&lengths)).unwrap();
         let mad = Robust::Mad { z_threshold: 3.5, min_mad: 0.0 };
         for method in [mad, Robust::Percentile { percentile }] {
             let check = SeriesCheck::robust(method, 0.0).unwrap();
@@ -362,7 +362,7 @@ fn batches_split_across_threads_equal_row_by_row_results() {
     let values: Vec<f64> = (0..rows * width)
         .map(|i| ((i * 7919) % 1000) as f64 / 7.0)
         .collect();
-    let batch = SeriesBatch::new(&values, width, None).unwrap();
+    let batch = SeriesBatch::new(&values, values.len() / width, width, None).unwrap();
     let check = SeriesCheck::robust(
         Robust::Mad {
             z_threshold: 3.5,
