@@ -9,7 +9,9 @@
 use burnguard_core::error::ErrorKind;
 use burnguard_core::ledger::LedgerError;
 use burnguard_core::Error;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -103,6 +105,17 @@ pub(crate) fn ledger_err(e: LedgerError) -> PyErr {
             Err(err) => err,
         }
     })
+}
+
+/// The exception for a failed save or load: `FileNotFoundError`, `PermissionError`, else
+/// `OSError` (a corrupt file too, as before); each names the file.
+pub(crate) fn io_err(e: std::io::Error) -> PyErr {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => PyFileNotFoundError::new_err(e.to_string()),
+        ErrorKind::PermissionDenied => PyPermissionError::new_err(e.to_string()),
+        _ => PyOSError::new_err(e.to_string()),
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

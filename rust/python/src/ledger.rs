@@ -8,14 +8,14 @@ use burnguard_core::ledger::{
     ReserveRequest, Retention, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{IntoPyDict, PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::clock::clock_of;
-use crate::errors::{ledger_err, py_err};
+use crate::errors::{io_err, ledger_err, py_err};
 use crate::results::result;
 
 /// The facade's enum members, bound once at import, each in its core enum's `ALL` order.
@@ -370,7 +370,7 @@ impl LedgerCore {
         _path: Option<PathBuf>,
     ) -> PyResult<Self> {
         let core = match _path {
-            Some(path) => Ledger::load(&path).map_err(|e| PyOSError::new_err(e.to_string()))?,
+            Some(path) => Ledger::load(&path).map_err(io_err)?,
             None => {
                 if !(retention_seconds.is_finite() && retention_seconds >= 60.0) {
                     return Err(py_err(Error::bad(
@@ -393,8 +393,7 @@ impl LedgerCore {
 
     /// Saves the ledger to `path` atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.core.save(&path))
-            .map_err(|e| PyOSError::new_err(e.to_string()))
+        py.detach(|| self.core.save(&path)).map_err(io_err)
     }
 
     #[pyo3(signature = (scope, unit, allocated, *, overdraft_limit=0, caps=None))]

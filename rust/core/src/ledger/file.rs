@@ -1,14 +1,22 @@
 //! Saving a ledger to a file and loading it back.
 //!
 //! The format is a stream of space-separated tokens after a version line: integers in decimal,
-//! `-` for an absent value, and strings as `length:bytes`, so any string round-trips. A save
-//! writes a temporary file next to the target, syncs it and renames it over the target, so a
-//! crash leaves either the old file or the new one.
+//! `-` for an absent value, and strings as `length:bytes`, so any string round-trips. A last
+//! line `checksum <16 hex digits>` holds the 64-bit FNV-1a of everything before it: a file that
+//! was cut short or altered does not load. Loading checks every value as the operations do
+//! (the retention as `Ledger::new`, the budgets by `Ledger::audit`).
+//!
+//! A save writes a temporary file of its own (mode 0600 on Unix) next to the target, syncs it,
+//! renames it over the target and syncs the directory, so concurrent saves all succeed, a
+//! reader only ever sees a complete file, and a crash leaves either the old file or the new one.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use super::fingerprint::fnv1a;
 
 use super::*;
 use crate::clock::Clock;
@@ -64,6 +72,48 @@ impl Out {
 struct In<'a> {
     text: &'a str,
     at: usize,
+}
+
+/// The body of `text` (a file's whole text) without its checksum line, if the checksum holds.
+fn checked<'a>(text: &'a str, body: &'a str) -> io::Result<&'a str> {
+    let trailer = text.trim_end_matches('\n').rfind('\n').map(|i| i + 1);
+    let Some(at) = trailer.filter(|&at| text[at..].starts_with("checksum ")) else {
+        return Err(corrupt("no checksum (cut short?)"));
+    };
+    let stated = text[at + "checksum ".len()..].trim_end();
+    let computed = format!("{:016x}", fnv1a(&text.as_bytes()[..at]));
+    if stated != computed {
+        return Err(corrupt("checksum mismatch (altered or damaged)"));
+    }
+    let end = body.len() - (text.len() - at);
+    Ok(body[..end].trim_end_matches('\n'))
+}
+
+/// `e` with `path` in its message.
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// A new file only this user can read and write (mode 0600 on Unix); fails if it exists.
+fn create_private(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Makes a rename in `path`'s directory durable (a no-op where directories cannot be opened).
+fn sync_directory(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn corrupt(what: &str) -> io::Error {
@@ -341,7 +391,11 @@ impl Ledger {
             write_answer(&mut o, &r.answer);
         }
         o.token("end");
-        o.0
+        let mut text = o.0;
+        text.push('\n');
+        let sum = fnv1a(text.as_bytes());
+        text.push_str(&format!("checksum {sum:016x}\n"));
+        text
     }
 
     /// The ledger a file's text describes.
@@ -355,6 +409,7 @@ impl Ledger {
         let body = text
             .strip_prefix(HEADER)
             .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
+        let body = checked(text, body)?;
         let mut i = In { text: body, at: 0 };
         let mut state = State::default();
         let mut retention = Retention {
@@ -420,6 +475,9 @@ impl Ledger {
                 _ => return Err(corrupt("unknown record")),
             }
         }
+        retention
+            .validate()
+            .map_err(|e| corrupt(&format!("retention {e}")))?;
         let ledger = Ledger {
             state: Mutex::new(state),
             retention,
@@ -431,29 +489,32 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Writes the whole ledger to `path`, atomically: a temporary file next to it, synced,
-    /// then renamed over it.
+    /// Writes the whole ledger to `path` atomically (see the module docs); errors name it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
+        static SAVES: AtomicU64 = AtomicU64::new(0);
         let text = self.encode();
         let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let save = SAVES.fetch_add(1, Ordering::Relaxed);
+        tmp_name.push(format!(".tmp-{}-{save}", std::process::id()));
         let tmp = Path::new(&tmp_name);
-        let written = fs::File::create(tmp).and_then(|mut f| {
+        let written = create_private(tmp).and_then(|mut f| {
             f.write_all(text.as_bytes())?;
             f.sync_all()
         });
-        match written.and_then(|()| fs::rename(tmp, path)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = fs::remove_file(tmp);
-                Err(e)
-            }
+        let renamed = written.and_then(|()| fs::rename(tmp, path));
+        if renamed.is_err() {
+            let _ = fs::remove_file(tmp);
         }
+        renamed.map_err(|e| with_path(e, path))?;
+        sync_directory(path).map_err(|e| with_path(e, path))
     }
 
-    /// The ledger saved at `path`.
+    /// The ledger saved at `path`; a missing file is `NotFound`, a corrupt one `InvalidData`,
+    /// each naming the file.
     pub fn load(path: &Path) -> io::Result<Ledger> {
-        Ledger::decode(&fs::read_to_string(path)?)
+        fs::read_to_string(path)
+            .and_then(|text| Ledger::decode(&text))
+            .map_err(|e| with_path(e, path))
     }
 }
 

@@ -19,6 +19,13 @@
 
 use super::{Action, Overage, ReserveRequest, Subject, Unit};
 
+/// 64-bit FNV-1a of `bytes` (the checksum of saved files).
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
+    f.bytes(bytes);
+    f.finish()
+}
+
 /// 64-bit FNV-1a over the canonical form of the values written to it.
 pub(super) struct Fingerprint(u64);
 

@@ -67,6 +67,21 @@ pub struct Retention {
     pub max_retained: usize,
 }
 
+impl Retention {
+    /// Checks the bounds a ledger is built with (and a saved one is loaded with).
+    pub fn validate(&self) -> Result<(), Error> {
+        in_range("retention_ms", self.ms, 60_000, i64::MAX / 4)?;
+        if self.max_retained < 1_000 {
+            return Err(Error::bad(
+                "max_retained",
+                "must be at least 1000",
+                self.max_retained,
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Largest amount accepted.
 pub const MAX_AMOUNT: i64 = i64::MAX / 4;
 
@@ -125,14 +140,7 @@ impl Ledger {
     /// An empty ledger keeping finalized reservations and idempotency records as `retention`
     /// says.
     pub fn new(retention: Retention) -> Result<Self, Error> {
-        in_range("retention_ms", retention.ms, 60_000, i64::MAX / 4)?;
-        if retention.max_retained < 1_000 {
-            return Err(Error::bad(
-                "max_retained",
-                "must be at least 1000",
-                retention.max_retained,
-            ));
-        }
+        retention.validate()?;
         Ok(Ledger {
             state: Mutex::new(State::default()),
             retention,

@@ -496,6 +496,95 @@ fn save_and_load_round_trip_exactly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("burnguard-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// With `text` as a file, `Ledger::load`'s error kind (or None if it loads).
+fn load_text(dir: &std::path::Path, text: &[u8]) -> Option<std::io::ErrorKind> {
+    let path = dir.join("edited.bg");
+    std::fs::write(&path, text).unwrap();
+    Ledger::load(&path).err().map(|e| e.kind())
+}
+
+#[test]
+fn any_damage_to_a_saved_file_is_an_error_naming_it() {
+    let dir = scratch("damage");
+    let path = dir.join("ledger.bg");
+    golden_scenario().save(&path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    assert!(Ledger::load(&path).is_ok());
+    // Every byte changed, and every cut, is refused.
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] = if bad[i] == b'7' { b'8' } else { b'7' };
+        assert_eq!(
+            load_text(&dir, &bad),
+            Some(std::io::ErrorKind::InvalidData),
+            "byte {i}"
+        );
+    }
+    for cut in [1, good.len() / 2, good.len() - 2] {
+        assert_eq!(
+            load_text(&dir, &good[..cut]),
+            Some(std::io::ErrorKind::InvalidData)
+        );
+    }
+    // An edit with a recomputed checksum still has to pass the constructor's checks.
+    let text = String::from_utf8(good).unwrap();
+    let body = text[..text.rfind("checksum").unwrap()]
+        .replace("retention 3600000 1000", "retention 3600000 0");
+    let forged = format!(
+        "{body}checksum {:016x}\n",
+        fingerprint::fnv1a(body.as_bytes())
+    );
+    let err = {
+        std::fs::write(dir.join("forged.bg"), &forged).unwrap();
+        Ledger::load(&dir.join("forged.bg")).err().expect("refused")
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(
+        err.to_string().contains("forged.bg") && err.to_string().contains("max_retained"),
+        "{err}"
+    );
+    let missing = Ledger::load(&dir.join("missing.bg"))
+        .err()
+        .expect("refused");
+    assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    assert!(missing.to_string().contains("missing.bg"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_saves_all_succeed_and_leave_a_complete_file() {
+    let dir = scratch("saves");
+    let path = Arc::new(dir.join("ledger.bg"));
+    let l = Arc::new(golden_scenario());
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (l, path) = (l.clone(), path.clone());
+            std::thread::spawn(move || (0..20).map(|_| l.save(&path)).collect::<Vec<_>>())
+        })
+        .collect();
+    for t in threads {
+        for saved in t.join().unwrap() {
+            saved.unwrap();
+        }
+    }
+    assert!(file::same_state(&Ledger::load(&path).unwrap(), &l));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&*path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// 8 threads x 100k random operations on shared scopes; after every step the invariants hold
 /// and no scope's debt passes its overdraft limit.
 #[test]

@@ -134,7 +134,10 @@ fn batch_outputs_must_match_the_rows_and_errors_follow_the_peers_order() {
         is_breached: &mut b,
     };
     let err = check_budget_batch(&[1.0; 4], &[100.0], 0.9, out).unwrap_err();
-    assert_eq!(err.to_string(), "current_spend must hold 1 or 3 values; got 4");
+    assert_eq!(
+        err.to_string(),
+        "current_spend must hold 1 or 3 values; got 4"
+    );
     let out = BudgetColumns {
         usage_ratio: &mut u,
         remaining_budget: &mut r,
