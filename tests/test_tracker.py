@@ -64,12 +64,16 @@ def test_clock_injection_and_explicit_timestamps() -> None:
 
 
 def test_events_older_than_the_retained_history_are_dropped_and_counted(tracker: SLOTracker) -> None:
-    tracker.record_success(at=T0)
+    # Failures over twice the retained span fill every tier with newer data...
     retained = tracker.resolution[-1][1]
-    tracker.record_failure(at=T0 - 2 * retained)
+    tracker.record_many(np.zeros(4000, dtype=bool), T0 - np.linspace(2 * retained, 0, 4000))
+    before = tracker.snapshot(at=T0)
+    assert before.dropped == 0
+    # ... so a failure older than all of it cannot be held: it is dropped and counted.
+    tracker.record_failure(at=T0 - 4 * retained)
     assert tracker.dropped == 1
     assert tracker.snapshot(at=T0).dropped == 1
-    assert tracker.snapshot(at=T0).failures == 0
+    assert tracker.snapshot(at=T0).failures == before.failures
 
 
 def test_memory_is_fixed_and_small() -> None:
@@ -165,3 +169,33 @@ def test_a_read_never_misses_an_event_recorded_just_before_it() -> None:
         else:
             t.record_success(at=time.time())
         assert t.snapshot().total == i
+
+
+def test_one_event_far_ahead_does_not_blind_the_slo() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.999, window_seconds=3600, burn_rate_windows=(300,)))
+    t.record_success(at=T0 + 365 * 86_400)  # a year ahead
+    for i in range(1000):
+        t.record_failure(at=T0 + i * 0.1)
+    snap = t.snapshot(at=T0 + 100)
+    assert (snap.failures, snap.dropped) == (1000, 0)
+    assert t.check_burn_rate(at=T0 + 100), "the failures burn the budget"
+
+
+def test_a_clock_stepped_forward_and_back_does_not_blind_the_slo() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.99, window_seconds=3600, burn_rate_windows=(300,)))
+    for i in range(600):
+        t.record_success(at=T0 + 7200 + i)  # ten minutes two hours ahead
+    for i in range(600):
+        t.record(i % 10 != 0, at=T0 + i)  # then back at the real time
+    snap = t.snapshot(at=T0 + 599)
+    assert (snap.total, snap.failures, snap.dropped) == (600, 60, 0)
+
+
+def test_a_snapshot_counts_events_up_to_the_end_of_its_bucket_and_no_later() -> None:
+    t = SLOTracker(SLODefinition(name="a", target=0.99, window_seconds=3600, burn_rate_windows=(60,)))
+    finest = t.resolution[0][0]
+    start = (T0 // finest) * finest  # the start of a finest bucket
+    t.record_failure(at=start + finest * 0.5)  # after at=, within its bucket: counted
+    t.record_failure(at=start + finest * 1.5)  # in the next bucket: not counted
+    assert t.snapshot(at=start + finest * 0.25).failures == 1
+    assert t.snapshot(at=start + finest * 1.75).failures == 2

@@ -5,13 +5,13 @@
 //! A window is a stack of *tiers*. Tier 0 has the finest bucket width `w0`; each tier above has
 //! buckets [`TIER_RATIO`] times wider. Every tier has the same number of buckets (by default
 //! [`BUCKETS_PER_TIER`]), so tier `k` spans `n * w0 * 4^k` seconds and memory is fixed at
-//! construction: `16 * n * tiers` bytes plus a three-word header, whatever the traffic.
+//! construction: `16 * n * tiers` bytes plus a two-word header, whatever the traffic.
 //!
 //! All state is one flat array of `u64` atomics addressed by offsets (no pointers), so the same
 //! layout can later live in a shared-memory file:
 //!
 //! ```text
-//! [head, dropped, expired, tier0 slot0 good, tier0 slot0 bad, tier0 slot1 good, ..., tierN ...]
+//! [dropped, expired, tier0 slot0 good, tier0 slot0 bad, tier0 slot1 good, ..., tierN ...]
 //! ```
 //!
 //! # One word, one count, its own epoch
@@ -27,10 +27,16 @@
 //! * newer lap: my bucket has already been carried up, so the event goes up a tier too.
 //!
 //! Every event therefore sits in exactly one bucket at any time, in the finest tier that still
-//! holds its time. Counts carried past the last tier are added to `expired`; events too old to
-//! be held at all (or overflowing the last tier's count) are added to `dropped`. So at any
-//! quiescent moment `recorded == live + expired + dropped`, exactly. A reader that runs during a
-//! carry may momentarily miss the carried count (never count it twice).
+//! holds its time. Counts carried past the last tier are added to `expired`; events whose
+//! bucket holds newer data in every tier (too old to be held), or that overflow the last tier's
+//! count, are added to `dropped`. So at any quiescent moment `recorded == live + expired +
+//! dropped`, exactly. A reader that runs during a carry may momentarily miss the carried count
+//! (never count it twice).
+//!
+//! Nothing global moves with an event: there is no "newest time" that a far-future timestamp
+//! or a clock step could push ahead of the real time. Such an event takes its own bucket in
+//! tier 0 and is counted at its time; events at the real time that share that bucket go one
+//! tier up, and no event at the real time is dropped because of it.
 //!
 //! # Resolution
 //!
@@ -57,10 +63,9 @@ pub const MIN_BUCKET_WIDTH: f64 = 1e-3;
 pub const MAX_TIERS: usize = 24;
 
 const TIER_SHIFT: u32 = TIER_RATIO.trailing_zeros();
-const HEAD: usize = 0;
-const DROPPED: usize = 1;
-const EXPIRED: usize = 2;
-const HEADER_WORDS: usize = 3;
+const DROPPED: usize = 0;
+const EXPIRED: usize = 1;
+const HEADER_WORDS: usize = 2;
 const MIN_COUNT_BITS: u32 = 20;
 
 /// Good and bad event counts over some span of time.
@@ -387,22 +392,16 @@ impl BucketWindow {
         (ts * self.per_second) as u64
     }
 
+    /// Records `n` events at tier-0 index `index0`. Nothing global moves: an event lands in the
+    /// finest tier whose bucket for its time does not hold a newer lap, so an event far ahead
+    /// of the rest (a skewed clock, a bad timestamp) takes one bucket per tier and displaces
+    /// nothing, and events at the current time keep being counted (at worst one tier coarser
+    /// where they share its bucket). An event every tier holds newer data for is dropped and
+    /// counted.
     fn record_index(&self, index0: u64, good: bool, n: u64) {
-        if n == 0 {
-            return;
+        if n > 0 {
+            self.add(0, index0, usize::from(!good), n, Overflow::Dropped);
         }
-        let head = &self.words[HEAD];
-        let newest = head.load(Ordering::Relaxed);
-        if index0 >= newest {
-            head.fetch_max(index0 + 1, Ordering::Relaxed);
-        } else {
-            let last = self.tiers[self.tiers.len() - 1].shift;
-            if (index0 >> last) + self.buckets <= (newest - 1) >> last {
-                self.words[DROPPED].fetch_add(n, Ordering::Relaxed);
-                return;
-            }
-        }
-        self.add(0, index0, usize::from(!good), n, Overflow::Dropped);
     }
 
     /// Adds `n` to the bucket holding tier-0 index `index0` in tier `from` or, if that bucket has

@@ -121,14 +121,58 @@ fn out_of_order_events_land_in_the_finest_tier_still_holding_them() {
 fn too_old_events_are_dropped_and_counted() {
     let w = BucketWindow::with_buckets(1.0, 100.0, 4).unwrap();
     let retained = w.retained_seconds();
-    w.record(10_000.0, true, 1).unwrap();
-    w.record(10_000.0 - 2.0 * retained - 64.0, false, 5)
-        .unwrap();
+    // Good events every second over twice the retained span: every tier holds newer data
+    // for any time older than that span.
+    let end = 10_000.0;
+    let mut t = end - 2.0 * retained;
+    while t <= end {
+        w.record(t, true, 1).unwrap();
+        t += 1.0;
+    }
+    let recorded = w.live_counts().total() + w.expired();
+    w.record(end - 2.0 * retained - 4096.0, true, 5).unwrap();
     assert_eq!(w.dropped(), 5);
+    assert_eq!(w.live_counts().total() + w.expired(), recorded);
+    // A bad event that old finds its (bad) buckets empty: it is held, outside every window.
+    w.record(end - 2.0 * retained - 4096.0, false, 2).unwrap();
+    assert_eq!((w.dropped(), w.live_counts().bad), (5, 2));
+    assert_eq!(w.count(end, retained).unwrap().bad, 0);
+}
+
+#[test]
+fn one_event_far_ahead_does_not_blind_the_window() {
+    let w = BucketWindow::with_buckets(1.0, 3600.0, 64).unwrap();
+    let now = 1_700_000_000.0;
+    w.record(now + 365.0 * 86_400.0, false, 1).unwrap(); // a year ahead
+    for i in 0..1000 {
+        w.record(now + f64::from(i) * 0.5, false, 1).unwrap();
+    }
+    assert_eq!(w.dropped(), 0);
+    assert_eq!(w.count(now + 500.0, 600.0).unwrap().bad, 1000);
+    // The event ahead is kept at its own time, not counted before it.
+    assert_eq!(w.live_counts().bad, 1001);
+}
+
+#[test]
+fn a_clock_step_forward_and_back_does_not_blind_the_window() {
+    let w = BucketWindow::with_buckets(1.0, 3600.0, 64).unwrap();
+    let now = 1_700_000_000.0;
+    for i in 0..600 {
+        w.record(now + 7200.0 + f64::from(i), true, 1).unwrap(); // ten minutes two hours ahead
+    }
+    for i in 0..1200 {
+        w.record(now + f64::from(i), i % 2 == 0, 1).unwrap(); // then back at the real time
+    }
+    assert_eq!(w.dropped(), 0);
+    let real = w.count(now + 1199.0, 1200.0).unwrap();
     assert_eq!(
-        w.count(10_000.0, 10_000.0).unwrap(),
-        Counts { good: 1, bad: 0 }
+        real,
+        Counts {
+            good: 600,
+            bad: 600
+        }
     );
+    assert_eq!(w.count(now + 7800.0, 1200.0).unwrap().good, 600);
 }
 
 #[test]
