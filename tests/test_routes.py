@@ -319,3 +319,17 @@ def test_wsgi_middleware_with_a_route_function() -> None:
     assert fetch(Client(wrapped), "/anything") == (200, b"hello")
     [s] = wrapped.guard.routes.summaries()
     assert (s.route, s.requests, s.bytes) == ("GET /static", 1, 5)
+
+
+def test_a_request_far_ahead_does_not_hide_later_ones() -> None:
+    import time
+
+    table = RouteTable(retain_seconds=86_400)
+    route = table.route("GET /")
+    now = time.time()
+    route.record(0.1, at=now + 365 * 86_400)  # a bad timestamp, a year ahead
+    for i in range(100):
+        route.record(0.1, at=now + i * 0.1)
+    assert route.summary(60, at=now + 10).requests == 100
+    assert route.dropped == 1
+    assert route.first_seen is not None and route.first_seen <= now + 1

@@ -99,13 +99,21 @@ impl Tagged {
     /// Adds `n` events of lap `tag` to `word` in one compare-and-swap: to its count if it holds
     /// that lap, in place of its count if it holds an older one (see [`Added`]).
     pub(crate) fn add(self, word: &AtomicU64, tag: u64, n: u64) -> Added {
+        self.add_reclaiming(word, tag, n, u64::MAX)
+    }
+
+    /// As [`Tagged::add`], but a word holding a lap more than `ahead` laps newer than `tag` is
+    /// treated as stale and replaced: for rings written at the time of a clock that only
+    /// steps back when it is corrected, whose data from "the future" is from before the step.
+    pub(crate) fn add_reclaiming(self, word: &AtomicU64, tag: u64, n: u64, ahead: u64) -> Added {
         let mut current = word.load(Ordering::Relaxed);
         loop {
             let (held_tag, held) = self.split(current);
-            if held_tag > tag {
+            if held_tag > tag && held_tag - tag <= ahead {
                 return Added::Newer;
             }
             let base = if held_tag == tag { held } else { 0 };
+            // (Here the word holds this lap, an older one, or one too far ahead to be kept.)
             if n > self.max_count() - base {
                 return Added::Full;
             }
@@ -146,6 +154,24 @@ mod tests {
         assert_eq!(t.add(&w, 3, 248), Added::Counted);
         assert_eq!(t.add(&w, 4, 1), Added::Replaced { tag: 3, count: 255 });
         assert_eq!(t.read(&w), (4, 1));
+    }
+
+    #[test]
+    fn laps_too_far_ahead_can_be_reclaimed() {
+        let t = Tagged::new(8);
+        let w = AtomicU64::new(0);
+        t.add(&w, 9, 4);
+        assert_eq!(
+            t.add_reclaiming(&w, 8, 1, 1),
+            Added::Newer,
+            "one lap ahead is kept"
+        );
+        assert_eq!(
+            t.add_reclaiming(&w, 7, 1, 1),
+            Added::Replaced { tag: 9, count: 4 }
+        );
+        assert_eq!(t.read(&w), (7, 1));
+        assert_eq!(t.add(&w, 3, 1), Added::Newer, "add never reclaims");
     }
 
     #[test]

@@ -219,7 +219,9 @@ impl RouteWindow {
     }
 
     /// Records a request that ended at `at` (seconds since the epoch; default: now) after
-    /// `seconds`.
+    /// `seconds`. A request stamped more than a minute (the finest bucket) ahead of the clock
+    /// is not recorded, and is counted in [`RouteWindow::dropped`]: it would hold its buckets
+    /// against the requests of the real time.
     pub fn record(
         &self,
         at: Option<f64>,
@@ -235,12 +237,13 @@ impl RouteWindow {
                 seconds,
             ));
         }
+        if at.is_some() && ts > self.clock.read_coarse(None)? + self.tiers[0].width {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         let bucket = self.mapping.bucket(seconds);
         let micros = (seconds * 1e6).round() as u64;
         let at_micros = (ts * 1e6) as u64;
-        if self.first_micros.load(Ordering::Relaxed) > at_micros {
-            self.first_micros.fetch_min(at_micros, Ordering::Relaxed);
-        }
         let mut recorded = false;
         for tier in &self.tiers {
             let (slot, lap) = tier.locate((ts * tier.per_second) as u64);
@@ -262,6 +265,8 @@ impl RouteWindow {
         }
         if !recorded {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else if self.first_micros.load(Ordering::Relaxed) > at_micros {
+            self.first_micros.fetch_min(at_micros, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -594,6 +599,31 @@ mod tests {
         assert!(err(w.summary(Some(T0), 60.0, 0.0, &[2.0]).unwrap_err()).starts_with("quantiles "));
         assert!(RouteWindow::new(0.0).is_err());
         assert!(RouteTable::new(0, DAY, "other").is_err());
+    }
+
+    #[test]
+    fn a_request_far_ahead_of_the_clock_is_counted_not_held() {
+        let w = RouteWindow::new(DAY).unwrap();
+        let now = crate::clock::wall();
+        w.record(Some(now + 365.0 * DAY), 0.1, false, 0).unwrap();
+        for i in 0..100 {
+            w.record(Some(now + f64::from(i) * 0.1), 0.1, false, 0)
+                .unwrap();
+        }
+        assert_eq!(w.dropped(), 1);
+        assert_eq!(
+            w.summary(Some(now + 10.0), 60.0, 0.0, &[])
+                .unwrap()
+                .requests,
+            100
+        );
+        assert!(
+            w.first_seen().unwrap() <= now + 1.0,
+            "the request ahead moved nothing"
+        );
+        // A minute ahead is within the clock's tolerance (hosts' clocks differ).
+        w.record(Some(now + 30.0), 0.1, false, 0).unwrap();
+        assert_eq!(w.dropped(), 1);
     }
 
     #[test]

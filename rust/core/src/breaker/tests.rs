@@ -219,6 +219,23 @@ fn time_window_counts_only_the_last_seconds() {
 }
 
 #[test]
+fn a_clock_stepped_forward_and_back_does_not_blind_the_time_window() {
+    let b = breaker(Config {
+        sliding_window: SlidingWindow::Time(10),
+        minimum_number_of_calls: 100,
+        ..Config::default()
+    });
+    for i in 0..10 {
+        call(&b, 7200.0 + f64::from(i), Outcome::Success); // the clock two hours ahead
+    }
+    for i in 0..10 {
+        call(&b, 100.0 + f64::from(i), Outcome::Failure); // then corrected
+    }
+    let counts = b.snapshot(109.5).0.counts;
+    assert_eq!((counts.calls, counts.failed), (10, 10));
+}
+
+#[test]
 fn outcomes_of_an_earlier_state_do_not_count() {
     let b = breaker(small());
     let stale = b.try_acquire(|| 0.0).0.unwrap();

@@ -100,8 +100,11 @@ impl TimeWindow {
         let bits = outcome_bits(failed, slow);
         for k in 0..3 {
             if bits >> k & 1 == 1 {
-                // A call older than its bucket's lap (Newer), or a full count, is not counted.
-                let _ = TAGGED.add(&self.words[3 * slot + k], tag, 1);
+                // Calls are recorded at the clock's time, so a bucket more than a lap (a whole
+                // window) ahead holds calls from before the clock stepped back: it is reclaimed,
+                // and no clock step stops later calls from counting. A call one lap behind its
+                // bucket is outside every window still read, and is not counted.
+                let _ = TAGGED.add_reclaiming(&self.words[3 * slot + k], tag, 1, 1);
             }
         }
     }
