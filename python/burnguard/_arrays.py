@@ -24,6 +24,8 @@ def float_array(name: str, value: Any) -> npt.NDArray[np.float64]:
 def bool_array(name: str, value: Any) -> npt.NDArray[np.bool_]:
     """``value`` as a contiguous 1-D bool array; integers must be 0 or 1."""
     array = np.asarray(value)
+    if array.size == 0:
+        array = array.astype(np.bool_)  # `[]` is float64 to numpy: nothing to check
     if array.dtype != np.bool_:
         if array.dtype.kind not in "iu":
             raise invalid(name, "must hold booleans", f"dtype {array.dtype}")

@@ -7,6 +7,7 @@ every query) for callers that need the raw events, at the cost of memory and spe
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from threading import Lock
 from typing import Protocol
@@ -37,8 +38,8 @@ class InMemoryStore:
     __slots__ = ("_events", "_lock", "_max_age_seconds")
 
     def __init__(self, max_age_seconds: int) -> None:
-        if max_age_seconds <= 0:
-            raise invalid("max_age_seconds", "must be positive", max_age_seconds)
+        if not (isinstance(max_age_seconds, (int, float)) and 0 < max_age_seconds < math.inf):
+            raise invalid("max_age_seconds", "must be a positive, finite number of seconds", max_age_seconds)
         self._max_age_seconds = max_age_seconds
         self._events: deque[Observation] = deque()
         self._lock = Lock()

@@ -46,6 +46,9 @@ use std::sync::{Arc, RwLock};
 /// Tiers below the daily one: bucket width in seconds and slots.
 const SHORT_TIERS: [(f64, usize); 4] = [(60.0, 16), (300.0, 13), (1800.0, 13), (7200.0, 13)];
 const DAY: f64 = 86_400.0;
+/// The longest request duration accepted: a year, so a bucket's total (in whole microseconds)
+/// cannot wrap before billions of such requests, and saturates rather than wraps then.
+const MAX_DURATION: f64 = 365.0 * DAY;
 
 const TAG: usize = 0;
 const REQUESTS: usize = 1;
@@ -230,10 +233,10 @@ impl RouteWindow {
         bytes: u64,
     ) -> Result<(), Error> {
         let ts = self.clock.read_coarse(at)?;
-        if !(seconds.is_finite() && seconds >= 0.0) {
+        if !(0.0..=MAX_DURATION).contains(&seconds) {
             return Err(Error::bad(
                 "duration",
-                "must be a finite number of seconds >= 0",
+                format!("must be a number of seconds in [0, {MAX_DURATION}] (a year)"),
                 seconds,
             ));
         }
@@ -257,7 +260,9 @@ impl RouteWindow {
                 header[ERRORS].fetch_add(1, Ordering::Relaxed);
             }
             header[BYTES].fetch_add(bytes, Ordering::Relaxed);
-            header[MICROS].fetch_add(micros, Ordering::Relaxed);
+            let _ = header[MICROS].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_add(micros))
+            });
             header[MAX_BITS].fetch_max(seconds.to_bits(), Ordering::Relaxed);
             let count = &self.counts[slot * self.mapping.buckets() + bucket];
             // Saturates rather than wraps: one band of one bucket holding 4 billion requests.
@@ -416,6 +421,9 @@ impl RouteTable {
     pub fn new(max_routes: usize, retain_seconds: f64, overflow_key: &str) -> Result<Self, Error> {
         if max_routes == 0 {
             return Err(Error::bad("max_routes", "must be >= 1", 0));
+        }
+        if overflow_key.is_empty() {
+            return Err(Error::invalid("overflow_label", "must be non-empty"));
         }
         check_retain(retain_seconds)?;
         Ok(RouteTable {

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
-use crate::clock::clock_of;
+use crate::clock::{callable_expected, clock_of};
 use crate::errors::py_err;
 use crate::results::result;
 
@@ -111,7 +111,13 @@ impl BreakerCore {
             return Ok(Outcome::Ignored);
         }
         if let Some(classifier) = &self.exception_classifier {
-            let failed = classifier.bind(py).call1((value,))?.is_truthy()?;
+            // A classifier that raises raises from the call's own exception.
+            let chained = |raised: PyErr| {
+                raised.set_cause(py, Some(error.clone_ref(py)));
+                raised
+            };
+            let verdict = classifier.bind(py).call1((value,)).map_err(chained)?;
+            let failed = verdict.is_truthy().map_err(chained)?;
             return Ok(if failed {
                 Outcome::Failure
             } else {
@@ -257,7 +263,18 @@ impl BreakerCore {
             max_wait_duration_in_half_open_state,
             automatic_transition_from_open_to_half_open,
         };
-        let core = Breaker::with_clock(config, seed, clock_of(clock)).map_err(py_err)?;
+        for (param, callback) in [
+            ("exception_classifier", &exception_classifier),
+            ("result_classifier", &result_classifier),
+            ("fallback", &fallback),
+        ] {
+            if let Some(callback) = callback.as_ref().map(|c| c.bind(py)) {
+                if !callback.is_callable() {
+                    return Err(callable_expected(param, callback));
+                }
+            }
+        }
+        let core = Breaker::with_clock(config, seed, clock_of(clock)?).map_err(py_err)?;
         let active = py
             .import(intern!(py, "contextvars"))?
             .getattr(intern!(py, "ContextVar"))?

@@ -387,7 +387,7 @@ impl LedgerCore {
             }
         };
         Ok(LedgerCore {
-            core: core.with_clock(clock_of(clock)),
+            core: core.with_clock(clock_of(clock)?),
         })
     }
 

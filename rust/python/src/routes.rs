@@ -29,7 +29,7 @@ impl RouteTableCore {
     ) -> PyResult<Self> {
         let table = RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(py_err)?;
         Ok(RouteTableCore {
-            table: table.with_clock(clock_of(clock)),
+            table: table.with_clock(clock_of(clock)?),
         })
     }
 

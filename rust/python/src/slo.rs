@@ -230,7 +230,7 @@ impl SloCore {
     fn new(definition: &Bound<'_, PyAny>, clock: Option<Py<PyAny>>) -> PyResult<Self> {
         let (spec, labels) = read_definition(definition)?;
         Ok(SloCore {
-            slo: Slo::with_clock(spec, clock_of(clock)).map_err(py_err)?,
+            slo: Slo::with_clock(spec, clock_of(clock)?).map_err(py_err)?,
             labels,
         })
     }
@@ -433,11 +433,12 @@ fn validate_slo(definition: &Bound<'_, PyAny>) -> PyResult<()> {
 /// The SRE Workbook's four alert policies scaled to `window_seconds`:
 /// `[(severity, long_window, short_window, threshold)]`.
 #[pyfunction]
-fn workbook_policies(window_seconds: f64) -> Vec<(String, f64, f64, f64)> {
-    slo::workbook_policies(window_seconds)
+fn workbook_policies(window_seconds: f64) -> PyResult<Vec<(String, f64, f64, f64)>> {
+    Ok(slo::workbook_policies(window_seconds)
+        .map_err(py_err)?
         .into_iter()
         .map(|p| (p.severity, p.long_window, p.short_window, p.threshold))
-        .collect()
+        .collect())
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

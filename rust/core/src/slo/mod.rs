@@ -44,13 +44,20 @@ pub struct Policy {
 /// The SRE Workbook's four policies (page 14.4x over 1h and 5m, page 6x over 6h and 30m,
 /// ticket 3x over 1d and 2h, ticket 1x over 3d and 6h), scaled from 30 days to
 /// `window_seconds` and rounded to whole seconds, at least one.
-pub fn workbook_policies(window_seconds: f64) -> Vec<Policy> {
+pub fn workbook_policies(window_seconds: f64) -> Result<Vec<Policy>, Error> {
+    if !(window_seconds.is_finite() && window_seconds > 0.0) {
+        return Err(Error::bad(
+            "window_seconds",
+            "must be a positive, finite number of seconds",
+            window_seconds,
+        ));
+    }
     let scale = |seconds: f64| {
         (seconds * window_seconds / WORKBOOK_WINDOW)
             .round()
             .max(1.0)
     };
-    WORKBOOK
+    Ok(WORKBOOK
         .iter()
         .map(|&(severity, long, threshold)| Policy {
             severity: severity.to_string(),
@@ -58,7 +65,7 @@ pub fn workbook_policies(window_seconds: f64) -> Vec<Policy> {
             short_window: scale(long / 12.0),
             threshold,
         })
-        .collect()
+        .collect())
 }
 
 /// Everything that defines one SLO.

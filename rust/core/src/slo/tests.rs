@@ -8,14 +8,14 @@ fn spec(target: f64, window: f64, burn: &[f64]) -> SloSpec {
         window_seconds: window,
         burn_windows: burn.to_vec(),
         burn_threshold: 14.4,
-        policies: workbook_policies(window),
+        policies: workbook_policies(window).unwrap(),
         latency_threshold: None,
     }
 }
 
 #[test]
 fn workbook_policies_for_30_days_are_the_books() {
-    let p = workbook_policies(2_592_000.0);
+    let p = workbook_policies(2_592_000.0).unwrap();
     let table: Vec<_> = p
         .iter()
         .map(|p| {
@@ -36,7 +36,8 @@ fn workbook_policies_for_30_days_are_the_books() {
             ("ticket", 259200.0, 21600.0, 1.0)
         ]
     );
-    assert_eq!(workbook_policies(3600.0)[0].short_window, 1.0);
+    assert_eq!(workbook_policies(3600.0).unwrap()[0].short_window, 1.0);
+    assert!(workbook_policies(f64::NAN).is_err() && workbook_policies(-1.0).is_err());
 }
 
 #[test]

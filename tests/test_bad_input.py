@@ -1,0 +1,76 @@
+"""Bad input found by a black-box review is refused, naming the parameter; nothing is silent."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import burnguard as bg
+
+
+@pytest.mark.parametrize("window", [math.nan, math.inf, -1.0, 0.0])
+def test_workbook_policies_need_a_real_window(window: float) -> None:
+    with pytest.raises(bg.InvalidArgumentError, match=r"^window_seconds "):
+        bg.BurnRatePolicy.workbook(window)
+
+
+@pytest.mark.parametrize("age", [math.nan, math.inf, 0, -5])
+def test_a_store_needs_a_positive_finite_age(age: float) -> None:
+    with pytest.raises(bg.InvalidArgumentError, match=r"^max_age_seconds "):
+        bg.InMemoryStore(age)  # type: ignore[arg-type]
+
+
+def test_the_overflow_label_must_not_be_empty() -> None:
+    with pytest.raises(bg.InvalidArgumentError, match=r"^overflow_label must be non-empty"):
+        bg.RouteTable(overflow_label="")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: bg.SLOTracker(bg.SLODefinition("a", 0.9), clock=5),  # type: ignore[arg-type]
+        lambda: bg.CircuitBreaker("b", clock=5),  # type: ignore[arg-type]
+        lambda: bg.Ledger(clock=5),  # type: ignore[arg-type]
+        lambda: bg.RouteTable(clock=5),  # type: ignore[arg-type]
+    ],
+)
+def test_a_clock_must_be_callable(make: object) -> None:
+    with pytest.raises(bg.InvalidTypeError, match=r"^clock must be callable; got int") as info:
+        make()  # type: ignore[operator]
+    assert isinstance(info.value, TypeError) and info.value.param == "clock"
+
+
+@pytest.mark.parametrize("param", ["exception_classifier", "result_classifier", "fallback"])
+def test_breaker_callbacks_must_be_callable(param: str) -> None:
+    with pytest.raises(bg.InvalidTypeError, match=rf"^{param} must be callable; got str"):
+        bg.CircuitBreaker("b", **{param: "no"})  # type: ignore[arg-type]
+
+
+def test_a_raising_classifier_is_chained_to_the_calls_exception() -> None:
+    def classify(err: BaseException) -> bool:
+        raise KeyError("classifier broke")
+
+    breaker = bg.CircuitBreaker("b", exception_classifier=classify)
+
+    def boom() -> None:
+        raise OSError("downstream")
+
+    with pytest.raises(KeyError) as info:
+        breaker.call(boom)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_record_many_of_nothing_records_nothing() -> None:
+    tracker = bg.SLOTracker(bg.SLODefinition("a", 0.9))
+    tracker.record_many([], [])
+    assert tracker.snapshot().total == 0
+
+
+def test_absurd_durations_are_refused_and_totals_never_wrap() -> None:
+    route = bg.RouteTable().route("GET /")
+    with pytest.raises(bg.InvalidArgumentError, match=r"^duration must be a number of seconds in \[0, "):
+        route.record(1e308)
+    route.record(365 * 86_400.0)
+    route.record(1.0)
+    assert route.summary(60).duration_seconds == pytest.approx(365 * 86_400.0 + 1.0)
