@@ -74,3 +74,54 @@ def test_absurd_durations_are_refused_and_totals_never_wrap() -> None:
     route.record(365 * 86_400.0)
     route.record(1.0)
     assert route.summary(60).duration_seconds == pytest.approx(365 * 86_400.0 + 1.0)
+
+
+def _ledger() -> bg.Ledger:
+    ledger = bg.Ledger()
+    ledger.set_budget("tenant:t", bg.Unit.TOKENS, 1000)
+    return ledger
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "ten", True, lambda result: -5])
+def test_a_bad_actual_commits_the_estimate_and_returns_the_result(
+    bad: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = _ledger()
+
+    @bg.guard(
+        ledger, 10, actual=bad if callable(bad) else (lambda result: bad), unit=bg.Unit.TOKENS, tenant="t"
+    )  # type: ignore[arg-type, misc]
+    def work() -> str:
+        return "done"
+
+    assert work() == "done"
+    balance = ledger.balances("tenant:t")[0]
+    assert (balance.spent, balance.reserved) == (10, 0), "the estimate is charged, nothing left held"
+    assert "committing the estimate" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ({"estimate": -1}, "estimate"),
+        ({"actual": 1.5}, "actual"),
+        ({"ttl_ms": 5}, "ttl_ms"),
+        ({"grace_period_ms": -1}, "grace_period_ms"),
+    ],
+)
+def test_guard_options_are_checked_when_decorating(options: dict[str, object], param: str) -> None:
+    kwargs: dict[str, object] = {"estimate": 10, **options}
+    estimate = kwargs.pop("estimate")
+    with pytest.raises(bg.InvalidArgumentError) as info:
+        bg.guard(_ledger(), estimate, unit=bg.Unit.TOKENS, tenant="t", **kwargs)  # type: ignore[arg-type]
+    assert info.value.param == param
+
+
+def test_a_stream_whose_cost_fails_commits_the_estimate(caplog: pytest.LogCaptureFixture) -> None:
+    ledger = _ledger()
+    with ledger.stream(
+        bg.Subject(tenant="t"), bg.Action("llm", "m"), 10, unit=bg.Unit.TOKENS, cost=lambda usage: -3
+    ):
+        pass
+    assert ledger.balances("tenant:t")[0].spent == 10
+    assert "committing the estimate" in caplog.text

@@ -69,10 +69,12 @@ __all__ = [
     "bind_error_classes",
     "bind_ledger_members",
     "bind_results",
+    "check_amount_arg",
     "check_budget",
     "check_budget_batch",
     "check_burn_rate",
     "check_burn_rate_batch",
+    "check_reservation_times",
     "check_series",
     "check_series_batch",
     "decide",
@@ -304,6 +306,8 @@ class BreakerCore:
 # Ledger ----------------------------------------------------------------------------------------
 
 def bind_ledger_members(by_value: dict[str, Any]) -> None: ...
+def check_amount_arg(param: str, value: Amount | int) -> None: ...
+def check_reservation_times(ttl_ms: int, grace_period_ms: int) -> None: ...
 
 @disjoint_base
 class LedgerCore:

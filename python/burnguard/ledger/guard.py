@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from burnguard import _native
 from burnguard._results import Result
 from burnguard.errors import (
     LEDGER_ERRORS,
@@ -105,6 +106,11 @@ def guard(
     policy = CommitOveragePolicy(overage_policy)
     unit_name = Unit(unit)
     grace = 0 if grace_period_ms is None else grace_period_ms
+    # Options fixed at decoration are checked now, not at the first call.
+    for name, value in (("estimate", estimate), ("actual", actual)):
+        if value is not None and not callable(value):
+            _native.check_amount_arg(name, value)
+    _native.check_reservation_times(ttl_ms, grace)
 
     def resolve(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return value(*args, **kwargs) if callable(value) else value
@@ -141,7 +147,9 @@ def guard(
     ) -> None:
         try:
             spent = actual(value) if callable(actual) else (amount if actual is None else actual)
+            _native.check_amount_arg("actual", spent)
         except Exception:
+            # The work ran: its result is returned and the estimate charged, as runcycles does.
             logger.exception("actual failed after the guarded work completed; committing the estimate")
             spent = amount
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -20,6 +21,8 @@ from burnguard.ledger.models import (
     Subject,
     Unit,
 )
+
+_log = logging.getLogger("burnguard.ledger")
 
 
 class Ledger(_native.LedgerCore):
@@ -124,7 +127,13 @@ class Stream:
         if exc is not None:
             self._ledger.release(rid)
             return False
-        actual = self._cost(self.usage) if self._cost is not None else self.total
+        try:
+            actual: Amount | int = self._cost(self.usage) if self._cost is not None else self.total
+            _native.check_amount_arg("actual", actual)
+        except Exception:
+            # The work ran: the estimate is charged, as runcycles does with an actual that fails.
+            _log.exception("the stream's cost failed; committing the estimate")
+            actual = self._request[2]
         self.result = self._ledger.commit(rid, actual)
         return False
 

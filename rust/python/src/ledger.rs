@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use burnguard_core::ledger::{
-    check_scope_path, Action, Balance, Caps, Debited, Decision, Ledger, Overage, Reservation,
-    ReserveRequest, Retention, Status, Subject, Unit, Verdict,
+    check_amount, check_scope_path, check_times, Action, Balance, Caps, Debited, Decision, Ledger,
+    Overage, Reservation, ReserveRequest, Retention, Status, Subject, Unit, Verdict,
 };
 use burnguard_core::Error;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -647,8 +647,28 @@ impl LedgerCore {
     }
 }
 
+/// Checks an amount given for `param` (an int or an `Amount`) as `reserve` and `commit` do,
+/// for callers that know it ahead of the call (`guard`, `stream`).
+#[pyfunction]
+fn check_amount_arg(param: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let param = match param {
+        "estimate" => "estimate",
+        _ => "actual",
+    };
+    let (_, amount) = amount_in(param, value)?;
+    check_amount(param, amount).map(drop).map_err(py_err)
+}
+
+/// Checks a reservation's lifetime and grace period as `reserve` does.
+#[pyfunction]
+fn check_reservation_times(ttl_ms: i64, grace_period_ms: i64) -> PyResult<()> {
+    check_times(ttl_ms, grace_period_ms).map_err(py_err)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LedgerCore>()?;
     m.add_function(wrap_pyfunction!(bind_ledger_members, m)?)?;
+    m.add_function(wrap_pyfunction!(check_amount_arg, m)?)?;
+    m.add_function(wrap_pyfunction!(check_reservation_times, m)?)?;
     Ok(())
 }

@@ -82,10 +82,19 @@ impl Retention {
     }
 }
 
+/// Checks a reservation's lifetime and grace period as [`Ledger::reserve`] does (for callers
+/// that fix them ahead, such as a decorator).
+pub fn check_times(ttl_ms: i64, grace_period_ms: i64) -> Result<(), Error> {
+    in_range("ttl_ms", ttl_ms, 1_000, 86_400_000)?;
+    in_range("grace_period_ms", grace_period_ms, 0, 60_000)?;
+    Ok(())
+}
+
 /// Largest amount accepted.
 pub const MAX_AMOUNT: i64 = i64::MAX / 4;
 
-fn amount(param: &'static str, value: i64) -> Result<i64, Error> {
+/// Checks an amount: `0..=MAX_AMOUNT`.
+pub fn check_amount(param: &'static str, value: i64) -> Result<i64, Error> {
     if (0..=MAX_AMOUNT).contains(&value) {
         Ok(value)
     } else {
@@ -175,8 +184,8 @@ impl Ledger {
         caps: Option<Caps>,
     ) -> Result<(), Error> {
         check_scope_path(scope)?;
-        amount("allocated", allocated)?;
-        amount("overdraft_limit", overdraft_limit)?;
+        check_amount("allocated", allocated)?;
+        check_amount("overdraft_limit", overdraft_limit)?;
         let mut state = self.lock();
         let slot = state.slot_or_new(scope, unit);
         let budget = state.budget_mut(slot);
@@ -190,7 +199,7 @@ impl Ledger {
     /// spending the budget covers), and the over-limit state clears.
     pub fn fund(&self, scope: &str, unit: Unit, value: i64) -> Result<(), LedgerError> {
         check_scope_path(scope)?;
-        amount("amount", value)?;
+        check_amount("amount", value)?;
         let mut state = self.lock();
         let slot = state
             .slot_of(scope, unit)
@@ -218,9 +227,8 @@ impl Ledger {
         let key = check_key(idempotency_key)?;
         request.subject.validate()?;
         request.action.validate()?;
-        amount("estimate", request.estimate)?;
-        in_range("ttl_ms", request.ttl_ms, 1_000, 86_400_000)?;
-        in_range("grace_period_ms", request.grace_period_ms, 0, 60_000)?;
+        check_amount("estimate", request.estimate)?;
+        check_times(request.ttl_ms, request.grace_period_ms)?;
         let payload = fingerprint(Op::Reserve, key, |f| f.reserve_request(&request));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
@@ -285,7 +293,7 @@ impl Ledger {
         let key = check_key(idempotency_key)?;
         subject.validate()?;
         action.validate()?;
-        amount("estimate", estimate)?;
+        check_amount("estimate", estimate)?;
         let payload = fingerprint(Op::Decide, key, |f| {
             f.subject(subject).action(action).unit(unit).int(estimate)
         });
@@ -312,7 +320,7 @@ impl Ledger {
         actual: i64,
     ) -> Result<Committed, LedgerError> {
         let key = check_key(idempotency_key)?;
-        amount("actual", actual)?;
+        check_amount("actual", actual)?;
         let payload = fingerprint(Op::Commit, key, |f| f.str(id).opt_unit(unit).int(actual));
         let mut state = self.lock();
         self.expire(&mut state, now_ms);
@@ -440,7 +448,7 @@ impl Ledger {
         let key = check_key(idempotency_key)?;
         subject.validate()?;
         action.validate()?;
-        amount("actual", actual)?;
+        check_amount("actual", actual)?;
         let payload = fingerprint(Op::Event, key, |f| {
             f.subject(subject)
                 .action(action)
