@@ -72,23 +72,38 @@ pub(crate) enum Added {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tagged {
     count_bits: u32,
+    /// The count's bits (also the largest count), kept so reads do not recompute it.
+    mask: u64,
 }
 
 impl Tagged {
     /// Words with `count_bits` bits of count (the rest tag), `1..=63`.
     pub(crate) const fn new(count_bits: u32) -> Self {
         assert!(count_bits > 0 && count_bits < 64);
-        Tagged { count_bits }
+        Tagged {
+            count_bits,
+            mask: (1 << count_bits) - 1,
+        }
     }
 
     /// The largest count a word holds.
     pub(crate) fn max_count(self) -> u64 {
-        (1 << self.count_bits) - 1
+        self.mask
     }
 
     /// A word's `(tag, count)`.
     pub(crate) fn split(self, word: u64) -> (u64, u64) {
-        (word >> self.count_bits, word & self.max_count())
+        (self.tag_of(word), self.count_of(word))
+    }
+
+    /// A word's tag.
+    pub(crate) fn tag_of(self, word: u64) -> u64 {
+        word >> self.count_bits
+    }
+
+    /// A word's count.
+    pub(crate) fn count_of(self, word: u64) -> u64 {
+        word & self.mask
     }
 
     /// Reads `word`: its `(tag, count)`.

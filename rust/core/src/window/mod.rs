@@ -512,21 +512,23 @@ impl TierWalk<'_> {
             }
             current.reach(index, self.edges, in_longest);
             for (kind, word) in pair.iter().enumerate() {
-                let (held_tag, held) = self.tagged.read(word);
+                // The hot loop of every read: the count is masked out only where it is used.
+                let word = word.load(Ordering::Relaxed);
+                let held_tag = self.tagged.tag_of(word);
                 let (level, count) = if held_tag == tag {
-                    (&mut *current, held)
-                } else if held_tag == 0 || held_tag > tag {
+                    (&mut *current, self.tagged.count_of(word))
+                } else if word == 0 || held_tag > tag {
                     continue; // empty, or newer than the query's end
                 } else if held_tag + 1 == tag {
                     if !previous.reach(index - lap_length, self.edges, in_longest) {
                         continue;
                     }
-                    (&mut *previous, held)
+                    (&mut *previous, self.tagged.count_of(word))
                 } else {
                     let older = ((held_tag - 1) << self.bucket_bits) + slot as u64;
                     let reached = self.edges.partition_point(|&edge| edge <= older);
                     if reached > 0 {
-                        in_longest[reached - 1].add(kind, held);
+                        in_longest[reached - 1].add(kind, self.tagged.count_of(word));
                     }
                     continue;
                 };
