@@ -125,3 +125,17 @@ def test_a_stream_whose_cost_fails_commits_the_estimate(caplog: pytest.LogCaptur
         pass
     assert ledger.balances("tenant:t")[0].spent == 10
     assert "committing the estimate" in caplog.text
+
+
+def test_a_store_backed_tracker_keeps_the_native_contract() -> None:
+    store = bg.InMemoryStore(3600)
+    tracker = bg.SLOTracker(bg.SLODefinition("a", 0.9), store=store)
+    with pytest.raises(bg.InvalidArgumentError) as info:
+        tracker.record_many([True, False, True], [1_700_000_000.0, math.nan, 1_700_000_001.0])
+    assert (info.value.param, info.value.index) == ("at", (1,))
+    assert len(store) == 0, "nothing of a rejected batch is recorded"
+    with pytest.raises(bg.InvalidTypeError, match=r"^success must be a bool; got int"):
+        tracker.record(5)  # type: ignore[arg-type]
+    native = bg.SLOTracker(bg.SLODefinition("b", 0.9))
+    with pytest.raises(TypeError):
+        native.record(5)  # type: ignore[arg-type]

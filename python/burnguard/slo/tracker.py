@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard import _native, audit_stream
-from burnguard.errors import invalid
+from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
@@ -138,7 +138,13 @@ class SLOTracker:
         if self._store is None:
             self._core.record_latency_many(seconds_array, at_array)
         else:
-            self._record_each([self._core.latency_is_good(s) for s in seconds_array.tolist()], at_array)
+            good = []
+            for i, s in enumerate(seconds_array.tolist()):
+                try:
+                    good.append(self._core.latency_is_good(s))
+                except InvalidArgumentError as err:
+                    raise err.at((i,)) from None
+            self._record_each(good, at_array)
 
     # ---- read ------------------------------------------------------------------------------
 
@@ -215,7 +221,9 @@ class SLOTracker:
 
     def _store_record(self, success: bool, *, at: float | None = None) -> None:
         assert self._store is not None
-        self._store.record(Observation(timestamp=self._now(at), success=success))
+        if type(success).__name__ not in ("bool", "bool_"):  # as the native path: no 0/1 ints
+            raise wrong_type("success", "must be a bool", type(success).__name__)
+        self._store.record(Observation(timestamp=self._now(at), success=bool(success)))
 
     def _store_record_success(self, *, at: float | None = None) -> None:
         self._store_record(True, at=at)
@@ -227,10 +235,18 @@ class SLOTracker:
         self._store_record(self._core.latency_is_good(seconds), at=at)
 
     def _record_each(self, ok: Sequence[bool], at: Any) -> None:
+        """Records a batch into the store: all of it, or (on a bad element) none of it."""
         if len(ok) != len(at):
             raise invalid("at", f"must have the same length as ok ({len(ok)})", len(at))
-        for success, ts in zip(ok, at.tolist(), strict=True):
-            self._store_record(success, at=ts)
+        stamps = []
+        for i, ts in enumerate(at.tolist()):
+            try:
+                stamps.append(self._now(ts))
+            except InvalidArgumentError as err:
+                raise err.at((i,)) from None
+        assert self._store is not None
+        for success, ts in zip(ok, stamps, strict=True):
+            self._store.record(Observation(timestamp=ts, success=success))
 
     def _store_counts(self, windows: Sequence[float], at: float | None) -> list[tuple[int, int]]:
         """``(good, bad)`` over each window ending now (or at ``at``), from the store."""
