@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from burnguard import PrometheusExporter, SLODefinition, SLORegistry, SLOTracker
@@ -47,3 +48,43 @@ def test_is_a_collector_for_any_prometheus_registry() -> None:
     assert b'slo_success_ratio{slo="api"}' in generate_latest(other)
     assert other.get_sample_value("slo_total", {"slo": "api"}) == 90.0
     assert exporter.collector_registry.get_sample_value("slo_breached", {"slo": "idle"}) == 0.0
+
+
+def test_sources_given_as_generators_are_exported_on_every_scrape() -> None:
+    from burnguard import CircuitBreaker, PrometheusExporter
+
+    exporter = PrometheusExporter(breakers=(b for b in [CircuitBreaker("payments")]))
+    for _ in range(2):
+        assert b'burnguard_circuitbreaker_state{name="payments",state="CLOSED"} 1.0' in exporter.render()[0]
+
+
+def test_a_failing_source_is_left_out_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    from burnguard import CircuitBreaker, PrometheusExporter, SLODefinition, SLORegistry
+
+    class Broken:
+        def balances(self) -> list[object]:
+            raise RuntimeError("ledger offline")
+
+    registry = SLORegistry()
+    registry.define(SLODefinition(name="api", target=0.99))
+    exporter = PrometheusExporter(registry, breakers=[CircuitBreaker("b")], ledgers=[Broken()])  # type: ignore[list-item]
+
+    def failures(body: bytes) -> float:
+        line = next(x for x in body.splitlines() if x.startswith(b"burnguard_exporter_source_errors_total"))
+        return float(line.split()[-1])
+
+    first = exporter.render()[0]
+    for _ in range(3):
+        body = exporter.render()[0]
+        assert b'slo_total{slo="api"}' in body and b'name="b"' in body
+    assert failures(body) == failures(first) + 3
+    assert caplog.text.count("could not export ledgers") == 1
+
+
+def test_bad_exporter_and_slo_options_are_refused_up_front() -> None:
+    from burnguard import PrometheusExporter, RouteTable, SLODefinition
+
+    with pytest.raises(ValueError, match=r"^route_window "):
+        PrometheusExporter(routes=RouteTable(), route_window=0)
+    with pytest.raises(TypeError, match=r"^name must be a str; got int"):
+        SLODefinition(name=5, target=0.9)  # type: ignore[arg-type]

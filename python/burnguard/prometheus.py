@@ -36,13 +36,15 @@ Needs ``prometheus-client`` (``pip install burnguard[prometheus]``).
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from burnguard import _native
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.cost import CostModel, CostReport
-from burnguard.errors import InvalidArgumentError
+from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
 from burnguard.routes import RouteSummary, RouteTable
@@ -71,6 +73,9 @@ _SLO_GAUGES = (
 )
 
 
+_log = logging.getLogger("burnguard.prometheus")
+
+
 class PrometheusExporter:
     """Renders the SLOs of an ``SLORegistry`` and, if given, circuit breakers (a
     ``BreakerRegistry`` or any iterable of breakers), the budgets of ledgers and the routes of
@@ -79,6 +84,7 @@ class PrometheusExporter:
     __slots__ = (
         "_breakers",
         "_costs",
+        "_failures",
         "_guard",
         "_ledgers",
         "_registry",
@@ -100,10 +106,14 @@ class PrometheusExporter:
 
         if costs is not None and routes is None:
             raise InvalidArgumentError("costs needs routes: the RouteGuard or RouteTable to project", "costs")
+        if not (isinstance(route_window, (int, float)) and 0 < route_window < math.inf):
+            raise invalid("route_window", "must be a positive, finite number of seconds", route_window)
 
         self._slo_registry = slo_registry
-        self._breakers = breakers
-        self._ledgers = ledgers
+        # A one-shot iterator (a generator) is kept as a tuple; a registry stays live.
+        self._breakers = tuple(breakers) if iter(breakers) is breakers else breakers
+        self._ledgers = tuple(ledgers) if iter(ledgers) is ledgers else ledgers
+        self._failures: dict[str, _native.Counter] = {}
         self._guard = routes if isinstance(routes, RouteGuard) else None
         self._routes = routes.routes if isinstance(routes, RouteGuard) else routes
         self._route_window = route_window
@@ -112,7 +122,45 @@ class PrometheusExporter:
         self._registry.register(self)
 
     def collect(self) -> Iterator[Metric]:
-        """Fresh metric families from a snapshot of every SLO (the collector protocol)."""
+        """Fresh metric families from every source (the collector protocol). A source that
+        fails is left out of this scrape, logged and counted in
+        ``burnguard_exporter_source_errors_total``; the others are served."""
+        from prometheus_client.core import CounterMetricFamily
+
+        sources: tuple[tuple[str, Callable[[], list[Metric]]], ...] = (
+            ("slos", lambda: list(self._slo_families())),
+            ("breakers", lambda: list(_breaker_families([b.snapshot() for b in self._breakers]))),
+            ("ledgers", lambda: list(_budget_families([b for lg in self._ledgers for b in lg.balances()]))),
+            ("routes", self._route_families),
+        )
+        for source, families in sources:
+            try:
+                yield from families()
+            except Exception:
+                counter = self._failures.setdefault(source, _native.Counter())
+                if counter.value == 0:
+                    _log.exception("burnguard could not export %s; they are left out", source)
+                counter.inc()
+        errors = CounterMetricFamily(
+            "burnguard_exporter_source_errors",
+            "Scrapes that left a source out because it failed (logged once per source).",
+            labels=("source",),
+        )
+        for source, counter in sorted(self._failures.items()):
+            errors.add_metric((source,), float(counter.value))
+        yield errors
+
+    def _route_families(self) -> list[Metric]:
+        families: list[Metric] = []
+        if self._routes is not None:
+            families += _route_families(self._routes.summaries(self._route_window))
+        if self._guard is not None:
+            families.append(_rejection_family(self._guard))
+        if self._costs is not None and self._routes is not None:
+            families += _cost_families(self._costs.project(self._routes))
+        return families
+
+    def _slo_families(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         slos = [(t, t.snapshot()) for t in self._slo_registry or ()]
@@ -163,14 +211,6 @@ class PrometheusExporter:
                 firing.add_metric(labels, 1.0 if key in active else 0.0)
             dropped.add_metric((snap.name,), float(snap.dropped))
         yield from (burn, breached, exhaustion, firing, dropped)
-        yield from _breaker_families([b.snapshot() for b in self._breakers])
-        yield from _budget_families([b for ledger in self._ledgers for b in ledger.balances()])
-        if self._routes is not None:
-            yield from _route_families(self._routes.summaries(self._route_window))
-        if self._guard is not None:
-            yield _rejection_family(self._guard)
-        if self._costs is not None and self._routes is not None:
-            yield from _cost_families(self._costs.project(self._routes))
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""

@@ -12,7 +12,7 @@ from typing import Literal
 
 from burnguard import _native
 from burnguard._results import Result as _Result
-from burnguard.errors import InvalidArgumentError
+from burnguard.errors import InvalidArgumentError, wrong_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,8 @@ class SLODefinition(_Result):
     latency_threshold_seconds: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise wrong_type("name", "must be a str", type(self.name).__name__)
         if not self.name:
             raise InvalidArgumentError("SLODefinition.name must be non-empty", "name")
         if self.alert_policies is None:
