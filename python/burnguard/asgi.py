@@ -15,6 +15,7 @@ fault while classifying or recording is logged and counted in ``recording_errors
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
@@ -139,7 +140,11 @@ class GuardMiddleware:
         plan: RoutePlan | None = None
         admission: Admission | None = None
         if guard.enforces:
-            plan = guard.plan(method, _match_route(scope))
+            try:
+                plan = guard.plan(method, _match_route(scope))
+            except Exception:
+                guard.fault("resolve a request's route")
+        if plan is not None:
             answer = guard.admit(plan)
             if isinstance(answer, Rejection):
                 await _reject(send, answer)
@@ -148,19 +153,27 @@ class GuardMiddleware:
             admission = answer
         status = 500
         sent = 0
+        disconnected = False
 
         async def send_and_measure(message: Message) -> None:
-            nonlocal status, sent
+            nonlocal status, sent, disconnected
             kind = message["type"]
             if kind == "http.response.body":
                 sent += len(message.get("body", b""))
             elif kind == "http.response.start":
                 status = message["status"]
-            await send(message)
+            try:
+                await send(message)
+            except BaseException:
+                disconnected = True  # the client went away: not the app's failure
+                raise
 
         error: BaseException | None = None
         try:
             await self._app(scope, receive, send_and_measure)
+        except asyncio.CancelledError:
+            disconnected = True  # the server cancels a request whose client went away
+            raise
         except BaseException as err:
             error = err
             raise
@@ -168,7 +181,9 @@ class GuardMiddleware:
             duration = perf_counter() - started
             if plan is None:
                 plan = _plan_after(guard, method, scope)
-            if plan is not None:
+            if plan is not None and disconnected:
+                guard.disconnected(plan, admission, duration, sent)
+            elif plan is not None:
                 guard.finish(plan, admission, status, error, duration, sent)
 
 

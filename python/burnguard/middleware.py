@@ -170,6 +170,8 @@ class RouteGuard:
         self.budgets = dict(budgets or {})
         self.unmatched_label = unmatched_label
         self._faults = _native.Counter()
+        self._disconnects = _native.Counter()
+        self._logged: set[str] = set()  # the kinds of faults already logged
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
         self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
 
@@ -195,8 +197,10 @@ class RouteGuard:
     def _resolve(self, method: str, template: str | None) -> RoutePlan:
         key = self.unmatched_label if template is None else f"{method} {template}"
         stats = self.routes.route(key)
-        # By the request's own key: a route kept under the overflow label keeps its guards.
-        names = (key, template, "*") if template is not None else (key, "*")
+        # By the request's own key: a route kept under the overflow label keeps its guards. A
+        # HEAD runs the GET handler (Starlette, Flask), so the GET entry guards it too.
+        head_as_get = (f"GET {template}",) if method == "HEAD" and template is not None else ()
+        names = (key, *head_as_get, template, "*") if template is not None else (key, "*")
 
         def find(table: Mapping[str, object]) -> object:
             return next((table[n] for n in names if n in table), None)
@@ -216,11 +220,24 @@ class RouteGuard:
         return dict(self._rejections)
 
     def admit(self, plan: RoutePlan) -> Admission | Rejection:
-        """Takes the route's breaker permit and budget reservation, or answers instead."""
+        """Takes the route's breaker permit and budget reservation, or answers instead. Never
+        raises: a fault (a breaker's or ledger's clock that raises, say) is counted and logged,
+        and the request goes through unguarded."""
+        taken: list[BreakerPermit] = []
+        try:
+            return self._admit(plan, taken)
+        except Exception:
+            for permit in taken:
+                permit.ignore()
+            self.fault("admit a request")
+            return Admission(None, None)
+
+    def _admit(self, plan: RoutePlan, taken: list[BreakerPermit]) -> Admission | Rejection:
         permit = None
         if plan.breaker is not None:
             try:
                 permit = plan.breaker.acquire()
+                taken.append(permit)
             except CircuitOpenError as err:
                 plan.rejections.count_circuit_open()
                 headers: tuple[tuple[str, str], ...] = ()
@@ -281,9 +298,34 @@ class RouteGuard:
             self.fault("record a request")
 
     def fault(self, doing: str) -> None:
-        """Counts and logs a fault met while ``doing`` something (call it in an ``except``)."""
+        """Counts a fault met while ``doing`` something (call it in an ``except``), and logs it
+        the first time that kind of fault is met."""
         self._faults.inc()
-        _log.exception("burnguard could not %s; the request is unaffected", doing)
+        if doing not in self._logged:
+            self._logged.add(doing)
+            _log.exception("burnguard could not %s; the request is unaffected (logged once)", doing)
+
+    @property
+    def disconnects(self) -> int:
+        """Requests whose client went away before the response was sent; they count neither
+        for nor against the route's SLOs and breaker."""
+        return self._disconnects.value
+
+    def disconnected(self, plan: RoutePlan, admission: Admission | None, duration: float, sent: int) -> None:
+        """Records a request whose client disconnected: the route counts it (not as an error),
+        its breaker permit is given back, its reservation committed (the work was done), and
+        its SLOs are left alone. Never raises."""
+        self._disconnects.inc()
+        try:
+            plan.stats.record(duration, False, sent)
+            if admission is not None:
+                if admission.permit is not None:
+                    admission.permit.ignore()
+                if admission.reservation_id is not None:
+                    assert plan.budget is not None
+                    plan.budget.ledger.commit(admission.reservation_id, plan.budget.cost)
+        except Exception:
+            self.fault("record a disconnected request")
 
     def rejected(self, plan: RoutePlan, rejection: Rejection, duration: float) -> None:
         """Records a request the guard answered itself (counted by the route like any other)."""

@@ -1,0 +1,87 @@
+"""Middleware never breaks the app: admission faults, HEAD requests and client disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from burnguard import (
+    CircuitBreaker,
+    Ledger,
+    RouteBudget,
+    RouteGuard,
+    RouteSLO,
+    SLODefinition,
+    SLOTracker,
+    Subject,
+    Unit,
+)
+from burnguard.asgi import GuardMiddleware
+
+from .test_routes import fastapi_app, get_all
+
+
+def test_an_admission_fault_lets_the_request_through_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_clock() -> float:
+        raise RuntimeError("clock offline")
+
+    breaker = CircuitBreaker("users", clock=broken_clock)
+    app, guard = fastapi_app(breakers={"GET /users/{uid}": breaker})
+    answers = get_all(app, "/users/1", "/users/2", "/users/3")
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert guard.recording_errors >= 3
+    assert caplog.text.count("could not admit a request") == 1
+
+
+def test_head_is_guarded_by_the_get_entry() -> None:
+    breaker = CircuitBreaker("users")
+    breaker.force_open()
+    app, guard = fastapi_app(breakers={"GET /users/{uid}": breaker})
+
+    async def head() -> int:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.head("/users/1")).status_code
+
+    assert asyncio.run(head()) == 503
+    assert guard.plan("HEAD", "/users/{uid}").breaker is breaker
+
+
+def test_a_client_disconnect_is_not_the_apps_failure() -> None:
+    availability = SLOTracker(SLODefinition("api", 0.99))
+    breaker = CircuitBreaker("stream", sliding_window_size=2, minimum_number_of_calls=2)
+    ledger = Ledger()
+    ledger.set_budget("tenant:acme", Unit.CREDITS, 100)
+    guard = RouteGuard(
+        slos={"*": RouteSLO(availability=availability)},
+        breakers={"*": breaker},
+        budgets={"*": RouteBudget(ledger, Subject(tenant="acme"))},
+    )
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        await send({"type": "http.response.body", "body": b"y"})
+
+    async def gone(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("client went away")
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    middleware = GuardMiddleware(app, guard=guard)
+    scope = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
+    for _ in range(5):
+        with pytest.raises(OSError):
+            asyncio.run(middleware(scope, receive, gone))
+    assert guard.disconnects == 5
+    assert breaker.state == "CLOSED" and breaker.snapshot().failed_calls == 0
+    assert availability.snapshot().failures == 0
+    assert ledger.balances("tenant:acme")[0].reserved == 0
+    assert guard.routes.summaries()[0].errors == 0
