@@ -85,3 +85,21 @@ def test_a_client_disconnect_is_not_the_apps_failure() -> None:
     assert availability.snapshot().failures == 0
     assert ledger.balances("tenant:acme")[0].reserved == 0
     assert guard.routes.summaries()[0].errors == 0
+
+
+def test_an_unparseable_wsgi_status_line_does_not_raise_into_the_app() -> None:
+    from burnguard.wsgi import GuardMiddleware as WSGIGuardMiddleware
+
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("OK", [("Content-Type", "text/plain")])  # no status code
+        return [b"hello"]
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        seen.append(status)
+
+    wrapped = WSGIGuardMiddleware(app, route_of=lambda environ: "/x")
+    body = b"".join(wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/x"}, start_response))
+    assert (body, seen) == (b"hello", ["OK"]), "the server sees the app's own status line"
+    assert wrapped.guard.recording_errors == 1

@@ -112,7 +112,10 @@ class _MeasuredBody:
         self._status, self._sent, self._recorded = 500, 0, False
 
         def start_and_note(status_line: str, headers: Any, exc_info: Any = None) -> Any:
-            self._status = int(status_line.split(" ", 1)[0])
+            try:
+                self._status = int(status_line.split(" ", 1)[0])
+            except Exception:  # the server judges a bad status line; recording must not
+                guard.fault("read a response's status line")
             return start_response(status_line, headers, exc_info)
 
         try:
