@@ -103,3 +103,26 @@ def test_an_unparseable_wsgi_status_line_does_not_raise_into_the_app() -> None:
     body = b"".join(wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/x"}, start_response))
     assert (body, seen) == (b"hello", ["OK"]), "the server sees the app's own status line"
     assert wrapped.guard.recording_errors == 1
+
+
+def test_excluded_paths_are_left_out_entirely() -> None:
+    breaker = CircuitBreaker("all")
+    breaker.force_open()
+    app, guard = fastapi_app(breakers={"*": breaker}, exclude=["/users/1"])
+    answers = get_all(app, "/users/1", "/users/2")
+    assert [r.status_code for r in answers] == [200, 503]
+    assert [s.route for s in guard.routes.summaries()] == ["GET /users/{uid}"]
+    assert guard.routes.summaries()[0].requests == 1, "only the guarded request is counted"
+    by_predicate = RouteGuard(exclude=lambda path: path.startswith("/health"))
+    assert by_predicate.excluded("/healthz") and not by_predicate.excluded("/users/1")
+    with pytest.raises(TypeError, match=r"^exclude must be paths or a predicate"):
+        RouteGuard(exclude="/metrics")  # type: ignore[arg-type]
+
+
+def test_a_raising_exclude_predicate_is_a_counted_fault() -> None:
+    def broken(path: str) -> bool:
+        raise RuntimeError("bad predicate")
+
+    guard = RouteGuard(exclude=broken)
+    assert guard.excluded("/x") is False
+    assert guard.recording_errors == 1

@@ -131,10 +131,10 @@ class GuardMiddleware:
         self.guard = guard_of("GuardMiddleware", guard, options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        guard = self.guard
+        if scope["type"] != "http" or guard.excluded(scope["path"]):
             await self._app(scope, receive, send)
             return
-        guard = self.guard
         method: str = scope["method"]
         started = perf_counter()
         plan: RoutePlan | None = None

@@ -54,6 +54,8 @@ class GuardMiddleware:
             self.process_view = self._admit_async if self._async else self._admit
 
     def __call__(self, request: HttpRequest) -> Any:
+        if self.guard.excluded(request.path):
+            return self.get_response(request)  # a coroutine under ASGI, as Django expects
         if self._async:
             return self._acall(request)
         started = perf_counter()
@@ -103,6 +105,8 @@ class GuardMiddleware:
     def _admit(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> ViewAnswer:
         """Takes the route's breaker permit and reservation, or answers 503 / 429 instead."""
         guard = self.guard
+        if guard.excluded(request.path):
+            return None
         plan = guard.plan(request.method or "GET", _route(request))
         answer = guard.admit(plan)
         if isinstance(answer, Rejection):

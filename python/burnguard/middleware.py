@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from burnguard import _native
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
-from burnguard.errors import InvalidArgumentError, invalid
+from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
 from burnguard.routes import Rejections, RouteStats, RouteTable
 from burnguard.slo.tracker import SLOTracker
@@ -145,7 +145,9 @@ class RouteGuard:
 
     ``routes`` (a ``RouteTable``) or ``max_routes`` (default 64) bounds the routes kept;
     ``slos``, ``breakers`` and ``budgets`` map route keys, templates or ``"*"`` to what guards
-    them; ``classify(status, exception)`` tells success from failure (5xx and exceptions fail).
+    them; ``classify(status, exception)`` tells success from failure (5xx and exceptions fail);
+    ``exclude`` (paths, or a predicate on the path) leaves requests out entirely (``/metrics``,
+    health checks).
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class RouteGuard:
         breakers: Mapping[str, CircuitBreaker] | None = None,
         budgets: Mapping[str, RouteBudget] | None = None,
         unmatched_label: str = "UNMATCHED",
+        exclude: Iterable[str] | Callable[[str], bool] = (),
     ) -> None:
         if routes is not None and max_routes is not None:
             raise InvalidArgumentError("RouteGuard takes routes= or max_routes=, not both", "routes")
@@ -169,11 +172,31 @@ class RouteGuard:
         self.breakers = dict(breakers or {})
         self.budgets = dict(budgets or {})
         self.unmatched_label = unmatched_label
+        if callable(exclude):
+            self._exclude_if: Callable[[str], bool] | None = exclude
+            self._excluded: frozenset[str] = frozenset()
+        elif isinstance(exclude, str):
+            raise wrong_type("exclude", "must be paths or a predicate, not one str", repr(exclude))
+        else:
+            self._exclude_if, self._excluded = None, frozenset(exclude)
         self._faults = _native.Counter()
         self._disconnects = _native.Counter()
         self._logged: set[str] = set()  # the kinds of faults already logged
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
         self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
+
+    def excluded(self, path: str) -> bool:
+        """Whether requests to ``path`` are left out (a predicate that raises is a fault, and
+        the request is not left out)."""
+        if path in self._excluded:
+            return True
+        if self._exclude_if is None:
+            return False
+        try:
+            return bool(self._exclude_if(path))
+        except Exception:
+            self.fault("apply exclude")
+            return False
 
     @property
     def recording_errors(self) -> int:

@@ -60,6 +60,8 @@ class GuardMiddleware:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
         guard = self.guard
+        if guard.excluded(environ.get("PATH_INFO", "")):
+            return self._wsgi(environ, start_response)
         if self._in_flask:  # planned (and admitted) by the hook, once Flask has matched
             return _MeasuredBody(self._wsgi, environ, start_response, guard, None, None, started)
         method = environ.get("REQUEST_METHOD", "GET")
@@ -182,6 +184,8 @@ def _hook_into_flask(app: Any, guard: RouteGuard) -> None:
 
     def plan_and_admit() -> Response | None:
         current = cast(Any, request)._get_current_object()  # one context lookup, not three
+        if guard.excluded(current.path):
+            return None
         rule = current.url_rule
         try:
             plan = guard.plan(current.method, None if rule is None else rule.rule)
