@@ -139,3 +139,20 @@ def test_a_store_backed_tracker_keeps_the_native_contract() -> None:
     native = bg.SLOTracker(bg.SLODefinition("b", 0.9))
     with pytest.raises(TypeError):
         native.record(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "values", [[1e308, 1e308, 1.0], [1e308, 0.0, 1e308, 5.0, 1e308, 3.0], [1.0, 1e308, 1e308, 2.0]]
+)
+def test_rolling_checks_equal_the_scalar_check_on_huge_values(values: list[float]) -> None:
+    import numpy as np
+
+    from burnguard import spend
+
+    for window in (2, 3):
+        spike, burn = spend.rolling_anomaly_spike(values, window), spend.rolling_burn_rate(values, window)
+        for t in range(window, len(values)):
+            scalar = spend.check_anomaly_spike(values[t - window : t + 1])
+            assert (spike.baseline_mean[t], spike.is_spike[t]) == (scalar.baseline_mean, scalar.is_spike)
+            hot = spend.check_burn_rate(values[t - window : t + 1])
+            assert np.array_equal([burn.burn_rate_ratio[t]], [hot.burn_rate_ratio], equal_nan=True)

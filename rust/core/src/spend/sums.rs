@@ -36,8 +36,14 @@ impl Compensated {
         self.sum = t;
     }
 
+    /// The sum, as [`python_sum`] ends it: a compensation made non-finite by an overflow
+    /// (`inf - inf`) is left out, so a sum that overflows is `inf`, as in Python, not NaN.
     pub(super) fn value(&self) -> f64 {
-        self.sum + self.compensation
+        if self.compensation.is_finite() {
+            self.sum + self.compensation
+        } else {
+            self.sum
+        }
     }
 }
 
