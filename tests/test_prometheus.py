@@ -88,3 +88,20 @@ def test_bad_exporter_and_slo_options_are_refused_up_front() -> None:
         PrometheusExporter(routes=RouteTable(), route_window=0)
     with pytest.raises(TypeError, match=r"^name must be a str; got int"):
         SLODefinition(name=5, target=0.9)  # type: ignore[arg-type]
+
+
+def test_a_guard_exports_its_own_slos_breakers_and_budgets() -> None:
+    from burnguard import CircuitBreaker, Ledger, RouteBudget, RouteGuard, RouteSLO, Subject, Unit
+
+    availability = SLOTracker(SLODefinition(name="checkout", target=0.99))
+    ledger = Ledger()
+    ledger.set_budget("tenant:acme", Unit.CREDITS, 10)
+    guard = RouteGuard(
+        slos={"*": RouteSLO(availability=availability)},
+        breakers={"*": CircuitBreaker("payments")},
+        budgets={"*": RouteBudget(ledger, Subject(tenant="acme"))},
+    )
+    body = PrometheusExporter(routes=guard).render()[0].decode()
+    assert 'slo_target{slo="checkout"} 0.99' in body
+    assert 'burnguard_circuitbreaker_state{name="payments",state="CLOSED"} 1.0' in body
+    assert 'scope="tenant:acme"' in body

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from burnguard import _native
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
@@ -49,6 +49,7 @@ from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
 from burnguard.routes import RouteSummary, RouteTable
 from burnguard.slo.registry import SLORegistry
+from burnguard.slo.tracker import SLOTracker
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -129,8 +130,11 @@ class PrometheusExporter:
 
         sources: tuple[tuple[str, Callable[[], list[Metric]]], ...] = (
             ("slos", lambda: list(self._slo_families())),
-            ("breakers", lambda: list(_breaker_families([b.snapshot() for b in self._breakers]))),
-            ("ledgers", lambda: list(_budget_families([b for lg in self._ledgers for b in lg.balances()]))),
+            ("breakers", lambda: list(_breaker_families([b.snapshot() for b in self._all_breakers()]))),
+            (
+                "ledgers",
+                lambda: list(_budget_families([b for lg in self._all_ledgers() for b in lg.balances()])),
+            ),
             ("routes", self._route_families),
         )
         for source, families in sources:
@@ -150,6 +154,23 @@ class PrometheusExporter:
             errors.add_metric((source,), float(counter.value))
         yield errors
 
+    # With routes=guard, the guard's own SLOs, breakers and ledgers are exported too (once each).
+
+    def _all_trackers(self) -> list[SLOTracker]:
+        trackers = list(self._slo_registry or ())
+        if self._guard is not None:
+            for slo in self._guard.slos.values():
+                trackers += [t for t in (slo.availability, slo.latency) if t is not None]
+        return _distinct(trackers)
+
+    def _all_breakers(self) -> list[CircuitBreaker]:
+        guarded = list(self._guard.breakers.values()) if self._guard is not None else []
+        return _distinct([*self._breakers, *guarded])
+
+    def _all_ledgers(self) -> list[Ledger]:
+        guarded = [b.ledger for b in self._guard.budgets.values()] if self._guard is not None else []
+        return _distinct([*self._ledgers, *guarded])
+
     def _route_families(self) -> list[Metric]:
         families: list[Metric] = []
         if self._routes is not None:
@@ -163,7 +184,7 @@ class PrometheusExporter:
     def _slo_families(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        slos = [(t, t.snapshot()) for t in self._slo_registry or ()]
+        slos = [(t, t.snapshot()) for t in self._all_trackers()]
         for name, documentation, attribute in _SLO_GAUGES:
             family = GaugeMetricFamily(name, documentation, labels=("slo",))
             for _, snap in slos:
@@ -222,6 +243,20 @@ class PrometheusExporter:
     def collector_registry(self) -> CollectorRegistry:
         """The ``prometheus_client`` registry this exporter renders."""
         return self._registry
+
+
+_T = TypeVar("_T")
+
+
+def _distinct(items: list[_T]) -> list[_T]:
+    """``items`` without repeats (by identity), in order."""
+    seen: set[int] = set()
+    kept = []
+    for x in items:
+        if id(x) not in seen:
+            seen.add(id(x))
+            kept.append(x)
+    return kept
 
 
 _BREAKER_STATES = ("CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN", "METRICS_ONLY")
