@@ -136,3 +136,17 @@ def test_django_async_stack_records_and_enforces_on_the_event_loop() -> None:
     assert (figures["GET async/<int:uid>/"].requests, figures["GET async/<int:uid>/"].bytes) == (1, 7)
     assert figures["GET astream/"].bytes == 200, "an async stream is measured as it is sent"
     assert (breaker.snapshot().calls, breaker.snapshot().failed_calls) == (1, 0), "process_view admitted it"
+
+
+def test_a_guard_from_settings_is_built_once_for_those_settings() -> None:
+    from burnguard import PrometheusExporter
+    from burnguard.django import guard_from_settings
+
+    with override_settings(BURNGUARD={"max_routes": 7}):
+        guard = guard_from_settings()
+        assert guard_from_settings() is guard, "the middleware and a /metrics view share it"
+        client().get("/users/3/")
+        body = PrometheusExporter(routes=guard_from_settings(), route_window=60).render()[0]
+        assert b'burnguard_route_requests{route="GET users/<int:uid>/",window_seconds="60"} 1.0' in body
+    with override_settings(BURNGUARD={"max_routes": 9}):
+        assert guard_from_settings().routes.max_routes == 9

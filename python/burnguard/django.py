@@ -13,6 +13,7 @@ consumed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any, TypeAlias
@@ -29,10 +30,22 @@ _ADMISSION = "_burnguard_admission"
 ViewAnswer: TypeAlias = "HttpResponseBase | None"
 
 
+_built: list[tuple[object, RouteGuard]] = []  # (the settings it was built from, the guard)
+_building = threading.Lock()
+
+
 def guard_from_settings() -> RouteGuard:
-    """The ``RouteGuard`` ``settings.BURNGUARD`` describes."""
-    options = dict(getattr(settings, "BURNGUARD", {}))
-    return guard_of("settings.BURNGUARD", options.pop("guard", None), options)
+    """The ``RouteGuard`` ``settings.BURNGUARD`` describes, built once for those settings: the
+    middleware and a ``/metrics`` view (``PrometheusExporter(routes=guard_from_settings())``)
+    share it."""
+    described = getattr(settings, "BURNGUARD", {})
+    with _building:
+        if _built and _built[0][0] is described:
+            return _built[0][1]
+        options = dict(described)
+        guard = guard_of("settings.BURNGUARD", options.pop("guard", None), options)
+        _built[:] = [(described, guard)]
+        return guard
 
 
 class GuardMiddleware:
