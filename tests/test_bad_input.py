@@ -156,3 +156,32 @@ def test_rolling_checks_equal_the_scalar_check_on_huge_values(values: list[float
             assert (spike.baseline_mean[t], spike.is_spike[t]) == (scalar.baseline_mean, scalar.is_spike)
             hot = spend.check_burn_rate(values[t - window : t + 1])
             assert np.array_equal([burn.burn_rate_ratio[t]], [hot.burn_rate_ratio], equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: bg.SLODefinition("a", 0.9, window_seconds=10**12),
+            r"^window_seconds must be a number of seconds in \(0, ",
+        ),
+        (
+            lambda: bg.SLODefinition(
+                "a", 0.9, window_seconds=10**9, burn_rate_windows=(0.001,), alert_policies=()
+            ),
+            r"^burn_rate_windows must be at least 0.06 seconds",
+        ),
+        (
+            lambda: bg.Ledger(retention_seconds=1e30),
+            r"^retention_seconds must be in \[60, 315360000\] seconds; got 1e\+?30|^retention_seconds must be in \[60, ",
+        ),
+        (lambda: bg.Ledger(max_retained=-1), r"^max_retained must be an int in \[1000, \d+\]; got -1$"),
+        (
+            lambda: bg.Ledger(max_retained=2**64),
+            r"^max_retained must be an int in \[1000, \d+\]; got 18446744073709551616$",
+        ),
+    ],
+)
+def test_messages_name_the_users_parameter_and_the_real_range(make: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()  # type: ignore[operator]

@@ -321,7 +321,7 @@ class LedgerCore:
         *,
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
-        max_retained: int = 100_000,
+        max_retained: int | None = None,
         _path: str | None = None,
     ) -> Self: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...

@@ -362,27 +362,29 @@ impl LedgerCore {
 impl LedgerCore {
     /// An empty ledger, or (`_path`) the one saved there.
     #[new]
-    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, max_retained=100_000, _path=None))]
+    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, max_retained=None, _path=None))]
     fn new(
         clock: Option<Py<PyAny>>,
         retention_seconds: f64,
-        max_retained: usize,
+        max_retained: Option<&Bound<'_, PyAny>>,
         _path: Option<PathBuf>,
     ) -> PyResult<Self> {
         let core = match _path {
             Some(path) => Ledger::load(&path).map_err(io_err)?,
             None => {
-                if !(retention_seconds.is_finite() && retention_seconds >= 60.0) {
-                    return Err(py_err(Error::bad(
-                        "retention_seconds",
-                        "must be at least 60",
-                        retention_seconds,
-                    )));
-                }
-                let retention = Retention {
-                    ms: (retention_seconds * 1000.0) as i64,
-                    max_retained,
+                // None: the default, 100,000. An int out of range is bad input, not an overflow.
+                let max_retained = match max_retained {
+                    None => 100_000,
+                    Some(value) => value.extract::<usize>().map_err(|_| {
+                        py_err(Error::bad(
+                            "max_retained",
+                            format!("must be an int in [1000, {}]", usize::MAX),
+                            value,
+                        ))
+                    })?,
                 };
+                let retention =
+                    Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
                 Ledger::new(retention).map_err(py_err)?
             }
         };

@@ -68,6 +68,24 @@ pub struct Retention {
 }
 
 impl Retention {
+    /// Records kept `seconds` (60 s to 10 years), at most `max_retained` of each kind.
+    pub fn from_seconds(seconds: f64, max_retained: usize) -> Result<Retention, Error> {
+        const TEN_YEARS: f64 = 3650.0 * 86_400.0;
+        if !(60.0..=TEN_YEARS).contains(&seconds) {
+            return Err(Error::bad(
+                "retention_seconds",
+                format!("must be in [60, {TEN_YEARS}] seconds"),
+                seconds,
+            ));
+        }
+        let retention = Retention {
+            ms: (seconds * 1000.0).round() as i64,
+            max_retained,
+        };
+        retention.validate()?;
+        Ok(retention)
+    }
+
     /// Checks the bounds a ledger is built with (and a saved one is loaded with).
     pub fn validate(&self) -> Result<(), Error> {
         in_range("retention_ms", self.ms, 60_000, i64::MAX / 4)?;

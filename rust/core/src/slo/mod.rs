@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::{BucketWindow, Counts, TierInfo};
+use crate::window::{BucketWindow, Counts, TierInfo, MAX_TIMESTAMP, MIN_BUCKET_WIDTH};
 
 /// Finest bucket width as a fraction of the shortest configured window.
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
@@ -103,10 +103,10 @@ impl SloSpec {
         if !(self.target > 0.0 && self.target < 1.0) {
             return Err(Error::bad("target", "must be in (0, 1)", self.target));
         }
-        if !(self.window_seconds.is_finite() && self.window_seconds > 0.0) {
+        if !(self.window_seconds > 0.0 && self.window_seconds < MAX_TIMESTAMP) {
             return Err(Error::bad(
                 "window_seconds",
-                "must be a positive, finite number of seconds",
+                format!("must be a number of seconds in (0, {MAX_TIMESTAMP})"),
                 self.window_seconds,
             ));
         }
@@ -150,6 +150,20 @@ impl SloSpec {
                     p.threshold,
                 ));
             }
+        }
+        // The finest buckets are 1/60 of the shortest window, and at least a millisecond.
+        let shortest = MIN_BUCKET_WIDTH * RESOLUTION_DIVISOR;
+        if let Some(&w) = self.query_windows().iter().find(|&&w| w < shortest) {
+            let param = if self.burn_windows.contains(&w) {
+                "burn_rate_windows"
+            } else {
+                "alert_policies.short_window_seconds"
+            };
+            return Err(Error::bad(
+                param,
+                format!("must be at least {shortest} seconds (its finest buckets are 1/60 of it, 1 ms at least)"),
+                w,
+            ));
         }
         if let Some(t) = self.latency_threshold {
             if !(t.is_finite() && t > 0.0) {
