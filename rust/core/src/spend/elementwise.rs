@@ -224,28 +224,14 @@ pub fn forecast_batch(
     out: ForecastColumns<'_>,
 ) -> Result<(), Error> {
     let rows = out.equal_rows()?;
-    check_lengths(
-        rows,
-        &[
-            ("current_spend", current_spend.len()),
-            ("budget_limit", budget_limit.len()),
-            ("periods_elapsed", periods_elapsed.len()),
-            ("total_periods", total_periods.len()),
-        ],
-    )?;
     let lengths = [
         ("current_spend", current_spend.len()),
         ("budget_limit", budget_limit.len()),
         ("periods_elapsed", periods_elapsed.len()),
         ("total_periods", total_periods.len()),
     ];
-    let locate = |e: Error, i: usize| {
-        let len = lengths
-            .iter()
-            .find(|(p, _)| *p == e.param)
-            .map_or(0, |c| c.1);
-        located(e, len, i)
-    };
+    check_lengths(rows, &lengths)?;
+    let locate = |e: Error, i: usize| located_in(e, &lengths, i);
     if rows == 0 {
         // The one-value arguments are still checked (with valid stand-ins for the others).
         let elapsed = value(periods_elapsed, 0).unwrap_or(1);
@@ -387,26 +373,13 @@ pub fn breaker_batch(
     out: BreakerColumns<'_>,
 ) -> Result<(), Error> {
     let rows = out.equal_rows()?;
-    check_lengths(
-        rows,
-        &[
-            ("consecutive_failures", consecutive_failures.len()),
-            ("failure_threshold", failure_threshold.len()),
-            ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
-        ],
-    )?;
     let lengths = [
         ("consecutive_failures", consecutive_failures.len()),
         ("failure_threshold", failure_threshold.len()),
         ("cooldown_steps_remaining", cooldown_steps_remaining.len()),
     ];
-    let locate = |e: Error, i: usize| {
-        let len = lengths
-            .iter()
-            .find(|(p, _)| *p == e.param)
-            .map_or(0, |c| c.1);
-        located(e, len, i)
-    };
+    check_lengths(rows, &lengths)?;
+    let locate = |e: Error, i: usize| located_in(e, &lengths, i);
     let decision = |i: usize| {
         evaluate_circuit_breaker(
             at(consecutive_failures, i),

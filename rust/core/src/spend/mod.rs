@@ -201,6 +201,15 @@ fn located(e: Error, len: usize, i: usize) -> Error {
     }
 }
 
+/// `e`, about row `i` of the column among `columns` (name, length) that it names.
+fn located_in(e: Error, columns: &[(&'static str, usize)], i: usize) -> Error {
+    let len = columns
+        .iter()
+        .find(|(p, _)| *p == e.param)
+        .map_or(0, |c| c.1);
+    located(e, len, i)
+}
+
 /// Row `i`'s value of a column of one value for all rows or one per row; None for an empty
 /// column (a batch of no rows, where only the one-value arguments are checked).
 fn value<T: Copy>(column: &[T], i: usize) -> Option<T> {
