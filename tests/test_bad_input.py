@@ -185,3 +185,23 @@ def test_rolling_checks_equal_the_scalar_check_on_huge_values(values: list[float
 def test_messages_name_the_users_parameter_and_the_real_range(make: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (2**70, ValueError, r"^allocated must fit in 64 bits; got 1180591620717411303424$"),
+        (1.5, TypeError, r"^allocated must be an int; got float$"),
+        (True, TypeError, r"^allocated must be an int; got bool$"),
+        (None, TypeError, r"^allocated must be an int; got NoneType$"),
+    ],
+)
+def test_budget_amounts_name_their_parameter(value: object, error: type[Exception], message: str) -> None:
+    import numpy as np
+
+    ledger = bg.Ledger()
+    with pytest.raises(error, match=message):
+        ledger.set_budget("tenant:a", bg.Unit.TOKENS, value)  # type: ignore[arg-type]
+    ledger.set_budget("tenant:a", bg.Unit.TOKENS, np.int64(5), overdraft_limit=np.int64(2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^amount must fit in 64 bits"):
+        ledger.fund("tenant:a", bg.Unit.TOKENS, 2**64)

@@ -331,7 +331,7 @@ class LedgerCore:
         unit: Unit | str,
         allocated: int,
         *,
-        overdraft_limit: int = 0,
+        overdraft_limit: int | None = None,
         caps: Caps | None = None,
     ) -> None: ...
     def fund(self, scope: str | Subject, unit: Unit | str, amount: int) -> None: ...

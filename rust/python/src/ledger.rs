@@ -115,6 +115,25 @@ fn amount_arg(
     Ok((unit, amount))
 }
 
+/// An int for `param` (a numpy integer too, not a bool): a `TypeError` naming it otherwise, a
+/// `ValueError` when it does not fit in 64 bits (not a bare `OverflowError`).
+fn int_arg(param: &'static str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let kind = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string());
+    if value.is_instance_of::<PyBool>() || kind == "bool_" {
+        return Err(py_err(Error::wrong_type(param, "must be an int", kind)));
+    }
+    value.extract::<i64>().map_err(|_| {
+        if value.is_instance_of::<PyInt>() {
+            py_err(Error::bad(param, "must fit in 64 bits", value))
+        } else {
+            py_err(Error::wrong_type(param, "must be an int", &kind))
+        }
+    })
+}
+
 /// An int (no unit of its own) or an `Amount` (with its unit).
 fn amount_in(param: &'static str, value: &Bound<'_, PyAny>) -> PyResult<(Option<Unit>, i64)> {
     let py = value.py();
@@ -398,29 +417,41 @@ impl LedgerCore {
         py.detach(|| self.core.save(&path)).map_err(io_err)
     }
 
-    #[pyo3(signature = (scope, unit, allocated, *, overdraft_limit=0, caps=None))]
+    #[pyo3(signature = (scope, unit, allocated, *, overdraft_limit=None, caps=None))]
     fn set_budget(
         &self,
         scope: &Bound<'_, PyAny>,
         unit: &Bound<'_, PyAny>,
-        allocated: i64,
-        overdraft_limit: i64,
+        allocated: &Bound<'_, PyAny>,
+        overdraft_limit: Option<&Bound<'_, PyAny>>,
         caps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let overdraft_limit = overdraft_limit
+            .map(|v| int_arg("overdraft_limit", v))
+            .transpose()?;
         self.core
             .set_budget(
                 &scope_arg(scope)?,
                 unit_arg(unit)?,
-                allocated,
-                overdraft_limit,
+                int_arg("allocated", allocated)?,
+                overdraft_limit.unwrap_or(0),
                 caps_from(caps)?,
             )
             .map_err(py_err)
     }
 
-    fn fund(&self, scope: &Bound<'_, PyAny>, unit: &Bound<'_, PyAny>, amount: i64) -> PyResult<()> {
+    fn fund(
+        &self,
+        scope: &Bound<'_, PyAny>,
+        unit: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         self.core
-            .fund(&scope_arg(scope)?, unit_arg(unit)?, amount)
+            .fund(
+                &scope_arg(scope)?,
+                unit_arg(unit)?,
+                int_arg("amount", amount)?,
+            )
             .map_err(ledger_err)
     }
 
