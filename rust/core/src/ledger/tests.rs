@@ -690,9 +690,8 @@ fn stress_never_overspends_any_scope() {
     l.audit().unwrap();
 }
 
-/// A ledger with a keyed request of every operation, each with every field set.
-fn golden_scenario() -> Ledger {
-    let l = ledger();
+/// The golden scenario's subject, action and reservation request, every field set.
+fn golden_requests() -> (Subject, Action, ReserveRequest) {
     let mut s = subject("acme", Some("chat"));
     s.dimensions = vec![("region".into(), "eu".into())];
     let tagged = Action {
@@ -701,6 +700,13 @@ fn golden_scenario() -> Ledger {
     };
     let mut reserve = request(&s, 100, Overage::AllowWithOverdraft);
     reserve.action = tagged.clone();
+    (s, tagged, reserve)
+}
+
+/// A ledger with a keyed request of every operation, each with every field set.
+fn golden_scenario() -> Ledger {
+    let l = ledger();
+    let (s, tagged, reserve) = golden_requests();
     let id = l
         .reserve(T, Some("reserve"), reserve)
         .unwrap()
@@ -745,14 +751,7 @@ fn golden_file_loads_and_its_replays_still_match() {
         file::same_state(&l, &fresh),
         "this version writes the same file"
     );
-    let mut s = subject("acme", Some("chat"));
-    s.dimensions = vec![("region".into(), "eu".into())];
-    let tagged = Action {
-        tags: vec!["prod".into()],
-        ..action()
-    };
-    let mut reserve = request(&s, 100, Overage::AllowWithOverdraft);
-    reserve.action = tagged.clone();
+    let (s, tagged, mut reserve) = golden_requests();
     let id = l
         .reserve(T, Some("reserve"), reserve.clone())
         .unwrap()
