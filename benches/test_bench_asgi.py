@@ -113,3 +113,47 @@ def _route_variant(variant: str) -> Any:
 def test_route_middleware_overhead(benchmark, variant: str) -> None:  # type: ignore[no-untyped-def]
     benchmark.extra_info.update(baseline=variant == "bare app", calls=REQUESTS)
     benchmark(_drive_routes(_route_variant(variant)))
+
+
+# Enforcement (SLO + breaker on every route) with 1, 20 and 100 routes in the app, the hot one
+# last (FastAPI's own docs routes come first too): what the guard adds must not grow with them.
+
+
+def _enforced_app(framework: str, routes: int, guarded: bool) -> Any:
+    from starlette.middleware import Middleware
+
+    middleware = []
+    if guarded:
+        slo = burnguard.RouteSLO(availability=burnguard.SLOTracker(burnguard.SLODefinition("a", 0.999)))
+        guard = burnguard.RouteGuard(slos={"*": slo}, breakers={"*": burnguard.CircuitBreaker("api")})
+        middleware = [Middleware(burnguard.asgi.GuardMiddleware, guard=guard)]
+    if framework == "starlette":
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        table = [Route(f"/other{i}/{{x}}", _user) for i in range(routes - 1)]
+        return Starlette(routes=[*table, Route("/users/{uid}", _user)], middleware=middleware)
+    from fastapi import FastAPI
+
+    app = FastAPI(middleware=middleware)
+
+    async def other(x: str) -> str:
+        return "ok"
+
+    async def user(uid: int) -> str:
+        return "ok"
+
+    for i in range(routes - 1):
+        app.add_api_route(f"/other{i}/{{x}}", other)
+    app.add_api_route("/users/{uid}", user)
+    return app
+
+
+@pytest.mark.benchmark(group="enforcement by app size: 1,000 requests")
+@pytest.mark.parametrize("routes", [1, 20, 100])
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+@pytest.mark.parametrize("variant", ["bare app", "burnguard SLO + breaker"])
+def test_enforcement_by_app_size(benchmark, framework: str, routes: int, variant: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"enforcement on {framework}, {routes} routes: 1,000 requests"
+    benchmark.extra_info.update(baseline=variant == "bare app", calls=REQUESTS)
+    benchmark(_drive_routes(_enforced_app(framework, routes, variant != "bare app")))

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from burnguard import _native
 from burnguard.errors import InvalidArgumentError, invalid
@@ -41,7 +41,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+if TYPE_CHECKING:
+    from burnguard._route_index import RouteIndex
+
 _log = logging.getLogger("burnguard.asgi")
+_CACHED_PATHS = 4096  # request paths whose plan is kept; then the cache starts over
 
 __all__ = ["ClassifyFn", "GuardMiddleware", "SLOMiddleware", "default_classifier"]
 
@@ -124,15 +128,47 @@ class GuardMiddleware:
     breakers (503 while open) and budgets (429 when denied). ``guard=`` takes a configured
     ``RouteGuard``; otherwise the keyword options build one (``RouteGuard``'s)."""
 
-    __slots__ = ("_app", "guard")
+    __slots__ = ("_app", "_index", "_plans", "guard")
 
     def __init__(self, app: ASGIApp, *, guard: RouteGuard | None = None, **options: Any) -> None:
         self._app = app
+        self._index: RouteIndex | None = None
+        # Plans by (method, path, root_path) while the app's routes stay as indexed.
+        self._plans: dict[tuple[str, str, str], RoutePlan] = {}
         self.guard = guard_of("GuardMiddleware", guard, options)
+
+    def _plan_before(self, scope: Scope, method: str) -> RoutePlan | None:
+        """The plan of the route the app's router will pick for ``scope``, found before the
+        handler runs (None, counted as a fault, if that fails)."""
+        guard = self.guard
+        try:
+            try:
+                routes = scope["app"].router.routes
+            except (KeyError, AttributeError):
+                routes = None  # not a Starlette app: no router to ask
+            index = self._index
+            if routes is not None and (index is None or not index.current(routes)):
+                from burnguard._route_index import RouteIndex  # needs Starlette, which has a router
+
+                index = self._index = RouteIndex(routes)
+                self._plans.clear()
+            key = (method, scope["path"], scope.get("root_path", ""))
+            plan = self._plans.get(key)
+            if plan is None:
+                template = index.match(scope) if routes is not None and index is not None else None
+                plan = guard.plan(method, template)
+                if index is None or index.cacheable:
+                    if len(self._plans) >= _CACHED_PATHS:
+                        self._plans.clear()
+                    self._plans[key] = plan
+            return plan
+        except Exception:
+            guard.fault("resolve a request's route")
+            return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         guard = self.guard
-        if scope["type"] != "http" or guard.excluded(scope["path"]):
+        if scope["type"] != "http" or (guard.excludes and guard.excluded(scope["path"])):
             await self._app(scope, receive, send)
             return
         method: str = scope["method"]
@@ -140,10 +176,7 @@ class GuardMiddleware:
         plan: RoutePlan | None = None
         admission: Admission | None = None
         if guard.enforces:
-            try:
-                plan = guard.plan(method, _match_route(scope))
-            except Exception:
-                guard.fault("resolve a request's route")
+            plan = self._plan_before(scope, method)
         if plan is not None:
             answer = guard.admit(plan)
             if isinstance(answer, Rejection):
@@ -195,29 +228,6 @@ def _plan_after(guard: RouteGuard, method: str, scope: Scope) -> RoutePlan | Non
     except Exception:
         guard.fault("resolve a request's route")
         return None
-
-
-def _match_route(scope: Scope) -> str | None:
-    """The template of the route the app's router will pick for ``scope`` (None: no route)."""
-    router = getattr(scope.get("app"), "router", None)
-    routes = getattr(router, "routes", None)
-    return None if routes is None else _match_in(routes, scope, "")
-
-
-def _match_in(routes: Any, scope: Scope, prefix: str) -> str | None:
-    from starlette.routing import Match, Mount
-
-    partial = None
-    for route in routes:
-        match, child = route.matches(scope)
-        if match is Match.FULL:
-            path: str = prefix + route.path
-            if isinstance(route, Mount) and route.routes:
-                return _match_in(route.routes, {**scope, **child}, path) or path
-            return path
-        if match is Match.PARTIAL and partial is None:
-            partial = prefix + route.path
-    return partial
 
 
 async def _reject(send: Send, rejection: Rejection) -> None:

@@ -75,6 +75,14 @@ class RouteBudget:
         self.ledger.reserve(self.subject, action, self.cost, unit=self.unit, ttl_ms=self.ttl_ms, dry_run=True)
 
 
+def _circuit_open(plan: RoutePlan, err: CircuitOpenError) -> Rejection:
+    plan.rejections.count_circuit_open()
+    headers: tuple[tuple[str, str], ...] = ()
+    if err.retry_after is not None:
+        headers = (("retry-after", str(max(1, math.ceil(err.retry_after)))),)
+    return Rejection(503, "circuit open", headers, b"Service Unavailable: circuit open\n")
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """An answer given instead of the handler's."""
@@ -179,6 +187,8 @@ class RouteGuard:
             raise wrong_type("exclude", "must be paths or a predicate, not one str", repr(exclude))
         else:
             self._exclude_if, self._excluded = None, frozenset(exclude)
+        self.excludes = bool(self._excluded) or self._exclude_if is not None
+        """Whether any request may be left out (``excluded`` is then worth asking)."""
         self._faults = _native.Counter()
         self._disconnects = _native.Counter()
         self._logged: set[str] = set()  # the kinds of faults already logged
@@ -246,41 +256,34 @@ class RouteGuard:
         """Takes the route's breaker permit and budget reservation, or answers instead. Never
         raises: a fault (a breaker's or ledger's clock that raises, say) is counted and logged,
         and the request goes through unguarded."""
-        taken: list[BreakerPermit] = []
-        try:
-            return self._admit(plan, taken)
-        except Exception:
-            for permit in taken:
-                permit.ignore()
-            self.fault("admit a request")
-            return Admission(None, None)
-
-    def _admit(self, plan: RoutePlan, taken: list[BreakerPermit]) -> Admission | Rejection:
         permit = None
-        if plan.breaker is not None:
+        try:
+            breaker = plan.breaker
+            if breaker is not None:
+                try:
+                    permit = breaker.acquire()
+                except CircuitOpenError as err:
+                    return _circuit_open(plan, err)
+            budget = plan.budget
+            if budget is None:
+                return Admission(permit, None)
             try:
-                permit = plan.breaker.acquire()
-                taken.append(permit)
-            except CircuitOpenError as err:
-                plan.rejections.count_circuit_open()
-                headers: tuple[tuple[str, str], ...] = ()
-                if err.retry_after is not None:
-                    headers = (("retry-after", str(max(1, math.ceil(err.retry_after)))),)
-                return Rejection(503, "circuit open", headers, b"Service Unavailable: circuit open\n")
-        reservation_id = None
-        if plan.budget is not None:
-            b = plan.budget
-            try:
-                action = b.action if b.action is not None else Action("http.request", plan.key)
-                reservation = b.ledger.reserve(b.subject, action, b.cost, unit=b.unit, ttl_ms=b.ttl_ms)
-                reservation_id = reservation.reservation_id
+                action = budget.action if budget.action is not None else Action("http.request", plan.key)
+                reservation = budget.ledger.reserve(
+                    budget.subject, action, budget.cost, unit=budget.unit, ttl_ms=budget.ttl_ms
+                )
             except LedgerError as err:
                 if permit is not None:
                     permit.ignore()
                 plan.rejections.count_budget_denied()
                 body = f"Too Many Requests: budget denied ({err.error_code})\n".encode()
                 return Rejection(429, "budget denied", (), body)
-        return Admission(permit, reservation_id)
+            return Admission(permit, reservation.reservation_id)
+        except Exception:
+            if permit is not None:
+                permit.ignore()
+            self.fault("admit a request")
+            return Admission(None, None)
 
     def finish(
         self,
@@ -293,7 +296,8 @@ class RouteGuard:
     ) -> None:
         """Records a finished request and settles its permit and reservation. Never raises."""
         try:
-            ok = self.classify(status, error)
+            classify = self.classify
+            ok = error is None and status < 500 if classify is default_classifier else classify(status, error)
             plan.stats.record(duration, not ok, sent)
             slo = plan.slo
             if slo is not None:
