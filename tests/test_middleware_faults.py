@@ -126,3 +126,41 @@ def test_a_raising_exclude_predicate_is_a_counted_fault() -> None:
     guard = RouteGuard(exclude=broken)
     assert guard.excluded("/x") is False
     assert guard.recording_errors == 1
+
+
+def test_a_wsgi_client_that_hangs_up_mid_body_is_a_disconnect_on_a_real_server() -> None:
+    import socket
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from burnguard.wsgi import GuardMiddleware as WSGIGuard
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    availability = SLOTracker(SLODefinition("api", 0.99))
+    breaker = CircuitBreaker("stream", sliding_window_size=2, minimum_number_of_calls=2)
+    guard = RouteGuard(slos={"*": RouteSLO(availability=availability)}, breakers={"*": breaker})
+
+    def streaming(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * 65536 for _ in range(2000))  # far more than the socket buffers hold
+
+    server = make_server(
+        "127.0.0.1", 0, WSGIGuard(streaming, route_of=lambda e: "/stream", guard=guard), handler_class=Quiet
+    )
+    server.timeout = 10
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    with socket.create_connection(server.server_address) as client:
+        client.sendall(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
+        assert client.recv(4096).startswith(b"HTTP/1.0 200")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    thread.join(timeout=30)
+    server.server_close()
+    assert not thread.is_alive()
+    assert guard.disconnects == 1
+    assert availability.snapshot().total == 0
+    assert breaker.state == "CLOSED" and breaker.snapshot().failed_calls == 0
+    assert [(s.requests, s.errors) for s in guard.routes.summaries()] == [(1, 0)]

@@ -91,6 +91,7 @@ class _MeasuredBody:
         "_body",
         "_chunks",
         "_environ",
+        "_exhausted",
         "_guard",
         "_plan",
         "_recorded",
@@ -111,7 +112,7 @@ class _MeasuredBody:
     ) -> None:
         self._guard, self._plan, self._admission, self._started = guard, plan, admission, started
         self._environ = environ
-        self._status, self._sent, self._recorded = 500, 0, False
+        self._status, self._sent, self._recorded, self._exhausted = 500, 0, False, False
 
         def start_and_note(status_line: str, headers: Any, exc_info: Any = None) -> Any:
             try:
@@ -134,6 +135,7 @@ class _MeasuredBody:
         try:
             chunk = next(self._chunks)
         except StopIteration:
+            self._exhausted = True
             self._record(None)
             raise
         except BaseException as err:
@@ -143,15 +145,17 @@ class _MeasuredBody:
         return chunk
 
     def close(self) -> None:
-        """Closes the app's body (the server calls this), then records the request."""
+        """Closes the app's body (the server calls this), then records the request. A server
+        closes a body before its end when writing to the client failed: the client went away,
+        which is not the app's failure (``RouteGuard.disconnected``)."""
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
                 close()
         finally:
-            self._record(None)
+            self._record(None, disconnected=not self._exhausted)
 
-    def _record(self, error: BaseException | None) -> None:
+    def _record(self, error: BaseException | None, disconnected: bool = False) -> None:
         if not self._recorded:
             self._recorded = True
             duration = perf_counter() - self._started
@@ -166,7 +170,10 @@ class _MeasuredBody:
                     except Exception:
                         self._guard.fault("resolve a request's route")
                         return
-            self._guard.finish(plan, admission, self._status, error, duration, self._sent)
+            if disconnected:
+                self._guard.disconnected(plan, admission, duration, self._sent)
+            else:
+                self._guard.finish(plan, admission, self._status, error, duration, self._sent)
 
 
 def _reject(start_response: StartResponse, rejection: Rejection) -> list[bytes]:
