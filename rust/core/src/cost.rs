@@ -105,6 +105,9 @@ impl Pricing {
                     inst.hourly_usd
                 )));
             }
+            if inst.name.trim().is_empty() {
+                return Err(bad("the name must not be empty"));
+            }
             if instances[..i].iter().any(|other| other.name == inst.name) {
                 return Err(bad("the name is listed twice"));
             }
@@ -150,11 +153,12 @@ impl Pricing {
             };
         }
         let sized = |(i, t): (usize, &Instance)| {
-            let count = (cores / t.baseline_cores).ceil() as u64;
+            let count = (cores / t.baseline_cores).ceil();
             Fleet {
                 instance: i,
-                count,
-                monthly_usd: count as f64 * t.hourly_usd * HOURS_PER_MONTH,
+                // Past MAX_FLEET the count saturates; the cost stays exact as a float.
+                count: count.min(MAX_FLEET as f64) as u64,
+                monthly_usd: count * t.hourly_usd * HOURS_PER_MONTH,
             }
         };
         self.instances
@@ -245,13 +249,27 @@ pub fn project(
         .map(|u| (u.requests > 0 && u.observed_seconds > 0.0).then(|| rate(u)))
         .collect();
     let total_rps: f64 = observed.iter().flatten().sum();
-    Ok(routes
+    let projections: Vec<Option<Projection>> = routes
         .iter()
         .zip(&observed)
         .map(|(usage, rps)| {
             rps.map(|rps| project_route(pricing, usage, rps / total_rps, rps, audience))
         })
-        .collect())
+        .collect();
+    for (i, p) in projections.iter().enumerate() {
+        if let Some(p) = p.as_ref().filter(|p| p.fleet.count >= MAX_FLEET) {
+            return Err(Error::bad(
+                "target_users",
+                format!(
+                    "projects {:e} cores for route {i}, more than {MAX_FLEET} instances; \
+                     lower target_users or requests_per_user_per_second",
+                    p.required_cores
+                ),
+                format!("{:?}", audience.users),
+            ));
+        }
+    }
+    Ok(projections)
 }
 
 fn project_route(
@@ -306,6 +324,9 @@ fn project_route(
             .collect(),
     }
 }
+
+/// The most instances a projection may need (2**53, the last count a float holds exactly).
+pub const MAX_FLEET: u64 = 1 << 53;
 
 /// The fleet, its monthly cost and the GiB sent a month at `rps`.
 fn load_at(pricing: &Pricing, usage: &Usage, rps: f64) -> (Fleet, f64, f64) {
@@ -545,5 +566,30 @@ mod tests {
         assert!(err(new(over).unwrap_err()).starts_with("instances[0] (a) baseline_cores"));
         let free = Pricing::new("x", "y", "z", vec![instance("a", 2.0, 2.0, 0.1)], -0.1);
         assert!(err(free.unwrap_err()).starts_with("egress_usd_per_gib "));
+        let blank = vec![instance("a", 2.0, 2.0, 0.1), instance(" ", 4.0, 4.0, 0.2)];
+        assert!(err(new(blank).unwrap_err()).starts_with("instances[1] ( ) the name must not"));
+    }
+
+    #[test]
+    fn an_audience_beyond_any_fleet_is_refused_not_wrapped() {
+        let p = pricing();
+        let one = [usage(100, 60.0, 1.0, [1.0; 3])];
+        let huge = Audience {
+            users: 1e300,
+            requests_per_user_per_second: 1.0,
+        };
+        let e = project(&p, &one, huge).unwrap_err().to_string();
+        assert!(e.starts_with("target_users projects "), "{e}");
+        assert!(e.ends_with("got 1e300"), "{e}");
+        // Large but countable fleets keep an exact count and cost.
+        let many = Audience {
+            users: 1e12,
+            requests_per_user_per_second: 1.0,
+        };
+        let projected = project(&p, &one, many).unwrap()[0].clone().unwrap();
+        assert!(projected.fleet.count < MAX_FLEET && projected.fleet.count > 1_000_000);
+        let biggest = p.instances()[projected.fleet.instance].hourly_usd * HOURS_PER_MONTH;
+        let expected = projected.fleet.count as f64 * biggest;
+        assert!((projected.compute_monthly_usd - expected).abs() <= 1e-9 * expected);
     }
 }
