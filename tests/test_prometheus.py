@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from burnguard import PrometheusExporter, SLODefinition, SLORegistry, SLOTracker
+from burnguard import Ledger, PrometheusExporter, SLODefinition, SLORegistry, SLOTracker
 
 from .conftest import T0
 
@@ -61,13 +61,13 @@ def test_sources_given_as_generators_are_exported_on_every_scrape() -> None:
 def test_a_failing_source_is_left_out_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
     from burnguard import CircuitBreaker, PrometheusExporter, SLODefinition, SLORegistry
 
-    class Broken:
-        def balances(self) -> list[object]:
+    class Broken(Ledger):
+        def balances(self, *args: object, **kwargs: object) -> list[object]:  # type: ignore[override]
             raise RuntimeError("ledger offline")
 
     registry = SLORegistry()
     registry.define(SLODefinition(name="api", target=0.99))
-    exporter = PrometheusExporter(registry, breakers=[CircuitBreaker("b")], ledgers=[Broken()])  # type: ignore[list-item]
+    exporter = PrometheusExporter(registry, breakers=[CircuitBreaker("b")], ledgers=[Broken()])
 
     def failures(body: bytes) -> float:
         line = next(x for x in body.splitlines() if x.startswith(b"burnguard_exporter_source_errors_total"))

@@ -66,9 +66,12 @@ def test_bad_input_names_the_parameter() -> None:
             route.summary(60.0, warmup_seconds=warmup)
     with pytest.raises(ValueError, match=r"^window_seconds "):
         route.summary(3 * 86_400.0)
-    for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="max_routes"):
+    for bad in (0, -1, 2.5, 2**64):
+        with pytest.raises(ValueError, match=r"^max_routes "):
             RouteTable(max_routes=bad)  # type: ignore[arg-type]
+    for wrong in (True, "8", None):
+        with pytest.raises(TypeError, match=r"^max_routes must be an integer"):
+            RouteTable(max_routes=wrong)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="retain_seconds"):
         RouteTable(retain_seconds=float("nan"))
 

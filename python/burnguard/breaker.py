@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from burnguard import _native
+from burnguard._check import checked
 from burnguard._native import BreakerPermit
 from burnguard._results import Result
 from burnguard.errors import CircuitOpenError, InvalidTypeError, invalid
@@ -109,6 +110,7 @@ class CircuitBreaker(_native.BreakerCore):
     _rejection_listeners: list[Callable[[CallNotPermitted], object]]
     _wake_on_time: bool
 
+    @checked
     def __new__(
         cls,
         name: str = "default",

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from burnguard import _native
+from burnguard._check import check_fields, checked
 from burnguard._results import Result
 from burnguard.errors import invalid
 from burnguard.middleware import RouteGuard
@@ -46,6 +47,9 @@ class Instance(Result):
     hourly_usd: float
     baseline_cores: float | None = None
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Pricing(Result):
@@ -63,6 +67,7 @@ class Pricing(Result):
     _core: _native.PricingCore = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         rows = [
             (i.name, i.vcpu, i.vcpu if i.baseline_cores is None else i.baseline_cores, i.hourly_usd)
             for i in self.instances
@@ -178,6 +183,7 @@ class CostModel:
         "window_seconds",
     )
 
+    @checked
     def __init__(
         self,
         pricing: Pricing | str = "aws",

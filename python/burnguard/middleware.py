@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burnguard import _native
+from burnguard._check import check_fields, checked
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
@@ -50,6 +51,7 @@ class RouteSLO:
     latency: SLOTracker | None = None
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.latency is not None and self.latency.definition.latency_threshold_seconds is None:
             raise invalid("latency", "must track an SLO with latency_threshold_seconds set")
 
@@ -69,6 +71,7 @@ class RouteBudget:
     ttl_ms: int = 60_000
 
     def __post_init__(self) -> None:
+        check_fields(self)
         # A dry run checks every option as a live reservation would (ValueError naming it),
         # so a bad one fails here, not inside a request.
         action = self.action if self.action is not None else Action("http.request", "route")
@@ -158,6 +161,7 @@ class RouteGuard:
     health checks).
     """
 
+    @checked
     def __init__(
         self,
         *,

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from burnguard import _native
+from burnguard._check import checked
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.cost import CostModel, CostReport
 from burnguard.errors import InvalidArgumentError, invalid
@@ -94,6 +95,7 @@ class PrometheusExporter:
         "_slo_registry",
     )
 
+    @checked
     def __init__(
         self,
         slo_registry: SLORegistry | None = None,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from burnguard import _native
+from burnguard._check import checked
 from burnguard._results import Result
 from burnguard.errors import InvalidArgumentError, invalid
 
@@ -146,6 +147,7 @@ class RouteTable:
 
     __slots__ = ("_core", "_routes", "max_routes", "overflow_label", "retain_seconds")
 
+    @checked
     def __init__(
         self,
         *,
@@ -154,10 +156,10 @@ class RouteTable:
         overflow_label: str = "OTHER",
         clock: Callable[[], float] | None = None,
     ) -> None:
-        if isinstance(max_routes, bool) or not isinstance(max_routes, int) or max_routes < 1:
+        if max_routes < 1:  # its type is checked (numpy integers are ints)
             raise invalid("max_routes", "must be an int >= 1", repr(max_routes))
-        self._core = _native.RouteTableCore(max_routes, retain_seconds, overflow_label, clock=clock)
-        self.max_routes = max_routes
+        self._core = _native.RouteTableCore(int(max_routes), retain_seconds, overflow_label, clock=clock)
+        self.max_routes = int(max_routes)
         self.retain_seconds = retain_seconds
         self.overflow_label = overflow_label
         self._routes: dict[str, RouteStats] = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from burnguard import _native
+from burnguard._check import checked, member
 from burnguard._results import Result
 from burnguard.errors import (
     LEDGER_ERRORS,
@@ -70,6 +71,7 @@ def _release_quietly(ledger: Ledger, reservation_id: str) -> None:
         logger.exception("releasing reservation %s after a failed call", reservation_id)
 
 
+@checked
 def guard(
     ledger: Ledger,
     estimate: int | Callable[..., int],
@@ -103,8 +105,8 @@ def guard(
         raise InvalidArgumentError(
             "actual is required when use_estimate_if_actual_not_provided is False", "actual"
         )
-    policy = CommitOveragePolicy(overage_policy)
-    unit_name = Unit(unit)
+    policy = member(CommitOveragePolicy, "overage_policy", overage_policy)
+    unit_name = member(Unit, "unit", unit)
     grace = 0 if grace_period_ms is None else grace_period_ms
     # Options fixed at decoration are checked now, not at the first call.
     for name, value in (("estimate", estimate), ("actual", actual)):

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Literal, cast
 
 from burnguard import _native
+from burnguard._check import checked, diagnosed
 from burnguard.ledger.models import (
     Action,
     Amount,
@@ -42,6 +43,19 @@ class Ledger(_native.LedgerCore):
     natively, without a Python frame; their signatures are in ``burnguard/_native.pyi``."""
 
     __slots__ = ()
+
+    @diagnosed
+    def __new__(
+        cls,
+        *,
+        clock: Callable[[], float] | None = None,
+        retention_seconds: float = 300.0,
+        max_retained: int | None = None,
+        _path: str | None = None,
+    ) -> Ledger:
+        return super().__new__(
+            cls, clock=clock, retention_seconds=retention_seconds, max_retained=max_retained, _path=_path
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> Ledger:
@@ -87,6 +101,7 @@ def _subject(levels: list[str | None], dimensions: Mapping[str, str] | None) -> 
 class Stream:
     """See ``Ledger.stream``."""
 
+    @checked
     def __init__(
         self,
         ledger: Ledger,

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from burnguard import _native
+from burnguard._check import check_fields
 from burnguard._results import Result as _Result
-from burnguard.errors import InvalidArgumentError, wrong_type
+from burnguard.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class BurnRatePolicy(_Result):
     long_window_seconds: float
     short_window_seconds: float
     threshold: float
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @classmethod
     def workbook(cls, window_seconds: float) -> tuple[BurnRatePolicy, ...]:
@@ -55,16 +59,15 @@ class SLODefinition(_Result):
 
     name: str
     target: float
-    window_seconds: int = 30 * 24 * 3600
-    burn_rate_windows: tuple[int, ...] = (3600, 21600)
+    window_seconds: float = 30 * 24 * 3600
+    burn_rate_windows: tuple[float, ...] = (3600, 21600)
     burn_rate_threshold: float = 14.4
     description: str = ""
     alert_policies: tuple[BurnRatePolicy, ...] | None = None
     latency_threshold_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str):
-            raise wrong_type("name", "must be a str", type(self.name).__name__)
+        check_fields(self)
         if not self.name:
             raise InvalidArgumentError("SLODefinition.name must be non-empty", "name")
         if self.alert_policies is None:

@@ -12,6 +12,7 @@ from collections import deque
 from threading import Lock
 from typing import Protocol
 
+from burnguard._check import checked
 from burnguard.errors import invalid
 from burnguard.slo.models import Observation
 
@@ -37,6 +38,7 @@ class InMemoryStore:
 
     __slots__ = ("_events", "_lock", "_max_age_seconds")
 
+    @checked
     def __init__(self, max_age_seconds: int) -> None:
         if not (isinstance(max_age_seconds, (int, float)) and 0 < max_age_seconds < math.inf):
             raise invalid("max_age_seconds", "must be a positive, finite number of seconds", max_age_seconds)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard import _native, audit_stream
+from burnguard._check import checked
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.slo.models import (
     AlertTransition,
@@ -72,6 +73,7 @@ class SLOTracker:
     record_failure: _RecordOne
     record_latency: _RecordLatency
 
+    @checked
     def __init__(
         self,
         definition: SLODefinition,

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from burnguard import _native
+from burnguard._check import diagnosed
 from burnguard.errors import invalid
 from burnguard.spend._args import (
     _as_list,
@@ -50,6 +51,7 @@ def check_budget(
     *,
     out: BudgetCheckBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> BudgetCheckBatch | BudgetCheckResult: ...
+@diagnosed
 def check_budget(
     current_spend: ArrayLike,
     budget_limit: ArrayLike,
@@ -84,6 +86,7 @@ def check_anomaly_spike(
     *,
     lengths: ArrayLike | None = None,
 ) -> AnomalyCheckBatch | AnomalyCheckResult: ...
+@diagnosed
 def check_anomaly_spike(
     spend_series: ArrayLike,
     spike_multiplier: float = 1.5,
@@ -117,6 +120,7 @@ def check_anomaly_robust(
     min_baseline: float = 0.0,
     lengths: ArrayLike | None = None,
 ) -> AnomalyCheckBatch | AnomalyCheckResult: ...
+@diagnosed
 def check_anomaly_robust(
     spend_series: ArrayLike,
     *,
@@ -156,6 +160,7 @@ def check_burn_rate(spend_series: Sequence[float], hot_multiplier: float = 1.4) 
 def check_burn_rate(
     spend_series: ArrayLike, hot_multiplier: float = 1.4, *, lengths: ArrayLike | None = None
 ) -> BurnRateBatch | BurnRateResult: ...
+@diagnosed
 def check_burn_rate(
     spend_series: ArrayLike, hot_multiplier: float = 1.4, *, lengths: ArrayLike | None = None
 ) -> BurnRateBatch | BurnRateResult:
@@ -180,6 +185,7 @@ def forecast_budget_breach(
     *,
     out: ForecastBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> ForecastBatch | ForecastResult: ...
+@diagnosed
 def forecast_budget_breach(
     current_spend: ArrayLike,
     budget_limit: ArrayLike,
@@ -223,6 +229,7 @@ def evaluate_circuit_breaker(
     *,
     out: CircuitBreakerBatch | Sequence[npt.NDArray[Any]] | None = None,
 ) -> CircuitBreakerBatch | CircuitBreakerDecision: ...
+@diagnosed
 def evaluate_circuit_breaker(
     consecutive_failures: ArrayLike,
     failure_threshold: ArrayLike = 3,

@@ -7,6 +7,7 @@ from typing import overload
 import numpy as np
 
 from burnguard import _native
+from burnguard._check import diagnosed
 from burnguard.errors import invalid
 from burnguard.spend._args import (
     _broadcast,
@@ -39,6 +40,7 @@ def evaluate_spend_policy(
     anomaly: AnomalyCheckResult | AnomalyCheckBatch,
     breaker: CircuitBreakerDecision | CircuitBreakerBatch,
 ) -> PolicyDecision | PolicyBatch: ...
+@diagnosed
 def evaluate_spend_policy(
     budget: BudgetCheckResult | BudgetCheckBatch,
     anomaly: AnomalyCheckResult | AnomalyCheckBatch,
@@ -59,6 +61,7 @@ def evaluate_spend_policy(
     return PolicyBatch(_ACTIONS[codes], _REASONS[codes], _SEVERITIES[codes], budget, anomaly, breaker)
 
 
+@diagnosed
 def make_alert_payload(policy: PolicyDecision, service: str, environment: str) -> dict[str, object]:
     """A provider-agnostic alert payload for logs, Slack or webhooks (one decision)."""
     if not service:

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from burnguard import _native
+from burnguard._check import diagnosed
 from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.spend._args import (
     _floats,
@@ -21,6 +22,7 @@ from burnguard.spend.results import (
 )
 
 
+@diagnosed
 def rolling_anomaly_spike(
     spend_series: ArrayLike,
     window: int,
@@ -35,6 +37,7 @@ def rolling_anomaly_spike(
     return RollingAnomaly(*_rolling(spend_series, lengths, window, "mean", options))
 
 
+@diagnosed
 def rolling_anomaly_robust(
     spend_series: ArrayLike,
     window: int,
@@ -59,6 +62,7 @@ def rolling_anomaly_robust(
     return RollingAnomaly(*_rolling(spend_series, lengths, window, method, options))
 
 
+@diagnosed
 def rolling_burn_rate(
     spend_series: ArrayLike, window: int, hot_multiplier: float = 1.4, *, lengths: ArrayLike | None = None
 ) -> RollingBurn:
@@ -72,6 +76,8 @@ def _rolling(
     array = _floats("spend_series", spend_series)
     one = array.ndim == 1
     if one and lengths is not None:
+        if np.size(lengths) != 1:
+            raise invalid("lengths", "must hold one length for one series", repr(lengths))
         lengths = np.reshape(lengths, (1,))
     values, counts, leading = _series(array[np.newaxis] if one else array, lengths)
     try:
