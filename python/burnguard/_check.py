@@ -92,6 +92,10 @@ def _diagnose(fn: Any, args: Any, kwargs: Any, err: BaseException) -> None:
     errors = []
     for form in forms:
         try:
+            _plan(form)[0].bind(*args, **kwargs)
+        except TypeError:
+            continue  # a form these arguments cannot even be passed to
+        try:
             check_arguments(form, args, kwargs, cause=err)
         except BurnguardError as named:
             errors.append(named)
@@ -255,6 +259,8 @@ def _problem(value: Any, hint: Any) -> tuple[str, str] | None:
             return None if isinstance(value, hint) else ("type", f"must be a {hint.__name__}")
         except TypeError:
             return None  # a protocol that cannot be checked at run time
+    if isinstance(origin, type):  # a generic class: np.ndarray[Any, ...]
+        return None if isinstance(value, origin) else ("type", f"must be a {origin.__name__}")
     return None  # an annotation this rule does not cover
 
 

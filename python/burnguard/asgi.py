@@ -42,7 +42,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from burnguard._route_index import RouteIndex
+    from burnguard.middleware import GuardOptions
 
 _log = logging.getLogger("burnguard.asgi")
 _CACHED_PATHS = 4096  # request paths whose plan is kept; then the cache starts over
@@ -130,7 +133,9 @@ class GuardMiddleware:
 
     __slots__ = ("_app", "_index", "_plans", "guard")
 
-    def __init__(self, app: ASGIApp, *, guard: RouteGuard | None = None, **options: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, *, guard: RouteGuard | None = None, **options: Unpack[GuardOptions]
+    ) -> None:
         self._app = app
         self._index: RouteIndex | None = None
         # Plans by (method, path, root_path) while the app's routes stay as indexed.

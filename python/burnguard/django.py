@@ -16,13 +16,16 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from time import perf_counter
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from burnguard.middleware import Admission, Rejection, RouteGuard, guard_of
+
+if TYPE_CHECKING:
+    from burnguard.middleware import GuardOptions
 
 __all__ = ["GuardMiddleware", "guard_from_settings"]
 
@@ -43,7 +46,7 @@ def guard_from_settings() -> RouteGuard:
         if _built and _built[0][0] is described:
             return _built[0][1]
         options = dict(described)
-        guard = guard_of("settings.BURNGUARD", options.pop("guard", None), options)
+        guard = guard_of("settings.BURNGUARD", options.pop("guard", None), cast("GuardOptions", options))
         _built[:] = [(described, guard)]
         return guard
 

@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from burnguard import _native
 from burnguard._check import check_fields, checked
@@ -96,7 +96,20 @@ class Rejection:
     body: bytes
 
 
-def guard_of(owner: str, guard: object, options: dict[str, Any]) -> RouteGuard:
+class GuardOptions(TypedDict, total=False):
+    """``RouteGuard``'s options, as the adapters take them in place of a ``guard=``."""
+
+    routes: RouteTable | None
+    max_routes: int | None
+    classify: ClassifyFn
+    slos: Mapping[str, RouteSLO] | None
+    breakers: Mapping[str, CircuitBreaker] | None
+    budgets: Mapping[str, RouteBudget] | None
+    unmatched_label: str
+    exclude: Iterable[str] | Callable[[str], bool]
+
+
+def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
     """``guard`` if given (a ``RouteGuard``), else one built from ``options``: how every adapter
     takes its configuration. ``owner`` names the adapter in errors."""
     if guard is None:

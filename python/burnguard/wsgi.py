@@ -17,10 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from burnguard.errors import InvalidArgumentError
 from burnguard.middleware import Admission, Rejection, RouteGuard, RoutePlan, guard_of
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from burnguard.middleware import GuardOptions
 
 __all__ = ["FlaskGuard", "GuardMiddleware"]
 
@@ -46,7 +51,7 @@ class GuardMiddleware:
         app: Any = None,
         route_of: RouteOf | None = None,
         guard: RouteGuard | None = None,
-        **options: Any,
+        **options: Unpack[GuardOptions],
     ) -> None:
         if app is not None and route_of is not None:
             raise InvalidArgumentError("GuardMiddleware takes app= or route_of=, not both", "route_of")
@@ -217,7 +222,9 @@ class FlaskGuard:
     URL map. ``FlaskGuard(app, **options)`` or ``FlaskGuard(**options).init_app(app)``; the
     guard is ``ext.guard``, also at ``app.extensions["burnguard"]``."""
 
-    def __init__(self, app: Any = None, *, guard: RouteGuard | None = None, **options: Any) -> None:
+    def __init__(
+        self, app: Any = None, *, guard: RouteGuard | None = None, **options: Unpack[GuardOptions]
+    ) -> None:
         self.guard = guard_of("FlaskGuard", guard, options)
         if app is not None:
             self.init_app(app)

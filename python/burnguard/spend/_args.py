@@ -106,7 +106,8 @@ def _flat(arrays: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
 
 
 def _is_scalar(*values: object) -> bool:
-    return all(np.ndim(v) == 0 for v in values)  # type: ignore[arg-type]
+    """Whether every value is a scalar (numpy in, numpy out: an array, even 0-d, is not)."""
+    return not any(isinstance(v, np.ndarray) for v in values) and all(np.ndim(v) == 0 for v in values)  # type: ignore[arg-type]
 
 
 def _series(

@@ -38,6 +38,11 @@ from burnguard.spend.results import (
     ForecastResult,
 )
 
+Batch = npt.NDArray[Any] | Sequence[float]
+"""An array or a list: the element-wise checks then answer with a batch (a 0-d array too)."""
+Out = Any
+"""``out=``: a batch from an earlier call, or a sequence of arrays in field order."""
+
 
 @overload
 def check_budget(
@@ -45,11 +50,23 @@ def check_budget(
 ) -> BudgetCheckResult: ...
 @overload
 def check_budget(
+    current_spend: Batch, budget_limit: ArrayLike, warning_ratio: float = 0.9, *, out: Out | None = None
+) -> BudgetCheckBatch: ...
+@overload
+def check_budget(
+    current_spend: ArrayLike, budget_limit: Batch, warning_ratio: float = 0.9, *, out: Out | None = None
+) -> BudgetCheckBatch: ...
+@overload
+def check_budget(
+    current_spend: ArrayLike, budget_limit: ArrayLike, warning_ratio: float = 0.9, *, out: Out
+) -> BudgetCheckBatch: ...
+@overload
+def check_budget(
     current_spend: ArrayLike,
     budget_limit: ArrayLike,
     warning_ratio: float = 0.9,
     *,
-    out: BudgetCheckBatch | Sequence[npt.NDArray[Any]] | None = None,
+    out: Out | None = None,
 ) -> BudgetCheckBatch | BudgetCheckResult: ...
 @diagnosed
 def check_budget(
@@ -178,12 +195,21 @@ def forecast_budget_breach(
 ) -> ForecastResult: ...
 @overload
 def forecast_budget_breach(
+    current_spend: Batch,
+    budget_limit: ArrayLike,
+    periods_elapsed: ArrayLike,
+    total_periods: ArrayLike,
+    *,
+    out: Out | None = None,
+) -> ForecastBatch: ...
+@overload
+def forecast_budget_breach(
     current_spend: ArrayLike,
     budget_limit: ArrayLike,
     periods_elapsed: ArrayLike,
     total_periods: ArrayLike,
     *,
-    out: ForecastBatch | Sequence[npt.NDArray[Any]] | None = None,
+    out: Out | None = None,
 ) -> ForecastBatch | ForecastResult: ...
 @diagnosed
 def forecast_budget_breach(
@@ -223,11 +249,19 @@ def evaluate_circuit_breaker(
 ) -> CircuitBreakerDecision: ...
 @overload
 def evaluate_circuit_breaker(
+    consecutive_failures: Batch,
+    failure_threshold: ArrayLike = 3,
+    cooldown_steps_remaining: ArrayLike = 0,
+    *,
+    out: Out | None = None,
+) -> CircuitBreakerBatch: ...
+@overload
+def evaluate_circuit_breaker(
     consecutive_failures: ArrayLike,
     failure_threshold: ArrayLike = 3,
     cooldown_steps_remaining: ArrayLike = 0,
     *,
-    out: CircuitBreakerBatch | Sequence[npt.NDArray[Any]] | None = None,
+    out: Out | None = None,
 ) -> CircuitBreakerBatch | CircuitBreakerDecision: ...
 @diagnosed
 def evaluate_circuit_breaker(
