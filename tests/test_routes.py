@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -336,3 +337,14 @@ def test_a_request_far_ahead_does_not_hide_later_ones() -> None:
     assert route.summary(60, at=now + 10).requests == 100
     assert route.dropped == 1
     assert route.first_seen is not None and route.first_seen <= now + 1
+
+
+def test_a_stray_request_stamped_in_1970_does_not_disable_warm_up() -> None:
+    table = RouteTable()
+    route = table.route("GET /")
+    route.record(0.1, at=1.0)
+    now = time.time()
+    route.record(0.1, at=now)
+    first = route.first_seen
+    assert first is not None and abs(first - now) < 1.0
+    assert route.dropped == 0 and route.summary(60.0, at=1.0 + 30).requests == 1

@@ -13,7 +13,16 @@ SAMPLE = Path(__file__).parent / "typed_app" / "sample_app.py"
 
 def test_mypy_strict_accepts_the_sample_app() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.11", str(SAMPLE)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-version",
+            "3.11",
+            str(SAMPLE),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -153,6 +153,7 @@ pub struct RouteWindow {
     dropped: AtomicU64,
     /// The earliest request's end, in whole microseconds since the epoch (`u64::MAX`: none).
     first_micros: AtomicU64,
+    last_micros: AtomicU64,
     /// Requests answered by the guard, by [`Rejection`].
     rejected: [Counter; 2],
     clock: Clock,
@@ -191,6 +192,7 @@ impl RouteWindow {
                 .collect(),
             dropped: AtomicU64::new(0),
             first_micros: AtomicU64::new(u64::MAX),
+            last_micros: AtomicU64::new(0),
             rejected: Default::default(),
             clock,
         })
@@ -268,10 +270,10 @@ impl RouteWindow {
             // Saturates rather than wraps: one band of one bucket holding 4 billion requests.
             let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
         }
-        if !recorded {
+        if recorded {
+            self.note_first_seen(at_micros);
+        } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-        } else if self.first_micros.load(Ordering::Relaxed) > at_micros {
-            self.first_micros.fetch_min(at_micros, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -310,7 +312,23 @@ impl RouteWindow {
         }
     }
 
-    /// When the earliest request recorded ended (seconds since the epoch), if any.
+    /// Moves `first_seen` back to a request ending at `micros`, if that is within the retained
+    /// span of the newest request; forward to it, if it follows the newest by more than the
+    /// retained span (the route starts over, so one stray old request cannot disable warm-up).
+    fn note_first_seen(&self, micros: u64) {
+        let span = (self.retained_seconds() * 1e6) as u64;
+        let newest = self.last_micros.fetch_max(micros, Ordering::Relaxed);
+        if self.first_micros.load(Ordering::Relaxed) == u64::MAX {
+            self.first_micros.fetch_min(micros, Ordering::Relaxed);
+        } else if micros > newest.saturating_add(span) {
+            self.first_micros.store(micros, Ordering::Relaxed);
+        } else if micros.saturating_add(span) >= newest {
+            self.first_micros.fetch_min(micros, Ordering::Relaxed);
+        }
+    }
+
+    /// When the earliest request of the route's current run ended (seconds since the epoch),
+    /// if any: requests older than the retained span before the newest do not count.
     pub fn first_seen(&self) -> Option<f64> {
         match self.first_micros.load(Ordering::Relaxed) {
             u64::MAX => None,
@@ -561,6 +579,20 @@ mod tests {
         assert_eq!(w.dropped(), 0);
         w.record(Some(T0), 0.1, false, 0).unwrap();
         assert_eq!(w.dropped(), 1);
+    }
+
+    #[test]
+    fn one_stray_old_request_does_not_hold_first_seen_in_the_past() {
+        let w = RouteWindow::new(DAY).unwrap();
+        w.record(Some(1.0), 0.1, false, 0).unwrap();
+        assert_eq!(w.first_seen(), Some(1.0));
+        w.record(Some(T0), 0.1, false, 0).unwrap();
+        assert_eq!(w.first_seen(), Some(T0), "the route starts over after a gap past its span");
+        w.record(Some(2.0), 0.1, false, 0).unwrap();
+        assert_eq!(w.first_seen(), Some(T0), "and a stray old one does not move it back");
+        w.record(Some(T0 - 600.0), 0.1, false, 0).unwrap();
+        assert_eq!(w.first_seen(), Some(T0 - 600.0), "an earlier request within the span does");
+        assert_eq!(w.dropped(), 0, "all of them are kept");
     }
 
     #[test]
