@@ -73,3 +73,50 @@ def test_replays_survive_a_save_and_load(tmp_path: Path) -> None:
     )
     assert again.reservation_id == "rsv_0000000000000001"
     assert back.balances("tenant:acme")[0].reserved == 10, "replayed, not reserved twice"
+
+
+_SAVER = """
+import sys
+import burnguard as bg
+ledger = bg.Ledger()
+ledger.set_budget("tenant:acme", bg.Unit.CREDITS, 10**9)
+path = sys.argv[1]
+ledger.save(path)
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    r = ledger.reserve(bg.Subject(tenant="acme"), bg.Action("llm.call", "gpt"), 7, unit=bg.Unit.CREDITS)
+    ledger.commit(r.reservation_id, 5)
+    ledger.save(path)
+"""
+
+
+def test_a_saver_killed_at_any_moment_leaves_a_complete_file(tmp_path: Path) -> None:
+    """SIGKILL a process that saves in a loop, 20 times at random moments: the file always
+    loads (the last save before the kill, whole), and a kill leaves at most one temporary file."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "ledger.bg"
+    rng = random.Random(7)
+    spent_before = -1
+    for _ in range(20):
+        saver = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert saver.stdout is not None and saver.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.0, 0.05))
+        saver.send_signal(signal.SIGKILL)
+        saver.wait()
+        loaded = bg.Ledger.load(path)
+        (balance,) = loaded.balances("tenant:acme")
+        assert balance.spent % 5 == 0 and balance.reserved == 0  # one whole step, never half
+        assert loaded.audit() is None  # None: every balance adds up
+        spent_before = max(spent_before, balance.spent)
+        leftovers = [p for p in tmp_path.iterdir() if p.name != "ledger.bg"]
+        for p in leftovers:
+            p.unlink()
+        assert len(leftovers) <= 1
+    assert spent_before > 0  # some kills landed after saves that made progress
