@@ -150,3 +150,26 @@ def test_a_guard_from_settings_is_built_once_for_those_settings() -> None:
         assert b'burnguard_route_requests{route="GET users/<int:uid>/",window_seconds="60"} 1.0' in body
     with override_settings(BURNGUARD={"max_routes": 9}):
         assert guard_from_settings().routes.max_routes == 9
+
+
+def test_a_streamed_response_the_server_stops_reading_is_a_disconnect() -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    availability = SLOTracker(SLODefinition("site", 0.99))
+    guard = RouteGuard(slos={"*": RouteSLO(availability=availability)})
+    with override_settings(BURNGUARD={"guard": guard}):
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/stream/",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "wsgi.input": __import__("io").BytesIO(b""),
+            "wsgi.url_scheme": "http",
+        }
+        body = WSGIHandler()(environ, lambda status, headers, exc_info=None: None)
+        chunks = iter(body)
+        assert next(chunks) == b"z" * 100
+        body.close()  # what a WSGI server does when writing to the client fails
+    assert guard.disconnects == 1
+    assert availability.snapshot().total == 0
+    assert [(s.requests, s.errors, s.bytes) for s in guard.routes.summaries()] == [(1, 0, 100)]

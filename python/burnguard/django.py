@@ -13,6 +13,7 @@ consumed.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from time import perf_counter
@@ -141,39 +142,47 @@ class GuardMiddleware:
     def _measured(
         self, request: HttpRequest, status: int, body: Iterable[bytes], started: float
     ) -> Iterator[bytes]:
-        sent = 0
+        sent, gone = 0, False
         error: BaseException | None = None
         try:
             for chunk in body:
                 sent += len(chunk)
                 yield chunk
         except GeneratorExit:
-            raise  # the server stopped reading (the client left): not the app's fault
+            gone = True  # the server stopped reading (the client left): not the app's fault
+            raise
         except BaseException as err:
             error = err
             raise
         finally:
-            self._finish(request, status, error, perf_counter() - started, sent)
+            self._finish(request, status, error, perf_counter() - started, sent, gone)
 
     async def _measured_async(
         self, request: HttpRequest, status: int, body: AsyncIterable[bytes], started: float
     ) -> AsyncIterator[bytes]:
-        sent = 0
+        sent, gone = 0, False
         error: BaseException | None = None
         try:
             async for chunk in body:
                 sent += len(chunk)
                 yield chunk
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
+            gone = True
             raise
         except BaseException as err:
             error = err
             raise
         finally:
-            self._finish(request, status, error, perf_counter() - started, sent)
+            self._finish(request, status, error, perf_counter() - started, sent, gone)
 
     def _finish(
-        self, request: HttpRequest, status: int, error: BaseException | None, duration: float, sent: int
+        self,
+        request: HttpRequest,
+        status: int,
+        error: BaseException | None,
+        duration: float,
+        sent: int,
+        gone: bool = False,
     ) -> None:
         guard = self.guard
         try:
@@ -182,7 +191,10 @@ class GuardMiddleware:
             guard.fault("resolve a request's route")
             return
         admission: Admission | None = getattr(request, _ADMISSION, None)
-        guard.finish(plan, admission, status, error, duration, sent)
+        if gone:
+            guard.disconnected(plan, admission, duration, sent)
+        else:
+            guard.finish(plan, admission, status, error, duration, sent)
 
 
 def _route(request: HttpRequest) -> str | None:
