@@ -587,11 +587,23 @@ mod tests {
         w.record(Some(1.0), 0.1, false, 0).unwrap();
         assert_eq!(w.first_seen(), Some(1.0));
         w.record(Some(T0), 0.1, false, 0).unwrap();
-        assert_eq!(w.first_seen(), Some(T0), "the route starts over after a gap past its span");
+        assert_eq!(
+            w.first_seen(),
+            Some(T0),
+            "the route starts over after a gap past its span"
+        );
         w.record(Some(2.0), 0.1, false, 0).unwrap();
-        assert_eq!(w.first_seen(), Some(T0), "and a stray old one does not move it back");
+        assert_eq!(
+            w.first_seen(),
+            Some(T0),
+            "and a stray old one does not move it back"
+        );
         w.record(Some(T0 - 600.0), 0.1, false, 0).unwrap();
-        assert_eq!(w.first_seen(), Some(T0 - 600.0), "an earlier request within the span does");
+        assert_eq!(
+            w.first_seen(),
+            Some(T0 - 600.0),
+            "an earlier request within the span does"
+        );
         assert_eq!(w.dropped(), 0, "all of them are kept");
     }
 
