@@ -1,5 +1,6 @@
 //! burnguard-core: the engine behind burnguard. Pure Rust, no Python.
 //!
+//! * [`arena`]: named shared-memory files whose regions of atomic words a host's processes share.
 //! * [`clock`]: the wall clock and injected time sources every stateful type reads.
 //! * `ring`: the lap-tagged ring of atomic counter words the time windows are built from.
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
@@ -13,10 +14,13 @@
 //! * [`counter`]: monotonic atomic event counters (faults, rejections).
 //! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
 // Unsafe code is denied everywhere but in the kernels `simd::widest!` defines (one call of
-// their AVX2 copy, once the CPU is known to have AVX2) and in `clock` (one libc call).
+// their AVX2 copy, once the CPU is known to have AVX2), in `clock` (one libc call) and in
+// `arena` (the shared mapping and the system calls that make it).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(target_os = "linux")]
+pub mod arena;
 pub mod breaker;
 pub mod clock;
 pub mod cost;
