@@ -11,6 +11,7 @@
 //! * [`sketch`]: quantiles with a bounded relative error from mergeable bucket counts.
 //! * [`routes`]: per-route request windows (counts, bytes, latency quantiles) in a bounded table.
 //! * [`cost`]: per-route monthly cost projections; [`pricing`]: bundled cloud price tables.
+//! * [`words`]: a window's atomic words, owned or in an arena region.
 //! * [`counter`]: monotonic atomic event counters (faults, rejections).
 //! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
 // Unsafe code is denied everywhere but in the kernels `simd::widest!` defines (one call of
@@ -38,5 +39,6 @@ pub mod slo;
 pub mod spend;
 mod sync;
 pub mod window;
+pub mod words;
 
 pub use error::Error;

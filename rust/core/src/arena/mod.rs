@@ -259,8 +259,10 @@ impl Arena {
         words: usize,
     ) -> Result<Region, ArenaError> {
         let offset = directory::find_or_place(self, kind, key, geometry, words)?;
+        let start = self.map.words(offset, words).as_ptr();
         Ok(Region {
             map: Arc::clone(&self.map),
+            start,
             offset,
             words,
         })
@@ -289,9 +291,15 @@ impl Arena {
 #[derive(Clone)]
 pub struct Region {
     map: Arc<Mapping>,
+    /// The first word (checked in bounds when the region was placed).
+    start: *const AtomicU64,
     offset: u64,
     words: usize,
 }
+
+// The words are atomics in a mapping the region keeps alive.
+unsafe impl Send for Region {}
+unsafe impl Sync for Region {}
 
 impl std::fmt::Debug for Region {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -305,8 +313,10 @@ impl std::fmt::Debug for Region {
 
 impl Region {
     /// The region's words (all zero when it was placed).
+    #[inline]
     pub fn words(&self) -> &[AtomicU64] {
-        self.map.words(self.offset, self.words)
+        // SAFETY: `start..start + words` was checked to lie in the mapping, which `map` keeps.
+        unsafe { std::slice::from_raw_parts(self.start, self.words) }
     }
 
     /// Where the region starts in the arena file, in bytes.

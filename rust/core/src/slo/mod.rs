@@ -475,6 +475,36 @@ impl Slo {
         })
     }
 
+    /// Keeps the SLO's window in `arena`, under `name`: every process that shares the SLO of
+    /// that name there records into and reads from the same counts. Its spec must be the same
+    /// in each (target, windows, latency threshold), else this is an error. Call it before
+    /// recording.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn share(
+        &mut self,
+        arena: &crate::arena::Arena,
+        name: &str,
+    ) -> Result<(), crate::arena::ArenaError> {
+        let s = &self.spec;
+        let mut parts = vec![
+            self.window.geometry(),
+            s.target.to_bits(),
+            s.window_seconds.to_bits(),
+            s.latency_threshold.map_or(u64::MAX, f64::to_bits),
+        ];
+        parts.extend(s.burn_windows.iter().map(|w| w.to_bits()));
+        let geometry = crate::words::geometry_of(&parts);
+        let words = self.window.words_len();
+        let region = arena.region(crate::arena::Kind::Slo, name, geometry, words)?;
+        self.window.share(region);
+        Ok(())
+    }
+
+    /// Whether the SLO's window lives in an arena.
+    pub fn is_shared(&self) -> bool {
+        self.window.is_shared()
+    }
+
     /// The spec this SLO was built from.
     pub fn spec(&self) -> &SloSpec {
         &self.spec

@@ -224,3 +224,36 @@ fn invalid_specs_name_the_parameter() {
         assert!(err.to_string().starts_with(param), "{err}");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
+    use crate::arena::{Arena, Options};
+    let dir = std::env::temp_dir().join(format!("burnguard-slo-share-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = Options {
+        directory: Some(dir.clone()),
+        size: 1 << 20,
+        entries: 16,
+    };
+    let arena = Arena::open("svc", &options).unwrap();
+    let mut a = Slo::new(spec(0.99, 3600.0, &[300.0])).unwrap();
+    let mut b = Slo::new(spec(0.99, 3600.0, &[300.0])).unwrap();
+    a.share(&arena, "api").unwrap();
+    b.share(&arena, "api").unwrap();
+    assert!(a.is_shared() && b.is_shared());
+    let now = 1_767_225_600.0;
+    for i in 0..100 {
+        a.record(Some(now - f64::from(i)), i % 10 != 0).unwrap();
+        b.record(Some(now - f64::from(i)), true).unwrap();
+    }
+    let (sa, sb) = (a.snapshot(Some(now)).unwrap(), b.snapshot(Some(now)).unwrap());
+    assert_eq!((sa.overall.total, sa.overall.failures), (200, 10));
+    assert_eq!(sa, sb);
+    let mut other_target = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();
+    let e = other_target.share(&arena, "api").unwrap_err().to_string();
+    assert!(e.contains("with another configuration"), "{e}");
+    let mut other_name = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();
+    other_name.share(&arena, "checkout").unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

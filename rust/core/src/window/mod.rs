@@ -50,6 +50,7 @@
 use crate::error::Error;
 use crate::ring::{Added, Ring, Tagged};
 use crate::sync::{AtomicU64, Ordering};
+use crate::words::Words;
 
 /// Largest accepted timestamp, in seconds since the epoch (2^33 s, in the year 2242).
 pub const MAX_TIMESTAMP: f64 = 8_589_934_592.0;
@@ -133,7 +134,7 @@ pub struct BucketWindow {
     /// Every tier's ring of buckets.
     ring: Ring,
     tiers: Vec<Tier>,
-    words: Box<[AtomicU64]>,
+    words: Words,
 }
 
 /// Checks that `ts` is a usable timestamp and returns it.
@@ -216,7 +217,7 @@ impl BucketWindow {
             }
         }
         let len = HEADER_WORDS + 2 * buckets * tiers.len();
-        let words = (0..len).map(|_| AtomicU64::new(0)).collect();
+        let words = Words::zeroed(len);
         Ok(BucketWindow {
             base_width,
             per_second,
@@ -226,6 +227,38 @@ impl BucketWindow {
             tiers,
             words,
         })
+    }
+
+    /// Identifies the layout of the window's words: windows built with the same resolution,
+    /// ring size and span have the same, and only they may share words.
+    pub fn geometry(&self) -> u64 {
+        const LAYOUT: u64 = 1; // bump when the meaning of the words changes
+        crate::words::geometry_of(&[
+            LAYOUT,
+            self.base_width.to_bits(),
+            self.buckets,
+            self.tiers.len() as u64,
+            self.words.len() as u64,
+        ])
+    }
+
+    /// Whether the window's words live in an arena.
+    pub fn is_shared(&self) -> bool {
+        self.words.is_shared()
+    }
+
+    /// How many words the window keeps.
+    pub fn words_len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Keeps this window's counts in `region` from now on: the words of every window of the
+    /// same geometry that shares it. Call it before recording (this window's own counts are
+    /// not carried over).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn share(&mut self, region: crate::arena::Region) {
+        assert_eq!(region.words().len(), self.words.len(), "a region of another size");
+        self.words = Words::Shared(region);
     }
 
     /// Width and guaranteed span of each tier, finest first.
