@@ -47,6 +47,7 @@ from burnguard.ledger import (
 from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
 from burnguard.prometheus import PrometheusExporter
 from burnguard.routes import RouteStats, RouteSummary, RouteTable
+from burnguard.shared import Arena
 from burnguard.slo import (
     AlertTransition,
     BurnRateAlert,
@@ -66,6 +67,7 @@ __all__ = [
     "Action",
     "AlertTransition",
     "Amount",
+    "Arena",
     "Balance",
     "BreakerPermit",
     "BreakerRegistry",

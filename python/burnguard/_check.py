@@ -256,12 +256,17 @@ def _problem(value: Any, hint: Any) -> tuple[str, str] | None:
         return None
     if isinstance(hint, type) and origin is None:
         try:
-            return None if isinstance(value, hint) else ("type", f"must be a {hint.__name__}")
+            return None if isinstance(value, hint) else ("type", f"must be {_a(hint.__name__)}")
         except TypeError:
             return None  # a protocol that cannot be checked at run time
     if isinstance(origin, type):  # a generic class: np.ndarray[Any, ...]
-        return None if isinstance(value, origin) else ("type", f"must be a {origin.__name__}")
+        return None if isinstance(value, origin) else ("type", f"must be {_a(origin.__name__)}")
     return None  # an annotation this rule does not cover
+
+
+def _a(name: str) -> str:
+    """``a Ledger``, ``an Arena``."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _describe(hint: Any) -> str:
@@ -279,7 +284,7 @@ def _describe(hint: Any) -> str:
         elif origin in (abc.Iterable, abc.Sequence, tuple, list):
             names.append("an iterable")
         elif isinstance(origin, type):
-            names.append(f"a {origin.__name__}")
+            names.append(_a(origin.__name__))
     # None is left out when something else is accepted: it is the default, not the point.
     named = [n for n in dict.fromkeys(names) if n != "None"] or names
     return " or ".join(named) or "of another type"

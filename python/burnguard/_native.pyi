@@ -55,6 +55,7 @@ __all__ = [
     "RESULT_CLASSES",
     "SPEND_DEFAULTS",
     "VARIANCE_WARNING_RATIO",
+    "ArenaCore",
     "BreakerCore",
     "BreakerPermit",
     "Counter",
@@ -79,6 +80,7 @@ __all__ = [
     "check_series_batch",
     "decide",
     "decide_batch",
+    "default_arena_directory",
     "evaluate_circuit_breaker",
     "evaluate_circuit_breaker_batch",
     "forecast_budget_breach",
@@ -92,10 +94,41 @@ __all__ = [
 __version__: str
 
 @final
+class ArenaCore:
+    """A named shared-memory arena (``burnguard.Arena`` wraps it)."""
+
+    def __new__(
+        cls,
+        name: str,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        size: int | None = None,
+        entries: int | None = None,
+    ) -> Self: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def used(self) -> int: ...
+
+default_arena_directory: str
+
+@final
 class SloCore:
     """One SLO's bounded, lock-free window and the figures on it."""
 
-    def __new__(cls, definition: SLODefinition, *, clock: Callable[[], float] | None = None) -> Self: ...
+    def __new__(
+        cls,
+        definition: SLODefinition,
+        *,
+        clock: Callable[[], float] | None = None,
+        shared: ArenaCore | None = None,
+    ) -> Self: ...
+    @property
+    def shared(self) -> bool: ...
     def record(self, success: bool, *, at: float | None = None) -> None: ...
     def record_success(self, *, at: float | None = None) -> None: ...
     def record_failure(self, *, at: float | None = None) -> None: ...

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from threading import Lock
 
 from burnguard.errors import InvalidArgumentError
+from burnguard.shared import Arena, arena_of
 from burnguard.slo.models import AlertTransition, BurnRateAlert, MultiWindowAlert, SLODefinition, SLOSnapshot
 from burnguard.slo.tracker import SLOTracker
 
@@ -13,15 +14,17 @@ from burnguard.slo.tracker import SLOTracker
 class SLORegistry:
     """Named SLO trackers, safe to share across threads."""
 
-    __slots__ = ("_lock", "_trackers")
+    __slots__ = ("_lock", "_shared", "_trackers")
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared: str | Arena | None = None) -> None:
         self._trackers: dict[str, SLOTracker] = {}
         self._lock = Lock()
+        self._shared = arena_of(shared)
 
     def define(self, definition: SLODefinition) -> SLOTracker:
-        """Register a new SLO; ``ValueError`` if the name is already registered."""
-        tracker = SLOTracker(definition)
+        """Register a new SLO (in the registry's arena, if it has one); ``ValueError`` if the
+        name is already registered."""
+        tracker = SLOTracker(definition, shared=self._shared)
         self.add(tracker)
         return tracker
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from burnguard import _native, audit_stream
 from burnguard._check import checked
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
+from burnguard.shared import Arena, arena_of
 from burnguard.slo.models import (
     AlertTransition,
     BurnRateAlert,
@@ -80,10 +81,16 @@ class SLOTracker:
         *,
         store: ObservationStore | None = None,
         clock: Callable[[], float] = time.time,
+        shared: str | Arena | None = None,
     ) -> None:
+        arena = arena_of(shared)
+        if arena is not None and store is not None:
+            raise invalid("shared", "cannot be combined with store= (a store keeps its own events)")
         self._definition = definition
         self._store = store
-        self._core = _native.SloCore(definition, clock=None if clock is time.time else clock)
+        native_clock = None if clock is time.time else clock
+        shared_core = None if arena is None else arena._core
+        self._core = _native.SloCore(definition, clock=native_clock, shared=shared_core)
         if store is None:
             self.record = self._core.record
             self.record_success = self._core.record_success
@@ -94,6 +101,12 @@ class SLOTracker:
             self.record_success = self._store_record_success
             self.record_failure = self._store_record_failure
             self.record_latency = self._store_record_latency
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether the SLO's counts live in a shared arena (``shared=``)."""
+        shared: bool = self._core.shared
+        return shared
 
     @property
     def definition(self) -> SLODefinition:

@@ -1,7 +1,7 @@
 //! The atomic words a window keeps its counts in: its own, or a region of a shared arena.
 
-use std::ops::Deref;
 use crate::sync::AtomicU64;
+use std::ops::Deref;
 
 /// A window's words: owned by this process, or shared through an arena region.
 #[derive(Debug)]

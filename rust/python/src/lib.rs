@@ -9,6 +9,8 @@
 
 use pyo3::prelude::*;
 
+#[cfg(target_os = "linux")]
+mod arena;
 mod breaker;
 mod clock;
 mod convert;
@@ -17,12 +19,15 @@ mod errors;
 mod ledger;
 mod results;
 mod routes;
+mod shared;
 mod slo;
 mod spend;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    #[cfg(target_os = "linux")]
+    arena::register(m)?;
     results::register(m)?;
     slo::register(m)?;
     spend::register(m)?;

@@ -226,13 +226,25 @@ impl SloCore {
 #[pymethods]
 impl SloCore {
     #[new]
-    #[pyo3(signature = (definition, *, clock = None))]
-    fn new(definition: &Bound<'_, PyAny>, clock: Option<Py<PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (definition, *, clock = None, shared = None))]
+    fn new(
+        definition: &Bound<'_, PyAny>,
+        clock: Option<Py<PyAny>>,
+        shared: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let (spec, labels) = read_definition(definition)?;
-        Ok(SloCore {
-            slo: Slo::with_clock(spec, clock_of(clock)?).map_err(py_err)?,
-            labels,
-        })
+        let mut slo = Slo::with_clock(spec, clock_of(clock)?).map_err(py_err)?;
+        if let Some(arena) = shared {
+            let name: String = labels.name.extract(definition.py())?;
+            crate::shared::share_slo(&mut slo, &arena, &name)?;
+        }
+        Ok(SloCore { slo, labels })
+    }
+
+    /// Whether the SLO's counts live in a shared arena.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.slo.is_shared()
     }
 
     /// Record one event, good when `success`, at `at` (default: now).

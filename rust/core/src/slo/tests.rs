@@ -247,7 +247,10 @@ fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
         a.record(Some(now - f64::from(i)), i % 10 != 0).unwrap();
         b.record(Some(now - f64::from(i)), true).unwrap();
     }
-    let (sa, sb) = (a.snapshot(Some(now)).unwrap(), b.snapshot(Some(now)).unwrap());
+    let (sa, sb) = (
+        a.snapshot(Some(now)).unwrap(),
+        b.snapshot(Some(now)).unwrap(),
+    );
     assert_eq!((sa.overall.total, sa.overall.failures), (200, 10));
     assert_eq!(sa, sb);
     let mut other_target = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();

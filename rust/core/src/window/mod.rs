@@ -257,7 +257,11 @@ impl BucketWindow {
     /// not carried over).
     #[cfg(all(target_os = "linux", not(loom)))]
     pub fn share(&mut self, region: crate::arena::Region) {
-        assert_eq!(region.words().len(), self.words.len(), "a region of another size");
+        assert_eq!(
+            region.words().len(),
+            self.words.len(),
+            "a region of another size"
+        );
         self.words = Words::Shared(region);
     }
 

@@ -1,0 +1,87 @@
+"""Shared-memory arenas: state that every worker process of a host shares.
+
+An arena is one fixed-size file, by default ``/dev/shm/burnguard-<uid>/<name>.arena``
+(``BURNGUARD_SHARED_DIR`` or ``directory=`` moves it; Docker gives containers a 64 MB
+``/dev/shm`` by default, so size arenas to fit or mount a larger one). Its space is reserved
+when it is created, so a full file system is an error then and never a crash while recording.
+The directory is 0700 and the file 0600, both the user's own; anything else is refused.
+
+Objects given ``shared=`` (an arena name or an ``Arena``) keep their state in the arena, under
+their identity (an SLO's name): every process that opens the same arena and builds the same
+object shares its counts, whether the arena was opened before a fork (``gunicorn --preload``)
+or in each worker. Recording stays a few atomic operations on shared memory: a worker killed
+at any moment loses at most the event it was recording, and cannot block the others.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from burnguard import _native
+from burnguard._check import checked
+from burnguard.errors import wrong_type
+
+__all__ = ["Arena", "arena_of"]
+
+
+class Arena:
+    """The arena ``name``, opened (and created with ``size`` bytes and room for ``entries``
+    regions if no process has yet; an existing arena keeps its own)."""
+
+    __slots__ = ("_core",)
+
+    @checked
+    def __init__(
+        self,
+        name: str,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        size: int = 32 << 20,
+        entries: int = 4096,
+    ) -> None:
+        if directory is None:
+            directory = os.environ.get("BURNGUARD_SHARED_DIR") or None
+        self._core = _native.ArenaCore(name, directory=directory, size=size, entries=entries)
+
+    @property
+    def name(self) -> str:
+        """The arena's name."""
+        return self._core.name
+
+    @property
+    def path(self) -> Path:
+        """The arena's file."""
+        return Path(self._core.path)
+
+    @property
+    def size(self) -> int:
+        """The arena's size in bytes."""
+        return self._core.size
+
+    @property
+    def used(self) -> int:
+        """Bytes taken so far by the header, the directory and the regions placed."""
+        return self._core.used
+
+    def __repr__(self) -> str:
+        return f"Arena({self.name!r}, path={str(self.path)!r}, used={self.used}, size={self.size})"
+
+
+_opened: dict[tuple[int, str, str | None], Arena] = {}
+_opening = threading.Lock()
+
+
+def arena_of(shared: str | Arena | None) -> Arena | None:
+    """The arena ``shared`` names (opened once per process and name), or None."""
+    if shared is None or isinstance(shared, Arena):
+        return shared
+    if not isinstance(shared, str):
+        raise wrong_type("shared", "must be an arena name or an Arena", type(shared).__name__)
+    key = (os.getpid(), shared, os.environ.get("BURNGUARD_SHARED_DIR"))
+    with _opening:
+        arena = _opened.get(key)
+        if arena is None:
+            arena = _opened[key] = Arena(shared)
+        return arena

@@ -1,0 +1,130 @@
+"""SLOs shared through an arena by several processes: exact totals whatever the start method,
+and workers killed mid-recording lose at most the event they were recording."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from burnguard import Arena, SLODefinition, SLORegistry, SLOTracker
+from burnguard.slo.storage import InMemoryStore
+
+EVENTS = 250_000
+NOW = 1_767_225_600.0
+DEFINITION = SLODefinition(name="api", target=0.999, window_seconds=3600, burn_rate_windows=(300,))
+
+
+@pytest.fixture(autouse=True)
+def arena_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "arenas"
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(directory))
+    return directory
+
+
+def test_trackers_of_one_name_in_one_arena_share_their_counts(arena_directory: Path) -> None:
+    a = SLOTracker(DEFINITION, shared="svc")
+    b = SLOTracker(DEFINITION, shared=Arena("svc"))
+    alone = SLOTracker(DEFINITION)
+    assert a.is_shared and b.is_shared and not alone.is_shared
+    a.record(True, at=NOW)
+    b.record(False, at=NOW)
+    assert (b.snapshot(at=NOW).total, a.snapshot(at=NOW).failures) == (2, 1)
+    assert alone.snapshot(at=NOW).total == 0
+    registry = SLORegistry(shared="svc")
+    assert registry.define(DEFINITION).snapshot(at=NOW).total == 2
+    arena = Arena("svc")
+    assert arena.path == arena_directory / "svc.arena" and 0 < arena.used < arena.size
+    assert stat.S_IMODE(os.stat(arena_directory).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(arena.path).st_mode) == 0o600
+
+
+def test_bad_shared_options_are_refused_with_the_parameter_named(arena_directory: Path) -> None:
+    SLOTracker(DEFINITION, shared="svc")
+    other = SLODefinition(name="api", target=0.99, window_seconds=3600, burn_rate_windows=(300,))
+    with pytest.raises(ValueError, match=r'^shared holds Slo "api" with another configuration'):
+        SLOTracker(other, shared="svc")
+    with pytest.raises(TypeError, match=r"^shared must be a str or an Arena"):
+        SLOTracker(DEFINITION, shared=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^shared must be an arena name"):
+        SLOTracker(DEFINITION, shared="../etc")
+    with pytest.raises(ValueError, match=r"^shared cannot be combined with store="):
+        SLOTracker(DEFINITION, shared="svc", store=InMemoryStore(60))
+    os.chmod(arena_directory, 0o755)
+    with pytest.raises(PermissionError, match="open to other users"):
+        Arena("elsewhere")
+    os.chmod(arena_directory, 0o700)
+
+
+def _record(start: Any, n: int, seed: int) -> None:
+    """Records n events (one in ten bad) into the shared SLO, waiting for the others first."""
+    tracker = SLOTracker(DEFINITION, shared="svc")
+    start.wait()
+    rng = random.Random(seed)
+    for i in range(n):
+        tracker.record(i % 10 != 0, at=NOW - rng.uniform(0, 3000))
+
+
+def _read(queue: Any) -> None:
+    snapshot = SLOTracker(DEFINITION, shared="svc").snapshot(at=NOW)
+    queue.put((snapshot.total, snapshot.failures))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_four_processes_record_exact_totals_read_from_a_fifth(method: str) -> None:
+    context = multiprocessing.get_context(method)
+    start = context.Barrier(4)
+    workers = [context.Process(target=_record, args=(start, EVENTS, seed)) for seed in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+        assert w.exitcode == 0
+    queue = context.Queue()
+    reader = context.Process(target=_read, args=(queue,))
+    reader.start()
+    assert queue.get(timeout=120) == (4 * EVENTS, 4 * EVENTS // 10)
+    reader.join(timeout=60)
+
+
+def _record_until_killed(progress: Any, slot: int) -> None:
+    tracker = SLOTracker(DEFINITION, shared="svc")
+    while True:
+        tracker.record(True, at=NOW)
+        progress[slot] += 1  # after the event: the count can lead the progress by one
+
+
+def test_workers_killed_mid_recording_lose_at_most_their_event_and_block_nobody() -> None:
+    context = multiprocessing.get_context("fork")
+    SLOTracker(DEFINITION, shared="svc")  # the arena and the region exist before the kills
+    rounds, per_round = 8, 3
+    progress = context.RawArray("q", rounds * per_round)
+    rng = random.Random(3)
+    for r in range(rounds):
+        workers = [
+            context.Process(target=_record_until_killed, args=(progress, r * per_round + i))
+            for i in range(per_round)
+        ]
+        for w in workers:
+            w.start()
+        time.sleep(rng.uniform(0.05, 0.2))
+        for w in workers:
+            os.kill(w.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        for w in workers:
+            w.join(timeout=30)
+            assert w.exitcode == -signal.SIGKILL
+    counted = SLOTracker(DEFINITION, shared="svc").snapshot(at=NOW).total
+    reported = sum(progress)
+    assert reported > 0
+    assert reported <= counted <= reported + rounds * per_round
+    # Nothing is wedged: a fresh process records and reads at once.
+    tracker = SLOTracker(DEFINITION, shared="svc")
+    tracker.record(True, at=NOW)
+    assert tracker.snapshot(at=NOW).total == counted + 1
