@@ -46,6 +46,26 @@ def test_record_prometheus_counter_inc(benchmark) -> None:  # type: ignore[no-un
     benchmark(_calls(counter.inc))
 
 
+@pytest.mark.benchmark(group="record: 1,000 calls")
+def test_record_burnguard_shared(benchmark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Into an SLO kept in a shared-memory arena, as every worker of a host records."""
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(tmp_path / "arenas"))
+    t = burnguard.SLOTracker(burnguard.SLODefinition(name="api", target=0.999), shared="bench")
+    benchmark(_calls(t.record_success))
+    assert t.is_shared and t.snapshot().total > 0
+
+
+@pytest.mark.benchmark(group="record: 1,000 calls")
+def test_record_prometheus_multiprocess_counter_inc(benchmark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """prometheus_client's multiprocess mode: one mmapped file per process and metric type."""
+    from prometheus_client import values
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue())
+    counter = Counter("requests", "Requests.", registry=CollectorRegistry())
+    benchmark(_calls(counter.inc))
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_snapshot_burnguard(benchmark, n: int) -> None:  # type: ignore[no-untyped-def]
     benchmark.group = f"snapshot {n:,} events"
