@@ -128,3 +128,26 @@ def test_workers_killed_mid_recording_lose_at_most_their_event_and_block_nobody(
     tracker = SLOTracker(DEFINITION, shared="svc")
     tracker.record(True, at=NOW)
     assert tracker.snapshot(at=NOW).total == counted + 1
+
+
+def test_an_alert_transition_is_reported_once_per_host_not_once_per_worker() -> None:
+    a = SLOTracker(DEFINITION, shared="svc")
+    b = SLOTracker(DEFINITION, shared="svc")
+    for i in range(1000):
+        a.record(i % 5 != 0, at=NOW - i)  # 20 % bad: every policy burns
+    first = a.poll_alerts(at=NOW)
+    assert first and all(t.state == "firing" for t in first)
+    assert b.poll_alerts(at=NOW) == []  # the other worker's poll: already reported
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+
+    def poll_elsewhere() -> None:
+        queue.put(len(SLOTracker(DEFINITION, shared="svc").poll_alerts(at=NOW + 7200)))
+
+    child = context.Process(target=poll_elsewhere)
+    child.start()
+    resolved = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert resolved == len(first)  # two hours on, the child hears every alert resolve
+    assert a.poll_alerts(at=NOW + 7200) == []

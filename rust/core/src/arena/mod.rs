@@ -319,6 +319,19 @@ impl Region {
         unsafe { std::slice::from_raw_parts(self.start, self.words) }
     }
 
+    /// The first `words` words and the rest, as two regions.
+    pub fn split_at(self, words: usize) -> (Region, Region) {
+        assert!(words <= self.words, "a split past the region's end");
+        let rest = Region {
+            map: Arc::clone(&self.map),
+            // SAFETY: `words` is within the region (asserted).
+            start: unsafe { self.start.add(words) },
+            offset: self.offset + 8 * words as u64,
+            words: self.words - words,
+        };
+        (Region { words, ..self }, rest)
+    }
+
     /// Where the region starts in the arena file, in bytes.
     pub fn offset(&self) -> u64 {
         self.offset

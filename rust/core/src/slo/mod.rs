@@ -10,8 +10,9 @@
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::Ordering;
 use crate::window::{BucketWindow, Counts, TierInfo, MAX_TIMESTAMP, MIN_BUCKET_WIDTH};
+use crate::words::Words;
 
 /// Finest bucket width as a fraction of the shortest configured window.
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
@@ -440,15 +441,18 @@ fn bits(mask: u64) -> Vec<usize> {
     (0..64).filter(|i| mask >> i & 1 == 1).collect()
 }
 
+const FIRING: usize = 0;
+const BURNING: usize = 1;
+
 /// A live SLO: a spec, its bucketed window, and which alerts were firing at the last poll.
 #[derive(Debug)]
 pub struct Slo {
     spec: SloSpec,
     window: BucketWindow,
-    /// Bits of the policies firing at the last alert poll.
-    firing: AtomicU64,
-    /// Bits of the burn windows alerting at the last burn poll.
-    burning: AtomicU64,
+    /// [`FIRING`]: bits of the policies firing at the last alert poll; [`BURNING`]: bits of
+    /// the burn windows alerting at the last burn poll. In the arena when shared, so each
+    /// transition is reported once per host.
+    alerts: Words,
     clock: Clock,
 }
 
@@ -469,8 +473,7 @@ impl Slo {
         Ok(Slo {
             spec,
             window,
-            firing: AtomicU64::new(0),
-            burning: AtomicU64::new(0),
+            alerts: Words::zeroed(2),
             clock,
         })
     }
@@ -495,8 +498,10 @@ impl Slo {
         parts.extend(s.burn_windows.iter().map(|w| w.to_bits()));
         let geometry = crate::words::geometry_of(&parts);
         let words = self.window.words_len();
-        let region = arena.region(crate::arena::Kind::Slo, name, geometry, words)?;
-        self.window.share(region);
+        let region = arena.region(crate::arena::Kind::Slo, name, geometry, words + 2)?;
+        let (window, alerts) = region.split_at(words);
+        self.window.share(window);
+        self.alerts = Words::Shared(alerts);
         Ok(())
     }
 
@@ -591,7 +596,7 @@ impl Slo {
     /// poll's.
     pub fn poll(&self, snapshot: Snapshot) -> AlertPoll {
         let firing = snapshot.firing_mask();
-        let before = self.firing.swap(firing, Ordering::Relaxed);
+        let before = self.alerts[FIRING].swap(firing, Ordering::Relaxed);
         AlertPoll {
             snapshot,
             started: firing & !before,
@@ -612,7 +617,7 @@ impl Slo {
             .enumerate()
             .filter(|(_, f)| self.spec.burn_alerting(f))
             .fold(0, |mask, (i, _)| mask | 1 << i);
-        let before = self.burning.swap(alerting, Ordering::Relaxed);
+        let before = self.alerts[BURNING].swap(alerting, Ordering::Relaxed);
         BurnPoll {
             samples,
             started: alerting & !before,

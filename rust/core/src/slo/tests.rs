@@ -253,6 +253,15 @@ fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
     );
     assert_eq!((sa.overall.total, sa.overall.failures), (200, 10));
     assert_eq!(sa, sb);
+    // 10 % bad burns the 1 % budget at 10x: an alert fires, and only one poller hears of it.
+    let (pa, pb) = (
+        a.poll_alerts(Some(now)).unwrap(),
+        b.poll_alerts(Some(now)).unwrap(),
+    );
+    assert!(
+        pa.started != 0 && pb.started == 0 && pb.resolved == 0,
+        "{pa:?} {pb:?}"
+    );
     let mut other_target = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();
     let e = other_target.share(&arena, "api").unwrap_err().to_string();
     assert!(e.contains("with another configuration"), "{e}");
