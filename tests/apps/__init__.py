@@ -1,0 +1,1 @@
+"""Apps the tests serve with real servers (gunicorn, uvicorn)."""

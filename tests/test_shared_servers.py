@@ -1,0 +1,100 @@
+"""Real servers on loopback: a FastAPI app under gunicorn with 4 Uvicorn workers (plain,
+``--preload``, and recycling workers with ``--max-requests``) and under ``uvicorn --workers 4``.
+Whichever worker answers, the shared SLO's figures are the host's: exactly the requests sent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("gunicorn") is None, reason="needs gunicorn")
+
+GOOD, BAD = 200, 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("the server did not start")
+
+
+COMMANDS = {
+    "gunicorn": ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "4"],
+    "gunicorn --preload": ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "4", "--preload"],
+    "gunicorn --max-requests 25": [
+        "gunicorn",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        "4",
+        "--max-requests",
+        "25",
+    ],
+    "uvicorn --workers 4": [sys.executable, "-m", "uvicorn", "--workers", "4"],
+}
+
+
+@pytest.fixture(params=list(COMMANDS))
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    command = [*COMMANDS[request.param]]
+    if command[0] == "gunicorn":
+        command = [shutil.which("gunicorn") or "gunicorn", *command[1:], "-b", f"127.0.0.1:{port}"]
+        command.append("tests.apps.shared_slo:app")
+    else:
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        command.append("tests.apps.shared_slo:app")
+    env = {**os.environ, "BURNGUARD_SHARED_DIR": str(tmp_path / "arenas"), "BURNGUARD_TEST_ARENA": "web"}
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url + "/ok", server)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_every_worker_reports_the_hosts_figures(server: str) -> None:
+    # The readiness probes and this first read: the figures start from here.
+    warmup = httpx.get(server + "/slo", timeout=10).json()["total"] + 1
+    # One connection a request: workers recycled by --max-requests close theirs.
+    for _ in range(GOOD):
+        assert httpx.get(server + "/ok", timeout=10).status_code == 200
+    for _ in range(BAD):
+        assert httpx.get(server + "/fail", timeout=10).status_code == 503
+    pids = set()
+    for scrape in range(12):
+        # A new connection each time, so the scrapes spread over the workers.
+        figures = httpx.get(server + "/slo", timeout=10).json()
+        pids.add(figures["pid"])
+        # Each scrape is itself recorded once it has answered: the next one sees it.
+        assert (figures["total"], figures["failures"]) == (warmup + GOOD + BAD + scrape, BAD)
+    assert len(pids) >= 2, "the scrapes should have reached several workers"
