@@ -51,7 +51,7 @@ def test_bad_shared_options_are_refused_with_the_parameter_named(arena_directory
     other = SLODefinition(name="api", target=0.99, window_seconds=3600, burn_rate_windows=(300,))
     with pytest.raises(ValueError, match=r'^shared holds Slo "api" with another configuration'):
         SLOTracker(other, shared="svc")
-    with pytest.raises(TypeError, match=r"^shared must be a str or an Arena"):
+    with pytest.raises(TypeError, match=r"^shared must be a str or an Arena or True or False"):
         SLOTracker(DEFINITION, shared=5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^shared must be an arena name"):
         SLOTracker(DEFINITION, shared="../etc")
@@ -151,3 +151,17 @@ def test_an_alert_transition_is_reported_once_per_host_not_once_per_worker() -> 
     child.join(timeout=60)
     assert resolved == len(first)  # two hours on, the child hears every alert resolve
     assert a.poll_alerts(at=NOW + 7200) == []
+
+
+def test_burnguard_shared_in_the_environment_shares_without_code_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BURNGUARD_SHARED", "from-env")
+    a, b = SLOTracker(DEFINITION), SLORegistry().define(DEFINITION)
+    assert a.is_shared and b.is_shared
+    a.record(False, at=NOW)
+    assert b.snapshot(at=NOW).failures == 1
+    assert not SLOTracker(DEFINITION, shared=False).is_shared  # opted out
+    assert not SLOTracker(DEFINITION, store=InMemoryStore(60)).is_shared  # a store keeps its own
+    with pytest.raises(TypeError, match=r"^shared must be an arena name, an Arena or False; got bool"):
+        SLOTracker(DEFINITION, shared=True)

@@ -6,7 +6,9 @@ An arena is one fixed-size file, by default ``/dev/shm/burnguard-<uid>/<name>.ar
 when it is created, so a full file system is an error then and never a crash while recording.
 The directory is 0700 and the file 0600, both the user's own; anything else is refused.
 
-Objects given ``shared=`` (an arena name or an ``Arena``) keep their state in the arena, under
+Objects given ``shared=`` (an arena name or an ``Arena``; by default the arena named by the
+environment variable ``BURNGUARD_SHARED``, so a deployment needs no code change; ``False``
+for none) keep their state in the arena, under
 their identity (an SLO's name): every process that opens the same arena and builds the same
 object shares its counts, whether the arena was opened before a fork (``gunicorn --preload``)
 or in each worker. Recording stays a few atomic operations on shared memory: a worker killed
@@ -73,12 +75,15 @@ _opened: dict[tuple[int, str, str | None], Arena] = {}
 _opening = threading.Lock()
 
 
-def arena_of(shared: str | Arena | None) -> Arena | None:
-    """The arena ``shared`` names (opened once per process and name), or None."""
-    if shared is None or isinstance(shared, Arena):
-        return shared
+def arena_of(shared: str | Arena | bool | None) -> Arena | None:
+    """The arena ``shared`` names (opened once per process and name), or None: None means the
+    arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says."""
+    if shared is None:
+        shared = os.environ.get("BURNGUARD_SHARED") or False
+    if shared is False or isinstance(shared, Arena):
+        return shared or None
     if not isinstance(shared, str):
-        raise wrong_type("shared", "must be an arena name or an Arena", type(shared).__name__)
+        raise wrong_type("shared", "must be an arena name, an Arena or False", type(shared).__name__)
     key = (os.getpid(), shared, os.environ.get("BURNGUARD_SHARED_DIR"))
     with _opening:
         arena = _opened.get(key)

@@ -16,7 +16,7 @@ class SLORegistry:
 
     __slots__ = ("_lock", "_shared", "_trackers")
 
-    def __init__(self, *, shared: str | Arena | None = None) -> None:
+    def __init__(self, *, shared: str | Arena | bool | None = None) -> None:
         self._trackers: dict[str, SLOTracker] = {}
         self._lock = Lock()
         self._shared = arena_of(shared)

@@ -81,9 +81,9 @@ class SLOTracker:
         *,
         store: ObservationStore | None = None,
         clock: Callable[[], float] = time.time,
-        shared: str | Arena | None = None,
+        shared: str | Arena | bool | None = None,
     ) -> None:
-        arena = arena_of(shared)
+        arena = arena_of(False if shared is None and store is not None else shared)
         if arena is not None and store is not None:
             raise invalid("shared", "cannot be combined with store= (a store keeps its own events)")
         self._definition = definition
