@@ -75,6 +75,15 @@ _opened: dict[tuple[int, str, str | None], Arena] = {}
 _opening = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork; the child has no such thread.
+    global _opening
+    _opening = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def arena_of(shared: str | Arena | bool | None) -> Arena | None:
     """The arena ``shared`` names (opened once per process and name), or None: None means the
     arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says."""
