@@ -165,3 +165,15 @@ def test_burnguard_shared_in_the_environment_shares_without_code_changes(
     assert not SLOTracker(DEFINITION, store=InMemoryStore(60)).is_shared  # a store keeps its own
     with pytest.raises(TypeError, match=r"^shared must be an arena name, an Arena or False; got bool"):
         SLOTracker(DEFINITION, shared=True)
+
+
+def test_arena_options_are_checked_before_any_file_is_made(arena_directory: Path) -> None:
+    with pytest.raises(ValueError, match=r"^size must be in \[1048576, 68719476736\] bytes; got 10"):
+        Arena("svc", size=10)
+    with pytest.raises(ValueError, match=r"^entries must be in \[1, "):
+        Arena("svc", entries=0)
+    with pytest.raises(TypeError, match=r"^size must be an integer; got str"):
+        Arena("svc", size="big")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^name must be a str; got int"):
+        Arena(5)  # type: ignore[arg-type]
+    assert not arena_directory.exists() or list(arena_directory.iterdir()) == []
