@@ -117,6 +117,12 @@ def _cases() -> list[tuple[str, Callable[..., Any], str, dict[str, Any]]]:
 CASES = _cases()
 
 
+@pytest.fixture(autouse=True)
+def private_arenas(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``shared="x"`` is a valid arena name: such arenas go to the test's own directory."""
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(tmp_path / "arenas"))
+
+
 def test_the_sweep_covers_the_api() -> None:
     covered = {qualname for qualname, *_ in CASES}
     assert len(covered) >= 20, sorted(covered)
