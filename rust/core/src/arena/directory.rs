@@ -235,3 +235,13 @@ pub(super) fn claim_only(arena: &Arena, kind: Kind, key: &str) {
         .compare_exchange(0, CLAIMED | me, Ordering::Acquire, Ordering::Relaxed)
         .expect("the entry is free");
 }
+
+/// How many entries are published.
+#[cfg(test)]
+pub(super) fn published(arena: &Arena) -> usize {
+    let table = entries(arena);
+    table
+        .iter()
+        .filter(|e| e.state.load(Ordering::Acquire) == READY)
+        .count()
+}

@@ -258,3 +258,69 @@ fn a_creator_killed_before_publishing_leaves_nothing_in_the_way() {
     assert_eq!(files, ["svc.arena"]);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn processes_killed_at_random_moments_while_placing_regions_wedge_nothing() {
+    const PER_ROUND: u64 = 50;
+    const KEYS: u64 = 60 * PER_ROUND;
+    let dir = directory("chaos");
+    let opts = Options {
+        entries: 4096,
+        size: 8 << 20,
+        ..options(&dir)
+    };
+    Arena::open("svc", &opts).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..60u64 {
+        // SAFETY: the child places regions until it is killed; it never returns to the harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let arena = Arena::open("svc", &opts).unwrap();
+            // Keys of its own first, so kills land in placements (between claim and publish).
+            for i in 0u64.. {
+                let key = format!("k{}", (round * PER_ROUND + i) % KEYS);
+                let r = arena.region(Kind::Test, &key, 1, 4).unwrap();
+                r.words()[0].fetch_add(1, Ordering::Relaxed);
+            }
+            unreachable!();
+        }
+        std::thread::sleep(std::time::Duration::from_micros(
+            random() % 3000 + 10 * round,
+        ));
+        // SAFETY: kills our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+    // Every key still resolves (claims of killed children are taken over), to one region each.
+    let arena = Arena::open("svc", &opts).unwrap();
+    let ready = directory::published(&arena);
+    assert!(
+        ready > 100,
+        "the children placed regions before they were killed ({ready})"
+    );
+    let place = |i: u64| {
+        arena
+            .region(Kind::Test, &format!("k{i}"), 1, 4)
+            .unwrap()
+            .offset()
+    };
+    let mut offsets: Vec<u64> = (0..KEYS).map(place).collect();
+    assert_eq!(offsets, (0..KEYS).map(place).collect::<Vec<_>>());
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        offsets.len(),
+        KEYS as usize,
+        "distinct keys, distinct regions"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
