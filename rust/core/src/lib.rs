@@ -16,7 +16,7 @@
 //! * [`simd`]: batch kernels dispatched at run time to AVX2 where the CPU has it.
 // Unsafe code is denied everywhere but in the kernels `simd::widest!` defines (one call of
 // their AVX2 copy, once the CPU is known to have AVX2), in `clock` (one libc call) and in
-// `arena` (the shared mapping and the system calls that make it).
+// `arena` (the shared mapping and the system calls that make it) and `process` (one libc call).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -31,6 +31,7 @@ pub mod ledger;
 mod names;
 mod network;
 pub mod pricing;
+mod process;
 mod ring;
 pub mod routes;
 pub mod simd;

@@ -38,6 +38,7 @@
 use crate::clock::Clock;
 use crate::counter::Counter;
 use crate::error::Error;
+use crate::ring::Ring;
 use crate::sketch::{Geometry, Mapping};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use std::collections::HashMap;
@@ -57,27 +58,35 @@ const BYTES: usize = 3;
 const MICROS: usize = 4;
 const MAX_BITS: usize = 5;
 const HEADER_WORDS: usize = 6;
+// The tag word while a slot is cleared: the flag, the clearing process, the lap it clears for.
+const CLEARING: u64 = 1 << 63;
+const LAP_BITS: u32 = 31;
+const LAP_MASK: u64 = (1 << LAP_BITS) - 1;
+const PID_MASK: u64 = (1 << 32) - 1;
+
+fn clearing(pid: u64, lap: u64) -> u64 {
+    debug_assert!(lap <= LAP_MASK && pid <= PID_MASK);
+    CLEARING | pid << LAP_BITS | lap
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Tier {
     width: f64,
     per_second: f64,
-    slots: u64,
+    ring: Ring,
     first_slot: usize,
 }
 
 impl Tier {
     /// How far back this tier always reaches.
     fn span(&self) -> f64 {
-        (self.slots - 1) as f64 * self.width
+        (self.ring.slots() - 1) as f64 * self.width
     }
 
     /// The slot and lap (from 1) of this tier's bucket number `index` (seconds / width).
     fn locate(&self, index: u64) -> (usize, u64) {
-        (
-            self.first_slot + (index % self.slots) as usize,
-            index / self.slots + 1,
-        )
+        let (slot, lap) = self.ring.locate(index);
+        (self.first_slot + slot, lap)
     }
 }
 
@@ -172,10 +181,12 @@ impl RouteWindow {
         let mut tiers = Vec::with_capacity(SHORT_TIERS.len() + 1);
         let mut first_slot = 0;
         for (width, slots) in SHORT_TIERS.into_iter().chain([(DAY, days.max(2))]) {
+            // Every lap up to the last timestamp fits the tag word's clearing form.
+            debug_assert!(crate::window::MAX_TIMESTAMP / (width * slots as f64) < LAP_MASK as f64);
             tiers.push(Tier {
                 width,
                 per_second: 1.0 / width,
-                slots: slots as u64,
+                ring: Ring::new(slots as u64),
                 first_slot,
             });
             first_slot += slots;
@@ -279,37 +290,64 @@ impl RouteWindow {
     }
 
     /// Makes `slot` hold `lap`, clearing it if it held an older one; false if it holds a newer
-    /// lap (the request is too old for this tier).
+    /// lap (the request is too old for this tier). While a recorder clears a slot, its tag word
+    /// names the recorder's process: others wait while it lives, and finish the clearing
+    /// themselves if it died (nothing else writes to a slot being cleared), so a recorder
+    /// killed at any instruction cannot hold a slot forever.
     fn claim(&self, slot: usize, lap: u64) -> bool {
         let tag = &self.headers[slot * HEADER_WORDS + TAG];
+        let me = u64::from(std::process::id());
         loop {
             let current = tag.load(Ordering::Acquire);
             if current == lap << 1 {
                 return true;
             }
-            if current & 1 == 1 {
-                crate::sync::yield_now(); // another recorder is clearing the slot
+            if current & CLEARING != 0 {
+                let (clearer, clearing_lap) = (current >> LAP_BITS & PID_MASK, current & LAP_MASK);
+                if crate::process::alive(clearer) {
+                    crate::sync::yield_now(); // another recorder is clearing the slot
+                } else if tag
+                    .compare_exchange(
+                        current,
+                        clearing(me, clearing_lap),
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
+                    self.clear(slot, clearing_lap); // the dead recorder's clearing, finished
+                }
                 continue;
             }
             if current >> 1 > lap {
                 return false;
             }
             let claimed = tag
-                .compare_exchange(current, lap << 1 | 1, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(
+                    current,
+                    clearing(me, lap),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
                 .is_ok();
             if claimed {
-                let header = &self.headers[slot * HEADER_WORDS..(slot + 1) * HEADER_WORDS];
-                for word in &header[TAG + 1..] {
-                    word.store(0, Ordering::Relaxed);
-                }
-                let buckets = self.mapping.buckets();
-                for count in &self.counts[slot * buckets..(slot + 1) * buckets] {
-                    count.store(0, Ordering::Relaxed);
-                }
-                tag.store(lap << 1, Ordering::Release);
+                self.clear(slot, lap);
                 return true;
             }
         }
+    }
+
+    /// Zeroes a slot this process claimed for `lap`, then marks it as holding `lap`.
+    fn clear(&self, slot: usize, lap: u64) {
+        let header = &self.headers[slot * HEADER_WORDS..(slot + 1) * HEADER_WORDS];
+        for word in &header[TAG + 1..] {
+            word.store(0, Ordering::Relaxed);
+        }
+        let buckets = self.mapping.buckets();
+        for count in &self.counts[slot * buckets..(slot + 1) * buckets] {
+            count.store(0, Ordering::Relaxed);
+        }
+        header[TAG].store(lap << 1, Ordering::Release);
     }
 
     /// Moves `first_seen` back to a request ending at `micros`, if that is within the retained
@@ -730,5 +768,19 @@ mod tests {
         assert_eq!(w.dropped(), 0);
         let q = s.quantiles.unwrap();
         assert!((q[0] - 0.001).abs() <= 1e-5 && (q[1] - 0.004).abs() <= 4e-5);
+    }
+
+    #[test]
+    fn a_slot_left_half_cleared_by_a_dead_recorder_is_finished_not_waited_on() {
+        let w = RouteWindow::new(DAY).unwrap();
+        let at = T0 + 30.0;
+        let (slot, lap) = w.tiers[0].locate((at * w.tiers[0].per_second) as u64);
+        // What a recorder killed mid-clear leaves: the slot claimed by its pid, half zeroed.
+        let dead = u64::from(i32::MAX as u32);
+        w.headers[slot * HEADER_WORDS + TAG].store(clearing(dead, lap), Ordering::Release);
+        w.headers[slot * HEADER_WORDS + REQUESTS].store(999, Ordering::Relaxed);
+        w.record(Some(at), 0.1, false, 0).unwrap();
+        let s = w.summary(Some(at + 1.0), 60.0, 0.0, &[0.5]).unwrap();
+        assert_eq!((s.requests, w.dropped()), (1, 0), "cleared, then counted");
     }
 }

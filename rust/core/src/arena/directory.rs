@@ -17,7 +17,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{file::alive, Arena, ArenaError, HEADER_BYTES};
+use super::{Arena, ArenaError, HEADER_BYTES};
+use crate::process::alive;
 use crate::Error;
 
 /// Bytes per directory entry.
@@ -135,7 +136,7 @@ pub(super) fn find_or_place(
                 entry
                     .state
                     .compare_exchange(0, CLAIMED | me, Ordering::Acquire, Ordering::Relaxed)
-            } else if !alive((state & PID) as u32) {
+            } else if !alive(state & PID) {
                 // Its claimer died before publishing: the entry is ours to fill.
                 entry.state.compare_exchange(
                     state,

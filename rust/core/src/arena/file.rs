@@ -52,16 +52,6 @@ pub fn check_name(name: &str) -> Result<(), ArenaError> {
     }
 }
 
-/// Whether a process `pid` exists (a process of another user counts).
-pub(super) fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    let sent = unsafe { libc::kill(pid, 0) };
-    sent == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 fn io_error(path: &Path, doing: &str, source: io::Error) -> ArenaError {
     ArenaError::Io {
         path: path.to_path_buf(),
@@ -208,7 +198,10 @@ fn remove_abandoned(directory: &Path, name: &str) {
         else {
             continue;
         };
-        if rest.parse::<u32>().is_ok_and(|pid| !alive(pid)) {
+        if rest
+            .parse::<u64>()
+            .is_ok_and(|pid| !crate::process::alive(pid))
+        {
             let _ = fs::remove_file(entry.path());
         }
     }
