@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -105,3 +107,18 @@ def test_a_guard_exports_its_own_slos_breakers_and_budgets() -> None:
     assert 'slo_target{slo="checkout"} 0.99' in body
     assert 'burnguard_circuitbreaker_state{name="payments",state="CLOSED"} 1.0' in body
     assert 'scope="tenant:acme"' in body
+
+
+def test_slo_event_counters_are_monotonic_totals_by_outcome() -> None:
+    registry = SLORegistry()
+    tracker = registry.define(
+        SLODefinition(name="api", target=0.99, window_seconds=3600, burn_rate_windows=(300,))
+    )
+    now = time.time()
+    for i in range(10):
+        tracker.record(i != 0, at=now)
+    tracker.record(True, at=now - 10 * 86_400)  # older than the SLO window: counted all the same
+    assert tracker.events_total == (10, 1) and tracker.snapshot(at=now).total == 10
+    body = PrometheusExporter(registry).render()[0].decode()
+    assert 'burnguard_slo_events_total{outcome="good",slo="api"} 10.0' in body
+    assert 'burnguard_slo_events_total{outcome="bad",slo="api"} 1.0' in body

@@ -73,8 +73,9 @@ def _record(start: Any, n: int, seed: int) -> None:
 
 
 def _read(queue: Any) -> None:
-    snapshot = SLOTracker(DEFINITION, shared="svc").snapshot(at=NOW)
-    queue.put((snapshot.total, snapshot.failures))
+    tracker = SLOTracker(DEFINITION, shared="svc")
+    snapshot = tracker.snapshot(at=NOW)
+    queue.put((snapshot.total, snapshot.failures, tracker.events_total))
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -90,7 +91,8 @@ def test_four_processes_record_exact_totals_read_from_a_fifth(method: str) -> No
     queue = context.Queue()
     reader = context.Process(target=_read, args=(queue,))
     reader.start()
-    assert queue.get(timeout=120) == (4 * EVENTS, 4 * EVENTS // 10)
+    good, bad = 4 * EVENTS - 4 * EVENTS // 10, 4 * EVENTS // 10
+    assert queue.get(timeout=120) == (4 * EVENTS, bad, (good, bad))
     reader.join(timeout=60)
 
 

@@ -4,8 +4,10 @@ Per SLO (label ``slo``): ``slo_target``, ``slo_window_seconds``, ``slo_success_r
 ``slo_failures_total``, ``slo_total``, ``slo_error_budget_remaining``, ``slo_breached`` and
 ``slo_burn_rate{window_seconds=...}``, as the peer; burnguard adds
 ``slo_error_budget_consumed``, ``slo_time_to_exhaustion_seconds`` (+Inf while nothing burns),
-``slo_alert_firing{severity, long_window_seconds, short_window_seconds}`` and the counter
-``slo_dropped_events_total``.
+``slo_alert_firing{severity, long_window_seconds, short_window_seconds}`` and the counters
+``slo_dropped_events_total`` and ``burnguard_slo_events_total{slo, outcome="good|bad"}``
+(every event since the SLO was made: monotonic, through worker recycling when shared, so
+``rate()`` and ``sum()`` across hosts work).
 
 Per circuit breaker (label ``name``), when breakers are given: ``burnguard_circuitbreaker_state``
 (``{state}``, 1 for the current state, 0 for the others), ``…_failure_rate`` and
@@ -216,7 +218,16 @@ class PrometheusExporter:
             "Events that arrived older than the retained history and were not recorded.",
             labels=("slo",),
         )
+        events = CounterMetricFamily(
+            "burnguard_slo_events",
+            "Events recorded since the SLO was made, by outcome (monotonic).",
+            labels=("slo", "outcome"),
+        )
         for tracker, snap in slos:
+            totals = tracker.events_total
+            if totals is not None:
+                events.add_metric((snap.name, "good"), float(totals[0]))
+                events.add_metric((snap.name, "bad"), float(totals[1]))
             for sample in snap.burn_rate_samples:
                 burn.add_metric((snap.name, str(sample.window_seconds)), sample.burn_rate)
             breached.add_metric((snap.name,), 1.0 if snap.is_breached else 0.0)
@@ -233,7 +244,7 @@ class PrometheusExporter:
                 )
                 firing.add_metric(labels, 1.0 if key in active else 0.0)
             dropped.add_metric((snap.name,), float(snap.dropped))
-        yield from (burn, breached, exhaustion, firing, dropped)
+        yield from (burn, breached, exhaustion, firing, dropped, events)
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)``, ready for a ``/metrics`` response."""

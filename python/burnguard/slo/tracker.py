@@ -117,6 +117,16 @@ class SLOTracker:
         return self._definition.name
 
     @property
+    def events_total(self) -> tuple[int, int] | None:
+        """``(good, bad)``: every event recorded since the SLO was made (in every process, when
+        shared), whether or not it is still held: monotonic, for Prometheus counters. None for
+        a tracker backed by a store, which keeps its own events."""
+        if self._store is not None:
+            return None
+        totals: tuple[int, int] = self._core.totals
+        return totals
+
+    @property
     def dropped(self) -> int:
         """Events that arrived older than the retained history and were not recorded."""
         return self._core.dropped

@@ -414,6 +414,12 @@ impl SloCore {
         self.slo.dropped()
     }
 
+    /// `(good, bad)`: every event recorded since the SLO was made, held or not (monotonic).
+    #[getter]
+    fn totals(&self) -> (u64, u64) {
+        self.slo.totals()
+    }
+
     #[getter]
     fn memory_bytes(&self) -> usize {
         self.slo.memory_bytes()

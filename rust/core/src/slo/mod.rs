@@ -625,6 +625,12 @@ impl Slo {
         }
     }
 
+    /// Good and bad events recorded since the SLO was made (in every process sharing it):
+    /// monotonic.
+    pub fn totals(&self) -> (u64, u64) {
+        self.window.totals()
+    }
+
     /// Events that arrived too old to be held.
     pub fn dropped(&self) -> u64 {
         self.window.dropped()

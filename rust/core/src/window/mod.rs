@@ -66,7 +66,10 @@ pub const MAX_TIERS: usize = 24;
 const TIER_SHIFT: u32 = TIER_RATIO.trailing_zeros();
 const DROPPED: usize = 0;
 const EXPIRED: usize = 1;
-const HEADER_WORDS: usize = 2;
+/// Every event recorded, good and bad, since the window was made: monotonic.
+const TOTAL_GOOD: usize = 2;
+const TOTAL_BAD: usize = 3;
+const HEADER_WORDS: usize = 4;
 const MIN_COUNT_BITS: u32 = 20;
 
 /// Good and bad event counts over some span of time.
@@ -232,7 +235,7 @@ impl BucketWindow {
     /// Identifies the layout of the window's words: windows built with the same resolution,
     /// ring size and span have the same, and only they may share words.
     pub fn geometry(&self) -> u64 {
-        const LAYOUT: u64 = 1; // bump when the meaning of the words changes
+        const LAYOUT: u64 = 2; // bump when the meaning of the words changes
         crate::words::geometry_of(&[
             LAYOUT,
             self.base_width.to_bits(),
@@ -437,8 +440,18 @@ impl BucketWindow {
     /// counted.
     fn record_index(&self, index0: u64, good: bool, n: u64) {
         if n > 0 {
+            self.words[TOTAL_GOOD + usize::from(!good)].fetch_add(n, Ordering::Relaxed);
             self.add(0, index0, usize::from(!good), n, Overflow::Dropped);
         }
+    }
+
+    /// Good and bad events recorded since the window was made, held or not: monotonic, for
+    /// counters a scraper takes rates of.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.words[TOTAL_GOOD].load(Ordering::Relaxed),
+            self.words[TOTAL_BAD].load(Ordering::Relaxed),
+        )
     }
 
     /// Adds `n` to the bucket holding tier-0 index `index0` in tier `from` or, if that bucket has
