@@ -501,7 +501,7 @@ impl Slo {
         let region = arena.region(crate::arena::Kind::Slo, name, geometry, words + 2)?;
         let (window, alerts) = region.split_at(words);
         self.window.share(window);
-        self.alerts = Words::Shared(alerts);
+        self.alerts = Words::shared(alerts);
         Ok(())
     }
 

@@ -265,7 +265,7 @@ impl BucketWindow {
             self.words.len(),
             "a region of another size"
         );
-        self.words = Words::Shared(region);
+        self.words = Words::shared(region);
     }
 
     /// Width and guaranteed span of each tier, finest first.
