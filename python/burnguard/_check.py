@@ -5,8 +5,10 @@ value, raised before anything is built, instead of whatever the first use of the
 raise (PyO3's ``must be real number, not str``, an ``AttributeError`` deep inside). The rule:
 
 * ``float``: any real number (``int``, ``float``, numpy scalars), not ``bool``;
-* ``int``: any integer (``int``, numpy integers), not ``bool``, and within 64 bits (else an
-  ``InvalidArgumentError``, a ``ValueError``, naming the parameter);
+* ``int``: any integer (``int``, numpy integers), not ``bool`` and not a ``float`` (a
+  fractional, NaN or infinite one is a ``ValueError``: not a whole number), and within 64 bits
+  (else an ``InvalidArgumentError``, a ``ValueError``, naming the parameter);
+* numpy's ``ArrayLike``: anything ``numpy.asarray(value, float)`` takes, except None;
 * ``bool``: ``bool`` or numpy's; ``str``: ``str``; a class: an instance of it;
 * ``Callable``: anything callable; ``Iterable`` and ``Mapping``: an iterable (not one ``str``)
   or a mapping; ``Literal``: one of its values (else a ``ValueError``);
@@ -57,7 +59,11 @@ def checked(fn: _F) -> _F:
 
 def _negative_for_unsigned(fn: Any, args: Any, kwargs: Any, err: OverflowError) -> None:
     """An integer that fits in 64 bits overflows only an unsigned option: the negative one."""
-    for name, value in _plan(fn)[0].bind(*args, **kwargs).arguments.items():
+    try:
+        arguments = _plan(fn)[0].bind(*args, **kwargs).arguments
+    except TypeError:
+        return
+    for name, value in arguments.items():
         if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value < 0:
             raise invalid(name, "must be >= 0", repr(value)) from err
 
