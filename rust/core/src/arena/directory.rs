@@ -9,12 +9,13 @@
 //! * `CLAIMED | pid`: being filled. Others wait while `pid` lives; if it died (SIGKILL between
 //!   the claim and the publish), the first to notice takes the claim over with a
 //!   compare-and-swap to its own pid and fills the entry itself, with fresh space (the dead
-//!   claimer's, if it took any, is leaked: at most one region per death).
+//!   claimer's, if it took any, is leaked: at most one region per death). A claim naming this
+//!   very process while it places nothing was left by a dead process with the same pid.
 //! * `READY`: published, never changed again.
 //!
 //! A key is compared by kind, length, 64-bit hash and its first 80 bytes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{Arena, ArenaError, HEADER_BYTES};
@@ -27,6 +28,10 @@ const KEY_WORDS: usize = 10;
 const CLAIMED: u64 = 1 << 62;
 const READY: u64 = 1 << 63;
 const PID: u64 = (1 << 32) - 1;
+
+/// Placements this process is making now. A claim that names this process while it makes
+/// none was left by an earlier process that had the same pid (pids are reused): it is stale.
+static PLACING: AtomicUsize = AtomicUsize::new(0);
 
 /// What a region holds; part of its identity, so an SLO and a breaker may share a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,24 +137,31 @@ pub(super) fn find_or_place(
                 }
                 return check_geometry(arena, entry, kind, key, geometry, words);
             }
-            let claim = if state == 0 {
-                entry
-                    .state
-                    .compare_exchange(0, CLAIMED | me, Ordering::Acquire, Ordering::Relaxed)
-            } else if !alive(state & PID) {
-                // Its claimer died before publishing: the entry is ours to fill.
-                entry.state.compare_exchange(
-                    state,
-                    CLAIMED | me,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                )
-            } else {
+            let claimer = state & PID;
+            let stale = state != 0
+                && if claimer == me {
+                    PLACING.load(Ordering::Acquire) == 0
+                } else {
+                    !alive(claimer)
+                };
+            if state != 0 && !stale {
                 wait(&mut waited);
                 continue;
-            };
-            if claim.is_ok() {
-                return fill(arena, entry, &id, geometry, words, key);
+            }
+            // Empty, or claimed by a process that died before publishing: ours to fill.
+            PLACING.fetch_add(1, Ordering::AcqRel);
+            let claim = entry.state.compare_exchange(
+                state,
+                CLAIMED | me,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            );
+            let placed = claim
+                .is_ok()
+                .then(|| fill(arena, entry, &id, geometry, words, key));
+            PLACING.fetch_sub(1, Ordering::AcqRel);
+            if let Some(placed) = placed {
+                return placed;
             }
         }
     }

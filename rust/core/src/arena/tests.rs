@@ -163,45 +163,82 @@ fn threads_racing_to_place_a_region_all_get_the_same_one() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Forks `n` children that each run `child` and exit 0 (1 if it panicked); waits for them.
-fn fork_children(n: usize, child: impl Fn(usize)) -> Vec<i32> {
-    let pids: Vec<libc::pid_t> = (0..n)
-        .map(|i| {
-            // SAFETY: the child only runs `child` and exits without unwinding into the harness.
-            let pid = unsafe { libc::fork() };
-            assert!(pid >= 0, "fork failed");
-            if pid == 0 {
-                let ok =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child(i))).is_ok();
-                // SAFETY: ends the child at once, as a forked child of a threaded process must.
-                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+/// Starts this test binary again as a child process playing `role` on the arena in `dir`
+/// (see `child_role`): a fresh process, where a fork of the multi-threaded harness could
+/// deadlock on a lock another test thread held.
+fn spawn(role: &str, dir: &Path, arg: u64) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "arena::tests::child_role",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("BURNGUARD_ARENA_ROLE", role)
+        .env("BURNGUARD_ARENA_DIR", dir)
+        .env("BURNGUARD_ARENA_ARG", arg.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+const PER_ROUND: u64 = 50;
+const KEYS: u64 = 60 * PER_ROUND;
+
+fn chaos_options(dir: &Path) -> Options {
+    Options {
+        entries: 4096,
+        size: 8 << 20,
+        ..options(dir)
+    }
+}
+
+/// The child side of the process tests; does nothing when run as a test of its own.
+#[test]
+fn child_role() {
+    let Ok(role) = std::env::var("BURNGUARD_ARENA_ROLE") else {
+        return;
+    };
+    let dir = PathBuf::from(std::env::var("BURNGUARD_ARENA_DIR").unwrap());
+    let arg: u64 = std::env::var("BURNGUARD_ARENA_ARG")
+        .unwrap()
+        .parse()
+        .unwrap();
+    match role.as_str() {
+        "count" => {
+            let arena = Arena::open("svc", &options(&dir)).unwrap();
+            let r = arena.region(Kind::Test, "hits", 1, 8).unwrap();
+            for _ in 0..50_000 {
+                r.words()[0].fetch_add(1, Ordering::Relaxed);
             }
-            pid
-        })
-        .collect();
-    pids.into_iter()
-        .map(|pid| {
-            let mut status = 0;
-            // SAFETY: waits for our own child.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            status
-        })
-        .collect()
+        }
+        "claim-and-die" => {
+            let arena = Arena::open("svc", &options(&dir)).unwrap();
+            directory::claim_only(&arena, Kind::Test, "orphan");
+            // SAFETY: kills this process, as SIGKILL would at any instruction.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+        "place-forever" => {
+            let arena = Arena::open("svc", &chaos_options(&dir)).unwrap();
+            // Keys of its own first, so kills land in placements (between claim and publish).
+            for i in 0u64.. {
+                let key = format!("k{}", (arg * PER_ROUND + i) % KEYS);
+                let r = arena.region(Kind::Test, &key, 1, 4).unwrap();
+                r.words()[0].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        other => panic!("no role {other}"),
+    }
 }
 
 #[test]
 fn processes_racing_to_create_and_place_share_one_file_and_region() {
     let dir = directory("processes");
-    let opts = options(&dir);
-    let statuses = fork_children(6, |_| {
-        let arena = Arena::open("svc", &opts).unwrap();
-        let r = arena.region(Kind::Test, "hits", 1, 8).unwrap();
-        for _ in 0..50_000 {
-            r.words()[0].fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    assert!(statuses.iter().all(|&s| s == 0), "{statuses:?}");
-    let arena = Arena::open("svc", &opts).unwrap();
+    let children: Vec<_> = (0..6).map(|_| spawn("count", &dir, 0)).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let arena = Arena::open("svc", &options(&dir)).unwrap();
     let r = arena.region(Kind::Test, "hits", 1, 8).unwrap();
     assert_eq!(r.words()[0].load(Ordering::Relaxed), 300_000);
     let files: Vec<_> = fs::read_dir(&dir)
@@ -215,17 +252,13 @@ fn processes_racing_to_create_and_place_share_one_file_and_region() {
 
 #[test]
 fn a_claim_whose_process_was_killed_is_taken_over() {
+    use std::os::unix::process::ExitStatusExt;
     let dir = directory("killed");
     let opts = options(&dir);
     Arena::open("svc", &opts).unwrap();
     // The child claims the entry and is SIGKILLed before it publishes.
-    let statuses = fork_children(1, |_| {
-        let arena = Arena::open("svc", &opts).unwrap();
-        directory::claim_only(&arena, Kind::Test, "orphan");
-        // SAFETY: kills this child, as SIGKILL would at any instruction.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    });
-    assert!(libc::WIFSIGNALED(statuses[0]) && libc::WTERMSIG(statuses[0]) == libc::SIGKILL);
+    let status = spawn("claim-and-die", &dir, 0).wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
     let arena = Arena::open("svc", &opts).unwrap();
     let r = arena.region(Kind::Test, "orphan", 5, 4).unwrap();
     r.words()[0].store(9, Ordering::Relaxed);
@@ -236,6 +269,50 @@ fn a_claim_whose_process_was_killed_is_taken_over() {
     assert_eq!(
         (again.offset(), again.words()[0].load(Ordering::Relaxed)),
         (r.offset(), 9)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn processes_killed_at_random_moments_while_placing_regions_wedge_nothing() {
+    let dir = directory("chaos");
+    let opts = chaos_options(&dir);
+    Arena::open("svc", &opts).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..60u64 {
+        let mut child = spawn("place-forever", &dir, round);
+        // A child starts in a few milliseconds; kill it at a random moment of its placements.
+        std::thread::sleep(std::time::Duration::from_micros(2_000 + random() % 8_000));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Every key still resolves (claims of killed children are taken over), to one region each.
+    let arena = Arena::open("svc", &opts).unwrap();
+    let ready = directory::published(&arena);
+    assert!(
+        ready > 100,
+        "the children placed regions before they were killed ({ready})"
+    );
+    let place = |i: u64| {
+        arena
+            .region(Kind::Test, &format!("k{i}"), 1, 4)
+            .unwrap()
+            .offset()
+    };
+    let mut offsets: Vec<u64> = (0..KEYS).map(place).collect();
+    assert_eq!(offsets, (0..KEYS).map(place).collect::<Vec<_>>());
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        offsets.len(),
+        KEYS as usize,
+        "distinct keys, distinct regions"
     );
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -260,67 +337,15 @@ fn a_creator_killed_before_publishing_leaves_nothing_in_the_way() {
 }
 
 #[test]
-fn processes_killed_at_random_moments_while_placing_regions_wedge_nothing() {
-    const PER_ROUND: u64 = 50;
-    const KEYS: u64 = 60 * PER_ROUND;
-    let dir = directory("chaos");
-    let opts = Options {
-        entries: 4096,
-        size: 8 << 20,
-        ..options(&dir)
-    };
-    Arena::open("svc", &opts).unwrap();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for round in 0..60u64 {
-        // SAFETY: the child places regions until it is killed; it never returns to the harness.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            let arena = Arena::open("svc", &opts).unwrap();
-            // Keys of its own first, so kills land in placements (between claim and publish).
-            for i in 0u64.. {
-                let key = format!("k{}", (round * PER_ROUND + i) % KEYS);
-                let r = arena.region(Kind::Test, &key, 1, 4).unwrap();
-                r.words()[0].fetch_add(1, Ordering::Relaxed);
-            }
-            unreachable!();
-        }
-        std::thread::sleep(std::time::Duration::from_micros(
-            random() % 3000 + 10 * round,
-        ));
-        // SAFETY: kills our own child.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-    }
-    // Every key still resolves (claims of killed children are taken over), to one region each.
-    let arena = Arena::open("svc", &opts).unwrap();
-    let ready = directory::published(&arena);
-    assert!(
-        ready > 100,
-        "the children placed regions before they were killed ({ready})"
-    );
-    let place = |i: u64| {
-        arena
-            .region(Kind::Test, &format!("k{i}"), 1, 4)
-            .unwrap()
-            .offset()
-    };
-    let mut offsets: Vec<u64> = (0..KEYS).map(place).collect();
-    assert_eq!(offsets, (0..KEYS).map(place).collect::<Vec<_>>());
-    offsets.sort_unstable();
-    offsets.dedup();
+fn a_claim_left_by_a_dead_process_with_our_pid_is_taken_over() {
+    let dir = directory("reused-pid");
+    let arena = Arena::open("svc", &options(&dir)).unwrap();
+    // As a process that had this pid would have left it, killed before publishing.
+    directory::claim_only(&arena, Kind::Test, "mine");
+    let r = arena.region(Kind::Test, "mine", 2, 4).unwrap();
     assert_eq!(
-        offsets.len(),
-        KEYS as usize,
-        "distinct keys, distinct regions"
+        arena.region(Kind::Test, "mine", 2, 4).unwrap().offset(),
+        r.offset()
     );
     fs::remove_dir_all(&dir).unwrap();
 }
