@@ -174,6 +174,11 @@ def test_arena_options_are_checked_before_any_file_is_made(arena_directory: Path
         Arena("svc", size=10)
     with pytest.raises(ValueError, match=r"^entries must be in \[1, "):
         Arena("svc", entries=0)
+    with pytest.raises(ValueError, match=r"^entries must be >= 0; got -1"):
+        Arena("svc", entries=-1)
+    for bad in (float("nan"), float("inf"), 2.5):
+        with pytest.raises(ValueError, match=r"^size must be a whole number"):
+            Arena("svc", size=bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^size must be an integer; got str"):
         Arena("svc", size="big")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^name must be a str; got int"):

@@ -5,7 +5,6 @@ Whichever worker answers, the shared SLO's figures are the host's: exactly the r
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-pytestmark = pytest.mark.skipif(shutil.which("gunicorn") is None, reason="needs gunicorn")
 
 GOOD, BAD = 200, 20
 
@@ -41,9 +38,20 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
 
 
 COMMANDS = {
-    "gunicorn": ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "4"],
-    "gunicorn --preload": ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "4", "--preload"],
+    "gunicorn": [sys.executable, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "4"],
+    "gunicorn --preload": [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        "4",
+        "--preload",
+    ],
     "gunicorn --max-requests 25": [
+        sys.executable,
+        "-m",
         "gunicorn",
         "-k",
         "uvicorn_worker.UvicornWorker",
@@ -60,9 +68,8 @@ COMMANDS = {
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     command = [*COMMANDS[request.param]]
-    if command[0] == "gunicorn":
-        command = [shutil.which("gunicorn") or "gunicorn", *command[1:], "-b", f"127.0.0.1:{port}"]
-        command.append("tests.apps.shared_slo:app")
+    if "gunicorn" in command:
+        command += ["-b", f"127.0.0.1:{port}", "tests.apps.shared_slo:app"]
     else:
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         command.append("tests.apps.shared_slo:app")

@@ -158,8 +158,8 @@ class RouteTable:
     ) -> None:
         if max_routes < 1:  # its type is checked (numpy integers are ints)
             raise invalid("max_routes", "must be an int >= 1", repr(max_routes))
-        self._core = _native.RouteTableCore(int(max_routes), retain_seconds, overflow_label, clock=clock)
         self.max_routes = int(max_routes)
+        self._core = _native.RouteTableCore(self.max_routes, retain_seconds, overflow_label, clock=clock)
         self.retain_seconds = retain_seconds
         self.overflow_label = overflow_label
         self._routes: dict[str, RouteStats] = {}
