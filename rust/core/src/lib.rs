@@ -27,6 +27,7 @@ pub mod clock;
 pub mod cost;
 pub mod counter;
 pub mod error;
+mod fnv;
 pub mod ledger;
 mod names;
 mod network;

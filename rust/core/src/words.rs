@@ -73,9 +73,9 @@ impl Deref for Words {
 /// A 64-bit identity for a layout described by `parts` (FNV-1a over their bytes): processes
 /// that share words compare it before they read them.
 pub fn geometry_of(parts: &[u64]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.iter().flat_map(|p| p.to_le_bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    let mut hash = crate::fnv::Fnv::new();
+    for part in parts {
+        hash.write(&part.to_le_bytes());
     }
-    hash
+    hash.finish()
 }

@@ -73,10 +73,10 @@ struct Identity {
 
 impl Identity {
     fn of(kind: Kind, key: &str) -> Identity {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a over the kind and the key
-        for byte in (kind as u32).to_le_bytes().iter().chain(key.as_bytes()) {
-            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
+        let mut hash = crate::fnv::Fnv::new(); // over the kind and the key
+        hash.write(&(kind as u32).to_le_bytes());
+        hash.write(key.as_bytes());
+        let hash = hash.finish();
         let mut words = [0u64; KEY_WORDS];
         for (i, chunk) in key.as_bytes().chunks(8).take(KEY_WORDS).enumerate() {
             let mut bytes = [0u8; 8];

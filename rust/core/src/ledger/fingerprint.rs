@@ -19,28 +19,22 @@
 
 use super::{Action, Overage, ReserveRequest, Subject, Unit};
 
-/// 64-bit FNV-1a of `bytes` (the checksum of saved files).
-pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
-    f.bytes(bytes);
-    f.finish()
-}
+pub(super) use crate::fnv::fnv1a;
+use crate::fnv::Fnv;
 
 /// 64-bit FNV-1a over the canonical form of the values written to it.
-pub(super) struct Fingerprint(u64);
+pub(super) struct Fingerprint(Fnv);
 
 impl Fingerprint {
     /// A fingerprint of operation `op`'s request.
     pub(super) fn of(op: &str) -> Self {
-        let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
+        let mut f = Fingerprint(Fnv::new());
         f.str(op);
         f
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        self.0.write(bytes);
     }
 
     /// Writes an integer.
@@ -128,7 +122,7 @@ impl Fingerprint {
 
     /// The hash.
     pub(super) fn finish(&self) -> u64 {
-        self.0
+        self.0.finish()
     }
 }
 
@@ -139,7 +133,7 @@ mod tests {
     #[test]
     fn fnv1a_of_the_canonical_bytes() {
         // FNV-1a 64 of the empty string is the offset basis; of "a", the published value.
-        let mut f = Fingerprint(0xcbf2_9ce4_8422_2325);
+        let mut f = Fingerprint(Fnv::new());
         assert_eq!(f.finish(), 0xcbf2_9ce4_8422_2325);
         f.bytes(b"a");
         assert_eq!(f.finish(), 0xaf63_dc4c_8601_ec8c);
