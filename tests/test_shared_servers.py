@@ -1,6 +1,7 @@
 """Real servers on loopback: a FastAPI app under gunicorn with 4 Uvicorn workers (plain,
 ``--preload``, and recycling workers with ``--max-requests``) and under ``uvicorn --workers 4``.
-Whichever worker answers, the shared SLO's figures are the host's: exactly the requests sent."""
+Whichever worker answers, the shared SLO's figures are the host's: exactly the requests sent;
+and a shared breaker that opens after 5 failures lets exactly 5 calls reach the downstream."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ COMMANDS = {
 
 
 @pytest.fixture(params=list(COMMANDS))
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     command = [*COMMANDS[request.param]]
     if "gunicorn" in command:
@@ -73,13 +74,19 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         command.append("tests.apps.shared_slo:app")
-    env = {**os.environ, "BURNGUARD_SHARED_DIR": str(tmp_path / "arenas"), "BURNGUARD_TEST_ARENA": "web"}
+    calls = tmp_path / "downstream-calls"
+    env = {
+        **os.environ,
+        "BURNGUARD_SHARED_DIR": str(tmp_path / "arenas"),
+        "BURNGUARD_TEST_ARENA": "web",
+        "BURNGUARD_TEST_CALLS": str(calls),
+    }
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url + "/ok", server)
-        yield url
+        yield url, calls
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -89,19 +96,28 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             server.wait()
 
 
-def test_every_worker_reports_the_hosts_figures(server: str) -> None:
+def test_every_worker_reports_the_hosts_figures(server: tuple[str, Path]) -> None:
+    url, _ = server
     # The readiness probes and this first read: the figures start from here.
-    warmup = httpx.get(server + "/slo", timeout=10).json()["total"] + 1
+    warmup = httpx.get(url + "/slo", timeout=10).json()["total"] + 1
     # One connection a request: workers recycled by --max-requests close theirs.
     for _ in range(GOOD):
-        assert httpx.get(server + "/ok", timeout=10).status_code == 200
+        assert httpx.get(url + "/ok", timeout=10).status_code == 200
     for _ in range(BAD):
-        assert httpx.get(server + "/fail", timeout=10).status_code == 503
+        assert httpx.get(url + "/fail", timeout=10).status_code == 503
     pids = set()
     for scrape in range(12):
         # A new connection each time, so the scrapes spread over the workers.
-        figures = httpx.get(server + "/slo", timeout=10).json()
+        figures = httpx.get(url + "/slo", timeout=10).json()
         pids.add(figures["pid"])
         # Each scrape is itself recorded once it has answered: the next one sees it.
         assert (figures["total"], figures["failures"]) == (warmup + GOOD + BAD + scrape, BAD)
     assert len(pids) >= 2, "the scrapes should have reached several workers"
+
+
+def test_a_shared_breaker_lets_five_calls_reach_a_dead_downstream_not_twenty(server: tuple[str, Path]) -> None:
+    url, calls = server
+    statuses = [httpx.get(url + "/downstream", timeout=10).status_code for _ in range(20)]
+    assert statuses == [502] * 5 + [503] * 15
+    callers = calls.read_text().split()
+    assert len(callers) == 5, callers

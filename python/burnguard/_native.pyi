@@ -321,7 +321,10 @@ class BreakerCore:
         fallback: Callable[..., Any] | None,
         clock: Callable[[], float] | None,
         seed: int,
+        shared: ArenaCore | None = None,
     ) -> _B: ...
+    @property
+    def shared(self) -> bool: ...
     @property
     def name(self) -> str: ...
     @property

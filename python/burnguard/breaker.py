@@ -24,6 +24,7 @@ from burnguard._check import checked
 from burnguard._native import BreakerPermit
 from burnguard._results import Result
 from burnguard.errors import CircuitOpenError, InvalidTypeError, invalid
+from burnguard.shared import Arena, arena_of
 
 __all__ = [
     "BreakerPermit",
@@ -103,6 +104,15 @@ class CircuitBreaker(_native.BreakerCore):
     ``BaseException``s, such as cancellation, do not count). ``result_classifier(result)``
     true marks a returned value as a failure (an HTTP 503, say). ``clock`` (seconds) replaces
     the wall clock, for tests and simulations.
+
+    ``shared`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``; ``False`` for
+    none) keeps the state machine in a shared-memory arena under the breaker's name: every
+    worker process of the host that builds the breaker of that name sees one state, so it opens
+    for all of them at once. Every such process must configure it alike. A shared breaker
+    leases its HALF_OPEN probes: a probe not back after ``max_wait_duration_in_half_open_state``
+    (60 s when that is 0) reopens the breaker, so a worker killed while probing cannot hold it
+    HALF_OPEN. Listeners and fallbacks stay per process: a transition is reported in the
+    process that caused it.
     """
 
     _fallback: Callable[..., Any] | None
@@ -138,9 +148,11 @@ class CircuitBreaker(_native.BreakerCore):
         on_call_rejected: Iterable[Callable[[CallNotPermitted], object]] = (),
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
+        shared: str | Arena | bool | None = None,
     ) -> CircuitBreaker:
         if not isinstance(name, str) or not name:
             raise invalid("name", "must be a non-empty string", repr(name))
+        arena = arena_of(shared)
         self = super().__new__(
             cls,
             name,
@@ -165,6 +177,7 @@ class CircuitBreaker(_native.BreakerCore):
             fallback,
             clock,
             int.from_bytes(os.urandom(8), "little") if seed is None else seed,
+            None if arena is None else arena._core,
         )
         self._fallback = fallback
         self._transition_listeners = list(on_state_change)
@@ -175,6 +188,11 @@ class CircuitBreaker(_native.BreakerCore):
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name!r}, state={self.state})"
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether the state machine lives in a shared arena (``shared=``)."""
+        return self.shared
 
     # Guarding calls ---------------------------------------------------------------------------
 

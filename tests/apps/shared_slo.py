@@ -1,5 +1,7 @@
-"""A FastAPI app whose availability SLO lives in the arena named by ``BURNGUARD_TEST_ARENA``:
-served by several workers, every worker reports the host's figures at ``/slo``."""
+"""A FastAPI app whose availability SLO and downstream breaker live in the arena named by
+``BURNGUARD_TEST_ARENA``: served by several workers, every worker reports the host's figures
+at ``/slo``, and the breaker opens for all of them after 5 failures in a row. Each call that
+reaches the (dead) downstream appends a line to the file ``BURNGUARD_TEST_CALLS``."""
 
 from __future__ import annotations
 
@@ -7,11 +9,17 @@ import os
 
 from fastapi import FastAPI, HTTPException
 
-from burnguard import SLODefinition, SLORegistry
+from burnguard import CircuitBreaker, CircuitOpenError, SLODefinition, SLORegistry
 from burnguard.asgi import SLOMiddleware
 
 registry = SLORegistry(shared=os.environ["BURNGUARD_TEST_ARENA"])
 availability = registry.define(SLODefinition(name="availability", target=0.999))
+breaker = CircuitBreaker(
+    "downstream",
+    consecutive_failure_threshold=5,
+    wait_duration_in_open_state=600,
+    shared=os.environ["BURNGUARD_TEST_ARENA"],
+)
 
 app = FastAPI()
 app.add_middleware(SLOMiddleware, tracker=availability)
@@ -31,3 +39,20 @@ async def fail() -> str:
 async def slo() -> dict[str, int]:
     snapshot = availability.snapshot()
     return {"pid": os.getpid(), "total": snapshot.total, "failures": snapshot.failures}
+
+
+def dead_downstream() -> None:
+    with open(os.environ["BURNGUARD_TEST_CALLS"], "a") as calls:
+        calls.write(f"{os.getpid()}\n")
+    raise ConnectionError("the downstream is down")
+
+
+@app.get("/downstream")
+async def downstream() -> str:
+    try:
+        breaker.call(dead_downstream)
+    except ConnectionError:
+        raise HTTPException(status_code=502, detail="downstream failed") from None
+    except CircuitOpenError:
+        raise HTTPException(status_code=503, detail="breaker open") from None
+    return "ok"

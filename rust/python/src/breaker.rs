@@ -201,7 +201,7 @@ impl BreakerCore {
         max_wait_duration_in_open_state, jitter, permitted_number_of_calls_in_half_open_state,
         max_wait_duration_in_half_open_state, automatic_transition_from_open_to_half_open,
         record_exceptions, ignore_exceptions, exception_classifier, result_classifier, fallback,
-        clock, seed
+        clock, seed, shared = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -227,6 +227,7 @@ impl BreakerCore {
         fallback: Option<Py<PyAny>>,
         clock: Option<Py<PyAny>>,
         seed: u64,
+        shared: Option<Bound<'_, PyAny>>,
         py: Python<'_>,
     ) -> PyResult<Self> {
         let size = count("sliding_window_size", sliding_window_size)?;
@@ -274,7 +275,11 @@ impl BreakerCore {
                 }
             }
         }
-        let core = Breaker::with_clock(config, seed, clock_of(clock)?).map_err(py_err)?;
+        let mut core = Breaker::with_clock(config, seed, clock_of(clock)?).map_err(py_err)?;
+        if let Some(arena) = shared {
+            let key: String = name.bind(py).extract()?;
+            crate::shared::share_breaker(&mut core, &arena, &key)?;
+        }
         let active = py
             .import(intern!(py, "contextvars"))?
             .getattr(intern!(py, "ContextVar"))?
@@ -414,6 +419,12 @@ impl BreakerCore {
     }
 
     /// The breaker's name.
+    /// Whether the breaker's state lives in a shared arena.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.core.is_shared()
+    }
+
     #[getter]
     fn name(&self, py: Python<'_>) -> Py<PyAny> {
         self.name.clone_ref(py)

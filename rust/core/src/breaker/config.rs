@@ -107,6 +107,32 @@ pub(super) fn duration(param: &'static str, value: f64) -> Result<(), Error> {
 }
 
 impl Config {
+    /// Every field as a number, in a fixed order: breakers that share state compare a hash of
+    /// it, so two processes never run one state machine under different rules.
+    pub fn identity(&self) -> [u64; 15] {
+        let (kind, size) = match self.sliding_window {
+            SlidingWindow::Count(n) => (1, n),
+            SlidingWindow::Time(seconds) => (2, seconds),
+        };
+        [
+            self.failure_rate_threshold.to_bits(),
+            self.slow_call_rate_threshold.to_bits(),
+            self.slow_call_duration_threshold.to_bits(),
+            kind,
+            u64::from(size),
+            u64::from(self.minimum_number_of_calls),
+            u64::from(self.consecutive_failure_threshold),
+            self.wait_duration_in_open_state.to_bits(),
+            self.backoff_multiplier.to_bits(),
+            self.max_wait_duration_in_open_state.to_bits(),
+            self.jitter.to_bits(),
+            u64::from(self.permitted_number_of_calls_in_half_open_state),
+            self.max_wait_duration_in_half_open_state.to_bits(),
+            u64::from(self.automatic_transition_from_open_to_half_open),
+            1, // the layout of the breaker's words
+        ]
+    }
+
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), Error> {
         percentage("failure_rate_threshold", self.failure_rate_threshold)?;

@@ -17,7 +17,8 @@
 use crate::clock::{self, Clock, Start};
 use crate::error::Error;
 use crate::names::named_enum;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::Ordering;
+use crate::words::Words;
 
 mod config;
 #[cfg(all(test, not(loom)))]
@@ -171,17 +172,30 @@ pub struct Snapshot {
     pub transitions: u64,
 }
 
+/// The breaker's own words, in [`Breaker::cells`]: the state word, the deadline word, the run
+/// of consecutive failures, the rejected calls, the transitions, and the jitter draws.
+const WORD: usize = 0;
+const DEADLINE: usize = 1;
+const CONSECUTIVE: usize = 2;
+const NOT_PERMITTED: usize = 3;
+const TRANSITIONS: usize = 4;
+const JITTER_DRAWS: usize = 5;
+const CELLS: usize = 6;
+
+/// How long a shared breaker's HALF_OPEN probes are leased when
+/// `max_wait_duration_in_half_open_state` is 0 (wait forever): a process killed while holding
+/// a probe cannot keep the breaker HALF_OPEN longer than this.
+pub const SHARED_PROBE_LEASE: f64 = 60.0;
+
 /// The circuit breaker. See the module docs.
 pub struct Breaker {
     config: Config,
     clock: Clock,
-    word: AtomicU64,
-    deadline: AtomicU64,
+    seed: u64,
+    /// Seconds HALF_OPEN waits for its probes before reopening (0: forever).
+    half_open_limit: f64,
+    cells: Words,
     window: Window,
-    consecutive: AtomicU64,
-    not_permitted: AtomicU64,
-    transitions: AtomicU64,
-    jitter_state: AtomicU64,
 }
 
 impl Breaker {
@@ -193,21 +207,48 @@ impl Breaker {
     /// As [`Breaker::new`], reading `clock` for the time.
     pub fn with_clock(config: Config, seed: u64, clock: Clock) -> Result<Self, Error> {
         config.validate()?;
-        let window = match config.sliding_window {
-            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
-            SlidingWindow::Time(seconds) => Window::Time(TimeWindow::new(seconds)),
-        };
+        // All-zero words are a fresh CLOSED breaker, as a new arena region is.
+        debug_assert_eq!(Word::new(State::Closed, 0, 0).0, 0);
         Ok(Breaker {
+            half_open_limit: config.max_wait_duration_in_half_open_state,
+            window: Window::new(config.sliding_window),
             config,
             clock,
-            word: AtomicU64::new(Word::new(State::Closed, 0, 0).0),
-            deadline: AtomicU64::new(0),
-            window,
-            consecutive: AtomicU64::new(0),
-            not_permitted: AtomicU64::new(0),
-            transitions: AtomicU64::new(0),
-            jitter_state: AtomicU64::new(seed),
+            seed,
+            cells: Words::zeroed(CELLS),
         })
+    }
+
+    /// Keeps the breaker's state and window in `arena`, under `name`: every process that
+    /// shares the breaker of that name there sees one state machine. Its configuration must be
+    /// the same in each, else this is an error. Call it before use. HALF_OPEN probes are then
+    /// leased: for `max_wait_duration_in_half_open_state`, or [`SHARED_PROBE_LEASE`] if that
+    /// is 0, after which the breaker reopens.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn share(
+        &mut self,
+        arena: &crate::arena::Arena,
+        name: &str,
+    ) -> Result<(), crate::arena::ArenaError> {
+        let geometry = crate::words::geometry_of(&self.config.identity());
+        let window = Window::words_for(self.config.sliding_window);
+        let region = arena.region(crate::arena::Kind::Breaker, name, geometry, CELLS + window)?;
+        let (cells, window) = region.split_at(CELLS);
+        self.cells = Words::shared(cells);
+        self.window.keep_in(Words::shared(window));
+        if self.half_open_limit == 0.0 {
+            self.half_open_limit = SHARED_PROBE_LEASE;
+        }
+        Ok(())
+    }
+
+    /// Whether the breaker's state lives in an arena.
+    pub fn is_shared(&self) -> bool {
+        self.cells.is_shared()
+    }
+
+    fn load(&self) -> Word {
+        Word(self.cells[WORD].load(Ordering::Acquire))
     }
 
     /// The configuration.
@@ -282,7 +323,7 @@ impl Breaker {
     ) -> (Result<Permit, Rejection>, Option<Transition>) {
         let mut caused = None;
         loop {
-            let w = Word(self.word.load(Ordering::Acquire));
+            let w = self.load();
             let permit = Permit {
                 epoch: w.epoch(),
                 state: w.state(),
@@ -294,18 +335,11 @@ impl Breaker {
                 State::ForcedOpen => return (Err(self.reject(w.state(), None)), caused),
                 State::Open => {
                     let t = now();
-                    match self.open_wait_left(w, t) {
-                        Some(left) if left > 0.0 => {
-                            return (Err(self.reject(State::Open, Some(left))), caused)
-                        }
-                        None => {
-                            let wait = self.config.wait_duration_in_open_state;
-                            return (Err(self.reject(State::Open, Some(wait))), caused);
-                        }
-                        Some(_) => {
-                            caused = self.transition(w, State::HalfOpen, w.level(), t).or(caused);
-                        }
+                    let left = self.deadline(w, t) - t;
+                    if left > 0.0 {
+                        return (Err(self.reject(State::Open, Some(left))), caused);
                     }
+                    caused = self.transition(w, State::HalfOpen, w.level(), t).or(caused);
                 }
                 State::HalfOpen => {
                     let issued = w.probes(ISSUED_SHIFT);
@@ -329,20 +363,51 @@ impl Breaker {
     }
 
     fn reject(&self, state: State, retry_after: Option<f64>) -> Rejection {
-        self.not_permitted.fetch_add(1, Ordering::Relaxed);
+        self.cells[NOT_PERMITTED].fetch_add(1, Ordering::Relaxed);
         Rejection { state, retry_after }
     }
 
-    /// Seconds left of the wait in OPEN word `w` at `now`, or None if its deadline is not yet
-    /// published (the transition is still being made).
-    fn open_wait_left(&self, w: Word, now: f64) -> Option<f64> {
-        let d = self.deadline.load(Ordering::Acquire);
-        ((d >> 48) as u16 == w.epoch()).then(|| (d & MS_MASK) as f64 / 1000.0 - now)
+    /// The deadline of OPEN or HALF_OPEN word `w`, in seconds: when probes may start, or when
+    /// HALF_OPEN gives up on its probes. A transition publishes its deadline just after its
+    /// compare-and-swap; if it is not there yet (its maker is between the two, or died there),
+    /// the first process to need it publishes one from `now`, so no death can leave a breaker
+    /// without a deadline. Only a word still current is given one.
+    fn deadline(&self, w: Word, now: f64) -> f64 {
+        let cell = &self.cells[DEADLINE];
+        let mut seen = cell.load(Ordering::Acquire);
+        let mut ours = None;
+        loop {
+            if (seen >> 48) as u16 == w.epoch() {
+                return (seen & MS_MASK) as f64 / 1000.0;
+            }
+            let at = *ours.get_or_insert_with(|| self.deadline_from(w, now));
+            if self.load().epoch() != w.epoch() {
+                // The breaker moved on: `w`'s deadline no longer matters to anyone.
+                return at;
+            }
+            match cell.compare_exchange(
+                seen,
+                deadline_word(w.epoch(), at),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => seen = deadline_word(w.epoch(), at),
+                Err(now_seen) => seen = now_seen,
+            }
+        }
+    }
+
+    /// The deadline a transition into `w`'s state at `now` sets.
+    fn deadline_from(&self, w: Word, now: f64) -> f64 {
+        match w.state() {
+            State::Open => now + self.open_wait(w.level()),
+            _ if self.half_open_limit > 0.0 => now + self.half_open_limit,
+            _ => f64::INFINITY,
+        }
     }
 
     fn half_open_expired(&self, w: Word, now: f64) -> bool {
-        self.config.max_wait_duration_in_half_open_state > 0.0
-            && self.open_wait_left(w, now).is_some_and(|left| left <= 0.0)
+        self.half_open_limit > 0.0 && self.deadline(w, now) <= now
     }
 
     /// Records the outcome of a permitted call at `now()` (read only when needed); `slow` if
@@ -355,7 +420,7 @@ impl Breaker {
         slow: bool,
         now: impl Fn() -> f64,
     ) -> Option<Transition> {
-        let w = Word(self.word.load(Ordering::Acquire));
+        let w = self.load();
         if w.epoch() != permit.epoch {
             return None;
         }
@@ -394,10 +459,11 @@ impl Breaker {
     /// Updates the run of consecutive failures; returns its length.
     fn count_streak(&self, failed: bool) -> u64 {
         if failed {
-            self.consecutive.fetch_add(1, Ordering::AcqRel) + 1
+            self.cells[CONSECUTIVE].fetch_add(1, Ordering::AcqRel) + 1
         } else {
-            if self.consecutive.load(Ordering::Relaxed) != 0 {
-                self.consecutive.store(0, Ordering::Release);
+            let consecutive = &self.cells[CONSECUTIVE];
+            if consecutive.load(Ordering::Relaxed) != 0 {
+                consecutive.store(0, Ordering::Release);
             }
             0
         }
@@ -438,7 +504,7 @@ impl Breaker {
                 w = next;
                 break;
             }
-            w = Word(self.word.load(Ordering::Acquire));
+            w = self.load();
             if w.state() != State::HalfOpen {
                 return None;
             }
@@ -469,14 +535,14 @@ impl Breaker {
     }
 
     fn cas(&self, from: Word, to: Word) -> bool {
-        self.word
+        self.cells[WORD]
             .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
     /// Moves from word `from` to `to` (at backoff `level`) if no one has moved it since.
     /// Entering CLOSED clears the window first; entering OPEN or HALF_OPEN publishes the
-    /// deadline after.
+    /// deadline after (see [`Breaker::deadline`] for a death in between).
     fn transition(&self, from: Word, to: State, level: u64, now: f64) -> Option<Transition> {
         if to == State::Closed {
             self.clear_counts();
@@ -485,24 +551,9 @@ impl Breaker {
         if !self.cas(from, next) {
             return None;
         }
-        self.transitions.fetch_add(1, Ordering::Relaxed);
-        match to {
-            State::Open => {
-                let at = now + self.open_wait(level);
-                self.deadline
-                    .store(deadline_word(next.epoch(), at), Ordering::Release);
-            }
-            State::HalfOpen => {
-                let limit = self.config.max_wait_duration_in_half_open_state;
-                let at = if limit > 0.0 {
-                    now + limit
-                } else {
-                    f64::INFINITY
-                };
-                self.deadline
-                    .store(deadline_word(next.epoch(), at), Ordering::Release);
-            }
-            _ => {}
+        self.cells[TRANSITIONS].fetch_add(1, Ordering::Relaxed);
+        if matches!(to, State::Open | State::HalfOpen) {
+            self.deadline(next, now);
         }
         Some(Transition {
             from: from.state(),
@@ -511,11 +562,8 @@ impl Breaker {
     }
 
     fn clear_counts(&self) {
-        match &self.window {
-            Window::Count(window) => window.clear(),
-            Window::Time(window) => window.clear(),
-        }
-        self.consecutive.store(0, Ordering::Release);
+        self.window.clear();
+        self.cells[CONSECUTIVE].store(0, Ordering::Release);
     }
 
     /// The wait in OPEN at backoff `level`: exponential, capped, with jitter.
@@ -526,10 +574,8 @@ impl Breaker {
         if c.jitter == 0.0 {
             return base;
         }
-        let u = splitmix64(
-            self.jitter_state
-                .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed),
-        );
+        let draw = self.cells[JITTER_DRAWS].fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let u = splitmix64(draw.wrapping_add(self.seed));
         let unit = (u >> 11) as f64 / (1u64 << 53) as f64;
         base * (1.0 + c.jitter * (2.0 * unit - 1.0))
     }
@@ -538,7 +584,7 @@ impl Breaker {
     /// close also resets the backoff). Returns the transition, or None if already in `to`.
     pub fn transition_to(&self, to: State, now: f64) -> Option<Transition> {
         loop {
-            let w = Word(self.word.load(Ordering::Acquire));
+            let w = self.load();
             if w.state() == to {
                 return None;
             }
@@ -554,38 +600,34 @@ impl Breaker {
     pub fn reset(&self, now: f64) -> Option<Transition> {
         let transition = self.transition_to(State::Closed, now);
         self.clear_counts();
-        self.not_permitted.store(0, Ordering::Release);
+        self.cells[NOT_PERMITTED].store(0, Ordering::Release);
         transition
     }
 
     /// The state at `now`, making the automatic OPEN to HALF_OPEN move if it is due and
     /// configured (reported as the second value).
     pub fn state(&self, now: f64) -> (State, Option<Transition>) {
-        let w = Word(self.word.load(Ordering::Acquire));
+        let w = self.load();
         if w.state() == State::Open
             && self.config.automatic_transition_from_open_to_half_open
-            && self.open_wait_left(w, now).is_some_and(|left| left <= 0.0)
+            && self.deadline(w, now) <= now
         {
             let caused = self.transition(w, State::HalfOpen, w.level(), now);
-            return (Word(self.word.load(Ordering::Acquire)).state(), caused);
+            return (self.load().state(), caused);
         }
         (w.state(), None)
     }
 
     /// Seconds until the breaker lets probes through, if it is OPEN (0 once the wait is over).
     pub fn open_wait_remaining(&self, now: f64) -> Option<f64> {
-        let w = Word(self.word.load(Ordering::Acquire));
-        (w.state() == State::Open).then(|| {
-            self.open_wait_left(w, now)
-                .unwrap_or(self.config.wait_duration_in_open_state)
-                .max(0.0)
-        })
+        let w = self.load();
+        (w.state() == State::Open).then(|| (self.deadline(w, now) - now).max(0.0))
     }
 
     /// The breaker at `now` (see [`Snapshot`]), after any automatic transition that is due.
     pub fn snapshot(&self, now: f64) -> (Snapshot, Option<Transition>) {
         let (_, caused) = self.state(now);
-        let w = Word(self.word.load(Ordering::Acquire));
+        let w = self.load();
         let state = w.state();
         let (counts, enough) = if state == State::HalfOpen {
             let c = Counts {
@@ -624,10 +666,10 @@ impl Breaker {
             failure_rate: rate(counts.failed),
             slow_call_rate: rate(counts.slow),
             counts,
-            not_permitted: self.not_permitted.load(Ordering::Relaxed),
-            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            not_permitted: self.cells[NOT_PERMITTED].load(Ordering::Relaxed),
+            consecutive_failures: self.cells[CONSECUTIVE].load(Ordering::Relaxed),
             retry_after,
-            transitions: self.transitions.load(Ordering::Relaxed),
+            transitions: self.cells[TRANSITIONS].load(Ordering::Relaxed),
         };
         (snapshot, caused)
     }

@@ -454,11 +454,7 @@ fn stress_counts_are_exact() {
     for t in threads {
         t.join().unwrap();
     }
-    let slots: Vec<u8> = window
-        .slots
-        .iter()
-        .map(|s| s.load(Ordering::Relaxed))
-        .collect();
+    let slots: Vec<u8> = (0..1000).map(|slot| window.slot(slot)).collect();
     let count = |bit: u8| slots.iter().filter(|&&s| s & bit != 0).count() as u64;
     assert_eq!(
         window.counts(),
@@ -479,4 +475,135 @@ fn stress_counts_are_exact() {
             slow: 0
         }
     );
+}
+
+/// A death between a transition's compare-and-swap and its deadline: the next caller
+/// publishes the deadline from its own time, so the breaker still probes after the wait.
+#[test]
+fn a_transition_whose_deadline_was_never_published_still_ends() {
+    let b = breaker(small());
+    b.cells[WORD].store(Word::new(State::Open, 0, 1).0, Ordering::Release);
+    let (rejected, caused) = b.try_acquire(|| 100.0);
+    assert_eq!(caused, None);
+    assert_eq!(rejected.unwrap_err().retry_after, Some(10.0));
+    assert_eq!(b.open_wait_remaining(105.0), Some(5.0));
+    let (permit, caused) = b.try_acquire(|| 110.0);
+    assert!(permit.is_ok());
+    assert_eq!(caused, moved(State::Open, State::HalfOpen));
+}
+
+/// A deadline is published only for the word still current: a helper that computed one for
+/// an earlier epoch leaves the current epoch's deadline alone.
+#[test]
+fn a_stale_deadline_is_never_published_over_a_newer_one() {
+    let b = breaker(small());
+    for _ in 0..4 {
+        call(&b, 0.0, Outcome::Failure);
+    }
+    let open = b.load();
+    assert_eq!(open.state(), State::Open);
+    let stale = Word::new(State::Open, 0, u64::from(open.epoch()) - 1);
+    assert_eq!(b.deadline(stale, 500.0), 500.0 + 10.0);
+    assert_eq!(b.deadline(open, 500.0), 10.0);
+}
+
+#[cfg(target_os = "linux")]
+fn test_arena(tag: &str) -> (crate::arena::Arena, std::path::PathBuf) {
+    use crate::arena::{Arena, Options};
+    let dir = std::env::temp_dir().join(format!("burnguard-breaker-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = Options {
+        directory: Some(dir.clone()),
+        size: 1 << 20,
+        entries: 16,
+    };
+    (Arena::open("svc", &options).unwrap(), dir)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn breakers_shared_in_an_arena_are_one_state_machine() {
+    for window in [SlidingWindow::Count(4), SlidingWindow::Time(10)] {
+        let (arena, dir) = test_arena("one");
+        let config = Config {
+            sliding_window: window,
+            ..small()
+        };
+        let (mut a, mut b) = (breaker(config), breaker(config));
+        a.share(&arena, "db").unwrap();
+        b.share(&arena, "db").unwrap();
+        assert!(a.is_shared() && b.is_shared());
+        call(&a, 1.0, Outcome::Failure);
+        call(&b, 1.0, Outcome::Failure);
+        call(&a, 1.0, Outcome::Failure);
+        assert_eq!(
+            call(&b, 1.0, Outcome::Failure),
+            moved(State::Closed, State::Open)
+        );
+        let rejected = a.try_acquire(|| 2.0).0.unwrap_err();
+        assert_eq!(
+            (rejected.state, rejected.retry_after),
+            (State::Open, Some(9.0))
+        );
+        assert_eq!(b.snapshot(2.0).0.not_permitted, 1);
+        // The probes: one from each; both succeed and the breaker closes for both.
+        let pa = a.try_acquire(|| 11.0).0.unwrap();
+        let pb = b.try_acquire(|| 11.0).0.unwrap();
+        assert!(a.try_acquire(|| 11.0).0.is_err(), "two probes only");
+        a.record(pa, Outcome::Success, false, || 11.5);
+        assert_eq!(
+            b.record(pb, Outcome::Success, false, || 11.5),
+            moved(State::HalfOpen, State::Closed)
+        );
+        assert_eq!(a.snapshot(12.0).0.state, State::Closed);
+        assert_eq!(a.snapshot(12.0).0.transitions, 3);
+
+        let mut other = breaker(Config {
+            failure_rate_threshold: 20.0,
+            ..config
+        });
+        let e = other.share(&arena, "db").unwrap_err().to_string();
+        assert!(e.contains("with another configuration"), "{e}");
+        breaker(config).share(&arena, "cache").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A shared breaker leases its probes: with every probe taken and none back (their holders
+/// were killed), it reopens after the lease instead of staying HALF_OPEN for ever.
+#[cfg(target_os = "linux")]
+#[test]
+fn shared_probes_are_leased() {
+    let (arena, dir) = test_arena("lease");
+    let mut b = breaker(small());
+    b.share(&arena, "db").unwrap();
+    for _ in 0..4 {
+        call(&b, 0.0, Outcome::Failure);
+    }
+    let _lost = [
+        b.try_acquire(|| 10.0).0.unwrap(),
+        b.try_acquire(|| 10.0).0.unwrap(),
+    ];
+    let held = b
+        .try_acquire(|| 10.0 + SHARED_PROBE_LEASE - 1.0)
+        .0
+        .unwrap_err();
+    assert_eq!(held.state, State::HalfOpen);
+    let (reopened, caused) = b.try_acquire(|| 10.0 + SHARED_PROBE_LEASE);
+    assert_eq!(caused, moved(State::HalfOpen, State::Open));
+    assert_eq!(reopened.unwrap_err().state, State::Open);
+    // Unshared, the same breaker waits for its probes however long.
+    let local = breaker(small());
+    for _ in 0..4 {
+        call(&local, 0.0, Outcome::Failure);
+    }
+    let _held = [
+        local.try_acquire(|| 10.0).0.unwrap(),
+        local.try_acquire(|| 10.0).0.unwrap(),
+    ];
+    assert_eq!(
+        local.try_acquire(|| 1e6).0.unwrap_err().state,
+        State::HalfOpen
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

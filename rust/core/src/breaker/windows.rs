@@ -1,8 +1,9 @@
 //! The sliding windows outcomes are counted in: the last `n` calls, or the last `n` seconds.
+//! Both keep everything in [`Words`], so a breaker's window can live in a shared arena.
 
 use super::*;
 use crate::ring::{Ring, Tagged};
-use crate::sync::{AtomicI64, AtomicU8};
+use crate::words::Words;
 
 pub(super) const OCCUPIED: u8 = 1;
 pub(super) const FAILED: u8 = 2;
@@ -12,45 +13,73 @@ pub(super) fn outcome_bits(failed: bool, slow: bool) -> u8 {
     OCCUPIED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 }
 }
 
+/// Count-window words: the next call's number, the three running totals, then the slots'
+/// outcome bytes, eight to a word.
+const NEXT: usize = 0;
+const TOTALS: usize = 1;
+const SLOTS: usize = 4;
+
 /// The last `n` calls: a ring of outcome bytes and running totals. Each call swaps its slot
 /// and moves the totals by the difference from the outcome it replaced, so the totals always
-/// match the ring once in-flight calls land.
+/// match the ring once in-flight calls land. The totals are recounted from zero when the
+/// window is cleared (the breaker closes or is reset): a process killed between a slot and the
+/// totals leaves them at most one call off until then.
 pub(super) struct CountWindow {
-    pub(super) slots: Box<[AtomicU8]>,
-    pub(super) next: AtomicU64,
-    pub(super) totals: [AtomicI64; 3],
+    size: u64,
+    pub(super) words: Words,
 }
 
 impl CountWindow {
+    /// Words a window of `size` calls needs.
+    pub(super) fn words_for(size: u32) -> usize {
+        SLOTS + (size as usize).div_ceil(8)
+    }
+
     pub(super) fn new(size: u32) -> Self {
         CountWindow {
-            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
-            next: AtomicU64::new(0),
-            totals: [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)],
+            size: u64::from(size),
+            words: Words::zeroed(Self::words_for(size)),
         }
     }
 
-    pub(super) fn replace(&self, slot: usize, bits: u8) {
-        let old = self.slots[slot].swap(bits, Ordering::AcqRel);
+    /// The outcome byte in `slot`.
+    #[cfg(test)]
+    pub(super) fn slot(&self, slot: u64) -> u8 {
+        let word = self.words[SLOTS + (slot / 8) as usize].load(Ordering::Acquire);
+        (word >> (slot % 8 * 8)) as u8
+    }
+
+    fn replace(&self, slot: u64, bits: u8) {
+        let word = &self.words[SLOTS + (slot / 8) as usize];
+        let shift = slot % 8 * 8;
+        let mut seen = word.load(Ordering::Acquire);
+        loop {
+            let next = seen & !(0xFF << shift) | u64::from(bits) << shift;
+            match word.compare_exchange_weak(seen, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        let old = (seen >> shift) as u8;
         if old != bits {
-            for (k, total) in self.totals.iter().enumerate() {
+            for k in 0..3 {
                 let delta = i64::from((bits >> k) & 1) - i64::from((old >> k) & 1);
                 if delta != 0 {
-                    total.fetch_add(delta, Ordering::AcqRel);
+                    self.words[TOTALS + k].fetch_add(delta as u64, Ordering::AcqRel);
                 }
             }
         }
     }
 
     pub(super) fn record(&self, failed: bool, slow: bool) {
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len() as u64;
-        self.replace(slot as usize, outcome_bits(failed, slow));
+        let slot = self.words[NEXT].fetch_add(1, Ordering::Relaxed) % self.size;
+        self.replace(slot, outcome_bits(failed, slow));
     }
 
     pub(super) fn counts(&self) -> Counts {
         let total = |k: usize| {
-            let v = self.totals[k].load(Ordering::Acquire);
-            v.clamp(0, self.slots.len() as i64) as u64
+            let v = self.words[TOTALS + k].load(Ordering::Acquire) as i64;
+            v.clamp(0, self.size as i64) as u64
         };
         Counts {
             calls: total(0),
@@ -60,8 +89,11 @@ impl CountWindow {
     }
 
     pub(super) fn clear(&self) {
-        for slot in 0..self.slots.len() {
-            self.replace(slot, 0);
+        for word in &self.words[SLOTS..] {
+            word.store(0, Ordering::Release);
+        }
+        for total in &self.words[TOTALS..SLOTS] {
+            total.store(0, Ordering::Release);
         }
     }
 }
@@ -72,7 +104,7 @@ impl CountWindow {
 pub(super) struct TimeWindow {
     pub(super) width: f64,
     pub(super) ring: Ring,
-    pub(super) words: Box<[AtomicU64]>,
+    pub(super) words: Words,
 }
 
 /// Most buckets of a time window; longer windows get wider buckets.
@@ -82,12 +114,17 @@ pub const TIME_BUCKETS: u32 = 64;
 const TAGGED: Tagged = Tagged::new(32);
 
 impl TimeWindow {
+    /// Words a window of `seconds` needs.
+    pub(super) fn words_for(seconds: u32) -> usize {
+        3 * seconds.min(TIME_BUCKETS) as usize
+    }
+
     pub(super) fn new(seconds: u32) -> Self {
         let buckets = seconds.min(TIME_BUCKETS);
         TimeWindow {
             width: f64::from(seconds) / f64::from(buckets),
             ring: Ring::new(u64::from(buckets)),
-            words: (0..3 * buckets).map(|_| AtomicU64::new(0)).collect(),
+            words: Words::zeroed(Self::words_for(seconds)),
         }
     }
 
@@ -140,4 +177,36 @@ impl TimeWindow {
 pub(super) enum Window {
     Count(CountWindow),
     Time(TimeWindow),
+}
+
+impl Window {
+    pub(super) fn new(sliding_window: SlidingWindow) -> Window {
+        match sliding_window {
+            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
+            SlidingWindow::Time(seconds) => Window::Time(TimeWindow::new(seconds)),
+        }
+    }
+
+    /// Words a window of this kind and size needs.
+    pub(super) fn words_for(sliding_window: SlidingWindow) -> usize {
+        match sliding_window {
+            SlidingWindow::Count(n) => CountWindow::words_for(n),
+            SlidingWindow::Time(seconds) => TimeWindow::words_for(seconds),
+        }
+    }
+
+    /// Keeps the window in `words` from now on (all zero, or another process's).
+    pub(super) fn keep_in(&mut self, words: Words) {
+        match self {
+            Window::Count(window) => window.words = words,
+            Window::Time(window) => window.words = words,
+        }
+    }
+
+    pub(super) fn clear(&self) {
+        match self {
+            Window::Count(window) => window.clear(),
+            Window::Time(window) => window.clear(),
+        }
+    }
 }
