@@ -115,7 +115,9 @@ def test_every_worker_reports_the_hosts_figures(server: tuple[str, Path]) -> Non
     assert len(pids) >= 2, "the scrapes should have reached several workers"
 
 
-def test_a_shared_breaker_lets_five_calls_reach_a_dead_downstream_not_twenty(server: tuple[str, Path]) -> None:
+def test_a_shared_breaker_lets_five_calls_reach_a_dead_downstream_not_twenty(
+    server: tuple[str, Path],
+) -> None:
     url, calls = server
     statuses = [httpx.get(url + "/downstream", timeout=10).status_code for _ in range(20)]
     assert statuses == [502] * 5 + [503] * 15
