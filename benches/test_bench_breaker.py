@@ -77,6 +77,15 @@ def test_guarded_burnguard_decorator(benchmark: Any) -> None:
 
 
 @pytest.mark.benchmark(group=GUARDED)
+def test_guarded_burnguard_decorator_shared(benchmark: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    """Through a breaker kept in a shared-memory arena, as every worker of a host sees it."""
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(tmp_path / "arenas"))
+    breaker = burnguard.CircuitBreaker("bench", shared="bench")
+    assert breaker.is_shared
+    _bench(benchmark, _loop(breaker(work)))
+
+
+@pytest.mark.benchmark(group=GUARDED)
 def test_guarded_burnguard_call(benchmark: Any) -> None:
     breaker = burnguard.CircuitBreaker("bench")
 
