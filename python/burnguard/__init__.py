@@ -46,7 +46,7 @@ from burnguard.ledger import (
 )
 from burnguard.middleware import RouteBudget, RouteGuard, RouteSLO
 from burnguard.prometheus import PrometheusExporter
-from burnguard.routes import RouteStats, RouteSummary, RouteTable
+from burnguard.routes import RouteStats, RouteSummary, RouteTable, RouteTotals
 from burnguard.shared import Arena
 from burnguard.slo import (
     AlertTransition,
@@ -113,6 +113,7 @@ __all__ = [
     "RouteStats",
     "RouteSummary",
     "RouteTable",
+    "RouteTotals",
     "SLODefinition",
     "SLOMiddleware",
     "SLORegistry",

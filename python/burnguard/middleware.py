@@ -29,6 +29,7 @@ from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
 from burnguard.routes import Rejections, RouteStats, RouteTable
+from burnguard.shared import Arena
 from burnguard.slo.tracker import SLOTracker
 
 ClassifyFn = Callable[[int, BaseException | None], bool]
@@ -107,6 +108,7 @@ class GuardOptions(TypedDict, total=False):
     budgets: Mapping[str, RouteBudget] | None
     unmatched_label: str
     exclude: Iterable[str] | Callable[[str], bool]
+    shared: str | Arena | bool | None
 
 
 def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
@@ -171,7 +173,10 @@ class RouteGuard:
     ``slos``, ``breakers`` and ``budgets`` map route keys, templates or ``"*"`` to what guards
     them; ``classify(status, exception)`` tells success from failure (5xx and exceptions fail);
     ``exclude`` (paths, or a predicate on the path) leaves requests out entirely (``/metrics``,
-    health checks).
+    health checks). ``shared`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``)
+    keeps the route table, and the guard's fault and disconnect counters, in a shared-memory
+    arena, so every worker of the host reports the same routes; a ``routes=`` table brings
+    its own.
     """
 
     @checked
@@ -186,11 +191,18 @@ class RouteGuard:
         budgets: Mapping[str, RouteBudget] | None = None,
         unmatched_label: str = "UNMATCHED",
         exclude: Iterable[str] | Callable[[str], bool] = (),
+        shared: str | Arena | bool | None = None,
     ) -> None:
         if routes is not None and max_routes is not None:
             raise InvalidArgumentError("RouteGuard takes routes= or max_routes=, not both", "routes")
+        if routes is not None and shared is not None:
+            raise InvalidArgumentError(
+                "RouteGuard takes shared= only without routes= (a table brings its own)", "shared"
+            )
         self.routes = (
-            routes if routes is not None else RouteTable(max_routes=64 if max_routes is None else max_routes)
+            routes
+            if routes is not None
+            else RouteTable(max_routes=64 if max_routes is None else max_routes, shared=shared)
         )
         self.classify = classify
         self.slos = dict(slos or {})
@@ -206,8 +218,10 @@ class RouteGuard:
             self._exclude_if, self._excluded = None, frozenset(exclude)
         self.excludes = bool(self._excluded) or self._exclude_if is not None
         """Whether any request may be left out (``excluded`` is then worth asking)."""
-        self._faults = _native.Counter()
-        self._disconnects = _native.Counter()
+        arena = None if self.routes.arena is None else self.routes.arena._core
+        table = self.routes.name
+        self._faults = _native.Counter(shared=arena, name=f"{table}.recording_errors")
+        self._disconnects = _native.Counter(shared=arena, name=f"{table}.disconnects")
         self._logged: set[str] = set()  # the kinds of faults already logged
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
         self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
@@ -315,7 +329,7 @@ class RouteGuard:
         try:
             classify = self.classify
             ok = error is None and status < 500 if classify is default_classifier else classify(status, error)
-            plan.stats.record(duration, not ok, sent)
+            plan.stats.record(duration, not ok, sent, None, status)
             slo = plan.slo
             if slo is not None:
                 if slo.availability is not None:

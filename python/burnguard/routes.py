@@ -3,18 +3,30 @@
 A ``RouteTable`` holds at most ``max_routes`` routes (keyed ``"GET /users/{id}"``); further
 keys share one overflow route, so memory stays bounded whatever the traffic. Each route keeps
 its figures per time bucket (1 minute to 1 day wide), with a latency sketch per bucket of 1 %
-relative error, so any window from a minute to ``retain_seconds`` can be asked for.
+relative error, so any window from a minute to ``retain_seconds`` can be asked for. Each
+route also keeps totals since it was created (requests by status class, errors, bytes,
+duration, and an all-time latency sketch) for Prometheus counters and histograms.
+
+``shared=`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``; ``False`` for none)
+keeps the routes in a shared-memory arena under the table's ``name``: every worker process of
+the host records into the same routes and lists the ones any of them has seen, and
+``max_routes`` bounds them for all processes together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from burnguard import _native
 from burnguard._check import checked
 from burnguard._results import Result
 from burnguard.errors import InvalidArgumentError, invalid
+from burnguard.shared import Arena, arena_of
+
+STATUS_CLASSES = ("none", "1xx", "2xx", "3xx", "4xx", "5xx")
+"""The status classes route totals are kept by; "none" is a request with no response status
+(the app raised before answering)."""
 
 """The latency quantiles a summary reports (p50, p90, p95, p99)."""
 
@@ -58,6 +70,24 @@ class RouteSummary(Result):
 _native.bind_results({"RouteSummary": RouteSummary})
 
 
+@dataclass(frozen=True, slots=True)
+class RouteTotals(Result):
+    """One route's totals since it was created (monotonic, through worker recycling when the
+    table is shared): for Prometheus counters."""
+
+    route: str
+    requests_by_class: dict[str, int]
+    """Requests by status class (``STATUS_CLASSES``)."""
+    errors: int
+    bytes: int
+    duration_seconds: float
+
+    @property
+    def requests(self) -> int:
+        """Every request recorded."""
+        return sum(self.requests_by_class.values())
+
+
 class Rejections:
     """Requests of one route the guard answered itself: native counters, shared by every
     thread, that only go up."""
@@ -95,7 +125,20 @@ class RouteStats:
         self.key = key
         self._core = core
         self.record = core.record
-        """``record(duration, error=False, bytes=0, at=None)``: one request, ended ``at``."""
+        """``record(duration, error=False, bytes=0, at=None, status=0)``: one request, ended
+        ``at``, answered with ``status`` (0: none)."""
+
+    def totals(self) -> RouteTotals:
+        """The route's totals since it was created."""
+        by_class, errors, sent, duration = self._core.totals
+        return RouteTotals(self.key, dict(zip(STATUS_CLASSES, by_class, strict=True)), errors, sent, duration)
+
+    def histogram(self, bounds: Sequence[float]) -> list[int]:
+        """For each of ``bounds`` (seconds, ascending), the requests since the route was created
+        that took at most that long (cumulative, as Prometheus ``le`` buckets), from an
+        all-time latency sketch of 1 % relative error: a request within 1 % above a bound may
+        count under it."""
+        return self._core.histogram(list(bounds))
 
     @property
     def rejections(self) -> Rejections:
@@ -143,9 +186,10 @@ class RouteStats:
 
 
 class RouteTable:
-    """A bounded set of ``RouteStats`` by key. Thread-safe."""
+    """A bounded set of ``RouteStats`` by key. Thread-safe. With ``shared=``, the routes live
+    in a shared-memory arena under ``name`` (see the module docs)."""
 
-    __slots__ = ("_core", "_routes", "max_routes", "overflow_label", "retain_seconds")
+    __slots__ = ("_core", "_routes", "arena", "max_routes", "name", "overflow_label", "retain_seconds")
 
     @checked
     def __init__(
@@ -155,14 +199,33 @@ class RouteTable:
         retain_seconds: float = 2_592_000.0,
         overflow_label: str = "OTHER",
         clock: Callable[[], float] | None = None,
+        shared: str | Arena | bool | None = None,
+        name: str = "routes",
     ) -> None:
         if max_routes < 1:  # its type is checked (numpy integers are ints)
             raise invalid("max_routes", "must be an int >= 1", repr(max_routes))
+        if not name:
+            raise invalid("name", "must be a non-empty string", repr(name))
         self.max_routes = int(max_routes)
-        self._core = _native.RouteTableCore(self.max_routes, retain_seconds, overflow_label, clock=clock)
+        self.name = name
+        self.arena = arena = arena_of(shared)
+        """The arena the routes live in, or None."""
+        self._core = _native.RouteTableCore(
+            self.max_routes,
+            retain_seconds,
+            overflow_label,
+            clock=clock,
+            shared=None if arena is None else arena._core,
+            name=name,
+        )
         self.retain_seconds = retain_seconds
         self.overflow_label = overflow_label
         self._routes: dict[str, RouteStats] = {}
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether the routes live in a shared arena (``shared=``)."""
+        return self._core.shared
 
     def route(self, key: str) -> RouteStats:
         """The route of ``key``, created on first sight; the overflow route once full."""

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use burnguard_core::counter;
-use burnguard_core::routes::{Rejection, RouteTable, RouteWindow, Summary, SUMMARY_QUANTILES};
+use burnguard_core::routes::{
+    Rejection, RouteTable, RouteWindow, Summary, STATUS_CLASSES, SUMMARY_QUANTILES,
+};
 use burnguard_core::Error;
 use pyo3::prelude::*;
 
@@ -20,24 +22,34 @@ struct RouteTableCore {
 #[pymethods]
 impl RouteTableCore {
     #[new]
-    #[pyo3(signature = (max_routes, retain_seconds, overflow_key, *, clock = None))]
+    #[pyo3(signature = (max_routes, retain_seconds, overflow_key, *, clock = None, shared = None, name = "routes"))]
     fn new(
         max_routes: usize,
         retain_seconds: f64,
         overflow_key: &str,
         clock: Option<Py<PyAny>>,
+        shared: Option<Bound<'_, PyAny>>,
+        name: &str,
     ) -> PyResult<Self> {
         let table = RouteTable::new(max_routes, retain_seconds, overflow_key).map_err(py_err)?;
-        Ok(RouteTableCore {
-            table: table.with_clock(clock_of(clock)?),
-        })
+        let mut table = table.with_clock(clock_of(clock)?);
+        if let Some(arena) = shared {
+            crate::shared::share_routes(&mut table, &arena, name)?;
+        }
+        Ok(RouteTableCore { table })
     }
 
     /// `(held_key, route)`: the route of `key`, created on first sight, or the overflow route
     /// once the table is full.
-    fn route(&self, key: &str) -> (String, RouteCore) {
-        let (held, window) = self.table.route(key);
-        (held.to_owned(), RouteCore { window })
+    fn route(&self, key: &str) -> PyResult<(String, RouteCore)> {
+        let (held, window) = self.table.route(key).map_err(crate::arena::arena_err)?;
+        Ok((held.to_owned(), RouteCore { window }))
+    }
+
+    /// Whether the table's routes live in a shared arena.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.table.is_shared()
     }
 
     /// The time now by the table's clock.
@@ -63,14 +75,38 @@ struct RouteCore {
 
 #[pymethods]
 impl RouteCore {
-    /// Records a request that took `duration` seconds and ended `at` (default: now).
-    #[pyo3(signature = (duration, error = false, bytes = 0, at = None))]
-    fn record(&self, duration: f64, error: bool, bytes: i64, at: Option<f64>) -> PyResult<()> {
+    /// Records a request that took `duration` seconds, ended `at` (default: now) and was
+    /// answered with `status` (0: none).
+    #[pyo3(signature = (duration, error = false, bytes = 0, at = None, status = 0))]
+    fn record(
+        &self,
+        duration: f64,
+        error: bool,
+        bytes: i64,
+        at: Option<f64>,
+        status: i64,
+    ) -> PyResult<()> {
         let bytes =
             u64::try_from(bytes).map_err(|_| py_err(Error::bad("bytes", "must be >= 0", bytes)))?;
+        let status = u16::try_from(status)
+            .map_err(|_| py_err(Error::bad("status", "must be in [0, 65535]", status)))?;
         self.window
-            .record(at, duration, error, bytes)
+            .record(at, duration, error, bytes, status)
             .map_err(py_err)
+    }
+
+    /// The totals since the route was created: `(requests by status class (none, 1xx .. 5xx),
+    /// errors, bytes, duration_seconds)`.
+    #[getter]
+    fn totals(&self) -> ([u64; STATUS_CLASSES], u64, u64, f64) {
+        let t = self.window.totals();
+        (t.by_class, t.errors, t.bytes, t.duration_seconds)
+    }
+
+    /// For each bound (seconds, ascending), the requests since creation that took at most
+    /// that long.
+    fn histogram(&self, bounds: Vec<f64>) -> PyResult<Vec<u64>> {
+        self.window.histogram(&bounds).map_err(py_err)
     }
 
     /// The `RouteSummary` of the last `window_seconds` before `at` (default: now) for route
@@ -160,9 +196,21 @@ struct Counter(counter::Counter);
 
 #[pymethods]
 impl Counter {
+    /// A counter of this process, or, with `shared` (an `ArenaCore`), the one named `name`
+    /// there, which every process that asks for it counts into.
     #[new]
-    fn new() -> Self {
-        Counter::default()
+    #[pyo3(signature = (*, shared = None, name = ""))]
+    fn new(shared: Option<Bound<'_, PyAny>>, name: &str) -> PyResult<Self> {
+        match shared {
+            None => Ok(Counter::default()),
+            Some(arena) => crate::shared::shared_counter(&arena, name).map(Counter),
+        }
+    }
+
+    /// Whether the counter lives in a shared arena.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.0.is_shared()
     }
 
     /// Counts one more event.

@@ -1,6 +1,8 @@
 //! `shared=`: putting a core's state in an arena (Linux only, where arenas exist).
 
 use burnguard_core::breaker::Breaker;
+use burnguard_core::counter::Counter;
+use burnguard_core::routes::RouteTable;
 use burnguard_core::slo::Slo;
 use pyo3::prelude::*;
 
@@ -23,6 +25,44 @@ pub(crate) fn share_breaker(
     breaker
         .share(&arena.get().arena, name)
         .map_err(crate::arena::arena_err)
+}
+
+/// Shares the route table `table` under `name` in the arena `shared` (an `ArenaCore`).
+#[cfg(target_os = "linux")]
+pub(crate) fn share_routes(
+    table: &mut RouteTable,
+    shared: &Bound<'_, PyAny>,
+    name: &str,
+) -> PyResult<()> {
+    let arena = shared.cast::<crate::arena::ArenaCore>()?;
+    table
+        .share(&arena.get().arena, name)
+        .map_err(crate::arena::arena_err)
+}
+
+/// The counter named `name` in the arena `shared` (an `ArenaCore`).
+#[cfg(target_os = "linux")]
+pub(crate) fn shared_counter(shared: &Bound<'_, PyAny>, name: &str) -> PyResult<Counter> {
+    if name.is_empty() {
+        return Err(crate::errors::py_err(burnguard_core::Error::invalid(
+            "name",
+            "a shared counter needs a name",
+        )));
+    }
+    let arena = shared.cast::<crate::arena::ArenaCore>()?;
+    Counter::shared(&arena.get().arena, name).map_err(crate::arena::arena_err)
+}
+
+/// Shared arenas need Linux.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn shared_counter(_: &Bound<'_, PyAny>, _: &str) -> PyResult<Counter> {
+    Err(needs_linux())
+}
+
+/// Shared arenas need Linux.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn share_routes(_: &mut RouteTable, _: &Bound<'_, PyAny>, _: &str) -> PyResult<()> {
+    Err(needs_linux())
 }
 
 /// Shared arenas need Linux.

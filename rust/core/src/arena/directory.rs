@@ -115,14 +115,62 @@ fn entries(arena: &Arena) -> &[Entry] {
     }
 }
 
-/// The offset of the region of (`kind`, `key`), placing it if no process has yet.
+/// The offset of the region of (`kind`, `key`) if some process has published it: None if
+/// none has (or its placer died before publishing; placing it takes the claim over).
+pub(super) fn find(
+    arena: &Arena,
+    kind: Kind,
+    key: &str,
+    geometry: u64,
+    words: usize,
+) -> Result<Option<u64>, ArenaError> {
+    let id = Identity::of(kind, key);
+    let table = entries(arena);
+    let me = u64::from(std::process::id());
+    for probe in 0..table.len() {
+        let entry = &table[(id.hash as usize).wrapping_add(probe) % table.len()];
+        let mut waited = 0u32;
+        loop {
+            let state = entry.state.load(Ordering::Acquire);
+            if state == READY {
+                if !id.is(entry) {
+                    break;
+                }
+                return check_geometry(arena, entry, kind, key, geometry, words).map(Some);
+            }
+            let claimer = state & PID;
+            if state == 0 || claimer == me || !alive(claimer) {
+                return Ok(None);
+            }
+            wait(&mut waited); // a live placer, perhaps of this very key
+        }
+    }
+    Ok(None)
+}
+
+/// Every published region of `kind` with `geometry` and `words`: their offsets.
+pub(super) fn published_of(arena: &Arena, kind: Kind, geometry: u64, words: usize) -> Vec<u64> {
+    entries(arena)
+        .iter()
+        .filter(|e| {
+            e.state.load(Ordering::Acquire) == READY
+                && e.kind_len.load(Ordering::Relaxed) >> 32 == u64::from(kind as u32)
+                && e.geometry.load(Ordering::Relaxed) == geometry
+                && e.words.load(Ordering::Relaxed) == words as u64
+        })
+        .map(|e| e.offset.load(Ordering::Relaxed))
+        .collect()
+}
+
+/// The offset of the region of (`kind`, `key`), placing it if no process has yet; and
+/// whether this call placed it.
 pub(super) fn find_or_place(
     arena: &Arena,
     kind: Kind,
     key: &str,
     geometry: u64,
     words: usize,
-) -> Result<u64, ArenaError> {
+) -> Result<(u64, bool), ArenaError> {
     let me = u64::from(std::process::id());
     let id = Identity::of(kind, key);
     let table = entries(arena);
@@ -135,7 +183,8 @@ pub(super) fn find_or_place(
                 if !id.is(entry) {
                     break; // another key's: probe on
                 }
-                return check_geometry(arena, entry, kind, key, geometry, words);
+                return check_geometry(arena, entry, kind, key, geometry, words)
+                    .map(|offset| (offset, false));
             }
             let claimer = state & PID;
             let stale = state != 0
@@ -161,7 +210,7 @@ pub(super) fn find_or_place(
                 .then(|| fill(arena, entry, &id, geometry, words, key));
             PLACING.fetch_sub(1, Ordering::AcqRel);
             if let Some(placed) = placed {
-                return placed;
+                return placed.map(|offset| (offset, true));
             }
         }
     }

@@ -258,14 +258,50 @@ impl Arena {
         geometry: u64,
         words: usize,
     ) -> Result<Region, ArenaError> {
-        let offset = directory::find_or_place(self, kind, key, geometry, words)?;
+        Ok(self.place(kind, key, geometry, words)?.0)
+    }
+
+    /// As [`Arena::region`], also telling whether this call placed the region (true) or found
+    /// it placed by some process (false).
+    pub fn place(
+        &self,
+        kind: Kind,
+        key: &str,
+        geometry: u64,
+        words: usize,
+    ) -> Result<(Region, bool), ArenaError> {
+        let (offset, placed) = directory::find_or_place(self, kind, key, geometry, words)?;
+        Ok((self.region_at(offset, words), placed))
+    }
+
+    /// The region of `kind` named `key` if some process placed it, without placing it.
+    pub fn find(
+        &self,
+        kind: Kind,
+        key: &str,
+        geometry: u64,
+        words: usize,
+    ) -> Result<Option<Region>, ArenaError> {
+        let found = directory::find(self, kind, key, geometry, words)?;
+        Ok(found.map(|offset| self.region_at(offset, words)))
+    }
+
+    /// Every region of `kind` placed with `geometry` and `words`, by any process.
+    pub fn regions_of(&self, kind: Kind, geometry: u64, words: usize) -> Vec<Region> {
+        directory::published_of(self, kind, geometry, words)
+            .into_iter()
+            .map(|offset| self.region_at(offset, words))
+            .collect()
+    }
+
+    fn region_at(&self, offset: u64, words: usize) -> Region {
         let start = self.map.words(offset, words).as_ptr();
-        Ok(Region {
+        Region {
             map: Arc::clone(&self.map),
             start,
             offset,
             words,
-        })
+        }
     }
 
     /// Takes `bytes` (rounded up to 64) from the free space: the offset, or None if full.
