@@ -123,3 +123,26 @@ def test_a_shared_breaker_lets_five_calls_reach_a_dead_downstream_not_twenty(
     assert statuses == [502] * 5 + [503] * 15
     callers = calls.read_text().split()
     assert len(callers) == 5, callers
+
+
+def _route_total(metrics: str, route: str, code_class: str) -> float:
+    line = f'burnguard_http_requests_total{{code_class="{code_class}",route="{route}"}} '
+    return float(next(x for x in metrics.splitlines() if x.startswith(line)).split()[-1])
+
+
+def test_any_workers_metrics_show_the_hosts_route_counters(server: tuple[str, Path]) -> None:
+    url, _ = server
+    before = httpx.get(url + "/metrics", timeout=10).text
+    ok_before = _route_total(before, "GET /ok", "2xx")
+    for _ in range(30):
+        assert httpx.get(url + "/ok", timeout=10).status_code == 200
+    for _ in range(5):
+        assert httpx.get(url + "/fail", timeout=10).status_code == 503
+    pids = set()
+    for _ in range(8):
+        scrape = httpx.get(url + "/metrics", timeout=10)
+        pids.add(scrape.headers["x-pid"])
+        assert _route_total(scrape.text, "GET /ok", "2xx") == ok_before + 30
+        assert _route_total(scrape.text, "GET /fail", "5xx") == 5
+        assert 'burnguard_http_request_duration_seconds_count{route="GET /ok"} ' in scrape.text
+    assert len(pids) >= 2, "the scrapes should have reached several workers"

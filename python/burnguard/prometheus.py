@@ -22,8 +22,17 @@ Per budget of each ledger given (labels ``scope``, ``unit``): ``burnguard_budget
 Per route, when a ``RouteGuard`` (or ``RouteTable``) is given, over the last ``route_window``
 seconds (labels ``route``, ``window_seconds``): ``burnguard_route_requests``, ``…_errors``,
 ``…_response_bytes`` and ``burnguard_route_latency_seconds{quantile="0.5|0.9|0.95|0.99|1"}``
-(1 % relative error; ``1`` is the slowest request); with a guard, the counter
-``burnguard_route_rejected_requests_total{route, reason="circuit_open|budget_denied"}``.
+(1 % relative error; ``1`` is the slowest request); and, since each route was created
+(monotonic, through worker recycling when the table is shared, so ``rate()``, ``sum()`` across
+hosts and ``histogram_quantile()`` work; named ``http`` so they cannot clash with the windowed
+gauges), the counters ``burnguard_http_requests_total{route, code_class="none|1xx|2xx|3xx|4xx|5xx"}``
+(``none``: no status recorded, as for a client that went away first), ``burnguard_http_request_errors_total``,
+``burnguard_http_response_bytes_total``,
+``burnguard_route_rejected_requests_total{route, reason="circuit_open|budget_denied"}`` and the
+histogram ``burnguard_http_request_duration_seconds`` (``_bucket{le}``, ``_sum``, ``_count``;
+``latency_buckets=`` sets the bounds, Prometheus's defaults by default; counts come from a
+sketch of 1 % relative error, so a request within 1 % above a bound may count under it). With
+a guard, ``burnguard_guard_recording_errors_total`` and ``burnguard_guard_disconnects_total``.
 
 With a ``CostModel`` (``costs=``), its projection of every route (label ``route``):
 ``burnguard_route_projected_rps``, ``burnguard_route_projected_monthly_cost_usd``,
@@ -40,7 +49,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from burnguard import _native
@@ -50,7 +59,7 @@ from burnguard.cost import CostModel, CostReport
 from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
-from burnguard.routes import RouteSummary, RouteTable
+from burnguard.routes import RouteStats, RouteSummary, RouteTable
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
 
@@ -79,6 +88,10 @@ _SLO_GAUGES = (
 
 _log = logging.getLogger("burnguard.prometheus")
 
+DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""prometheus_client's default histogram bounds, in seconds."""
+_EVERY_REQUEST = 1e12  # a bound past the sketch's range: every request is under it
+
 
 class PrometheusExporter:
     """Renders the SLOs of an ``SLORegistry`` and, if given, circuit breakers (a
@@ -90,6 +103,7 @@ class PrometheusExporter:
         "_costs",
         "_failures",
         "_guard",
+        "_latency_buckets",
         "_ledgers",
         "_registry",
         "_route_window",
@@ -106,6 +120,7 @@ class PrometheusExporter:
         routes: RouteGuard | RouteTable | None = None,
         route_window: float = 300.0,
         costs: CostModel | None = None,
+        latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
@@ -113,6 +128,12 @@ class PrometheusExporter:
             raise InvalidArgumentError("costs needs routes: the RouteGuard or RouteTable to project", "costs")
         if not (isinstance(route_window, (int, float)) and 0 < route_window < math.inf):
             raise invalid("route_window", "must be a positive, finite number of seconds", route_window)
+        self._latency_buckets = tuple(float(b) for b in latency_buckets)
+        for i, bound in enumerate(self._latency_buckets):
+            if not (0 < bound < math.inf) or (i and bound <= self._latency_buckets[i - 1]):
+                raise invalid(
+                    f"latency_buckets[{i}]", "must be finite seconds > 0, each above the one before", bound
+                )
 
         self._slo_registry = slo_registry
         # A one-shot iterator (a generator) is kept as a tuple; a registry stays live.
@@ -179,8 +200,9 @@ class PrometheusExporter:
         families: list[Metric] = []
         if self._routes is not None:
             families += _route_families(self._routes.summaries(self._route_window))
+            families += _route_counter_families(self._routes.stats(), self._latency_buckets)
         if self._guard is not None:
-            families.append(_rejection_family(self._guard))
+            families += _guard_families(self._guard)
         if self._costs is not None and self._routes is not None:
             families += _cost_families(self._costs.project(self._routes))
         return families
@@ -367,18 +389,57 @@ def _route_families(summaries: list[RouteSummary]) -> Iterator[Metric]:
     yield latency
 
 
-def _rejection_family(guard: RouteGuard) -> Metric:
-    from prometheus_client.core import CounterMetricFamily
+def _route_counter_families(routes: list[RouteStats], bounds: tuple[float, ...]) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-    family = CounterMetricFamily(
+    requests = CounterMetricFamily(
+        "burnguard_http_requests",
+        "Requests since the route was created, by status class.",
+        labels=("route", "code_class"),
+    )
+    errors = CounterMetricFamily(
+        "burnguard_http_request_errors", "Failed requests since the route was created.", labels=("route",)
+    )
+    sent = CounterMetricFamily(
+        "burnguard_http_response_bytes", "Response bytes since the route was created.", labels=("route",)
+    )
+    rejected = CounterMetricFamily(
         "burnguard_route_rejected_requests",
         "Requests the guard answered itself: 503 while a breaker was open, 429 when a budget denied.",
         labels=("route", "reason"),
     )
-    for route, rejected in sorted(guard.rejections().items()):
-        family.add_metric((route, "circuit_open"), float(rejected.circuit_open))
-        family.add_metric((route, "budget_denied"), float(rejected.budget_denied))
-    return family
+    durations = HistogramMetricFamily(
+        "burnguard_http_request_duration_seconds",
+        "Request durations since the route was created (from a sketch of 1 % relative error).",
+        labels=("route",),
+    )
+    for stats in routes:
+        totals = stats.totals()
+        for code_class, n in totals.requests_by_class.items():
+            requests.add_metric((stats.key, code_class), float(n))
+        errors.add_metric((stats.key,), float(totals.errors))
+        sent.add_metric((stats.key,), float(totals.bytes))
+        counts = stats.histogram([*bounds, _EVERY_REQUEST])
+        buckets = [(_seconds(b), float(n)) for b, n in zip(bounds, counts, strict=False)]
+        durations.add_metric((stats.key,), [*buckets, ("+Inf", float(counts[-1]))], totals.duration_seconds)
+        rejections = stats.rejections
+        rejected.add_metric((stats.key, "circuit_open"), float(rejections.circuit_open))
+        rejected.add_metric((stats.key, "budget_denied"), float(rejections.budget_denied))
+    yield from (requests, errors, sent, rejected, durations)
+
+
+def _guard_families(guard: RouteGuard) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily
+
+    faults = CounterMetricFamily(
+        "burnguard_guard_recording_errors", "Faults while admitting or recording; each request went through."
+    )
+    faults.add_metric((), float(guard.recording_errors))
+    disconnects = CounterMetricFamily(
+        "burnguard_guard_disconnects", "Requests whose client went away before the response was sent."
+    )
+    disconnects.add_metric((), float(guard.disconnects))
+    yield from (faults, disconnects)
 
 
 def _cost_families(report: CostReport) -> Iterator[Metric]:

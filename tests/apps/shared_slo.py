@@ -1,16 +1,19 @@
 """A FastAPI app whose availability SLO and downstream breaker live in the arena named by
 ``BURNGUARD_TEST_ARENA``: served by several workers, every worker reports the host's figures
 at ``/slo``, and the breaker opens for all of them after 5 failures in a row. Each call that
-reaches the (dead) downstream appends a line to the file ``BURNGUARD_TEST_CALLS``."""
+reaches the (dead) downstream appends a line to the file ``BURNGUARD_TEST_CALLS``. Its routes
+are recorded by a ``GuardMiddleware`` whose table is shared too, and ``/metrics`` exports them
+from whichever worker answers."""
 
 from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Response
 
-from burnguard import CircuitBreaker, CircuitOpenError, SLODefinition, SLORegistry
-from burnguard.asgi import SLOMiddleware
+from burnguard import CircuitBreaker, CircuitOpenError, RouteGuard, SLODefinition, SLORegistry
+from burnguard.asgi import GuardMiddleware, SLOMiddleware
+from burnguard.prometheus import PrometheusExporter
 
 registry = SLORegistry(shared=os.environ["BURNGUARD_TEST_ARENA"])
 availability = registry.define(SLODefinition(name="availability", target=0.999))
@@ -21,8 +24,12 @@ breaker = CircuitBreaker(
     shared=os.environ["BURNGUARD_TEST_ARENA"],
 )
 
+guard = RouteGuard(shared=os.environ["BURNGUARD_TEST_ARENA"], exclude=["/metrics"])
+exporter = PrometheusExporter(routes=guard)
+
 app = FastAPI()
 app.add_middleware(SLOMiddleware, tracker=availability)
+app.add_middleware(GuardMiddleware, guard=guard)
 
 
 @app.get("/ok")
@@ -56,3 +63,9 @@ async def downstream() -> str:
     except CircuitOpenError:
         raise HTTPException(status_code=503, detail="breaker open") from None
     return "ok"
+
+
+@app.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = exporter.render()
+    return Response(body, media_type=content_type, headers={"x-pid": str(os.getpid())})

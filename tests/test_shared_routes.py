@@ -1,0 +1,137 @@
+"""Route tables shared through an arena by several processes: one set of routes for the host,
+exact totals from many processes, one bound on routes for all of them, and workers killed
+mid-request losing at most that request."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from burnguard import RouteGuard, RouteTable
+from burnguard.prometheus import PrometheusExporter
+
+REQUESTS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def arena_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "arenas"
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(directory))
+    return directory
+
+
+def _table(**options: Any) -> RouteTable:
+    return RouteTable(shared="svc", retain_seconds=86_400, **options)
+
+
+def test_tables_of_one_name_in_one_arena_share_their_routes() -> None:
+    a, b = _table(max_routes=2), _table(max_routes=2)
+    assert a.is_shared and not RouteTable(shared=False).is_shared
+    a.route("GET /users").record(0.1, False, 10, None, 200)
+    b.route("GET /users").record(0.2, True, 10, None, 503)
+    b.route("POST /orders").record(0.3, False, 0, None, 201)
+    assert a.keys() == ["GET /users", "POST /orders"]
+    assert a.route("GET /third").key == "OTHER" == b.route("GET /fourth").key
+    totals = a.route("GET /users").totals()
+    assert (totals.requests, totals.errors, totals.bytes) == (2, 1, 20)
+    assert totals.requests_by_class == {"none": 0, "1xx": 0, "2xx": 1, "3xx": 0, "4xx": 0, "5xx": 1}
+    assert b.route("GET /users").summary(60).requests == 2
+    assert _table(max_routes=2, name="admin").keys() == []
+    with pytest.raises(ValueError, match=r'^shared holds Routes "routes" with another configuration'):
+        _table(max_routes=3)
+
+
+def _serve(start: Any, worker: int, n: int) -> None:
+    guard = RouteGuard(max_routes=16, shared="svc")
+    start.wait()
+    rng = random.Random(worker)
+    for i in range(n):
+        # Each worker sees the shared hot route and ten routes of its own.
+        key = "GET /hot" if i % 2 else f"GET /w{worker}/{rng.randrange(10)}"
+        guard.routes.route(key).record(
+            0.001 * (i % 50 + 1), i % 7 == 0, 100, None, 500 if i % 7 == 0 else 200
+        )
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_four_processes_record_exact_totals_within_one_route_bound(method: str) -> None:
+    context = multiprocessing.get_context(method)
+    start = context.Event()
+    workers = [context.Process(target=_serve, args=(start, w, REQUESTS)) for w in range(4)]
+    for w in workers:
+        w.start()
+    start.set()
+    for w in workers:
+        w.join()
+        assert w.exitcode == 0
+    guard = RouteGuard(max_routes=16, shared="svc")  # a fifth process's view: it served nothing
+    stats = guard.routes.stats()
+    keys = [s.key for s in stats]
+    assert len(keys) == 17 and "GET /hot" in keys and "OTHER" in keys, keys
+    totals = [s.totals() for s in stats]
+    assert sum(t.requests for t in totals) == 4 * REQUESTS
+    errors = 4 * len(range(0, REQUESTS, 7))
+    assert sum(t.errors for t in totals) == errors
+    assert sum(t.requests_by_class["5xx"] for t in totals) == errors
+    assert sum(t.bytes for t in totals) == 4 * REQUESTS * 100
+    hot = guard.routes.route("GET /hot")
+    assert hot.totals().requests == 4 * REQUESTS // 2
+    assert hot.summary(3600).requests == 4 * REQUESTS // 2
+    assert hot.histogram([10.0]) == [4 * REQUESTS // 2]
+    text = PrometheusExporter(routes=guard).render()[0].decode()
+    assert f'burnguard_http_request_duration_seconds_count{{route="GET /hot"}} {4 * REQUESTS // 2}.0' in text
+    hot_good = 4 * sum(1 for i in range(1, REQUESTS, 2) if i % 7)
+    assert hot.totals().requests_by_class["2xx"] == hot_good
+    assert f'burnguard_http_requests_total{{code_class="2xx",route="GET /hot"}} {hot_good}.0' in text
+
+
+def _serve_until_killed(progress: Any, slot: int) -> None:
+    table = _table()
+    route = table.route("GET /x")
+    while True:
+        route.record(0.01, False, 1, None, 200)
+        progress[slot] += 1  # after the request: the count can lead the progress by one
+
+
+def test_workers_killed_mid_request_lose_at_most_that_request_and_block_nobody() -> None:
+    context = multiprocessing.get_context("fork")
+    _table().route("GET /x")
+    rounds, per_round = 8, 3
+    progress = context.RawArray("q", rounds * per_round)
+    rng = random.Random(5)
+    for r in range(rounds):
+        workers = [
+            context.Process(target=_serve_until_killed, args=(progress, r * per_round + i))
+            for i in range(per_round)
+        ]
+        for w in workers:
+            w.start()
+        time.sleep(rng.uniform(0.05, 0.2))
+        for w in workers:
+            os.kill(w.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        for w in workers:
+            w.join(timeout=30)
+            assert w.exitcode == -signal.SIGKILL
+    route = _table().route("GET /x")
+    counted, reported = route.totals().requests, sum(progress)
+    assert 0 < reported <= counted <= reported + rounds * per_round
+    windowed = route.summary(3600).requests
+    assert reported <= windowed <= reported + rounds * per_round
+    route.record(0.01, False, 1, None, 200)
+    assert route.totals().requests == counted + 1
+
+
+def test_the_guards_counters_are_shared_too() -> None:
+    a, b = RouteGuard(shared="svc"), RouteGuard(shared="svc")
+    a.fault("test a fault")
+    b.fault("test a fault")
+    assert a.recording_errors == b.recording_errors == 2
+    with pytest.raises(ValueError, match="^RouteGuard takes shared= only without routes="):
+        RouteGuard(routes=RouteTable(), shared="svc")
