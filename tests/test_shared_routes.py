@@ -133,5 +133,5 @@ def test_the_guards_counters_are_shared_too() -> None:
     a.fault("test a fault")
     b.fault("test a fault")
     assert a.recording_errors == b.recording_errors == 2
-    with pytest.raises(ValueError, match="^RouteGuard takes shared= only without routes="):
+    with pytest.raises(ValueError, match=r"^RouteGuard takes shared= only without routes="):
         RouteGuard(routes=RouteTable(), shared="svc")
