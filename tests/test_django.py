@@ -173,3 +173,17 @@ def test_a_streamed_response_the_server_stops_reading_is_a_disconnect() -> None:
     assert guard.disconnects == 1
     assert availability.snapshot().total == 0
     assert [(s.requests, s.errors, s.bytes) for s in guard.routes.summaries()] == [(1, 0, 100)]
+
+
+def test_settings_can_share_the_guard_with_every_worker(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from burnguard import RouteTable
+    from burnguard.django import guard_from_settings
+
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(tmp_path))
+    with override_settings(BURNGUARD={"shared": "site"}):
+        guard = guard_from_settings()
+        assert guard.routes.is_shared
+        client().get("/users/3/")
+    # Another worker's table, in the same arena, sees the request this one served.
+    other = RouteTable(shared="site")
+    assert other.route("GET users/<int:uid>/").totals().requests_by_class["2xx"] == 1
