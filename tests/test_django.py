@@ -175,7 +175,9 @@ def test_a_streamed_response_the_server_stops_reading_is_a_disconnect() -> None:
     assert [(s.requests, s.errors, s.bytes) for s in guard.routes.summaries()] == [(1, 0, 100)]
 
 
-def test_settings_can_share_the_guard_with_every_worker(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_can_share_the_guard_with_every_worker(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from burnguard import RouteTable
     from burnguard.django import guard_from_settings
 

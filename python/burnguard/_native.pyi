@@ -64,6 +64,7 @@ __all__ = [
     "PricingCore",
     "RouteCore",
     "RouteTableCore",
+    "Settlement",
     "SloCore",
     "__version__",
     "bind_breaker_error",
@@ -464,6 +465,17 @@ class RouteTableCore:
     def now(self) -> float: ...
     def route(self, key: str) -> tuple[str, RouteCore]: ...
     def routes(self) -> list[tuple[str, RouteCore]]: ...
+
+@final
+class Settlement:
+    """What a finished request of one route is recorded into, in one call."""
+
+    def __new__(
+        cls, route: RouteCore, availability: SloCore | None = None, latency: SloCore | None = None
+    ) -> Self: ...
+    def settle(
+        self, ok: bool, duration: float, sent: int, status: int, permit: BreakerPermit | None = None
+    ) -> None: ...
 
 @final
 class Counter:

@@ -132,7 +132,7 @@ def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
 class RoutePlan:
     """Everything a guard does for one route key, resolved once."""
 
-    __slots__ = ("breaker", "budget", "key", "rejections", "slo", "stats")
+    __slots__ = ("breaker", "budget", "key", "rejections", "settle", "slo", "stats")
 
     def __init__(
         self,
@@ -149,6 +149,15 @@ class RoutePlan:
         self.breaker = breaker
         self.budget = budget
         self.rejections = rejections
+        trackers = (None, None) if slo is None else (slo.availability, slo.latency)
+        cores = [None if t is None else t._recording_core() for t in trackers]
+        native = all(
+            core is not None or tracker is None for core, tracker in zip(cores, trackers, strict=True)
+        )
+        self.settle = _native.Settlement(stats._core, *cores).settle if native else None
+        """``settle(ok, duration, sent, status, permit)``: records a finished request into the
+        route, its SLOs and its breaker permit in one native call; None when an SLO records
+        into a Python store, and the guard records step by step."""
 
     @property
     def enforces(self) -> bool:
@@ -329,22 +338,12 @@ class RouteGuard:
         try:
             classify = self.classify
             ok = error is None and status < 500 if classify is default_classifier else classify(status, error)
-            plan.stats.record(duration, not ok, sent, None, status)
-            slo = plan.slo
-            if slo is not None:
-                if slo.availability is not None:
-                    slo.availability.record(ok)
-                if slo.latency is not None:
-                    if ok:
-                        slo.latency.record_latency(duration)
-                    else:
-                        slo.latency.record_failure()
+            settle = plan.settle
+            if settle is not None:
+                settle(ok, duration, sent, status, None if admission is None else admission.permit)
+            else:
+                self._settle_step_by_step(plan, admission, ok, status, duration, sent)
             if admission is not None:
-                if admission.permit is not None:
-                    if ok:
-                        admission.permit.success(duration)
-                    else:
-                        admission.permit.failure(duration)
                 if admission.reservation_id is not None:
                     budget = plan.budget
                     assert budget is not None
@@ -354,6 +353,27 @@ class RouteGuard:
                         budget.ledger.release(admission.reservation_id)
         except Exception:
             self.fault("record a request")
+
+    @staticmethod
+    def _settle_step_by_step(
+        plan: RoutePlan, admission: Admission | None, ok: bool, status: int, duration: float, sent: int
+    ) -> None:
+        """What ``RoutePlan.settle`` does natively, for SLOs that record into Python stores."""
+        plan.stats.record(duration, not ok, sent, None, status)
+        slo = plan.slo
+        if slo is not None:
+            if slo.availability is not None:
+                slo.availability.record(ok)
+            if slo.latency is not None:
+                if ok:
+                    slo.latency.record_latency(duration)
+                else:
+                    slo.latency.record_failure()
+        if admission is not None and admission.permit is not None:
+            if ok:
+                admission.permit.success(duration)
+            else:
+                admission.permit.failure(duration)
 
     def fault(self, doing: str) -> None:
         """Counts a fault met while ``doing`` something (call it in an ``except``), and logs it

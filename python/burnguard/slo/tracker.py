@@ -102,6 +102,11 @@ class SLOTracker:
             self.record_failure = self._store_record_failure
             self.record_latency = self._store_record_latency
 
+    def _recording_core(self) -> _native.SloCore | None:
+        """The native core events are recorded into, or None when they go to a store (for the
+        web adapters, which record a request's SLOs in one native call)."""
+        return self._core if self._store is None else None
+
     @property
     def is_shared(self) -> bool:
         """Whether the SLO's counts live in a shared arena (``shared=``)."""

@@ -440,7 +440,7 @@ pub struct BreakerPermit {
 }
 
 impl BreakerPermit {
-    fn complete(
+    pub(crate) fn complete(
         &self,
         py: Python<'_>,
         outcome: Outcome,

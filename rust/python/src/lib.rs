@@ -19,6 +19,7 @@ mod errors;
 mod ledger;
 mod results;
 mod routes;
+mod settle;
 mod shared;
 mod slo;
 mod spend;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     breaker::register(m)?;
     ledger::register(m)?;
     routes::register(m)?;
+    settle::register(m)?;
     cost::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

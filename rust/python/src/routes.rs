@@ -69,8 +69,8 @@ impl RouteTableCore {
 
 /// One route's window.
 #[pyclass(frozen, module = "burnguard._native")]
-struct RouteCore {
-    window: Arc<RouteWindow>,
+pub(crate) struct RouteCore {
+    pub(crate) window: Arc<RouteWindow>,
 }
 
 #[pymethods]

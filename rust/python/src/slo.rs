@@ -84,8 +84,8 @@ type BurnPollTuple<'py> = (Bound<'py, PyList>, Vec<usize>, Vec<usize>);
 
 /// One SLO's bounded window and figures. The facade's `SLOTracker` wraps it.
 #[pyclass(frozen, module = "burnguard._native")]
-struct SloCore {
-    slo: Slo,
+pub(crate) struct SloCore {
+    pub(crate) slo: Slo,
     labels: Labels,
 }
 

@@ -209,6 +209,18 @@ pub fn status_class(status: u16) -> usize {
     }
 }
 
+/// Adds `n` to `word` in one read-modify-write, leaving `u64::MAX` if that overflowed (a sum
+/// of microseconds: 584,000 years of requests), so it saturates rather than wraps.
+fn add_saturating(word: &AtomicU64, n: u64) {
+    if word
+        .fetch_add(n, Ordering::Relaxed)
+        .checked_add(n)
+        .is_none()
+    {
+        word.store(u64::MAX, Ordering::Relaxed);
+    }
+}
+
 /// One route's bounded, lock-free request window. See the module docs.
 #[derive(Debug)]
 pub struct RouteWindow {
@@ -419,11 +431,14 @@ impl RouteWindow {
             if error {
                 header[ERRORS].fetch_add(1, Ordering::Relaxed);
             }
-            header[BYTES].fetch_add(bytes, Ordering::Relaxed);
-            let _ = header[MICROS].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
-                Some(total.saturating_add(micros))
-            });
-            header[MAX_BITS].fetch_max(seconds.to_bits(), Ordering::Relaxed);
+            if bytes != 0 {
+                header[BYTES].fetch_add(bytes, Ordering::Relaxed);
+            }
+            add_saturating(&header[MICROS], micros);
+            // Most requests are not the slowest: a load spares them the read-modify-write.
+            if seconds.to_bits() > header[MAX_BITS].load(Ordering::Relaxed) {
+                header[MAX_BITS].fetch_max(seconds.to_bits(), Ordering::Relaxed);
+            }
             let shift = bucket % 2 * 32;
             // Saturates rather than wraps: one band of one bucket holding 4 billion requests.
             let _ = self.slot_counts(slot)[bucket / 2].fetch_update(
@@ -449,12 +464,10 @@ impl RouteWindow {
         if error {
             self.cell(ERRORS_TOTAL).fetch_add(1, Ordering::Relaxed);
         }
-        self.cell(BYTES_TOTAL).fetch_add(bytes, Ordering::Relaxed);
-        let _ =
-            self.cell(MICROS_TOTAL)
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
-                    Some(total.saturating_add(micros))
-                });
+        if bytes != 0 {
+            self.cell(BYTES_TOTAL).fetch_add(bytes, Ordering::Relaxed);
+        }
+        add_saturating(self.cell(MICROS_TOTAL), micros);
         self.words[HISTOGRAM + bucket].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -465,6 +478,9 @@ impl RouteWindow {
     /// killed at any instruction cannot hold a slot forever.
     fn claim(&self, slot: usize, lap: u64) -> bool {
         let tag = &self.header(slot)[TAG];
+        if tag.load(Ordering::Acquire) == lap << 1 {
+            return true; // the common case, before asking for the pid (a system call)
+        }
         let me = u64::from(std::process::id());
         loop {
             let current = tag.load(Ordering::Acquire);
