@@ -122,3 +122,53 @@ def test_slo_event_counters_are_monotonic_totals_by_outcome() -> None:
     body = PrometheusExporter(registry).render()[0].decode()
     assert 'burnguard_slo_events_total{outcome="good",slo="api"} 10.0' in body
     assert 'burnguard_slo_events_total{outcome="bad",slo="api"} 1.0' in body
+
+
+def test_render_writes_what_prometheus_client_writes_byte_for_byte() -> None:
+    """``render()`` writes the text itself; it must equal ``generate_latest`` over the same
+    collector, with every kind of family and awkward label values and numbers in it."""
+    from burnguard import CircuitBreaker, CostModel, Pricing, RouteGuard, RouteSLO, Subject, Unit
+    from burnguard.middleware import RouteBudget
+
+    ledger = Ledger()
+    ledger.set_budget("tenant:acme", Unit.CREDITS, 1_000)
+    tracker = SLOTracker(SLODefinition(name="api", target=0.99))
+    guard = RouteGuard(
+        slos={"*": RouteSLO(availability=tracker)},
+        breakers={"GET /b": CircuitBreaker("b")},
+        budgets={"GET /c": RouteBudget(ledger, Subject(tenant="acme"))},
+    )
+    now = time.time()
+    for i, key in enumerate(['GET /a/"quoted"\\back', "GET /b", "GET /line\nbreak", "GET /c"]):
+        stats = guard.routes.route(key)
+        for k in range(30):
+            stats.record(0.0007 * (k + 1) ** 2 * (i + 1), k % 9 == 0, 12_345_678 * k, now - k, 200 + 100 * (k % 4))
+        stats.rejections.count_circuit_open()
+    guard.fault("test the exporter")
+    exporter = PrometheusExporter(
+        _registry(),
+        routes=guard,
+        route_window=60,
+        costs=CostModel(Pricing.bundled("aws"), target_users=10_000, warmup_seconds=0),
+        latency_buckets=(0.001, 0.05, 2.5, 1e7),
+    )
+    body = exporter.render()[0]
+    assert body == generate_latest(exporter.collector_registry)
+    assert b'burnguard_http_requests_total{code_class="3xx",route="GET /a/\\"quoted\\"\\\\back"} 8.0' in body
+    assert b'burnguard_http_request_duration_seconds_bucket{le="1e+07",route="GET /b"} 30.0' in body
+    assert b"burnguard_route_projected_monthly_cost_usd{" in body
+    assert b"burnguard_guard_recording_errors_total 1.0" in body
+
+
+def test_numbers_are_written_as_prometheus_client_writes_them() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from prometheus_client.utils import floatToGoString
+
+    from burnguard._exposition import go_float
+
+    @given(st.one_of(st.integers(min_value=-(2**60), max_value=2**60), st.floats()))
+    def same(value: float) -> None:
+        assert go_float(value) == floatToGoString(value)
+
+    same()

@@ -52,14 +52,15 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from burnguard import _native
+from burnguard import _exposition, _native
 from burnguard._check import checked
+from burnguard._exposition import escape, go_float, header
 from burnguard.breaker import BreakerSnapshot, CircuitBreaker
 from burnguard.cost import CostModel, CostReport
 from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
-from burnguard.routes import RouteStats, RouteSummary, RouteTable
+from burnguard.routes import STATUS_CLASSES, RouteStats, RouteSummary, RouteTable
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
 
@@ -151,9 +152,15 @@ class PrometheusExporter:
         """Fresh metric families from every source (the collector protocol). A source that
         fails is left out of this scrape, logged and counted in
         ``burnguard_exporter_source_errors_total``; the others are served."""
-        from prometheus_client.core import CounterMetricFamily
+        for source, families in self._sources():
+            try:
+                yield from families()
+            except Exception:
+                self._failed(source)
+        yield self._errors_family()
 
-        sources: tuple[tuple[str, Callable[[], list[Metric]]], ...] = (
+    def _sources(self) -> tuple[tuple[str, Callable[[], list[Metric]]], ...]:
+        return (
             ("slos", lambda: list(self._slo_families())),
             ("breakers", lambda: list(_breaker_families([b.snapshot() for b in self._all_breakers()]))),
             (
@@ -162,14 +169,16 @@ class PrometheusExporter:
             ),
             ("routes", self._route_families),
         )
-        for source, families in sources:
-            try:
-                yield from families()
-            except Exception:
-                counter = self._failures.setdefault(source, _native.Counter())
-                if counter.value == 0:
-                    _log.exception("burnguard could not export %s; they are left out", source)
-                counter.inc()
+
+    def _failed(self, source: str) -> None:
+        counter = self._failures.setdefault(source, _native.Counter())
+        if counter.value == 0:
+            _log.exception("burnguard could not export %s; they are left out", source)
+        counter.inc()
+
+    def _errors_family(self) -> Metric:
+        from prometheus_client.core import CounterMetricFamily
+
         errors = CounterMetricFamily(
             "burnguard_exporter_source_errors",
             "Scrapes that left a source out because it failed (logged once per source).",
@@ -177,7 +186,7 @@ class PrometheusExporter:
         )
         for source, counter in sorted(self._failures.items()):
             errors.add_metric((source,), float(counter.value))
-        yield errors
+        return errors
 
     # With routes=guard, the guard's own SLOs, breakers and ledgers are exported too (once each).
 
@@ -201,11 +210,24 @@ class PrometheusExporter:
         if self._routes is not None:
             families += _route_families(self._routes.summaries(self._route_window))
             families += _route_counter_families(self._routes.stats(), self._latency_buckets)
+        return families + self._guard_and_cost_families()
+
+    def _guard_and_cost_families(self) -> list[Metric]:
+        families: list[Metric] = []
         if self._guard is not None:
             families += _guard_families(self._guard)
         if self._costs is not None and self._routes is not None:
             families += _cost_families(self._costs.project(self._routes))
         return families
+
+    def _route_lines(self) -> list[str]:
+        """The text of ``_route_families()``, written straight from the routes' figures."""
+        out: list[str] = []
+        if self._routes is not None:
+            stats = self._routes.stats()
+            out += _route_window_lines([s.summary(self._route_window) for s in stats])
+            out += _route_counter_lines(stats, self._latency_buckets)
+        return out + _exposition.lines(self._guard_and_cost_families())
 
     def _slo_families(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -269,10 +291,18 @@ class PrometheusExporter:
         yield from (burn, breached, exhaustion, firing, dropped, events)
 
     def render(self) -> tuple[bytes, str]:
-        """``(body, content_type)``, ready for a ``/metrics`` response."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        """``(body, content_type)``, ready for a ``/metrics`` response: what
+        ``prometheus_client.generate_latest`` writes for this collector, written directly."""
+        from prometheus_client import CONTENT_TYPE_LATEST
 
-        return generate_latest(self._registry), CONTENT_TYPE_LATEST
+        out: list[str] = []
+        for source, families in self._sources():
+            try:
+                out += self._route_lines() if source == "routes" else _exposition.lines(families())
+            except Exception:
+                self._failed(source)
+        out += _exposition.lines([self._errors_family()])
+        return "".join(out).encode(), CONTENT_TYPE_LATEST
 
     @property
     def collector_registry(self) -> CollectorRegistry:
@@ -389,29 +419,28 @@ def _route_families(summaries: list[RouteSummary]) -> Iterator[Metric]:
     yield latency
 
 
+_HTTP_DOCS = {
+    "requests": "Requests since the route was created, by status class.",
+    "errors": "Failed requests since the route was created.",
+    "bytes": "Response bytes since the route was created.",
+    "rejected": "Requests the guard answered itself: 503 while a breaker was open, 429 when a budget denied.",
+    "durations": "Request durations since the route was created (from a sketch of 1 % relative error).",
+}
+
+
 def _route_counter_families(routes: list[RouteStats], bounds: tuple[float, ...]) -> Iterator[Metric]:
     from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
     requests = CounterMetricFamily(
-        "burnguard_http_requests",
-        "Requests since the route was created, by status class.",
-        labels=("route", "code_class"),
+        "burnguard_http_requests", _HTTP_DOCS["requests"], labels=("route", "code_class")
     )
-    errors = CounterMetricFamily(
-        "burnguard_http_request_errors", "Failed requests since the route was created.", labels=("route",)
-    )
-    sent = CounterMetricFamily(
-        "burnguard_http_response_bytes", "Response bytes since the route was created.", labels=("route",)
-    )
+    errors = CounterMetricFamily("burnguard_http_request_errors", _HTTP_DOCS["errors"], labels=("route",))
+    sent = CounterMetricFamily("burnguard_http_response_bytes", _HTTP_DOCS["bytes"], labels=("route",))
     rejected = CounterMetricFamily(
-        "burnguard_route_rejected_requests",
-        "Requests the guard answered itself: 503 while a breaker was open, 429 when a budget denied.",
-        labels=("route", "reason"),
+        "burnguard_route_rejected_requests", _HTTP_DOCS["rejected"], labels=("route", "reason")
     )
     durations = HistogramMetricFamily(
-        "burnguard_http_request_duration_seconds",
-        "Request durations since the route was created (from a sketch of 1 % relative error).",
-        labels=("route",),
+        "burnguard_http_request_duration_seconds", _HTTP_DOCS["durations"], labels=("route",)
     )
     for stats in routes:
         totals = stats.totals()
@@ -420,7 +449,7 @@ def _route_counter_families(routes: list[RouteStats], bounds: tuple[float, ...])
         errors.add_metric((stats.key,), float(totals.errors))
         sent.add_metric((stats.key,), float(totals.bytes))
         counts = stats.histogram([*bounds, _EVERY_REQUEST])
-        buckets = [(_seconds(b), float(n)) for b, n in zip(bounds, counts, strict=False)]
+        buckets = [(go_float(b), float(n)) for b, n in zip(bounds, counts, strict=False)]
         durations.add_metric((stats.key,), [*buckets, ("+Inf", float(counts[-1]))], totals.duration_seconds)
         rejections = stats.rejections
         rejected.add_metric((stats.key, "circuit_open"), float(rejections.circuit_open))
@@ -484,3 +513,62 @@ def _cost_families(report: CostReport) -> Iterator[Metric]:
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _route_window_lines(summaries: list[RouteSummary]) -> list[str]:
+    """The text of ``_route_families(summaries)``."""
+    out: list[str] = []
+    windows = [(escape(s.route), _seconds(s.window_seconds)) for s in summaries]
+    for field, documentation, attribute in _ROUTE_GAUGES:
+        name = f"burnguard_route_{field}"
+        out.append(header(name, "gauge", documentation))
+        for s, (route, window) in zip(summaries, windows, strict=True):
+            out.append(
+                f'{name}{{route="{route}",window_seconds="{window}"}} {go_float(getattr(s, attribute))}\n'
+            )
+    out.append(
+        header(
+            "burnguard_route_latency_seconds",
+            "gauge",
+            "Request duration quantiles over the window (1 % relative error; quantile 1 is the slowest).",
+        )
+    )
+    for s, (route, window) in zip(summaries, windows, strict=True):
+        if s.requests:
+            for quantile, attribute in _ROUTE_QUANTILES:
+                labels = f'quantile="{quantile}",route="{route}",window_seconds="{window}"'
+                out.append(f"burnguard_route_latency_seconds{{{labels}}} {go_float(getattr(s, attribute))}\n")
+    return out
+
+
+def _route_counter_lines(routes: list[RouteStats], bounds: tuple[float, ...]) -> list[str]:
+    """The text of ``_route_counter_families(routes, bounds)``."""
+    requests = [header("burnguard_http_requests_total", "counter", _HTTP_DOCS["requests"])]
+    errors = [header("burnguard_http_request_errors_total", "counter", _HTTP_DOCS["errors"])]
+    sent = [header("burnguard_http_response_bytes_total", "counter", _HTTP_DOCS["bytes"])]
+    rejected = [header("burnguard_route_rejected_requests_total", "counter", _HTTP_DOCS["rejected"])]
+    durations = [header("burnguard_http_request_duration_seconds", "histogram", _HTTP_DOCS["durations"])]
+    les = [go_float(b) for b in bounds]
+    histogram = "burnguard_http_request_duration_seconds"
+    every = [*bounds, _EVERY_REQUEST]
+    for stats in routes:
+        route = escape(stats.key)
+        core = stats._core  # the native figures, without building the facade's result objects
+        by_class, failed, sent_bytes, duration = core.totals
+        for code_class, n in zip(STATUS_CLASSES, by_class, strict=True):
+            requests.append(
+                f'burnguard_http_requests_total{{code_class="{code_class}",route="{route}"}} {go_float(n)}\n'
+            )
+        errors.append(f'burnguard_http_request_errors_total{{route="{route}"}} {go_float(failed)}\n')
+        sent.append(f'burnguard_http_response_bytes_total{{route="{route}"}} {go_float(sent_bytes)}\n')
+        for reason, n in (("circuit_open", core.circuit_open), ("budget_denied", core.budget_denied)):
+            labels = f'reason="{reason}",route="{route}"'
+            rejected.append(f"burnguard_route_rejected_requests_total{{{labels}}} {go_float(n)}\n")
+        counts = core.histogram(every)
+        durations += [
+            f'{histogram}_bucket{{le="{le}",route="{route}"}} {go_float(n)}\n'
+            for le, n in zip([*les, "+Inf"], counts, strict=True)
+        ]
+        durations.append(f'{histogram}_count{{route="{route}"}} {go_float(counts[-1])}\n')
+        durations.append(f'{histogram}_sum{{route="{route}"}} {go_float(duration)}\n')
+    return [*requests, *errors, *sent, *rejected, *durations]
