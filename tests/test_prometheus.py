@@ -142,7 +142,9 @@ def test_render_writes_what_prometheus_client_writes_byte_for_byte() -> None:
     for i, key in enumerate(['GET /a/"quoted"\\back', "GET /b", "GET /line\nbreak", "GET /c"]):
         stats = guard.routes.route(key)
         for k in range(30):
-            stats.record(0.0007 * (k + 1) ** 2 * (i + 1), k % 9 == 0, 12_345_678 * k, now - k, 200 + 100 * (k % 4))
+            stats.record(
+                0.0007 * (k + 1) ** 2 * (i + 1), k % 9 == 0, 12_345_678 * k, now - k, 200 + 100 * (k % 4)
+            )
         stats.rejections.count_circuit_open()
     guard.fault("test the exporter")
     exporter = PrometheusExporter(

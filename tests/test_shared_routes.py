@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from burnguard import RouteGuard, RouteTable
+from burnguard import CircuitBreaker, RouteGuard, RouteTable
 from burnguard.prometheus import PrometheusExporter
 
 REQUESTS = 20_000
@@ -135,3 +135,31 @@ def test_the_guards_counters_are_shared_too() -> None:
     assert a.recording_errors == b.recording_errors == 2
     with pytest.raises(ValueError, match=r"^RouteGuard takes shared= only without routes="):
         RouteGuard(routes=RouteTable(), shared="svc")
+
+
+def test_the_slo_middlewares_and_exporters_counters_are_shared_with_the_slo() -> None:
+    from burnguard import SLODefinition, SLOTracker
+    from burnguard.asgi import SLOMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    def broken(status: int, error: BaseException | None) -> bool:
+        raise RuntimeError("classifier bug")
+
+    tracker = SLOTracker(SLODefinition("api", 0.99), shared="svc")
+    assert tracker.arena is not None and SLOTracker(SLODefinition("api", 0.99), shared=False).arena is None
+    a, b = SLOMiddleware(app, tracker=tracker, classify=broken), SLOMiddleware(app, tracker=tracker)
+    a._record(200, None, 0.0)
+    assert a.recording_errors == b.recording_errors == 1
+
+    def broken_clock() -> float:
+        raise RuntimeError("a failing clock")
+
+    failing = CircuitBreaker("broken", clock=broken_clock, shared=False)
+    first = PrometheusExporter(breakers=[failing], shared="svc")
+    line = next(
+        x for x in first.render()[0].splitlines() if x.startswith(b"burnguard_exporter_source_errors_total")
+    )
+    assert line.startswith(b'burnguard_exporter_source_errors_total{source="breakers"} ')
+    assert line in PrometheusExporter(shared="svc").render()[0].splitlines(), "another worker's exporter"

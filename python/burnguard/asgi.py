@@ -84,7 +84,11 @@ class SLOMiddleware:
         self._tracker = tracker
         self._classify = classify
         self._latency = latency_tracker
-        self._faults = _native.Counter()
+        # Shared with the other workers when the SLO is: every worker reports the host's faults.
+        arena = None if tracker.arena is None else tracker.arena._core
+        self._faults = _native.Counter(
+            shared=arena, name=f"slo-middleware.{tracker.definition.name}.recording_errors"
+        )
 
     @property
     def recording_errors(self) -> int:

@@ -61,6 +61,7 @@ from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.ledger import Balance, Ledger
 from burnguard.middleware import RouteGuard
 from burnguard.routes import STATUS_CLASSES, RouteStats, RouteSummary, RouteTable
+from burnguard.shared import Arena, arena_of
 from burnguard.slo.registry import SLORegistry
 from burnguard.slo.tracker import SLOTracker
 
@@ -88,6 +89,7 @@ _SLO_GAUGES = (
 
 
 _log = logging.getLogger("burnguard.prometheus")
+_SOURCES = ("slos", "breakers", "ledgers", "routes")
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """prometheus_client's default histogram bounds, in seconds."""
@@ -97,7 +99,9 @@ _EVERY_REQUEST = 1e12  # a bound past the sketch's range: every request is under
 class PrometheusExporter:
     """Renders the SLOs of an ``SLORegistry`` and, if given, circuit breakers (a
     ``BreakerRegistry`` or any iterable of breakers), the budgets of ledgers and the routes of
-    a ``RouteGuard`` or ``RouteTable``, in the Prometheus text format."""
+    a ``RouteGuard`` or ``RouteTable``, in the Prometheus text format. ``shared`` (an arena
+    name or ``Arena``; by default ``BURNGUARD_SHARED``) shares its count of failed sources with
+    every worker's exporter."""
 
     __slots__ = (
         "_breakers",
@@ -122,6 +126,7 @@ class PrometheusExporter:
         route_window: float = 300.0,
         costs: CostModel | None = None,
         latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS,
+        shared: str | Arena | bool | None = None,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
@@ -140,7 +145,14 @@ class PrometheusExporter:
         # A one-shot iterator (a generator) is kept as a tuple; a registry stays live.
         self._breakers = tuple(breakers) if iter(breakers) is breakers else breakers
         self._ledgers = tuple(ledgers) if iter(ledgers) is ledgers else ledgers
-        self._failures: dict[str, _native.Counter] = {}
+        # Per source, shared with the other workers' exporters with shared= (BURNGUARD_SHARED).
+        arena = arena_of(shared)
+        self._failures = {
+            source: _native.Counter(
+                shared=None if arena is None else arena._core, name=f"exporter.{source}.errors"
+            )
+            for source in _SOURCES
+        }
         self._guard = routes if isinstance(routes, RouteGuard) else None
         self._routes = routes.routes if isinstance(routes, RouteGuard) else routes
         self._route_window = route_window
@@ -171,7 +183,7 @@ class PrometheusExporter:
         )
 
     def _failed(self, source: str) -> None:
-        counter = self._failures.setdefault(source, _native.Counter())
+        counter = self._failures[source]
         if counter.value == 0:
             _log.exception("burnguard could not export %s; they are left out", source)
         counter.inc()
@@ -185,7 +197,8 @@ class PrometheusExporter:
             labels=("source",),
         )
         for source, counter in sorted(self._failures.items()):
-            errors.add_metric((source,), float(counter.value))
+            if counter.value:
+                errors.add_metric((source,), float(counter.value))
         return errors
 
     # With routes=guard, the guard's own SLOs, breakers and ledgers are exported too (once each).

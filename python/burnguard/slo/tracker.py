@@ -62,6 +62,7 @@ class SLOTracker:
         "_core",
         "_definition",
         "_store",
+        "arena",
         "record",
         "record_failure",
         "record_latency",
@@ -88,6 +89,8 @@ class SLOTracker:
             raise invalid("shared", "cannot be combined with store= (a store keeps its own events)")
         self._definition = definition
         self._store = store
+        self.arena = arena
+        """The arena the SLO's counts live in (``shared=``), or None."""
         native_clock = None if clock is time.time else clock
         shared_core = None if arena is None else arena._core
         self._core = _native.SloCore(definition, clock=native_clock, shared=shared_core)
