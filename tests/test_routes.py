@@ -349,3 +349,32 @@ def test_a_stray_request_stamped_in_1970_does_not_disable_warm_up() -> None:
     assert first is not None and abs(first - now) < 1.0
     # It was kept (until a newer request reuses its slot), not dropped.
     assert route.dropped == 0
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_request_settles_alike_natively_and_with_slos_kept_in_python_stores(stored: bool) -> None:
+    from burnguard.slo.storage import InMemoryStore
+
+    def tracker(name: str, **latency: float) -> SLOTracker:
+        store = InMemoryStore(3600) if stored else None
+        return SLOTracker(SLODefinition(name, 0.99, **latency), store=store)
+
+    availability, latency = tracker("api"), tracker("fast", latency_threshold_seconds=10.0)
+    breaker = CircuitBreaker("users", minimum_number_of_calls=100)
+    app, guard = fastapi_app(
+        slos={"*": RouteSLO(availability=availability, latency=latency)},
+        breakers={"GET /users/{uid}": breaker},
+    )
+    answers = get_all(app, "/users/1", "/users/2", "/boom")
+    assert [r.status_code for r in answers] == [200, 200, 500]
+    plan = guard.plan("GET", "/users/{uid}")
+    assert (plan.settle is None) is stored
+    assert (availability.snapshot().total, availability.snapshot().failures) == (3, 1)
+    assert (latency.snapshot().total, latency.snapshot().failures) == (3, 1)
+    assert (breaker.snapshot().calls, breaker.snapshot().failed_calls) == (2, 0)
+    totals = guard.routes.route("GET /users/{uid}").totals()
+    assert (
+        totals.requests_by_class["2xx"],
+        guard.routes.route("GET /boom").totals().requests_by_class["5xx"],
+    ) == (2, 1)
+    assert guard.recording_errors == 0

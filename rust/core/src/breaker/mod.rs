@@ -1,12 +1,16 @@
 //! A circuit breaker: an atomic state machine with resilience4j's states, triggers and
 //! vocabulary.
 //!
-//! All state is plain fixed-size atomics (no pointers, no locks), so it could live in shared
-//! memory. One 64-bit word holds the state, its epoch, the backoff level and the half-open
+//! All state is plain fixed-size atomic words (no pointers, no locks), kept by the breaker or
+//! in a shared arena ([`Breaker::share`]), where every process of a host runs the same state
+//! machine. One 64-bit word holds the state, its epoch, the backoff level and the half-open
 //! probe accounting; every transition is one compare-and-swap on that word, so concurrent
 //! callers never apply a transition twice or lose one, and never take more half-open permits
 //! than configured. A [`Permit`] remembers the epoch it was issued in: an outcome that arrives
-//! after the breaker has moved on is not counted against the new state.
+//! after the breaker has moved on is not counted against the new state. The deadline of an
+//! OPEN or HALF_OPEN epoch is a second word, published after the transition by its maker or,
+//! if that process died in between, by the next caller that needs it; so no death at any
+//! instruction leaves a breaker without a way out of OPEN.
 //!
 //! Time is an input: the state machine's operations take it, in seconds; [`Breaker::begin`] and
 //! [`Breaker::end`] read the breaker's clock and time the call for the slow-call rule.

@@ -17,7 +17,7 @@
 //! A request is recorded into the slot of its time in every tier, so a window is read from
 //! one tier: the finest that still holds it. Its old edge is extended to that tier's bucket
 //! boundary (by less than one bucket), and [`Summary::covered_seconds`] says how far back the
-//! figures really go. Memory is fixed at construction: about 3.7 KB a slot, 340 KB a route
+//! figures really go. Memory is fixed at construction: about 3.7 KB a slot, 330 KB a route
 //! for 30 days.
 //!
 //! Besides the windows, a route keeps monotonic totals since it was created (requests by
@@ -31,10 +31,11 @@
 //! # Concurrency
 //!
 //! A slot's header starts with a tag: the slot's *lap* (which turn of the ring it holds, plus
-//! one), shifted left once, with the low bit set while the slot is being cleared. A recorder
-//! whose lap matches adds with relaxed atomic adds. One that finds an older lap claims the
-//! slot by a compare-and-swap to `lap | 1`, clears it and publishes the tag; recorders that
-//! meet a slot being cleared wait the few hundred nanoseconds that takes. A request older than
+//! one), shifted left once. A recorder whose lap matches adds with relaxed atomic adds. One
+//! that finds an older lap claims the slot by a compare-and-swap to a clearing tag naming its
+//! process and the lap, clears it and publishes the tag; recorders that meet a slot being
+//! cleared wait the few hundred nanoseconds that takes, or finish the clearing themselves if
+//! the clearer died. A request older than
 //! a tier's slot skips that tier. A reader reads a slot only if its tag is the lap it expects
 //! before and after the read. A recorder stalled between reading the tag and adding, for as
 //! long as a whole ring (16 minutes at least), would add to the next lap: the count is not
