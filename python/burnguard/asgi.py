@@ -22,7 +22,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from burnguard import _native
-from burnguard.errors import InvalidArgumentError, invalid
+from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.middleware import (
     Admission,
     ClassifyFn,
@@ -78,6 +78,8 @@ class SLOMiddleware:
                 )
             assert registry is not None
             tracker = registry.get(slo_name)
+        if not isinstance(tracker, SLOTracker):
+            raise wrong_type("tracker", "must be an SLOTracker", type(tracker).__name__)
         if latency_tracker is not None and latency_tracker.definition.latency_threshold_seconds is None:
             raise invalid("latency_tracker", "must track an SLO with latency_threshold_seconds set")
         self._app = app
