@@ -25,8 +25,8 @@ from burnguard.errors import InvalidArgumentError, invalid
 from burnguard.shared import Arena, arena_of
 
 STATUS_CLASSES = ("none", "1xx", "2xx", "3xx", "4xx", "5xx")
-"""The status classes route totals are kept by; "none" is a request with no response status
-(the app raised before answering)."""
+"""The status classes route totals are kept by; "none" is a request recorded with no status
+(0): a client that went away before the response started, or a ``record()`` given none."""
 
 """The latency quantiles a summary reports (p50, p90, p95, p99)."""
 
