@@ -1,6 +1,7 @@
 //! Model checks with loom: every interleaving of two writers that rotate a window's slot (and
-//! carry its count up a tier) while the other adds to it, and of two callers racing for a
-//! breaker's HALF_OPEN probe.
+//! carry its count up a tier) while the other adds to it, of two callers racing for a
+//! breaker's HALF_OPEN probe, and of a caller that meets a breaker between its transition to
+//! OPEN and the deadline's publication.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p burnguard-core --test loom --release`.
 #![cfg(loom)]
@@ -86,5 +87,44 @@ fn half_open_probe_race_issues_one_permit_and_one_transition() {
         assert_eq!(probes.len(), 1, "exactly one probe");
         assert!(probes[0].1.is_some(), "its success closed the breaker");
         assert_eq!(b.state(0.0).0, State::Closed);
+    });
+}
+
+/// Breaker: one caller trips the breaker (the transition's compare-and-swap, then its deadline)
+/// while another asks for a permit. In every interleaving the one deadline published is the
+/// epoch's, whoever published it: the asker is rejected for the whole wait, and a call once the
+/// wait is over is let through as a probe.
+#[test]
+fn a_caller_between_a_transition_and_its_deadline_publishes_the_same_deadline() {
+    use burnguard_core::breaker::{Breaker, Config, Outcome, State};
+    loom::model(|| {
+        let config = Config {
+            consecutive_failure_threshold: 1,
+            wait_duration_in_open_state: 10.0,
+            max_wait_duration_in_open_state: 10.0,
+            ..Config::default()
+        };
+        let b = Arc::new(Breaker::new(config, 0).unwrap());
+        let permit = b.try_acquire(|| 0.0).0.unwrap();
+        let tripper = {
+            let b = Arc::clone(&b);
+            thread::spawn(move || b.record(permit, Outcome::Failure, false, || 0.0))
+        };
+        let asked = b.try_acquire(|| 0.0).0;
+        let tripped = tripper.join().unwrap();
+        assert!(tripped.is_some_and(|t| t.to == State::Open));
+        if let Err(rejected) = asked {
+            assert_eq!(
+                (rejected.state, rejected.retry_after),
+                (State::Open, Some(10.0))
+            );
+        }
+        assert_eq!(b.open_wait_remaining(4.0), Some(6.0));
+        assert_eq!(b.try_acquire(|| 9.0).0.unwrap_err().retry_after, Some(1.0));
+        let (probe, moved) = b.try_acquire(|| 10.0);
+        assert_eq!(
+            (probe.unwrap().state(), moved.map(|t| t.to)),
+            (State::HalfOpen, Some(State::HalfOpen))
+        );
     });
 }

@@ -43,7 +43,7 @@ impl CountWindow {
     }
 
     /// The outcome byte in `slot`.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(super) fn slot(&self, slot: u64) -> u8 {
         let word = self.words[SLOTS + (slot / 8) as usize].load(Ordering::Acquire);
         (word >> (slot % 8 * 8)) as u8
@@ -188,6 +188,7 @@ impl Window {
     }
 
     /// Words a window of this kind and size needs.
+    #[cfg(all(target_os = "linux", not(loom)))]
     pub(super) fn words_for(sliding_window: SlidingWindow) -> usize {
         match sliding_window {
             SlidingWindow::Count(n) => CountWindow::words_for(n),
@@ -196,6 +197,7 @@ impl Window {
     }
 
     /// Keeps the window in `words` from now on (all zero, or another process's).
+    #[cfg(all(target_os = "linux", not(loom)))]
     pub(super) fn keep_in(&mut self, words: Words) {
         match self {
             Window::Count(window) => window.words = words,

@@ -289,6 +289,7 @@ impl RouteWindow {
     }
 
     /// The layout's identity: routes share words only with routes of the same one.
+    #[cfg(all(target_os = "linux", not(loom)))]
     fn geometry(&self) -> u64 {
         let mut parts = vec![2, self.words_len() as u64, self.mapping.buckets() as u64];
         for tier in &self.tiers {

@@ -118,10 +118,6 @@ impl RouteTable {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<RouteWindow>>> {
         self.routes.read().unwrap_or_else(|e| e.into_inner())
     }
-
-    fn window(&self) -> RouteWindow {
-        RouteWindow::layout(self.retain_seconds, self.clock.clone()).expect("checked in new")
-    }
 }
 
 #[cfg(all(target_os = "linux", not(loom)))]
@@ -160,6 +156,11 @@ mod shared {
     }
 
     impl RouteTable {
+        /// A window of the table's layout, with no words yet.
+        fn window(&self) -> RouteWindow {
+            RouteWindow::layout(self.retain_seconds, self.clock.clone()).expect("checked in new")
+        }
+
         /// Keeps the table's routes in `arena`, under `name`: every process that shares the
         /// table there records into and lists the same routes, at most `max_routes` of them
         /// for all processes together. Its options (routes, retention, overflow key) must be
