@@ -171,6 +171,11 @@ class PrometheusExporter:
                 self._failed(source)
         yield self._errors_family()
 
+    def describe(self) -> list[Metric]:
+        """Nothing: the families depend on what is tracked when scraped, so a registry learns
+        no names up front (and registering the exporter does not scrape it)."""
+        return []
+
     def _sources(self) -> tuple[tuple[str, Callable[[], list[Metric]]], ...]:
         return (
             ("slos", lambda: list(self._slo_families())),
