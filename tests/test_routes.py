@@ -378,3 +378,27 @@ def test_a_request_settles_alike_natively_and_with_slos_kept_in_python_stores(st
         guard.routes.route("GET /boom").totals().requests_by_class["5xx"],
     ) == (2, 1)
     assert guard.recording_errors == 0
+
+
+def test_the_new_route_options_refuse_bad_input_naming_the_parameter() -> None:
+    from burnguard.prometheus import PrometheusExporter
+
+    stats = RouteTable().route("GET /x")
+    for bounds, index in (([0.1, float("nan")], 1), ([float("inf")], 0), ([-1.0], 0), ([0.5, 0.2], 1)):
+        with pytest.raises(ValueError, match=rf"^bounds\[{index}\] must be "):
+            stats.histogram(bounds)
+    for status in (-1, 70_000):
+        with pytest.raises(ValueError, match=r"^status must be in"):
+            stats.record(0.1, False, 0, None, status)
+    with pytest.raises(ValueError, match=r"^name must be a non-empty string"):
+        RouteTable(name="")
+    with pytest.raises(TypeError, match=r"^shared must be"):
+        RouteTable(shared=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^shared must be"):
+        RouteGuard(shared=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^shared must be"):
+        CircuitBreaker("x", shared=3)  # type: ignore[arg-type]
+    for buckets, index in (([float("nan")], 0), ([1.0, -2.0], 1), ([2.0, 1.0], 1), ([1.0, float("inf")], 1)):
+        with pytest.raises(ValueError, match=rf"^latency_buckets\[{index}\] must be finite seconds > 0"):
+            PrometheusExporter(latency_buckets=buckets)
+    assert stats.totals().requests == 0, "nothing was recorded by the refused calls"

@@ -6,9 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-import signal
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,14 @@ import pytest
 from burnguard import Arena, SLODefinition, SLORegistry, SLOTracker
 from burnguard.slo.storage import InMemoryStore
 
+from .conftest import kill_in_rounds
+
 EVENTS = 250_000
 NOW = 1_767_225_600.0
 DEFINITION = SLODefinition(name="api", target=0.999, window_seconds=3600, burn_rate_windows=(300,))
 
 
-@pytest.fixture(autouse=True)
-def arena_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "arenas"
-    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("arena_directory")
 
 
 def test_trackers_of_one_name_in_one_arena_share_their_counts(arena_directory: Path) -> None:
@@ -104,24 +100,9 @@ def _record_until_killed(progress: Any, slot: int) -> None:
 
 
 def test_workers_killed_mid_recording_lose_at_most_their_event_and_block_nobody() -> None:
-    context = multiprocessing.get_context("fork")
     SLOTracker(DEFINITION, shared="svc")  # the arena and the region exist before the kills
     rounds, per_round = 8, 3
-    progress = context.RawArray("q", rounds * per_round)
-    rng = random.Random(3)
-    for r in range(rounds):
-        workers = [
-            context.Process(target=_record_until_killed, args=(progress, r * per_round + i))
-            for i in range(per_round)
-        ]
-        for w in workers:
-            w.start()
-        time.sleep(rng.uniform(0.05, 0.2))
-        for w in workers:
-            os.kill(w.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        for w in workers:
-            w.join(timeout=30)
-            assert w.exitcode == -signal.SIGKILL
+    progress = kill_in_rounds(_record_until_killed, rounds, per_round, seed=3)
     counted = SLOTracker(DEFINITION, shared="svc").snapshot(at=NOW).total
     reported = sum(progress)
     assert reported > 0

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +17,7 @@ from burnguard import CircuitBreaker, CircuitOpenError
 CALLS = 50_000
 
 
-@pytest.fixture(autouse=True)
-def arena_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "arenas"
-    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("arena_directory")
 
 
 def _breaker(**options: Any) -> CircuitBreaker:

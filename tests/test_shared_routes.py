@@ -5,11 +5,7 @@ mid-request losing at most that request."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
-import signal
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,14 +13,12 @@ import pytest
 from burnguard import CircuitBreaker, RouteGuard, RouteTable
 from burnguard.prometheus import PrometheusExporter
 
+from .conftest import kill_in_rounds
+
 REQUESTS = 20_000
 
 
-@pytest.fixture(autouse=True)
-def arena_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "arenas"
-    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("arena_directory")
 
 
 def _table(**options: Any) -> RouteTable:
@@ -101,24 +95,9 @@ def _serve_until_killed(progress: Any, slot: int) -> None:
 
 
 def test_workers_killed_mid_request_lose_at_most_that_request_and_block_nobody() -> None:
-    context = multiprocessing.get_context("fork")
     _table().route("GET /x")
     rounds, per_round = 8, 3
-    progress = context.RawArray("q", rounds * per_round)
-    rng = random.Random(5)
-    for r in range(rounds):
-        workers = [
-            context.Process(target=_serve_until_killed, args=(progress, r * per_round + i))
-            for i in range(per_round)
-        ]
-        for w in workers:
-            w.start()
-        time.sleep(rng.uniform(0.05, 0.2))
-        for w in workers:
-            os.kill(w.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        for w in workers:
-            w.join(timeout=30)
-            assert w.exitcode == -signal.SIGKILL
+    progress = kill_in_rounds(_serve_until_killed, rounds, per_round, seed=5)
     route = _table().route("GET /x")
     counted, reported = route.totals().requests, sum(progress)
     assert 0 < reported <= counted <= reported + rounds * per_round

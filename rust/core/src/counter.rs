@@ -63,15 +63,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn counters_of_one_key_in_one_arena_count_together() {
-        use crate::arena::{Arena, Options};
-        let dir = std::env::temp_dir().join(format!("burnguard-counter-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let options = Options {
-            directory: Some(dir.clone()),
-            size: 1 << 20,
-            entries: 16,
-        };
-        let arena = Arena::open("svc", &options).unwrap();
+        let arena = crate::arena::TestArena::new("counter", 1 << 20);
         let (a, b) = (
             Counter::shared(&arena, "faults").unwrap(),
             Counter::shared(&arena, "faults").unwrap(),
@@ -83,6 +75,5 @@ mod tests {
             (a.get(), Counter::shared(&arena, "other").unwrap().get()),
             (5, 0)
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -373,3 +373,43 @@ impl Region {
         self.offset
     }
 }
+
+/// An arena of `size` bytes in a directory of its own under the temp directory, for the tests
+/// of what keeps state in arenas; the directory is removed when it is dropped.
+#[cfg(all(test, not(loom)))]
+pub(crate) struct TestArena {
+    arena: Arena,
+    directory: PathBuf,
+}
+
+#[cfg(all(test, not(loom)))]
+impl TestArena {
+    pub(crate) fn new(tag: &str, size: u64) -> TestArena {
+        let directory =
+            std::env::temp_dir().join(format!("burnguard-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let options = Options {
+            directory: Some(directory.clone()),
+            size,
+            entries: 64,
+        };
+        let arena = Arena::open("svc", &options).expect("a test arena");
+        TestArena { arena, directory }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl std::ops::Deref for TestArena {
+    type Target = Arena;
+
+    fn deref(&self) -> &Arena {
+        &self.arena
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl Drop for TestArena {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}

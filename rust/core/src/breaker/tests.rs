@@ -508,23 +508,10 @@ fn a_stale_deadline_is_never_published_over_a_newer_one() {
 }
 
 #[cfg(target_os = "linux")]
-fn test_arena(tag: &str) -> (crate::arena::Arena, std::path::PathBuf) {
-    use crate::arena::{Arena, Options};
-    let dir = std::env::temp_dir().join(format!("burnguard-breaker-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        directory: Some(dir.clone()),
-        size: 1 << 20,
-        entries: 16,
-    };
-    (Arena::open("svc", &options).unwrap(), dir)
-}
-
-#[cfg(target_os = "linux")]
 #[test]
 fn breakers_shared_in_an_arena_are_one_state_machine() {
     for window in [SlidingWindow::Count(4), SlidingWindow::Time(10)] {
-        let (arena, dir) = test_arena("one");
+        let arena = crate::arena::TestArena::new("breaker-one", 1 << 20);
         let config = Config {
             sliding_window: window,
             ..small()
@@ -565,7 +552,6 @@ fn breakers_shared_in_an_arena_are_one_state_machine() {
         let e = other.share(&arena, "db").unwrap_err().to_string();
         assert!(e.contains("with another configuration"), "{e}");
         breaker(config).share(&arena, "cache").unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
@@ -574,7 +560,7 @@ fn breakers_shared_in_an_arena_are_one_state_machine() {
 #[cfg(target_os = "linux")]
 #[test]
 fn shared_probes_are_leased() {
-    let (arena, dir) = test_arena("lease");
+    let arena = crate::arena::TestArena::new("breaker-lease", 1 << 20);
     let mut b = breaker(small());
     b.share(&arena, "db").unwrap();
     for _ in 0..4 {
@@ -605,5 +591,4 @@ fn shared_probes_are_leased() {
         local.try_acquire(|| 1e6).0.unwrap_err().state,
         State::HalfOpen
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -363,15 +363,12 @@ impl RouteWindow {
     /// accuracy above a bound may count under it. Bounds from 1,000 s (the sketch's range)
     /// up count every request.
     pub fn histogram(&self, bounds: &[f64]) -> Result<Vec<u64>, Error> {
-        if let Some(bad) = bounds.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
-            return Err(Error::bad("buckets", "must be finite seconds > 0", bad));
+        if let Some(i) = bounds.iter().position(|b| !(b.is_finite() && *b > 0.0)) {
+            return Err(Error::bad("bounds", "must be finite seconds > 0", bounds[i]).at(i));
         }
         if let Some(i) = bounds.windows(2).position(|pair| pair[0] >= pair[1]) {
-            return Err(Error::bad(
-                "buckets",
-                format!("must be ascending (index {})", i + 1),
-                bounds[i + 1],
-            ));
+            let bad = Error::bad("bounds", "must be ascending", bounds[i + 1]);
+            return Err(bad.at(i + 1));
         }
         let buckets = self.mapping.buckets();
         let counts: Vec<u64> = self.words[HISTOGRAM..HISTOGRAM + buckets]

@@ -316,4 +316,22 @@ mod shared {
             found
         }
     }
+
+    /// What a process killed between reserving a place and placing its route leaves: the
+    /// table holds one route fewer, and nothing else changes.
+    #[cfg(test)]
+    #[test]
+    fn a_process_killed_after_reserving_a_place_costs_the_table_one_route() {
+        let arena = crate::arena::TestArena::new("routes-reserved", 16 << 20);
+        let mut table = RouteTable::new(2, DAY, "OTHER").unwrap();
+        table.share(&arena, "web").unwrap();
+        assert!(
+            table.shared.as_ref().unwrap().reserve(2),
+            "the dead process's reservation"
+        );
+        assert_eq!(table.route("GET /a").unwrap().0, "GET /a");
+        assert_eq!(table.route("GET /b").unwrap().0, "OTHER", "one place fewer");
+        let keys: Vec<String> = table.routes().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["GET /a", "OTHER"]);
+    }
 }

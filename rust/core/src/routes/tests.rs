@@ -283,8 +283,12 @@ fn totals_count_every_request_by_status_class_with_an_all_time_histogram() {
     let le = w.histogram(&[0.02, 0.05, 0.1, 1.0, 5000.0]).unwrap();
     assert_eq!(le, [2, 5, 9, 9, 10]);
     let err = |bounds: &[f64]| w.histogram(bounds).unwrap_err().to_string();
-    assert!(err(&[0.1, 0.1]).starts_with("buckets must be ascending (index 1)"));
-    assert!(err(&[f64::NAN]).starts_with("buckets must be finite"));
+    assert!(
+        err(&[0.1, 0.1]).starts_with("bounds[1] must be ascending"),
+        "{}",
+        err(&[0.1, 0.1])
+    );
+    assert!(err(&[1.0, f64::NAN]).starts_with("bounds[1] must be finite"));
 }
 
 #[test]
@@ -312,22 +316,9 @@ fn two_counts_share_a_word_without_touching_each_other() {
 }
 
 #[cfg(target_os = "linux")]
-fn test_arena(tag: &str, size: u64) -> (crate::arena::Arena, std::path::PathBuf) {
-    use crate::arena::{Arena, Options};
-    let dir = std::env::temp_dir().join(format!("burnguard-routes-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        directory: Some(dir.clone()),
-        size,
-        entries: 64,
-    };
-    (Arena::open("svc", &options).unwrap(), dir)
-}
-
-#[cfg(target_os = "linux")]
 #[test]
 fn shared_tables_hold_one_set_of_routes_for_every_process() {
-    let (arena, dir) = test_arena("share", 16 << 20);
+    let arena = crate::arena::TestArena::new("routes-share", 16 << 20);
     let shared = |max| {
         let mut table = RouteTable::new(max, DAY, "OTHER").unwrap();
         table.share(&arena, "web").unwrap();
@@ -362,13 +353,12 @@ fn shared_tables_hold_one_set_of_routes_for_every_process() {
     let mut bigger = RouteTable::new(3, DAY, "OTHER").unwrap();
     let e = bigger.share(&arena, "web").unwrap_err().to_string();
     assert!(e.contains("with another configuration"), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_arena_is_an_error_from_route_and_frees_the_reserved_place() {
-    let (arena, dir) = test_arena("full", 1 << 20);
+    let arena = crate::arena::TestArena::new("routes-full", 1 << 20);
     let mut table = RouteTable::new(8, DAY, "OTHER").unwrap();
     table.share(&arena, "web").unwrap();
     let mut placed = 0;
@@ -389,5 +379,4 @@ fn a_full_arena_is_an_error_from_route_and_frees_the_reserved_place() {
         table.route("GET /again").is_err(),
         "still full: an error, not a silent overflow"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

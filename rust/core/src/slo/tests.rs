@@ -228,15 +228,7 @@ fn invalid_specs_name_the_parameter() {
 #[cfg(target_os = "linux")]
 #[test]
 fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
-    use crate::arena::{Arena, Options};
-    let dir = std::env::temp_dir().join(format!("burnguard-slo-share-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = Options {
-        directory: Some(dir.clone()),
-        size: 1 << 20,
-        entries: 16,
-    };
-    let arena = Arena::open("svc", &options).unwrap();
+    let arena = crate::arena::TestArena::new("slo-share", 1 << 20);
     let mut a = Slo::new(spec(0.99, 3600.0, &[300.0])).unwrap();
     let mut b = Slo::new(spec(0.99, 3600.0, &[300.0])).unwrap();
     a.share(&arena, "api").unwrap();
@@ -267,5 +259,4 @@ fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
     assert!(e.contains("with another configuration"), "{e}");
     let mut other_name = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();
     other_name.share(&arena, "checkout").unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
