@@ -41,6 +41,8 @@ from burnguard.ledger import (
     Subject,
     Unit,
     UnitMismatchError,
+    LedgerFullError,
+    SharedLedgerError,
     current_reservation,
     guard,
 )
@@ -123,6 +125,8 @@ __all__ = [
     "Subject",
     "Unit",
     "UnitMismatchError",
+    "LedgerFullError",
+    "SharedLedgerError",
     "__version__",
     "current_reservation",
     "guard",

@@ -361,8 +361,13 @@ class LedgerCore:
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
         max_retained: int | None = None,
+        shared: ArenaCore | None = None,
+        name: str = "ledger",
+        capacity: int = 4194304,
         _path: str | None = None,
     ) -> Self: ...
+    @property
+    def shared(self) -> bool: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
     def set_budget(
         self,

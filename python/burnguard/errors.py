@@ -30,6 +30,8 @@ __all__ = [
     "ReservationFinalizedError",
     "ReservationNotFoundError",
     "UnitMismatchError",
+    "LedgerFullError",
+    "SharedLedgerError",
     "invalid",
     "wrong_type",
 ]
@@ -195,6 +197,15 @@ class UnitMismatchError(LedgerError):
     """The amount's unit is not the reservation's."""
 
 
+class LedgerFullError(LedgerError):
+    """A shared ledger has no room left for its budgets, reservations and records (give it a
+    larger ``capacity`` when the arena is made)."""
+
+
+class SharedLedgerError(LedgerError):
+    """A shared ledger's lock or journal failed."""
+
+
 # Ledger errors by the core's kind (bad input, INVALID_REQUEST, raises InvalidArgumentError).
 LEDGER_ERRORS: dict[str, type[LedgerError]] = {
     "BUDGET_EXCEEDED": BudgetExceededError,
@@ -206,6 +217,8 @@ LEDGER_ERRORS: dict[str, type[LedgerError]] = {
     "RESERVATION_NOT_FOUND": ReservationNotFoundError,
     "IDEMPOTENCY_MISMATCH": IdempotencyMismatchError,
     "UNIT_MISMATCH": UnitMismatchError,
+    "LEDGER_FULL": LedgerFullError,
+    "SHARED_LEDGER_FAILED": SharedLedgerError,
 }
 
 _native.bind_error_classes(InvalidArgumentError, InvalidTypeError, LEDGER_ERRORS)

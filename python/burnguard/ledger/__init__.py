@@ -18,6 +18,8 @@ from burnguard.errors import (
     ReservationFinalizedError,
     ReservationNotFoundError,
     UnitMismatchError,
+    LedgerFullError,
+    SharedLedgerError,
 )
 from burnguard.ledger.guard import (
     GuardContext,
@@ -79,6 +81,8 @@ __all__ = [
     "Subject",
     "Unit",
     "UnitMismatchError",
+    "LedgerFullError",
+    "SharedLedgerError",
     "current_reservation",
     "guard",
 ]

@@ -10,6 +10,7 @@ from typing import Literal, cast
 
 from burnguard import _native
 from burnguard._check import checked, diagnosed
+from burnguard.shared import Arena, arena_of
 from burnguard.ledger.models import (
     Action,
     Amount,
@@ -30,13 +31,22 @@ class Ledger(_native.LedgerCore):
     """Budgets per scope and unit, and reservations against them, with the Cycles protocol's
     semantics (see the module docs and ``README.md``).
 
-    ``Ledger(clock=None, retention_seconds=300, max_retained=100_000)``. Every operation takes
+    ``Ledger(clock=None, retention_seconds=300, max_retained=100_000, shared=None,
+    name="ledger", capacity=4 MiB)``. Every operation takes
     an optional ``idempotency_key``: replaying it with the same payload returns the first
     answer; another payload raises ``IdempotencyMismatchError``. Idempotency records and
     finalized reservations are kept for ``retention_seconds``, and at most ``max_retained`` of
     each (the oldest go first), so memory stays bounded whatever the traffic. ``clock``
     (seconds) replaces the wall clock, for tests and simulations. Amounts are ints in ``unit``
     (``USD_MICROCENTS`` unless given) or ``Amount``s.
+
+    ``shared`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``; ``False`` for
+    none) makes it the ledger ``name`` of that arena, which every process of the host that
+    opens it shares: a budget of 100 serves 100 whatever the number of workers, and
+    ``set_budget`` at import never refills it (spending, holds and debt are kept). Its
+    budgets, reservations and records may take ``capacity`` bytes (about 250 per retained
+    reservation or idempotency record); past that, operations raise ``LedgerFullError``.
+    Every process must open it with the same retention and capacity.
 
     The operations (``set_budget``, ``fund``, ``reserve``, ``decide``, ``commit``,
     ``release``, ``extend``, ``event``, ``balances``, ``sweep``, ``audit``, ``save``) run
@@ -51,11 +61,27 @@ class Ledger(_native.LedgerCore):
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
         max_retained: int | None = None,
+        shared: str | Arena | bool | None = None,
+        name: str = "ledger",
+        capacity: int = 4 << 20,
         _path: str | None = None,
     ) -> Ledger:
+        arena = None if _path is not None else arena_of(shared)
         return super().__new__(
-            cls, clock=clock, retention_seconds=retention_seconds, max_retained=max_retained, _path=_path
+            cls,
+            clock=clock,
+            retention_seconds=retention_seconds,
+            max_retained=max_retained,
+            shared=None if arena is None else arena._core,
+            name=name,
+            capacity=capacity,
+            _path=_path,
         )
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether the ledger lives in a shared arena (``shared=``)."""
+        return self.shared
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> Ledger:

@@ -365,6 +365,9 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
     }))
 }
 
+/// Bytes a shared ledger's state may take by default (its arena region is 2.25 times that).
+const DEFAULT_CAPACITY: u64 = 4 << 20;
+
 /// The native half of `burnguard.Ledger`.
 #[pyclass(frozen, subclass, module = "burnguard._native")]
 pub struct LedgerCore {
@@ -379,18 +382,26 @@ impl LedgerCore {
 
 #[pymethods]
 impl LedgerCore {
-    /// An empty ledger, or (`_path`) the one saved there.
+    /// An empty ledger, the one saved at `_path`, or (`shared`, an `ArenaCore`) the ledger
+    /// `name` of that arena, of `capacity` bytes.
     #[new]
-    #[pyo3(signature = (*, clock=None, retention_seconds=300.0, max_retained=None, _path=None))]
+    #[pyo3(signature = (
+        *, clock=None, retention_seconds=300.0, max_retained=None, shared=None, name="ledger",
+        capacity=DEFAULT_CAPACITY, _path=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         clock: Option<Py<PyAny>>,
         retention_seconds: f64,
         max_retained: Option<&Bound<'_, PyAny>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        name: &str,
+        capacity: u64,
         _path: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let core = match _path {
-            Some(path) => Ledger::load(&path).map_err(io_err)?,
-            None => {
+        let core = match (_path, shared) {
+            (Some(path), _) => Ledger::load(&path).map_err(io_err)?,
+            (None, shared) => {
                 // None: the default, 100,000. An int out of range is bad input, not an overflow.
                 let max_retained = match max_retained {
                     None => 100_000,
@@ -404,12 +415,21 @@ impl LedgerCore {
                 };
                 let retention =
                     Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
-                Ledger::new(retention).map_err(py_err)?
+                match shared {
+                    Some(arena) => crate::shared::shared_ledger(arena, name, capacity, retention)?,
+                    None => Ledger::new(retention).map_err(py_err)?,
+                }
             }
         };
         Ok(LedgerCore {
             core: core.with_clock(clock_of(clock)?),
         })
+    }
+
+    /// Whether the ledger is shared through an arena.
+    #[getter]
+    fn shared(&self) -> bool {
+        self.core.is_shared()
     }
 
     /// Saves the ledger to `path` atomically.
@@ -437,7 +457,7 @@ impl LedgerCore {
                 overdraft_limit.unwrap_or(0),
                 caps_from(caps)?,
             )
-            .map_err(py_err)
+            .map_err(ledger_err)
     }
 
     fn fund(
@@ -636,7 +656,10 @@ impl LedgerCore {
         scope: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
-        let balances = self.core.balances(self.now_ms()?, &prefix);
+        let balances = self
+            .core
+            .balances(self.now_ms()?, &prefix)
+            .map_err(ledger_err)?;
         let objects = balances
             .into_iter()
             .map(|b| balance_object(py, b))
@@ -661,7 +684,10 @@ impl LedgerCore {
             })
             .transpose()?;
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
-        let found = self.core.reservations(self.now_ms()?, status, &prefix);
+        let found = self
+            .core
+            .reservations(self.now_ms()?, status, &prefix)
+            .map_err(ledger_err)?;
         let rows = found
             .into_iter()
             .map(|(r, affected_scopes)| detail_object(py, r, affected_scopes))
@@ -671,7 +697,7 @@ impl LedgerCore {
 
     /// Applies expiry now; returns how many reservations expired.
     fn sweep(&self) -> PyResult<usize> {
-        Ok(self.core.sweep(self.now_ms()?))
+        self.core.sweep(self.now_ms()?).map_err(ledger_err)
     }
 
     /// The first broken invariant, or None.

@@ -2,6 +2,7 @@
 
 use burnguard_core::breaker::Breaker;
 use burnguard_core::counter::Counter;
+use burnguard_core::ledger::{Ledger, Retention};
 use burnguard_core::routes::RouteTable;
 use burnguard_core::slo::Slo;
 use pyo3::prelude::*;
@@ -38,6 +39,29 @@ pub(crate) fn share_routes(
     table
         .share(&arena.get().arena, name)
         .map_err(crate::arena::arena_err)
+}
+
+/// The ledger `name` of the arena `shared` (an `ArenaCore`).
+#[cfg(target_os = "linux")]
+pub(crate) fn shared_ledger(
+    shared: &Bound<'_, PyAny>,
+    name: &str,
+    capacity: u64,
+    retention: Retention,
+) -> PyResult<Ledger> {
+    let arena = shared.cast::<crate::arena::ArenaCore>()?;
+    Ledger::shared(&arena.get().arena, name, capacity, retention).map_err(crate::arena::arena_err)
+}
+
+/// Shared arenas need Linux.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn shared_ledger(
+    _: &Bound<'_, PyAny>,
+    _: &str,
+    _: u64,
+    _: Retention,
+) -> PyResult<Ledger> {
+    Err(needs_linux())
 }
 
 /// The counter named `name` in the arena `shared` (an `ArenaCore`).

@@ -50,6 +50,16 @@ pub enum LedgerError {
         /// The key.
         key: String,
     },
+    /// A shared ledger has no room for its state (see [`Ledger::shared`]).
+    Full {
+        /// What did not fit.
+        reason: String,
+    },
+    /// A shared ledger's lock or journal failed.
+    Shared {
+        /// What failed.
+        reason: String,
+    },
     /// The amount's unit is not the reservation's.
     UnitMismatch {
         /// The reservation's unit.
@@ -72,6 +82,7 @@ impl LedgerError {
             LedgerError::ReservationFinalized { .. } => "RESERVATION_FINALIZED",
             LedgerError::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
             LedgerError::UnitMismatch { .. } => "UNIT_MISMATCH",
+            LedgerError::Full { .. } | LedgerError::Shared { .. } => "INTERNAL_ERROR",
         }
     }
 
@@ -82,12 +93,14 @@ impl LedgerError {
         match self {
             LedgerError::BudgetNotFound { .. } => "BUDGET_NOT_FOUND",
             LedgerError::NotFound { .. } => "RESERVATION_NOT_FOUND",
+            LedgerError::Full { .. } => "LEDGER_FULL",
+            LedgerError::Shared { .. } => "SHARED_LEDGER_FAILED",
             other => other.code(),
         }
     }
 
     /// Every kind [`LedgerError::kind`] answers.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 12] = [
         "INVALID_REQUEST",
         "BUDGET_EXCEEDED",
         "OVERDRAFT_LIMIT_EXCEEDED",
@@ -98,6 +111,8 @@ impl LedgerError {
         "RESERVATION_NOT_FOUND",
         "IDEMPOTENCY_MISMATCH",
         "UNIT_MISMATCH",
+        "LEDGER_FULL",
+        "SHARED_LEDGER_FAILED",
     ];
 
     /// The reservation concerned, if any.
@@ -146,6 +161,7 @@ impl fmt::Display for LedgerError {
             LedgerError::IdempotencyMismatch { key } => {
                 write!(f, "idempotency key {key:?} was used with another payload")
             }
+            LedgerError::Full { reason } | LedgerError::Shared { reason } => f.write_str(reason),
             LedgerError::UnitMismatch { expected, got } => write!(
                 f,
                 "amount is in {}, the reservation in {}",

@@ -3,16 +3,12 @@
 use super::*;
 
 impl Ledger {
-    /// Applies expiry and retention now; returns how many reservations expired.
-    pub fn sweep(&self, now_ms: i64) -> usize {
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms)
-    }
-
     /// Expires reservations whose commit deadline has passed, and forgets finalized
-    /// reservations and idempotency records older than the retention period.
-    pub(super) fn expire(&self, state: &mut State, now_ms: i64) -> usize {
+    /// reservations and idempotency records older than the retention period. Returns how many
+    /// reservations expired, and whether anything changed.
+    pub(super) fn expire(&self, state: &mut State, now_ms: i64) -> (usize, bool) {
         let mut expired = 0;
+        let mut forgot = false;
         while let Some(&(deadline, number)) = state.deadlines.first() {
             if deadline >= now_ms {
                 break;
@@ -31,6 +27,7 @@ impl Ledger {
             }
             state.finalized.pop_first();
             state.reservations.remove(&number);
+            forgot = true;
         }
         while let Some((at, op, key)) = state.replay_times.first().cloned() {
             if at >= horizon && state.replay_times.len() <= max {
@@ -38,8 +35,9 @@ impl Ledger {
             }
             state.replay_times.pop_first();
             state.replays.remove(&(op, key));
+            forgot = true;
         }
-        expired
+        (expired, forgot || expired > 0)
     }
 
     pub(super) fn finalize(

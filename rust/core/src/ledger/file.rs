@@ -14,65 +14,13 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use super::fingerprint::fnv1a;
 
+use super::codec::*;
 use super::*;
-use crate::clock::Clock;
 
 const HEADER: &str = "burnguard-ledger 2\n";
-
-#[derive(Default)]
-struct Out(String);
-
-impl Out {
-    fn token(&mut self, t: &str) {
-        self.0.push_str(t);
-        self.0.push(' ');
-    }
-    fn int(&mut self, v: i64) {
-        self.token(&v.to_string());
-    }
-    fn uint(&mut self, v: u64) {
-        self.token(&v.to_string());
-    }
-    fn str(&mut self, s: &str) {
-        self.0.push_str(&s.len().to_string());
-        self.0.push(':');
-        self.0.push_str(s);
-        self.0.push(' ');
-    }
-    fn opt<T>(&mut self, v: Option<T>, mut write: impl FnMut(&mut Self, T)) {
-        match v {
-            Some(v) => {
-                self.token("+");
-                write(self, v);
-            }
-            None => self.token("-"),
-        }
-    }
-    fn strs(&mut self, v: &[String]) {
-        self.uint(v.len() as u64);
-        for s in v {
-            self.str(s);
-        }
-    }
-    fn caps(&mut self, caps: Option<&Caps>) {
-        self.opt(caps, |o, c| {
-            o.opt(c.max_tokens, Out::uint);
-            o.opt(c.max_steps_remaining, Out::uint);
-            o.opt(c.cooldown_ms, Out::uint);
-            o.opt(c.tool_allowlist.as_deref(), Out::strs);
-            o.opt(c.tool_denylist.as_deref(), Out::strs);
-        });
-    }
-}
-
-struct In<'a> {
-    text: &'a str,
-    at: usize,
-}
 
 /// The body of `text` (a file's whole text) without its checksum line, if the checksum holds.
 fn checked<'a>(text: &'a str, body: &'a str) -> io::Result<&'a str> {
@@ -116,245 +64,13 @@ fn sync_directory(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn corrupt(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("corrupt ledger file: {what}"),
-    )
-}
-
-impl<'a> In<'a> {
-    fn token(&mut self) -> io::Result<&'a str> {
-        let rest = &self.text[self.at..];
-        let end = rest.find(' ').ok_or_else(|| corrupt("truncated"))?;
-        self.at += end + 1;
-        Ok(&rest[..end])
-    }
-    fn int(&mut self) -> io::Result<i64> {
-        self.token()?.parse().map_err(|_| corrupt("bad integer"))
-    }
-    fn uint(&mut self) -> io::Result<u64> {
-        self.token()?.parse().map_err(|_| corrupt("bad integer"))
-    }
-    fn str(&mut self) -> io::Result<String> {
-        let rest = &self.text[self.at..];
-        let colon = rest.find(':').ok_or_else(|| corrupt("bad string"))?;
-        let len: usize = rest[..colon].parse().map_err(|_| corrupt("bad string"))?;
-        let start = colon + 1;
-        let s = rest
-            .get(start..start + len)
-            .ok_or_else(|| corrupt("bad string"))?;
-        if rest.as_bytes().get(start + len) != Some(&b' ') {
-            return Err(corrupt("bad string"));
-        }
-        self.at += start + len + 1;
-        Ok(s.to_string())
-    }
-    fn opt<T>(
-        &mut self,
-        mut read: impl FnMut(&mut Self) -> io::Result<T>,
-    ) -> io::Result<Option<T>> {
-        match self.token()? {
-            "+" => Ok(Some(read(self)?)),
-            "-" => Ok(None),
-            _ => Err(corrupt("bad optional value")),
-        }
-    }
-    fn strs(&mut self) -> io::Result<Vec<String>> {
-        let n = self.uint()?;
-        (0..n).map(|_| self.str()).collect()
-    }
-    fn caps(&mut self) -> io::Result<Option<Caps>> {
-        self.opt(|i| {
-            Ok(Caps {
-                max_tokens: i.opt(In::uint)?,
-                max_steps_remaining: i.opt(In::uint)?,
-                cooldown_ms: i.opt(In::uint)?,
-                tool_allowlist: i.opt(In::strs)?,
-                tool_denylist: i.opt(In::strs)?,
-            })
-        })
-    }
-    fn named<T: Copy>(&mut self, all: &[T], name: impl Fn(T) -> &'static str) -> io::Result<T> {
-        let token = self.token()?;
-        all.iter()
-            .copied()
-            .find(|&v| name(v) == token)
-            .ok_or_else(|| corrupt("unknown name"))
-    }
-}
-
-fn write_verdict(o: &mut Out, v: &Verdict) {
-    o.token(v.decision.as_str());
-    o.opt(v.reservation_id.as_deref(), Out::str);
-    o.strs(&v.affected_scopes);
-    o.str(&v.scope_path);
-    o.int(v.reserved);
-    o.opt(v.expires_at_ms, Out::int);
-    o.caps(v.caps.as_ref());
-    o.opt(v.reason_code(), Out::str);
-    o.opt(v.denied_scope(), Out::str);
-}
-
-fn read_verdict(i: &mut In<'_>) -> io::Result<Verdict> {
-    let decision = i.named(Decision::ALL, Decision::as_str)?;
-    let reservation_id = i.opt(In::str)?;
-    let affected_scopes = i.strs()?;
-    let scope_path = i.str()?;
-    let reserved = i.int()?;
-    let expires_at_ms = i.opt(In::int)?;
-    let caps = i.caps()?;
-    let reason_code = i.opt(In::str)?;
-    let scope = i.opt(In::str)?;
-    let denial = match (reason_code.as_deref(), scope) {
-        (None, None) => None,
-        (Some("BUDGET_NOT_FOUND"), None) => Some(LedgerError::BudgetNotFound {
-            scope_path: scope_path.clone(),
-        }),
-        (Some("OVERDRAFT_LIMIT_EXCEEDED"), Some(scope)) => {
-            Some(LedgerError::OverdraftLimitExceeded { scope })
-        }
-        (Some("DEBT_OUTSTANDING"), Some(scope)) => Some(LedgerError::DebtOutstanding { scope }),
-        (Some("BUDGET_EXCEEDED"), Some(scope)) => Some(LedgerError::BudgetExceeded { scope }),
-        _ => return Err(corrupt("unknown denial")),
-    };
-    Ok(Verdict {
-        decision,
-        reservation_id,
-        affected_scopes,
-        scope_path,
-        reserved,
-        expires_at_ms,
-        caps,
-        denial,
-    })
-}
-
-fn write_reservation(o: &mut Out, r: &Reservation, affected_scopes: &[String]) {
-    o.str(&r.id);
-    o.token(r.status.as_str());
-    for level in &r.subject.levels {
-        o.opt(level.as_deref(), Out::str);
-    }
-    o.uint(r.subject.dimensions.len() as u64);
-    for (k, v) in &r.subject.dimensions {
-        o.str(k);
-        o.str(v);
-    }
-    o.str(&r.action.kind);
-    o.str(&r.action.name);
-    o.strs(&r.action.tags);
-    o.token(r.unit.as_str());
-    o.int(r.reserved);
-    o.int(r.created_at_ms);
-    o.int(r.expires_at_ms);
-    o.int(r.grace_period_ms);
-    o.token(r.overage.as_str());
-    o.strs(affected_scopes);
-    o.opt(r.idempotency_key.as_deref(), Out::str);
-    o.opt(r.committed, Out::int);
-    o.opt(r.finalized_at_ms, Out::int);
-}
-
-/// A reservation and the scopes it draws on.
-fn read_reservation(i: &mut In<'_>) -> io::Result<(Reservation, Vec<String>)> {
-    let id = i.str()?;
-    let status = i.named(Status::ALL, Status::as_str)?;
-    let mut levels: [Option<String>; 6] = Default::default();
-    for level in &mut levels {
-        *level = i.opt(In::str)?;
-    }
-    let n = i.uint()?;
-    let dimensions = (0..n)
-        .map(|_| Ok((i.str()?, i.str()?)))
-        .collect::<io::Result<_>>()?;
-    let action = Action {
-        kind: i.str()?,
-        name: i.str()?,
-        tags: i.strs()?,
-    };
-    let unit = i.named(Unit::ALL, Unit::as_str)?;
-    let (reserved, created_at_ms, expires_at_ms, grace_period_ms) =
-        (i.int()?, i.int()?, i.int()?, i.int()?);
-    let overage = i.named(Overage::ALL, Overage::as_str)?;
-    let affected_scopes = i.strs()?;
-    let reservation = Reservation {
-        id,
-        status,
-        subject: Subject { levels, dimensions },
-        action,
-        unit,
-        reserved,
-        created_at_ms,
-        expires_at_ms,
-        grace_period_ms,
-        overage,
-        idempotency_key: i.opt(In::str)?,
-        committed: i.opt(In::int)?,
-        finalized_at_ms: i.opt(In::int)?,
-        slots: Vec::new(),
-    };
-    Ok((reservation, affected_scopes))
-}
-
-fn write_answer(o: &mut Out, a: &Answer) {
-    match a {
-        Answer::Verdict(v) => {
-            o.token("verdict");
-            write_verdict(o, v);
-        }
-        Answer::Committed(c) => {
-            o.token("committed");
-            o.int(c.charged);
-            o.int(c.released);
-            o.int(c.debt_incurred);
-        }
-        Answer::Released(n) => {
-            o.token("released");
-            o.int(*n);
-        }
-        Answer::Extended(at) => {
-            o.token("extended");
-            o.int(*at);
-        }
-        Answer::Debited(d) => {
-            o.token("debited");
-            o.str(&d.event_id);
-            o.int(d.charged);
-            o.int(d.debt_incurred);
-            o.strs(&d.affected_scopes);
-        }
-    }
-}
-
-fn read_answer(i: &mut In<'_>) -> io::Result<Answer> {
-    Ok(match i.token()? {
-        "verdict" => Answer::Verdict(Box::new(read_verdict(i)?)),
-        "committed" => Answer::Committed(Committed {
-            charged: i.int()?,
-            released: i.int()?,
-            debt_incurred: i.int()?,
-        }),
-        "released" => Answer::Released(i.int()?),
-        "extended" => Answer::Extended(i.int()?),
-        "debited" => Answer::Debited(Debited {
-            event_id: i.str()?,
-            charged: i.int()?,
-            debt_incurred: i.int()?,
-            affected_scopes: i.strs()?,
-        }),
-        _ => return Err(corrupt("unknown answer")),
-    })
-}
-
-impl Ledger {
-    /// The whole ledger in the file format.
-    fn encode(&self) -> String {
-        let state = self.lock();
+/// `state` and `retention` in the file format.
+pub(super) fn encode(state: &State, retention: Retention) -> String {
+    {
         let mut o = Out(HEADER.to_string());
         o.token("retention");
-        o.int(self.retention.ms);
-        o.uint(self.retention.max_retained as u64);
+        o.int(retention.ms);
+        o.uint(retention.max_retained as u64);
         o.token("next");
         o.uint(state.next_id);
         let mut budgets: Vec<_> = state.slots.iter().collect();
@@ -397,9 +113,11 @@ impl Ledger {
         text.push_str(&format!("checksum {sum:016x}\n"));
         text
     }
+}
 
-    /// The ledger a file's text describes.
-    fn decode(text: &str) -> io::Result<Ledger> {
+/// The state and retention a file's text describes.
+pub(super) fn decode(text: &str) -> io::Result<(State, Retention)> {
+    {
         if text.starts_with("burnguard-ledger 1\n") {
             return Err(corrupt(
                 "version 1 (a development build's, whose idempotency fingerprints were not \
@@ -478,21 +196,19 @@ impl Ledger {
         retention
             .validate()
             .map_err(|e| corrupt(&format!("retention {e}")))?;
-        let ledger = Ledger {
-            state: Mutex::new(state),
-            retention,
-            clock: Clock::Wall,
-        };
-        ledger
-            .audit()
+        audit_state(&state)
             .map_err(|violation| corrupt(&format!("inconsistent budget {violation}")))?;
-        Ok(ledger)
+        Ok((state, retention))
     }
+}
 
+impl Ledger {
     /// Writes the whole ledger to `path` atomically (see the module docs); errors name it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
         static SAVES: AtomicU64 = AtomicU64::new(0);
-        let text = self.encode();
+        let text = self
+            .current(|state| encode(state, self.retention))
+            .map_err(|e| io::Error::other(e.to_string()))?;
         let mut tmp_name = path.as_os_str().to_owned();
         let save = SAVES.fetch_add(1, Ordering::Relaxed);
         tmp_name.push(format!(".tmp-{}-{save}", std::process::id()));
@@ -513,7 +229,8 @@ impl Ledger {
     /// each naming the file.
     pub fn load(path: &Path) -> io::Result<Ledger> {
         fs::read_to_string(path)
-            .and_then(|text| Ledger::decode(&text))
+            .and_then(|text| decode(&text))
+            .map(|(state, retention)| Ledger::of(state, retention))
             .map_err(|e| with_path(e, path))
     }
 }
@@ -522,5 +239,5 @@ impl Ledger {
 #[cfg(all(test, not(loom)))]
 pub(super) fn same_state(a: &Ledger, b: &Ledger) -> bool {
     let (a, b) = (a.lock(), b.lock());
-    *a == *b
+    a.state == b.state
 }

@@ -32,17 +32,25 @@ use crate::names::named_enum;
 use fingerprint::Fingerprint;
 
 mod charges;
+mod codec;
+mod entry;
 mod errors;
 mod expiry;
 mod file;
 mod fingerprint;
 mod idempotency;
+#[cfg(target_os = "linux")]
+mod journal;
+mod operations;
+#[cfg(all(test, target_os = "linux", not(loom)))]
+mod shared_tests;
 mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod types;
 
 use charges::*;
+use entry::{Entry, Outcome};
 pub use errors::*;
 use idempotency::*;
 use state::*;
@@ -51,9 +59,20 @@ pub use types::*;
 /// The ledger. All operations take the time (`now_ms`, ms since the epoch) and an optional
 /// idempotency key (no key: no replay protection, nothing remembered).
 pub struct Ledger {
-    state: Mutex<State>,
+    books: Mutex<Books>,
     retention: Retention,
     clock: Clock,
+    /// Where a shared ledger's journal is (none for a private one).
+    #[cfg(target_os = "linux")]
+    journal: Option<journal::Journal>,
+}
+
+/// What the ledger's lock guards: the state, and how far it has applied a shared journal.
+#[derive(Default)]
+struct Books {
+    state: State,
+    #[cfg(target_os = "linux")]
+    cursor: journal::Cursor,
 }
 
 /// How long, and how many, finalized reservations and idempotency records are kept: each is
@@ -168,11 +187,49 @@ impl Ledger {
     /// says.
     pub fn new(retention: Retention) -> Result<Self, Error> {
         retention.validate()?;
-        Ok(Ledger {
-            state: Mutex::new(State::default()),
+        Ok(Ledger::of(State::default(), retention))
+    }
+
+    fn of(state: State, retention: Retention) -> Ledger {
+        Ledger {
+            books: Mutex::new(Books {
+                state,
+                ..Books::default()
+            }),
             retention,
             clock: Clock::Wall,
+            #[cfg(target_os = "linux")]
+            journal: None,
+        }
+    }
+
+    /// The ledger `name` of `arena`, which every process of the host that opens it shares (see
+    /// [`journal`]): its budgets, reservations and idempotency records take at most `capacity`
+    /// bytes in the file format, and the arena holds two such snapshots and a journal of a
+    /// quarter of that. Every process must open it with the same retention and capacity.
+    #[cfg(target_os = "linux")]
+    pub fn shared(
+        arena: &crate::arena::Arena,
+        name: &str,
+        capacity: u64,
+        retention: Retention,
+    ) -> Result<Ledger, crate::arena::ArenaError> {
+        use crate::arena::ArenaError;
+        retention.validate().map_err(ArenaError::Bad)?;
+        in_range("capacity", capacity as i64, 1 << 16, 1 << 34).map_err(ArenaError::Bad)?;
+        let journal = journal::Journal::open(arena, name, capacity, retention)?;
+        Ok(Ledger {
+            journal: Some(journal),
+            ..Ledger::of(State::default(), retention)
         })
+    }
+
+    /// Whether the ledger is shared through an arena.
+    pub fn is_shared(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.journal.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// The same ledger, reading `clock` for [`Ledger::now_ms`].
@@ -185,14 +242,65 @@ impl Ledger {
         self.clock.now_ms()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Books> {
         // A panic while holding the lock cannot leave a half-applied operation: every
         // operation checks everything before it changes anything.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.books.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `entry` at `now_ms` (None: the operation takes no time) and answers.
+    fn run(&self, now_ms: Option<i64>, entry: Entry) -> Result<Outcome, LedgerError> {
+        self.run_then(now_ms, entry, |_, outcome| outcome)
+    }
+
+    /// Applies `entry` as [`Ledger::run`], then answers `then` of the state and the outcome,
+    /// under the same lock.
+    fn run_then<T>(
+        &self,
+        now_ms: Option<i64>,
+        entry: Entry,
+        then: impl FnOnce(&State, Outcome) -> T,
+    ) -> Result<T, LedgerError> {
+        let mut books = self.lock();
+        #[cfg(target_os = "linux")]
+        if let Some(journal) = &self.journal {
+            let held = journal.lock()?;
+            let Books { state, cursor } = &mut *books;
+            journal.catch_up(&held, self, state, cursor)?;
+            let time = journal::Journal::time(cursor, now_ms.unwrap_or(i64::MIN));
+            let mut text = codec::Out::default();
+            entry.write(&mut text);
+            let changes = entry.changes();
+            let (outcome, expired) = self.apply(state, time, entry);
+            if expired || (changes && outcome.is_ok()) {
+                let appended = journal.append(&held, state, self.retention, cursor, time, &text.0);
+                if let Err(e) = appended {
+                    cursor.discard();
+                    return Err(e);
+                }
+            }
+            return outcome.map(|o| then(state, o));
+        }
+        let state = &mut books.state;
+        let outcome = self.apply(state, now_ms.unwrap_or(0), entry).0?;
+        Ok(then(state, outcome))
+    }
+
+    /// `read` of the current state (a shared ledger's caught up with its journal).
+    fn current<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, LedgerError> {
+        let mut books = self.lock();
+        #[cfg(target_os = "linux")]
+        if let Some(journal) = &self.journal {
+            let held = journal.lock()?;
+            let Books { state, cursor } = &mut *books;
+            journal.catch_up(&held, self, state, cursor)?;
+        }
+        Ok(read(&books.state))
     }
 
     /// Sets `scope`'s budget in `unit`: the allocation, the overdraft limit and the caps an
-    /// allowed reservation gets. Holds, spending and debt are kept.
+    /// allowed reservation gets. Holds, spending and debt are kept (so setting a shared
+    /// budget again, as every worker does at import, never refills it).
     pub fn set_budget(
         &self,
         scope: &str,
@@ -200,17 +308,18 @@ impl Ledger {
         allocated: i64,
         overdraft_limit: i64,
         caps: Option<Caps>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), LedgerError> {
         check_scope_path(scope)?;
         check_amount("allocated", allocated)?;
         check_amount("overdraft_limit", overdraft_limit)?;
-        let mut state = self.lock();
-        let slot = state.slot_or_new(scope, unit);
-        let budget = state.budget_mut(slot);
-        budget.allocated = allocated;
-        budget.overdraft_limit = overdraft_limit;
-        budget.caps = caps.filter(|c| !c.is_empty());
-        Ok(())
+        let entry = Entry::SetBudget {
+            scope: scope.to_string(),
+            unit,
+            allocated,
+            overdraft_limit,
+            caps,
+        };
+        self.run(None, entry).map(|_| ())
     }
 
     /// Adds `amount` to `scope`'s allocation in `unit`. Debt is repaid first (it becomes
@@ -218,19 +327,12 @@ impl Ledger {
     pub fn fund(&self, scope: &str, unit: Unit, value: i64) -> Result<(), LedgerError> {
         check_scope_path(scope)?;
         check_amount("amount", value)?;
-        let mut state = self.lock();
-        let slot = state
-            .slot_of(scope, unit)
-            .ok_or_else(|| LedgerError::BudgetNotFound {
-                scope_path: scope.to_string(),
-            })?;
-        let budget = state.budget_mut(slot);
-        let repaid = budget.debt.min(value);
-        budget.debt -= repaid;
-        budget.spent += repaid;
-        budget.allocated = (budget.allocated + value).min(MAX_AMOUNT);
-        budget.capped = false;
-        Ok(())
+        let entry = Entry::Fund {
+            scope: scope.to_string(),
+            unit,
+            amount: value,
+        };
+        self.run(None, entry).map(|_| ())
     }
 
     /// Reserves `request.estimate` on every budget of the subject's path. A live reservation
@@ -242,59 +344,15 @@ impl Ledger {
         idempotency_key: Option<&str>,
         request: ReserveRequest,
     ) -> Result<Verdict, LedgerError> {
-        let key = check_key(idempotency_key)?;
+        let key = check_key(idempotency_key)?.map(str::to_string);
         request.subject.validate()?;
         request.action.validate()?;
         check_amount("estimate", request.estimate)?;
         check_times(request.ttl_ms, request.grace_period_ms)?;
-        let payload = fingerprint(Op::Reserve, key, |f| f.reserve_request(&request));
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Reserve, key, payload)? {
-            return Ok(answer_verdict(answer));
+        match self.run(Some(now_ms), Entry::Reserve { key, request })? {
+            Outcome::Verdict(v) => Ok(*v),
+            other => unreachable!("a reservation answered {other:?}"),
         }
-        let (mut verdict, slots) =
-            evaluate(&state, &request.subject, request.unit, request.estimate);
-        if let (Some(denial), false) = (&verdict.denial, request.dry_run) {
-            return Err(denial.clone());
-        }
-        if !request.dry_run {
-            state.next_id += 1;
-            let number = state.next_id;
-            let id = reservation_id(number);
-            for &slot in &slots {
-                state.budget_mut(slot).reserved += request.estimate;
-            }
-            let expires_at_ms = now_ms.saturating_add(request.ttl_ms);
-            let reservation = Reservation {
-                id: id.clone(),
-                status: Status::Active,
-                subject: request.subject,
-                action: request.action,
-                unit: request.unit,
-                reserved: request.estimate,
-                created_at_ms: now_ms,
-                expires_at_ms,
-                grace_period_ms: request.grace_period_ms,
-                overage: request.overage,
-                idempotency_key: key.map(str::to_string),
-                committed: None,
-                finalized_at_ms: None,
-                slots,
-            };
-            state.deadlines.insert((
-                expires_at_ms.saturating_add(request.grace_period_ms),
-                number,
-            ));
-            state.reservations.insert(number, Box::new(reservation));
-            verdict.reservation_id = Some(id);
-            verdict.reserved = request.estimate;
-            verdict.expires_at_ms = Some(expires_at_ms);
-        }
-        self.remember(&mut state, now_ms, Op::Reserve, key, payload, || {
-            Answer::Verdict(Box::new(verdict.clone()))
-        });
-        Ok(verdict)
     }
 
     /// What a reservation of `estimate` would be answered (DENY with the reason rather than an
@@ -308,23 +366,21 @@ impl Ledger {
         unit: Unit,
         estimate: i64,
     ) -> Result<Verdict, LedgerError> {
-        let key = check_key(idempotency_key)?;
+        let key = check_key(idempotency_key)?.map(str::to_string);
         subject.validate()?;
         action.validate()?;
         check_amount("estimate", estimate)?;
-        let payload = fingerprint(Op::Decide, key, |f| {
-            f.subject(subject).action(action).unit(unit).int(estimate)
-        });
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Decide, key, payload)? {
-            return Ok(answer_verdict(answer));
+        let entry = Entry::Decide {
+            key,
+            subject: subject.clone(),
+            action: action.clone(),
+            unit,
+            estimate,
+        };
+        match self.run(Some(now_ms), entry)? {
+            Outcome::Verdict(v) => Ok(*v),
+            other => unreachable!("a decision answered {other:?}"),
         }
-        let (verdict, _) = evaluate(&state, subject, unit, estimate);
-        self.remember(&mut state, now_ms, Op::Decide, key, payload, || {
-            Answer::Verdict(Box::new(verdict.clone()))
-        });
-        Ok(verdict)
     }
 
     /// Charges `actual` for reservation `id` and gives the rest of its hold back. `unit`, if
@@ -337,46 +393,21 @@ impl Ledger {
         unit: Option<Unit>,
         actual: i64,
     ) -> Result<Committed, LedgerError> {
-        let key = check_key(idempotency_key)?;
+        let key = check_key(idempotency_key)?.map(str::to_string);
         check_amount("actual", actual)?;
-        let payload = fingerprint(Op::Commit, key, |f| f.str(id).opt_unit(unit).int(actual));
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Commit, key, payload)? {
-            return Ok(match answer {
-                Answer::Committed(c) => c,
-                _ => unreachable!("commit keys store commits"),
-            });
+        let id = id.to_string();
+        match self.run(
+            Some(now_ms),
+            Entry::Commit {
+                key,
+                id,
+                unit,
+                actual,
+            },
+        )? {
+            Outcome::Committed(c) => Ok(c),
+            other => unreachable!("a commit answered {other:?}"),
         }
-        let r = active(&state, id)?;
-        if let Some(u) = unit.filter(|&u| u != r.unit) {
-            return Err(LedgerError::UnitMismatch {
-                expected: r.unit,
-                got: u,
-            });
-        }
-        let (held, overage) = (r.reserved, r.overage);
-        if overage == Overage::Reject && actual > held {
-            return Err(LedgerError::BudgetExceeded {
-                scope: state.slots[r.slots[0]].path.clone(),
-            });
-        }
-        let number = reservation_number(id).expect("active");
-        let charge = with_slots(&mut state, number, |state, slots| {
-            let charge = Charge::plan(state, slots, held, actual, overage)?;
-            charge.apply(state, slots, held);
-            Ok::<_, LedgerError>(charge)
-        })?;
-        let committed = Committed {
-            charged: charge.charged,
-            released: (held - actual).max(0),
-            debt_incurred: charge.debt_incurred(),
-        };
-        self.finalize(&mut state, number, Status::Committed, Some(actual), now_ms);
-        self.remember(&mut state, now_ms, Op::Commit, key, payload, || {
-            Answer::Committed(committed)
-        });
-        Ok(committed)
     }
 
     /// Gives reservation `id`'s hold back; returns the amount released.
@@ -386,27 +417,12 @@ impl Ledger {
         idempotency_key: Option<&str>,
         id: &str,
     ) -> Result<i64, LedgerError> {
-        let key = check_key(idempotency_key)?;
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        let payload = fingerprint(Op::Release, key, |f| f.str(id));
-        if let Some(answer) = replay(&state, Op::Release, key, payload)? {
-            return Ok(match answer {
-                Answer::Released(r) => r,
-                _ => unreachable!("release keys store releases"),
-            });
+        let key = check_key(idempotency_key)?.map(str::to_string);
+        let id = id.to_string();
+        match self.run(Some(now_ms), Entry::Release { key, id })? {
+            Outcome::Amount(released) => Ok(released),
+            other => unreachable!("a release answered {other:?}"),
         }
-        let r = active(&state, id)?;
-        let held = r.reserved;
-        let number = reservation_number(id).expect("active");
-        with_slots(&mut state, number, |state, slots| {
-            unhold(state, slots, held)
-        });
-        self.finalize(&mut state, number, Status::Released, None, now_ms);
-        self.remember(&mut state, now_ms, Op::Release, key, payload, || {
-            Answer::Released(held)
-        });
-        Ok(held)
     }
 
     /// Pushes reservation `id`'s expiry back by `extend_by_ms` (a heartbeat); returns the new
@@ -418,37 +434,18 @@ impl Ledger {
         id: &str,
         extend_by_ms: i64,
     ) -> Result<i64, LedgerError> {
-        let key = check_key(idempotency_key)?;
+        let key = check_key(idempotency_key)?.map(str::to_string);
         in_range("extend_by_ms", extend_by_ms, 1, 86_400_000)?;
-        let payload = fingerprint(Op::Extend, key, |f| f.str(id).int(extend_by_ms));
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Extend, key, payload)? {
-            return Ok(match answer {
-                Answer::Extended(at) => at,
-                _ => unreachable!("extend keys store extensions"),
-            });
+        let id = id.to_string();
+        let entry = Entry::Extend {
+            key,
+            id,
+            by_ms: extend_by_ms,
+        };
+        match self.run(Some(now_ms), entry)? {
+            Outcome::Amount(expires_at_ms) => Ok(expires_at_ms),
+            other => unreachable!("an extension answered {other:?}"),
         }
-        let r = active(&state, id)?;
-        if now_ms > r.expires_at_ms {
-            // Its grace period still takes commits, but no longer extensions.
-            return Err(LedgerError::ReservationExpired { id: id.to_string() });
-        }
-        let old_deadline = r.expires_at_ms.saturating_add(r.grace_period_ms);
-        let expires_at_ms = r.expires_at_ms.saturating_add(extend_by_ms);
-        let new_deadline = expires_at_ms.saturating_add(r.grace_period_ms);
-        let number = reservation_number(id).expect("active");
-        state.deadlines.remove(&(old_deadline, number));
-        state.deadlines.insert((new_deadline, number));
-        state
-            .reservations
-            .get_mut(&number)
-            .expect("active")
-            .expires_at_ms = expires_at_ms;
-        self.remember(&mut state, now_ms, Op::Extend, key, payload, || {
-            Answer::Extended(expires_at_ms)
-        });
-        Ok(expires_at_ms)
     }
 
     /// Charges `actual` to every budget of the subject's path without a reservation.
@@ -463,75 +460,37 @@ impl Ledger {
         actual: i64,
         overage: Overage,
     ) -> Result<Debited, LedgerError> {
-        let key = check_key(idempotency_key)?;
+        let key = check_key(idempotency_key)?.map(str::to_string);
         subject.validate()?;
         action.validate()?;
         check_amount("actual", actual)?;
-        let payload = fingerprint(Op::Event, key, |f| {
-            f.subject(subject)
-                .action(action)
-                .unit(unit)
-                .int(actual)
-                .overage(overage)
-        });
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        if let Some(answer) = replay(&state, Op::Event, key, payload)? {
-            return Ok(match answer {
-                Answer::Debited(d) => d,
-                _ => unreachable!("event keys store events"),
-            });
-        }
-        let (scopes, slots, scope_path) = budgeted_scopes(&state, subject, unit);
-        if scopes.is_empty() {
-            return Err(LedgerError::BudgetNotFound { scope_path });
-        }
-        let charge = Charge::plan(&state, &slots, 0, actual, overage)?;
-        charge.apply(&mut state, &slots, 0);
-        state.next_id += 1;
-        let debited = Debited {
-            event_id: format!("evt_{:016x}", state.next_id),
-            charged: charge.charged,
-            debt_incurred: charge.debt_incurred(),
-            affected_scopes: scopes,
+        let entry = Entry::Event {
+            key,
+            subject: subject.clone(),
+            action: action.clone(),
+            unit,
+            actual,
+            overage,
         };
-        self.remember(&mut state, now_ms, Op::Event, key, payload, || {
-            Answer::Debited(debited.clone())
-        });
-        Ok(debited)
+        match self.run(Some(now_ms), entry)? {
+            Outcome::Debited(d) => Ok(d),
+            other => unreachable!("an event answered {other:?}"),
+        }
+    }
+
+    /// Applies expiry and retention now; returns how many reservations expired.
+    pub fn sweep(&self, now_ms: i64) -> Result<usize, LedgerError> {
+        match self.run(Some(now_ms), Entry::Sweep)? {
+            Outcome::Swept(n) => Ok(n),
+            other => unreachable!("a sweep answered {other:?}"),
+        }
     }
 
     /// Every budget whose scope path starts with `prefix` (all of them for ""), in path order.
-    pub fn balances(&self, now_ms: i64, prefix: &str) -> Vec<Balance> {
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        let mut balances: Vec<Balance> = state
-            .slots
-            .iter()
-            .map(|s| (&s.path, s.unit, &s.budget))
-            .filter(|(path, _, _)| {
-                path.starts_with(prefix)
-                    && (prefix.is_empty()
-                        || path.len() == prefix.len()
-                        || path[prefix.len()..].starts_with('/'))
-            })
-            .map(|(path, unit, b)| Balance {
-                scope: path.rsplit('/').next().unwrap_or(path).to_string(),
-                scope_path: path.clone(),
-                unit,
-                allocated: b.allocated,
-                reserved: b.reserved,
-                spent: b.spent,
-                remaining: b.remaining(),
-                debt: b.debt,
-                overdraft_limit: b.overdraft_limit,
-                is_over_limit: b.is_over_limit(),
-            })
-            .collect();
-        balances.sort_by(|a, b| {
-            (&a.scope_path, a.unit.as_str()).cmp(&(&b.scope_path, b.unit.as_str()))
-        });
-        balances
+    pub fn balances(&self, now_ms: i64, prefix: &str) -> Result<Vec<Balance>, LedgerError> {
+        self.run_then(Some(now_ms), Entry::Sweep, |state, _| {
+            balances_of(state, prefix)
+        })
     }
 
     /// Reservations with `status` (any if None) whose subject path starts with `prefix`, oldest
@@ -541,47 +500,90 @@ impl Ledger {
         now_ms: i64,
         status: Option<Status>,
         prefix: &str,
-    ) -> Vec<(Reservation, Vec<String>)> {
-        let mut state = self.lock();
-        self.expire(&mut state, now_ms);
-        let mut found: Vec<(Reservation, Vec<String>)> = state
-            .reservations
-            .values()
-            .filter(|r| {
-                status.is_none_or(|s| r.status == s) && r.subject.scope_path().starts_with(prefix)
-            })
-            .map(|r| (Reservation::clone(r), state.paths(&r.slots)))
-            .collect();
-        found.sort_by(|(a, _), (b, _)| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
-        found
+    ) -> Result<Vec<(Reservation, Vec<String>)>, LedgerError> {
+        self.run_then(Some(now_ms), Entry::Sweep, |state, _| {
+            reservations_of(state, status, prefix)
+        })
     }
 
     /// Checks every scope's invariants: amounts non-negative, `reserved + spent <= allocated`,
     /// and `reserved` equal to the holds of the active reservations on it. Returns the first
     /// violation. For tests and audits.
     pub fn audit(&self) -> Result<(), String> {
-        let state = self.lock();
-        let mut holds = vec![0i64; state.slots.len()];
-        for r in state
-            .reservations
-            .values()
-            .filter(|r| r.status == Status::Active)
-        {
-            for &slot in &r.slots {
-                holds[slot] += r.reserved;
-            }
-        }
-        for (slot, &held) in state.slots.iter().zip(&holds) {
-            let (path, unit, b) = (&slot.path, slot.unit, &slot.budget);
-            let ok = b.reserved >= 0
-                && b.spent >= 0
-                && b.debt >= 0
-                && b.reserved + b.spent <= b.allocated
-                && b.reserved == held;
-            if !ok {
-                return Err(format!("{path} {}: {b:?}, holds {held}", unit.as_str()));
-            }
-        }
-        Ok(())
+        self.current(audit_state)
+            .map_err(|e| e.to_string())
+            .and_then(|checked| checked)
     }
+}
+
+fn balances_of(state: &State, prefix: &str) -> Vec<Balance> {
+    let mut balances: Vec<Balance> = state
+        .slots
+        .iter()
+        .map(|s| (&s.path, s.unit, &s.budget))
+        .filter(|(path, _, _)| {
+            path.starts_with(prefix)
+                && (prefix.is_empty()
+                    || path.len() == prefix.len()
+                    || path[prefix.len()..].starts_with('/'))
+        })
+        .map(|(path, unit, b)| Balance {
+            scope: path.rsplit('/').next().unwrap_or(path).to_string(),
+            scope_path: path.clone(),
+            unit,
+            allocated: b.allocated,
+            reserved: b.reserved,
+            spent: b.spent,
+            remaining: b.remaining(),
+            debt: b.debt,
+            overdraft_limit: b.overdraft_limit,
+            is_over_limit: b.is_over_limit(),
+        })
+        .collect();
+    balances
+        .sort_by(|a, b| (&a.scope_path, a.unit.as_str()).cmp(&(&b.scope_path, b.unit.as_str())));
+    balances
+}
+
+fn reservations_of(
+    state: &State,
+    status: Option<Status>,
+    prefix: &str,
+) -> Vec<(Reservation, Vec<String>)> {
+    let mut found: Vec<(Reservation, Vec<String>)> = state
+        .reservations
+        .values()
+        .filter(|r| {
+            status.is_none_or(|s| r.status == s) && r.subject.scope_path().starts_with(prefix)
+        })
+        .map(|r| (Reservation::clone(r), state.paths(&r.slots)))
+        .collect();
+    found.sort_by(|(a, _), (b, _)| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+    found
+}
+
+/// The first violation of a budget's invariants in `state` (see [`Ledger::audit`]).
+fn audit_state(state: &State) -> Result<(), String> {
+    let mut holds = vec![0i64; state.slots.len()];
+    for r in state
+        .reservations
+        .values()
+        .filter(|r| r.status == Status::Active)
+    {
+        for &slot in &r.slots {
+            holds[slot] += r.reserved;
+        }
+    }
+    for (slot, &held) in state.slots.iter().zip(&holds) {
+        let (path, unit, b) = (&slot.path, slot.unit, &slot.budget);
+        let ok = b.reserved >= 0
+            && b.spent >= 0
+            && b.debt >= 0
+            && b.reserved + b.spent <= b.allocated
+            && b.reserved == held;
+        if !ok {
+            return Err(format!("{path} {}: {b:?}, holds {held}", unit.as_str()));
+        }
+    }
+    Ok(())
 }

@@ -45,6 +45,7 @@ fn ledger() -> Ledger {
 
 fn balance(l: &Ledger, path: &str) -> Balance {
     l.balances(T, path)
+        .unwrap()
         .into_iter()
         .find(|b| b.scope_path == path)
         .unwrap()
@@ -324,8 +325,10 @@ fn expiry_gives_holds_back_lazily_and_in_sweeps() {
     );
     assert_eq!(balance(&l, "tenant:acme").reserved, 0);
     let third = reserve(&l, "r3", 100, Overage::Reject);
-    assert_eq!(l.sweep(T + 11_001), 1);
-    let expired = l.reservations(T + 11_001, Some(Status::Expired), "");
+    assert_eq!(l.sweep(T + 11_001).unwrap(), 1);
+    let expired = l
+        .reservations(T + 11_001, Some(Status::Expired), "")
+        .unwrap();
     assert_eq!(
         expired.iter().map(|(r, _)| &r.id).collect::<Vec<_>>(),
         [&id, &third]
@@ -378,7 +381,10 @@ fn retention_bounds_the_records_kept() {
         let id = reserve(&l, &format!("r{i}"), 1, Overage::Reject);
         l.release(T, None, &id).unwrap();
     }
-    assert_eq!(l.reservations(T, Some(Status::Released), "").len(), 1_000);
+    assert_eq!(
+        l.reservations(T, Some(Status::Released), "").unwrap().len(),
+        1_000
+    );
     // The oldest records went first: their keys can be reused for other payloads.
     let s = subject("acme", None);
     assert!(l
@@ -674,7 +680,7 @@ fn stress_never_overspends_any_scope() {
                         }
                     }
                     l.audit().unwrap();
-                    for b in l.balances(now, "") {
+                    for b in l.balances(now, "").unwrap() {
                         assert!(b.debt <= b.overdraft_limit, "{b:?}");
                         assert!(b.reserved + b.spent <= b.allocated, "{b:?}");
                     }
@@ -685,7 +691,12 @@ fn stress_never_overspends_any_scope() {
     for t in threads {
         t.join().unwrap();
     }
-    let spent: i64 = l.balances(T + 10_000_000, "").iter().map(|b| b.spent).sum();
+    let spent: i64 = l
+        .balances(T + 10_000_000, "")
+        .unwrap()
+        .iter()
+        .map(|b| b.spent)
+        .sum();
     assert!(spent > 0);
     l.audit().unwrap();
 }
