@@ -6,6 +6,7 @@ runcycles needs a Cycles server and a network round trip per call, so it is not 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,8 @@ SUBJECT = bg.Subject(tenant="acme", app="chat")
 ACTION = bg.Action("llm.completion", "model-x")
 
 
-def _ledger() -> bg.Ledger:
-    ledger = bg.Ledger(max_retained=10_000)
+def _ledger(shared: bg.Arena | bool = False) -> bg.Ledger:
+    ledger = bg.Ledger(max_retained=10_000, shared=shared)
     ledger.set_budget("tenant:acme", bg.Unit.TOKENS, 10**15)
     ledger.set_budget("tenant:acme/app:chat", bg.Unit.TOKENS, 10**15)
     for _ in range(20_000):  # fill the retention, as a long-running service has it
@@ -38,6 +39,21 @@ def _loop(call: Callable[[], object]) -> Callable[[], None]:
 @pytest.mark.benchmark(group="ledger: 1,000 operations")
 def test_reserve_commit_pair(benchmark: Any) -> None:
     ledger = _ledger()
+
+    def pair() -> None:
+        r = ledger.reserve(SUBJECT, ACTION, 300, unit=bg.Unit.TOKENS)
+        ledger.commit(r.reservation_id, 200)
+
+    benchmark.extra_info["calls"] = CALLS
+    benchmark(_loop(pair))
+    assert ledger.audit() is None
+
+
+@pytest.mark.benchmark(group="ledger: 1,000 operations")
+def test_reserve_commit_pair_shared(benchmark: Any, tmp_path: Path) -> None:
+    """The same pair on a ledger shared through an arena (one process: the journal's lock,
+    encoding and snapshots, without other writers to catch up with)."""
+    ledger = _ledger(bg.Arena("bench", directory=tmp_path, size=64 << 20))
 
     def pair() -> None:
         r = ledger.reserve(SUBJECT, ACTION, 300, unit=bg.Unit.TOKENS)

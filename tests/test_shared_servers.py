@@ -2,7 +2,8 @@
 ``--preload``, and recycling workers with ``--max-requests``) and under ``uvicorn --workers 4``,
 and a Flask app under ``gunicorn -w 4`` (sync workers, recycled every 40 requests).
 Whichever worker answers, the shared SLO's figures are the host's: exactly the requests sent;
-and a shared breaker that opens after 5 failures lets exactly 5 calls reach the downstream."""
+a shared breaker that opens after 5 failures lets exactly 5 calls reach the downstream; and a
+shared budget of 100 credits serves exactly 100 paid requests, recycled workers included."""
 
 from __future__ import annotations
 
@@ -156,3 +157,9 @@ def test_any_workers_metrics_show_the_hosts_route_counters(server: Server) -> No
         assert _route_total(scrape.text, "GET /fail", "5xx") == 5
         assert 'burnguard_http_request_duration_seconds_count{route="GET /ok"} ' in scrape.text
     assert len(pids) >= 2, "the scrapes should have reached several workers"
+
+
+def test_a_budget_of_100_serves_exactly_100_paid_requests(server: Server) -> None:
+    # Every worker set the budget at start, and recycled workers set it again: never refilled.
+    statuses = [httpx.get(server.url + "/paid", timeout=10).status_code for _ in range(130)]
+    assert statuses == [200] * 100 + [429] * 30

@@ -2,7 +2,8 @@
 ``BURNGUARD_TEST_ARENA``, for ``gunicorn -w 4`` (sync workers): ``/metrics`` and ``/slo``
 answer with the host's figures from whichever worker, and the breaker guarding ``/downstream``
 opens for all workers after 5 failures in a row (each call that reaches the dead downstream
-appends a line to the file ``BURNGUARD_TEST_CALLS``)."""
+appends a line to the file ``BURNGUARD_TEST_CALLS``).Its ``/paid`` route is
+charged to a shared ledger budget of 100 credits, set by every worker as it starts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ import os
 
 from flask import Flask, Response, abort
 
-from burnguard import CircuitBreaker, CircuitOpenError, RouteGuard, RouteSLO, SLODefinition, SLOTracker
+from burnguard import (
+    CircuitBreaker,
+    CircuitOpenError,
+    Ledger,
+    RouteBudget,
+    RouteGuard,
+    RouteSLO,
+    SLODefinition,
+    SLOTracker,
+    Subject,
+    Unit,
+)
 from burnguard.prometheus import PrometheusExporter
 from burnguard.wsgi import FlaskGuard
 
@@ -19,13 +31,25 @@ availability = SLOTracker(SLODefinition(name="availability", target=0.999), shar
 breaker = CircuitBreaker(
     "downstream", consecutive_failure_threshold=5, wait_duration_in_open_state=600, shared=arena
 )
+# Every worker sets the budget when it starts (recycled ones again): it is never refilled.
+PAID_REQUESTS = 100
+ledger = Ledger(shared=arena)
+ledger.set_budget("tenant:acme", Unit.CREDITS, PAID_REQUESTS)
 guard = RouteGuard(
-    shared=arena, slos={"*": RouteSLO(availability=availability)}, exclude=["/metrics", "/slo"]
+    shared=arena,
+    slos={"*": RouteSLO(availability=availability)},
+    exclude=["/metrics", "/slo"],
+    budgets={"/paid": RouteBudget(ledger, Subject(tenant="acme"))},
 )
 exporter = PrometheusExporter(routes=guard)
 
 app = Flask(__name__)
 FlaskGuard(app, guard=guard)
+
+
+@app.get("/paid")
+def paid() -> str:
+    return "paid"
 
 
 @app.get("/ok")

@@ -3,7 +3,8 @@
 at ``/slo``, and the breaker opens for all of them after 5 failures in a row. Each call that
 reaches the (dead) downstream appends a line to the file ``BURNGUARD_TEST_CALLS``. Its routes
 are recorded by a ``GuardMiddleware`` whose table is shared too, and ``/metrics`` exports them
-from whichever worker answers."""
+from whichever worker answers.Its ``/paid`` route is
+charged to a shared ledger budget of 100 credits, set by every worker as it starts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ import os
 
 from fastapi import FastAPI, HTTPException, Response
 
-from burnguard import CircuitBreaker, CircuitOpenError, RouteGuard, SLODefinition, SLORegistry
+from burnguard import (
+    CircuitBreaker,
+    CircuitOpenError,
+    Ledger,
+    RouteBudget,
+    RouteGuard,
+    SLODefinition,
+    SLORegistry,
+    Subject,
+    Unit,
+)
 from burnguard.asgi import GuardMiddleware, SLOMiddleware
 from burnguard.prometheus import PrometheusExporter
 
@@ -24,12 +35,25 @@ breaker = CircuitBreaker(
     shared=os.environ["BURNGUARD_TEST_ARENA"],
 )
 
-guard = RouteGuard(shared=os.environ["BURNGUARD_TEST_ARENA"], exclude=["/metrics"])
+# Every worker sets the budget when it starts (recycled ones again): it is never refilled.
+PAID_REQUESTS = 100
+ledger = Ledger(shared=os.environ["BURNGUARD_TEST_ARENA"])
+ledger.set_budget("tenant:acme", Unit.CREDITS, PAID_REQUESTS)
+guard = RouteGuard(
+    shared=os.environ["BURNGUARD_TEST_ARENA"],
+    exclude=["/metrics"],
+    budgets={"/paid": RouteBudget(ledger, Subject(tenant="acme"))},
+)
 exporter = PrometheusExporter(routes=guard)
 
 app = FastAPI()
 app.add_middleware(SLOMiddleware, tracker=availability)
 app.add_middleware(GuardMiddleware, guard=guard)
+
+
+@app.get("/paid")
+async def paid() -> str:
+    return "paid"
 
 
 @app.get("/ok")
