@@ -129,12 +129,14 @@ def test_a_full_shared_ledger_raises_and_keeps_its_state() -> None:
 
 
 def test_bad_shared_options_are_clear_errors() -> None:
-    with pytest.raises(InvalidArgumentError, match="^capacity must be between 65536 and"):
+    with pytest.raises(InvalidArgumentError, match=r"^capacity must be between 65536 and"):
         _ledger(capacity=10)
     _ledger()
-    with pytest.raises(InvalidArgumentError, match='^shared holds Ledger "ledger" with another configuration'):
+    with pytest.raises(
+        InvalidArgumentError, match=r'^shared holds Ledger "ledger" with another configuration'
+    ):
         _ledger(retention_seconds=60)
-    with pytest.raises(TypeError, match="^shared must be an arena name"):
+    with pytest.raises(TypeError, match=r"^shared must be an arena name"):
         Ledger(shared=3)  # type: ignore[arg-type]
     assert not Ledger(shared=False).is_shared and _ledger(name="other").is_shared
 

@@ -10,7 +10,6 @@ from typing import Literal, cast
 
 from burnguard import _native
 from burnguard._check import checked, diagnosed
-from burnguard.shared import Arena, arena_of
 from burnguard.ledger.models import (
     Action,
     Amount,
@@ -23,6 +22,7 @@ from burnguard.ledger.models import (
     Subject,
     Unit,
 )
+from burnguard.shared import Arena, arena_of
 
 _log = logging.getLogger("burnguard.ledger")
 

@@ -365,9 +365,6 @@ fn caps_from(caps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Caps>> {
     }))
 }
 
-/// Bytes a shared ledger's state may take by default (its arena region is 2.25 times that).
-const DEFAULT_CAPACITY: u64 = 4 << 20;
-
 /// The native half of `burnguard.Ledger`.
 #[pyclass(frozen, subclass, module = "burnguard._native")]
 pub struct LedgerCore {
@@ -383,11 +380,12 @@ impl LedgerCore {
 #[pymethods]
 impl LedgerCore {
     /// An empty ledger, the one saved at `_path`, or (`shared`, an `ArenaCore`) the ledger
-    /// `name` of that arena, of `capacity` bytes.
+    /// `name` of that arena, whose state may take `capacity` bytes (4 MiB by default; its
+    /// region takes 2.5 times that).
     #[new]
     #[pyo3(signature = (
         *, clock=None, retention_seconds=300.0, max_retained=None, shared=None, name="ledger",
-        capacity=DEFAULT_CAPACITY, _path=None,
+        capacity=4194304, _path=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(

@@ -2,6 +2,7 @@
 //! space-separated tokens, integers in decimal, `-` for an absent value and `+` before a
 //! present one, and strings as `length:bytes`, so any string round-trips.
 
+use std::fmt::Write;
 use std::io;
 
 use super::*;
@@ -15,14 +16,13 @@ impl Out {
         self.0.push(' ');
     }
     pub(super) fn int(&mut self, v: i64) {
-        self.token(&v.to_string());
+        let _ = write!(self.0, "{v} ");
     }
     pub(super) fn uint(&mut self, v: u64) {
-        self.token(&v.to_string());
+        let _ = write!(self.0, "{v} ");
     }
     pub(super) fn str(&mut self, s: &str) {
-        self.0.push_str(&s.len().to_string());
-        self.0.push(':');
+        let _ = write!(self.0, "{}:", s.len());
         self.0.push_str(s);
         self.0.push(' ');
     }

@@ -15,12 +15,13 @@
 //! | 0 | the mutex's initialization: 0, `CLAIMED \| pid` while one process initializes it, `READY` |
 //! | 8..16 | the `pthread_mutex_t` (process-shared, robust) |
 //! | 16 | `generation << 32 \| journal bytes`: what is published |
-//! | 17..21 | per snapshot buffer: its bytes and the time of its last entry |
+//! | 17..23 | per snapshot buffer: its bytes, its time, and the journal bytes it follows |
 //! | 24.. | the journal, then two snapshot buffers |
 //!
-//! An entry is `[bytes, time, text...]`, its text padded to whole words. When the journal is
-//! full the state is written to the snapshot buffer the next generation uses (`generation &
-//! 1`), and the generation and an empty journal are published in one store.
+//! An entry is `[bytes, time, text...]`, its text padded to whole words. When the next entry
+//! does not fit, the state is first written to the snapshot buffer the next generation uses
+//! (`generation & 1`), and the generation and an empty journal are published in one store; a
+//! process that had applied the whole previous journal goes on without loading it.
 //!
 //! # Crash safety
 //!
@@ -74,8 +75,6 @@ pub(super) struct Cursor {
     generation: u32,
     bytes: u64,
     time: i64,
-    /// The state is not the journal's (an operation applied but not published): reload it.
-    stale: bool,
 }
 
 impl Default for Cursor {
@@ -84,15 +83,7 @@ impl Default for Cursor {
             generation: 0,
             bytes: 0,
             time: i64::MIN,
-            stale: false,
         }
-    }
-}
-
-impl Cursor {
-    /// Marks the state as ahead of the journal, to be reloaded by the next catch-up.
-    pub(super) fn discard(&mut self) {
-        self.stale = true;
     }
 }
 
@@ -110,7 +101,7 @@ impl Drop for Held<'_> {
 
 impl Journal {
     /// The journal of the ledger `name` in `arena`, placed if no process has, holding
-    /// snapshots of up to `capacity` bytes (and a journal of a quarter of that).
+    /// snapshots of up to `capacity` bytes (and a journal of half that).
     pub(super) fn open(
         arena: &Arena,
         name: &str,
@@ -118,7 +109,7 @@ impl Journal {
         retention: Retention,
     ) -> Result<Journal, ArenaError> {
         let snapshot_words = (capacity / 8) as usize;
-        let journal_words = snapshot_words / 4;
+        let journal_words = snapshot_words / 2;
         let geometry = crate::words::geometry_of(&[
             JOURNAL_FORMAT,
             capacity,
@@ -216,23 +207,26 @@ impl Journal {
         cursor: &mut Cursor,
     ) -> Result<(), LedgerError> {
         let (generation, bytes) = self.published();
-        if cursor.stale || generation != cursor.generation {
-            *cursor = Cursor {
-                generation,
-                ..Cursor::default()
-            };
-            *state = State::default();
-            if generation != 0 {
-                let buffer = (generation & 1) as usize;
-                let head = SNAPSHOT_HEADS + 2 * buffer;
-                let length = self.words()[head].load(Ordering::Relaxed);
-                cursor.time = self.words()[head + 1].load(Ordering::Relaxed) as i64;
+        if generation != cursor.generation {
+            let buffer = (generation & 1) as usize;
+            let head = SNAPSHOT_HEADS + 3 * buffer;
+            let length = self.words()[head].load(Ordering::Relaxed);
+            let time = self.words()[head + 1].load(Ordering::Relaxed) as i64;
+            let after = self.words()[head + 2].load(Ordering::Relaxed);
+            // A process that had applied the whole previous journal holds the snapshot's
+            // state already; others load it.
+            if generation != cursor.generation.wrapping_add(1) || cursor.bytes != after {
                 let start = JOURNAL + self.journal_words + buffer * self.snapshot_words;
                 let text = self.text(start, length)?;
                 *state = file::decode(&text)
                     .map_err(|e| self.failed(&format!("its snapshot does not load: {e}")))?
                     .0;
             }
+            *cursor = Cursor {
+                generation,
+                bytes: 0,
+                time,
+            };
         }
         while cursor.bytes < bytes {
             let at = JOURNAL + (cursor.bytes / 8) as usize;
@@ -254,49 +248,29 @@ impl Journal {
         now_ms.max(cursor.time)
     }
 
-    /// Appends the entry `text` applied at `time` and publishes it; when the journal has no
-    /// room left, publishes a snapshot of `state` (the entry applied) with an empty journal
-    /// instead. Called with the mutex held and `state` caught up before the entry.
-    pub(super) fn append(
+    /// Makes room for an entry of `length` bytes: when the journal has too little left,
+    /// publishes a snapshot of `state` with an empty journal. Called with the mutex held and
+    /// `state` caught up, before the entry is applied, so a full ledger changes nothing.
+    pub(super) fn make_room(
         &self,
         _held: &Held<'_>,
         state: &State,
         retention: Retention,
         cursor: &mut Cursor,
-        time: i64,
-        text: &str,
+        length: usize,
     ) -> Result<(), LedgerError> {
-        let words = 2 + text.len().div_ceil(8);
-        if (cursor.bytes / 8) as usize + words > self.journal_words {
-            return self.snapshot(state, retention, cursor, time);
+        let words = 2 + length.div_ceil(8);
+        if (cursor.bytes / 8) as usize + words <= self.journal_words {
+            return Ok(());
         }
-        let at = JOURNAL + (cursor.bytes / 8) as usize;
-        self.words()[at].store(text.len() as u64, Ordering::Relaxed);
-        self.words()[at + 1].store(time as u64, Ordering::Relaxed);
-        self.write(at + 2, text.as_bytes());
-        cursor.bytes += 8 * words as u64;
-        cursor.time = time;
-        self.publish(cursor);
-        Ok(())
-    }
-
-    /// Writes `state` as of `time` to the next generation's buffer and publishes it with an
-    /// empty journal.
-    fn snapshot(
-        &self,
-        state: &State,
-        retention: Retention,
-        cursor: &mut Cursor,
-        time: i64,
-    ) -> Result<(), LedgerError> {
         let text = file::encode(state, retention);
-        if text.len().div_ceil(8) > self.snapshot_words {
+        let needed = text.len().max(8 * words);
+        if text.len().div_ceil(8) > self.snapshot_words || words > self.journal_words {
             return Err(LedgerError::Full {
                 reason: format!(
                     "shared ledger {:?} is full: its budgets, reservations and records take \
-                     {} bytes, it holds {} (open it with a larger capacity)",
+                     {needed} bytes, it holds {} (open it with a larger capacity)",
                     self.name,
-                    text.len(),
                     8 * self.snapshot_words
                 ),
             });
@@ -306,9 +280,10 @@ impl Journal {
             g => g,
         };
         let buffer = (generation & 1) as usize;
-        let head = SNAPSHOT_HEADS + 2 * buffer;
+        let head = SNAPSHOT_HEADS + 3 * buffer;
         self.words()[head].store(text.len() as u64, Ordering::Relaxed);
-        self.words()[head + 1].store(time as u64, Ordering::Relaxed);
+        self.words()[head + 1].store(cursor.time as u64, Ordering::Relaxed);
+        self.words()[head + 2].store(cursor.bytes, Ordering::Relaxed);
         self.write(
             JOURNAL + self.journal_words + buffer * self.snapshot_words,
             text.as_bytes(),
@@ -316,11 +291,22 @@ impl Journal {
         *cursor = Cursor {
             generation,
             bytes: 0,
-            time,
-            stale: false,
+            time: cursor.time,
         };
         self.publish(cursor);
         Ok(())
+    }
+
+    /// Appends the entry `text`, applied at `time`, and publishes it. Called with the mutex
+    /// held, after [`Journal::make_room`] for it.
+    pub(super) fn append(&self, _held: &Held<'_>, cursor: &mut Cursor, time: i64, text: &str) {
+        let at = JOURNAL + (cursor.bytes / 8) as usize;
+        self.words()[at].store(text.len() as u64, Ordering::Relaxed);
+        self.words()[at + 1].store(time as u64, Ordering::Relaxed);
+        self.write(at + 2, text.as_bytes());
+        cursor.bytes += 8 * (2 + text.len().div_ceil(8)) as u64;
+        cursor.time = time;
+        self.publish(cursor);
     }
 
     fn publish(&self, cursor: &Cursor) {

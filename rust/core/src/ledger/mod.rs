@@ -205,8 +205,8 @@ impl Ledger {
 
     /// The ledger `name` of `arena`, which every process of the host that opens it shares (see
     /// [`journal`]): its budgets, reservations and idempotency records take at most `capacity`
-    /// bytes in the file format, and the arena holds two such snapshots and a journal of a
-    /// quarter of that. Every process must open it with the same retention and capacity.
+    /// bytes in the file format, and the arena holds two such snapshots and a journal of half
+    /// that. Every process must open it with the same retention and capacity.
     #[cfg(target_os = "linux")]
     pub fn shared(
         arena: &crate::arena::Arena,
@@ -270,14 +270,18 @@ impl Ledger {
             let time = journal::Journal::time(cursor, now_ms.unwrap_or(i64::MIN));
             let mut text = codec::Out::default();
             entry.write(&mut text);
+            if let Err(full) = journal.make_room(&held, state, self.retention, cursor, text.0.len())
+            {
+                // A read of a full ledger answers as of its last entry, expiring nothing.
+                return match entry {
+                    Entry::Sweep => Ok(then(state, Outcome::Swept(0))),
+                    _ => Err(full),
+                };
+            }
             let changes = entry.changes();
             let (outcome, expired) = self.apply(state, time, entry);
             if expired || (changes && outcome.is_ok()) {
-                let appended = journal.append(&held, state, self.retention, cursor, time, &text.0);
-                if let Err(e) = appended {
-                    cursor.discard();
-                    return Err(e);
-                }
+                journal.append(&held, cursor, time, &text.0);
             }
             return outcome.map(|o| then(state, o));
         }
