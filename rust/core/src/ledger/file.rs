@@ -66,140 +66,136 @@ fn sync_directory(path: &Path) -> io::Result<()> {
 
 /// `state` and `retention` in the file format.
 pub(super) fn encode(state: &State, retention: Retention) -> String {
+    let mut o = Out(HEADER.to_string());
+    o.token("retention");
+    o.int(retention.ms);
+    o.uint(retention.max_retained as u64);
+    o.token("next");
+    o.uint(state.next_id);
+    let mut budgets: Vec<_> = state.slots.iter().collect();
+    budgets.sort_by(|a, b| (&a.path, a.unit.as_str()).cmp(&(&b.path, b.unit.as_str())));
+    for Slot {
+        path,
+        unit,
+        budget: b,
+    } in budgets
     {
-        let mut o = Out(HEADER.to_string());
-        o.token("retention");
-        o.int(retention.ms);
-        o.uint(retention.max_retained as u64);
-        o.token("next");
-        o.uint(state.next_id);
-        let mut budgets: Vec<_> = state.slots.iter().collect();
-        budgets.sort_by(|a, b| (&a.path, a.unit.as_str()).cmp(&(&b.path, b.unit.as_str())));
-        for Slot {
-            path,
-            unit,
-            budget: b,
-        } in budgets
-        {
-            o.token("budget");
-            o.str(path);
-            o.token(unit.as_str());
-            for v in [b.allocated, b.reserved, b.spent, b.debt, b.overdraft_limit] {
-                o.int(v);
-            }
-            o.token(if b.capped { "capped" } else { "-" });
-            o.caps(b.caps.as_ref());
+        o.token("budget");
+        o.str(path);
+        o.token(unit.as_str());
+        for v in [b.allocated, b.reserved, b.spent, b.debt, b.overdraft_limit] {
+            o.int(v);
         }
-        let mut reservations: Vec<_> = state.reservations.values().collect();
-        reservations.sort_by(|a, b| a.id.cmp(&b.id));
-        for r in reservations {
-            o.token("reservation");
-            write_reservation(&mut o, r, &state.paths(&r.slots));
-        }
-        let mut replays: Vec<_> = state.replays.iter().collect();
-        replays.sort_by(|a, b| a.0.cmp(b.0));
-        for ((op, key), r) in replays {
-            o.token("replay");
-            o.token(op.as_str());
-            o.str(key);
-            o.uint(r.payload);
-            o.int(r.at_ms);
-            write_answer(&mut o, &r.answer);
-        }
-        o.token("end");
-        let mut text = o.0;
-        text.push('\n');
-        let sum = fnv1a(text.as_bytes());
-        text.push_str(&format!("checksum {sum:016x}\n"));
-        text
+        o.token(if b.capped { "capped" } else { "-" });
+        o.caps(b.caps.as_ref());
     }
+    let mut reservations: Vec<_> = state.reservations.values().collect();
+    reservations.sort_by(|a, b| a.id.cmp(&b.id));
+    for r in reservations {
+        o.token("reservation");
+        write_reservation(&mut o, r, &state.paths(&r.slots));
+    }
+    let mut replays: Vec<_> = state.replays.iter().collect();
+    replays.sort_by(|a, b| a.0.cmp(b.0));
+    for ((op, key), r) in replays {
+        o.token("replay");
+        o.token(op.as_str());
+        o.str(key);
+        o.uint(r.payload);
+        o.int(r.at_ms);
+        write_answer(&mut o, &r.answer);
+    }
+    o.token("end");
+    let mut text = o.0;
+    text.push('\n');
+    let sum = fnv1a(text.as_bytes());
+    text.push_str(&format!("checksum {sum:016x}\n"));
+    text
 }
 
 /// The state and retention a file's text describes.
 pub(super) fn decode(text: &str) -> io::Result<(State, Retention)> {
-    {
-        if text.starts_with("burnguard-ledger 1\n") {
-            return Err(corrupt(
-                "version 1 (a development build's, whose idempotency fingerprints were not \
-                 stable across builds) is not supported; save it again with this version",
-            ));
-        }
-        let body = text
-            .strip_prefix(HEADER)
-            .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
-        let body = checked(text, body)?;
-        let mut i = In { text: body, at: 0 };
-        let mut state = State::default();
-        let mut retention = Retention {
-            ms: 300_000,
-            max_retained: 100_000,
-        };
-        loop {
-            match i.token()? {
-                "retention" => {
-                    retention.ms = i.int()?;
-                    retention.max_retained = i.uint()? as usize;
-                }
-                "next" => state.next_id = i.uint()?,
-                "budget" => {
-                    let path = i.str()?;
-                    let unit = i.named(Unit::ALL, Unit::as_str)?;
-                    let budget = Budget {
-                        allocated: i.int()?,
-                        reserved: i.int()?,
-                        spent: i.int()?,
-                        debt: i.int()?,
-                        overdraft_limit: i.int()?,
-                        capped: i.token()? == "capped",
-                        caps: i.caps()?,
-                    };
-                    let slot = state.slot_or_new(&path, unit);
-                    *state.budget_mut(slot) = budget;
-                }
-                "reservation" => {
-                    let (mut r, affected_scopes) = read_reservation(&mut i)?;
-                    r.slots = affected_scopes
-                        .iter()
-                        .map(|scope| state.slot_of(scope, r.unit))
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| corrupt("a reservation draws on an unknown budget"))?;
-                    let number =
-                        reservation_number(&r.id).ok_or_else(|| corrupt("bad reservation id"))?;
-                    match r.finalized_at_ms {
-                        Some(at) => state.finalized.insert((at, number)),
-                        None => state
-                            .deadlines
-                            .insert((r.expires_at_ms.saturating_add(r.grace_period_ms), number)),
-                    };
-                    state.reservations.insert(number, Box::new(r));
-                }
-                "replay" => {
-                    let op = i.named(Op::ALL, Op::as_str)?;
-                    let key = i.str()?;
-                    let payload = i.uint()?;
-                    let at_ms = i.int()?;
-                    let answer = read_answer(&mut i)?;
-                    state.replay_times.insert((at_ms, op, key.clone()));
-                    state.replays.insert(
-                        (op, key),
-                        Replay {
-                            payload,
-                            answer,
-                            at_ms,
-                        },
-                    );
-                }
-                "end" => break,
-                _ => return Err(corrupt("unknown record")),
-            }
-        }
-        retention
-            .validate()
-            .map_err(|e| corrupt(&format!("retention {e}")))?;
-        audit_state(&state)
-            .map_err(|violation| corrupt(&format!("inconsistent budget {violation}")))?;
-        Ok((state, retention))
+    if text.starts_with("burnguard-ledger 1\n") {
+        return Err(corrupt(
+            "version 1 (a development build's, whose idempotency fingerprints were not \
+             stable across builds) is not supported; save it again with this version",
+        ));
     }
+    let body = text
+        .strip_prefix(HEADER)
+        .ok_or_else(|| corrupt("not a burnguard ledger file"))?;
+    let body = checked(text, body)?;
+    let mut i = In { text: body, at: 0 };
+    let mut state = State::default();
+    let mut retention = Retention {
+        ms: 300_000,
+        max_retained: 100_000,
+    };
+    loop {
+        match i.token()? {
+            "retention" => {
+                retention.ms = i.int()?;
+                retention.max_retained = i.uint()? as usize;
+            }
+            "next" => state.next_id = i.uint()?,
+            "budget" => {
+                let path = i.str()?;
+                let unit = i.named(Unit::ALL, Unit::as_str)?;
+                let budget = Budget {
+                    allocated: i.int()?,
+                    reserved: i.int()?,
+                    spent: i.int()?,
+                    debt: i.int()?,
+                    overdraft_limit: i.int()?,
+                    capped: i.token()? == "capped",
+                    caps: i.caps()?,
+                };
+                let slot = state.slot_or_new(&path, unit);
+                *state.budget_mut(slot) = budget;
+            }
+            "reservation" => {
+                let (mut r, affected_scopes) = read_reservation(&mut i)?;
+                r.slots = affected_scopes
+                    .iter()
+                    .map(|scope| state.slot_of(scope, r.unit))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| corrupt("a reservation draws on an unknown budget"))?;
+                let number =
+                    reservation_number(&r.id).ok_or_else(|| corrupt("bad reservation id"))?;
+                match r.finalized_at_ms {
+                    Some(at) => state.finalized.insert((at, number)),
+                    None => state
+                        .deadlines
+                        .insert((r.expires_at_ms.saturating_add(r.grace_period_ms), number)),
+                };
+                state.reservations.insert(number, Box::new(r));
+            }
+            "replay" => {
+                let op = i.named(Op::ALL, Op::as_str)?;
+                let key = i.str()?;
+                let payload = i.uint()?;
+                let at_ms = i.int()?;
+                let answer = read_answer(&mut i)?;
+                state.replay_times.insert((at_ms, op, key.clone()));
+                state.replays.insert(
+                    (op, key),
+                    Replay {
+                        payload,
+                        answer,
+                        at_ms,
+                    },
+                );
+            }
+            "end" => break,
+            _ => return Err(corrupt("unknown record")),
+        }
+    }
+    retention
+        .validate()
+        .map_err(|e| corrupt(&format!("retention {e}")))?;
+    audit_state(&state)
+        .map_err(|violation| corrupt(&format!("inconsistent budget {violation}")))?;
+    Ok((state, retention))
 }
 
 impl Ledger {

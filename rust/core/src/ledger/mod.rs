@@ -1,5 +1,6 @@
 //! Budget reservations with the Cycles protocol's semantics: reserve an estimate before the
-//! work, commit the actual cost after it or release the hold, in process.
+//! work, commit the actual cost after it or release the hold, in process, or shared by every
+//! process of a host through an arena ([`Ledger::shared`], see `journal`).
 //!
 //! A subject (tenant, workspace, app, workflow, agent, toolset) names a path of scopes:
 //! `tenant:acme`, `tenant:acme/workspace:prod`, ... A reservation draws on the budget of every
@@ -16,10 +17,13 @@
 //! after creation (plus `grace_period_ms` for commits), giving their holds back; expiry is
 //! applied at the start of every operation, from an index ordered by deadline. Finalized
 //! reservations and idempotency records are kept for a retention period, so memory stays
-//! bounded by the traffic of that period. The whole ledger saves to a file and loads back.//!
+//! bounded by the traffic of that period. The whole ledger saves to a file and loads back.
+//!
 //! Modules: `types` (the value types), `errors` ([`LedgerError`]), `state` (what the lock
-//! guards), `charges` (how amounts land on budgets), `idempotency` (records, fingerprints,
-//! replays), `expiry` (expiry and retention), `file` (saving and loading).
+//! guards), `entry` (the operations as values), `operations` (how each changes the state),
+//! `charges` (how amounts land on budgets), `idempotency` (records, fingerprints, replays),
+//! `expiry` (expiry and retention), `codec` (the token format), `file` (saving and loading),
+//! `journal` (sharing through an arena).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
