@@ -182,3 +182,13 @@ def test_workers_killed_at_any_moment_never_wedge_or_tear_the_ledger() -> None:
     # Nothing is wedged: a new process and this one still go on.
     r = ledger.reserve(SUBJECT, ACTION, 3, unit="CREDITS")
     assert ledger.commit(r.reservation_id, 3).charged == 3
+
+
+def test_a_shared_ledger_keeps_what_its_capacity_holds_by_default() -> None:
+    ledger = Ledger(shared="svc", capacity=2 << 20)  # max_retained: 2 MiB / 1 KiB = 2,048
+    ledger.set_budget("tenant:acme", "CREDITS", 1_000_000)
+    for i in range(3_000):
+        r = ledger.reserve(SUBJECT, ACTION, 1, unit="CREDITS", idempotency_key=f"r{i}")
+        ledger.release(r.reservation_id, idempotency_key=f"x{i}")
+    assert len(ledger.reservations("RELEASED")) == 2_048
+    assert ledger.balances()[0].reserved == 0 and ledger.audit() is None

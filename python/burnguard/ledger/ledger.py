@@ -44,9 +44,11 @@ class Ledger(_native.LedgerCore):
     none) makes it the ledger ``name`` of that arena, which every process of the host that
     opens it shares: a budget of 100 serves 100 whatever the number of workers, and
     ``set_budget`` at import never refills it (spending, holds and debt are kept). Its
-    budgets, reservations and records may take ``capacity`` bytes (about 250 per retained
-    reservation or idempotency record); past that, operations raise ``LedgerFullError``.
-    Every process must open it with the same retention and capacity.
+    budgets, reservations and records may take ``capacity`` bytes (about 200 per retained
+    reservation, 270 per idempotency record); past that, operations raise
+    ``LedgerFullError``. ``max_retained`` defaults to ``capacity / 1024`` for a shared ledger
+    (4,096 for 4 MiB), which leaves room for active reservations. Every process must open it
+    with the same retention and capacity.
 
     The operations (``set_budget``, ``fund``, ``reserve``, ``decide``, ``commit``,
     ``release``, ``extend``, ``event``, ``balances``, ``sweep``, ``audit``, ``save``) run

@@ -400,8 +400,11 @@ impl LedgerCore {
         let core = match (_path, shared) {
             (Some(path), _) => Ledger::load(&path).map_err(io_err)?,
             (None, shared) => {
-                // None: the default, 100,000. An int out of range is bad input, not an overflow.
+                // None: the default, 100,000, or for a shared ledger what its capacity holds
+                // with room for active reservations (a KiB per record of each kind). An int out
+                // of range is bad input, not an overflow.
                 let max_retained = match max_retained {
+                    None if shared.is_some() => (capacity / 1024).max(1_000) as usize,
                     None => 100_000,
                     Some(value) => value.extract::<usize>().map_err(|_| {
                         py_err(Error::bad(

@@ -66,7 +66,10 @@ fn sync_directory(path: &Path) -> io::Result<()> {
 
 /// `state` and `retention` in the file format.
 pub(super) fn encode(state: &State, retention: Retention) -> String {
-    let mut o = Out(HEADER.to_string());
+    // About what a reservation and a record take, so the text is not copied as it grows.
+    let records = state.reservations.len() + state.replays.len() + state.slots.len();
+    let mut o = Out(String::with_capacity(HEADER.len() + 256 * records));
+    o.0.push_str(HEADER);
     o.token("retention");
     o.int(retention.ms);
     o.uint(retention.max_retained as u64);
@@ -89,11 +92,12 @@ pub(super) fn encode(state: &State, retention: Retention) -> String {
         o.token(if b.capped { "capped" } else { "-" });
         o.caps(b.caps.as_ref());
     }
-    let mut reservations: Vec<_> = state.reservations.values().collect();
-    reservations.sort_by(|a, b| a.id.cmp(&b.id));
-    for r in reservations {
+    // By number, which orders the ids (fixed-width hex).
+    let mut reservations: Vec<_> = state.reservations.iter().collect();
+    reservations.sort_unstable_by_key(|(&number, _)| number);
+    for (_, r) in reservations {
         o.token("reservation");
-        write_reservation(&mut o, r, &state.paths(&r.slots));
+        write_reservation(&mut o, r, state);
     }
     let mut replays: Vec<_> = state.replays.iter().collect();
     replays.sort_by(|a, b| a.0.cmp(b.0));

@@ -272,7 +272,7 @@ impl Ledger {
             let Books { state, cursor } = &mut *books;
             journal.catch_up(&held, self, state, cursor)?;
             let time = journal::Journal::time(cursor, now_ms.unwrap_or(i64::MIN));
-            let mut text = codec::Out::default();
+            let mut text = codec::Out(String::with_capacity(256));
             entry.write(&mut text);
             if let Err(full) = journal.make_room(&held, state, self.retention, cursor, text.0.len())
             {
