@@ -101,11 +101,11 @@ class RouteIndex:
     """The routes of one router, filed by literal prefix. Build a new one when the routes
     change (``current`` tells). ``prefix`` is the template of the mount the router is under."""
 
-    __slots__ = ("_mounts", "_needs_scope", "_prefix", "_root", "_routes", "_size", "cacheable")
+    __slots__ = ("_mounts", "_needs_scope", "_prefix", "_root", "cacheable", "flat", "routes", "size")
 
     def __init__(self, routes: Sequence[Any], prefix: str = "") -> None:
-        self._routes = routes
-        self._size = len(routes)
+        self.routes = routes
+        self.size = len(routes)
         self._prefix = prefix
         self._root = _Node()
         self._mounts: dict[int, tuple[Mount, RouteIndex]] = {}  # by id(mount)
@@ -122,10 +122,13 @@ class RouteIndex:
         self.cacheable: bool = not self._needs_scope and all(i.cacheable for _, i in self._mounts.values())
         """Whether the answer depends on the method and path alone (no route with its own
         ``matches``, which may look at headers), so callers may keep it by (method, path)."""
+        self.flat = not self._mounts
+        """No mounts: ``current`` is ``routes is self.routes and len(routes) == self.size``,
+        which a caller on the request path may test inline."""
 
     def current(self, routes: Sequence[Any]) -> bool:
         """Whether this index still describes ``routes`` (and the routes of its mounts)."""
-        if routes is not self._routes or len(routes) != self._size:
+        if routes is not self.routes or len(routes) != self.size:
             return False
         return not self._mounts or all(inner.current(mount.routes) for mount, inner in self._mounts.values())
 

@@ -158,7 +158,12 @@ class GuardMiddleware:
             except (KeyError, AttributeError):
                 routes = None  # not a Starlette app: no router to ask
             index = self._index
-            if routes is not None and (index is None or not index.current(routes)):
+            if routes is not None and (
+                index is None
+                or routes is not index.routes
+                or len(routes) != index.size
+                or not (index.flat or index.current(routes))
+            ):
                 from burnguard._route_index import RouteIndex  # needs Starlette, which has a router
 
                 index = self._index = RouteIndex(routes)

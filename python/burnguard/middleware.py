@@ -132,7 +132,7 @@ def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
 class RoutePlan:
     """Everything a guard does for one route key, resolved once."""
 
-    __slots__ = ("breaker", "budget", "key", "rejections", "settle", "slo", "stats")
+    __slots__ = ("breaker", "budget", "enforces", "key", "rejections", "settle", "slo", "stats")
 
     def __init__(
         self,
@@ -148,6 +148,8 @@ class RoutePlan:
         self.slo = slo
         self.breaker = breaker
         self.budget = budget
+        self.enforces = breaker is not None or budget is not None
+        """Whether requests must be admitted before the handler runs."""
         self.rejections = rejections
         trackers = (None, None) if slo is None else (slo.availability, slo.latency)
         cores = [None if t is None else t._recording_core() for t in trackers]
@@ -159,20 +161,10 @@ class RoutePlan:
         route, its SLOs and its breaker permit in one native call; None when an SLO records
         into a Python store, and the guard records step by step."""
 
-    @property
-    def enforces(self) -> bool:
-        """Whether requests must be admitted before the handler runs."""
-        return self.breaker is not None or self.budget is not None
 
-
-class Admission:
-    """What ``admit`` took for a request: its breaker permit and its reservation."""
-
-    __slots__ = ("permit", "reservation_id")
-
-    def __init__(self, permit: BreakerPermit | None, reservation_id: str | None) -> None:
-        self.permit = permit
-        self.reservation_id = reservation_id
+Admission = tuple["BreakerPermit | None", "str | None"]
+"""What ``admit`` took for a request: its breaker permit and its reservation's id (a plain
+tuple: made on every guarded request, where a class would cost a Python call)."""
 
 
 class RouteGuard:
@@ -217,6 +209,8 @@ class RouteGuard:
         self.slos = dict(slos or {})
         self.breakers = dict(breakers or {})
         self.budgets = dict(budgets or {})
+        self.enforces = bool(self.breakers or self.budgets)
+        """Whether any route has a breaker or a budget (adapters then resolve routes early)."""
         self.unmatched_label = unmatched_label
         if callable(exclude):
             self._exclude_if: Callable[[str], bool] | None = exclude
@@ -252,11 +246,6 @@ class RouteGuard:
     def recording_errors(self) -> int:
         """Faults while recording or settling; each was logged, and its request went through."""
         return self._faults.value
-
-    @property
-    def enforces(self) -> bool:
-        """Whether any route has a breaker or a budget (adapters then resolve routes early)."""
-        return bool(self.breakers or self.budgets)
 
     def plan(self, method: str, template: str | None) -> RoutePlan:
         """The plan of a request to ``template`` (None: it matched no route)."""
@@ -306,7 +295,7 @@ class RouteGuard:
                     return _circuit_open(plan, err)
             budget = plan.budget
             if budget is None:
-                return Admission(permit, None)
+                return (permit, None)
             try:
                 action = budget.action if budget.action is not None else Action("http.request", plan.key)
                 reservation = budget.ledger.reserve(
@@ -318,12 +307,12 @@ class RouteGuard:
                 plan.rejections.count_budget_denied()
                 body = f"Too Many Requests: budget denied ({err.error_code})\n".encode()
                 return Rejection(429, "budget denied", (), body)
-            return Admission(permit, reservation.reservation_id)
+            return (permit, reservation.reservation_id)
         except Exception:
             if permit is not None:
                 permit.ignore()
             self.fault("admit a request")
-            return Admission(None, None)
+            return (None, None)
 
     def finish(
         self,
@@ -340,17 +329,18 @@ class RouteGuard:
             ok = error is None and status < 500 if classify is default_classifier else classify(status, error)
             settle = plan.settle
             if settle is not None:
-                settle(ok, duration, sent, status, None if admission is None else admission.permit)
+                settle(ok, duration, sent, status, None if admission is None else admission[0])
             else:
                 self._settle_step_by_step(plan, admission, ok, status, duration, sent)
             if admission is not None:
-                if admission.reservation_id is not None:
+                reservation_id = admission[1]
+                if reservation_id is not None:
                     budget = plan.budget
                     assert budget is not None
                     if ok:
-                        budget.ledger.commit(admission.reservation_id, budget.cost)
+                        budget.ledger.commit(reservation_id, budget.cost)
                     else:
-                        budget.ledger.release(admission.reservation_id)
+                        budget.ledger.release(reservation_id)
         except Exception:
             self.fault("record a request")
 
@@ -369,11 +359,12 @@ class RouteGuard:
                     slo.latency.record_latency(duration)
                 else:
                     slo.latency.record_failure()
-        if admission is not None and admission.permit is not None:
+        permit = None if admission is None else admission[0]
+        if permit is not None:
             if ok:
-                admission.permit.success(duration)
+                permit.success(duration)
             else:
-                admission.permit.failure(duration)
+                permit.failure(duration)
 
     def fault(self, doing: str) -> None:
         """Counts a fault met while ``doing`` something (call it in an ``except``), and logs it
@@ -397,11 +388,12 @@ class RouteGuard:
         try:
             plan.stats.record(duration, False, sent)
             if admission is not None:
-                if admission.permit is not None:
-                    admission.permit.ignore()
-                if admission.reservation_id is not None:
+                permit, reservation_id = admission
+                if permit is not None:
+                    permit.ignore()
+                if reservation_id is not None:
                     assert plan.budget is not None
-                    plan.budget.ledger.commit(admission.reservation_id, plan.budget.cost)
+                    plan.budget.ledger.commit(reservation_id, plan.budget.cost)
         except Exception:
             self.fault("record a disconnected request")
 
