@@ -3,7 +3,8 @@
 and a Flask app under ``gunicorn -w 4`` (sync workers, recycled every 40 requests).
 Whichever worker answers, the shared SLO's figures are the host's: exactly the requests sent;
 a shared breaker that opens after 5 failures lets exactly 5 calls reach the downstream; and a
-shared budget of 100 credits serves exactly 100 paid requests, recycled workers included."""
+shared budget of 100 credits serves exactly 100 paid requests, recycled workers included, and
+every worker's ``/metrics`` shows the host's budget."""
 
 from __future__ import annotations
 
@@ -163,3 +164,12 @@ def test_a_budget_of_100_serves_exactly_100_paid_requests(server: Server) -> Non
     # Every worker set the budget at start, and recycled workers set it again: never refilled.
     statuses = [httpx.get(server.url + "/paid", timeout=10).status_code for _ in range(130)]
     assert statuses == [200] * 100 + [429] * 30
+    # Whichever worker answers, its /metrics shows the host's budget.
+    pids = set()
+    for _ in range(8):
+        scrape = httpx.get(server.url + "/metrics", timeout=10)
+        pids.add(scrape.headers["x-pid"])
+        lines = [x for x in scrape.text.splitlines() if x.startswith("burnguard_budget_")]
+        figures = {x.split("{")[0]: float(x.split()[-1]) for x in lines if 'scope="tenant:acme"' in x}
+        assert (figures["burnguard_budget_spent"], figures["burnguard_budget_remaining"]) == (100, 0)
+    assert len(pids) >= 2, "the scrapes should have reached several workers"

@@ -41,7 +41,7 @@ guard = RouteGuard(
     exclude=["/metrics", "/slo"],
     budgets={"/paid": RouteBudget(ledger, Subject(tenant="acme"))},
 )
-exporter = PrometheusExporter(routes=guard)
+exporter = PrometheusExporter(routes=guard, ledgers=[ledger])
 
 app = Flask(__name__)
 FlaskGuard(app, guard=guard)

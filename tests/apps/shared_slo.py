@@ -44,7 +44,7 @@ guard = RouteGuard(
     exclude=["/metrics"],
     budgets={"/paid": RouteBudget(ledger, Subject(tenant="acme"))},
 )
-exporter = PrometheusExporter(routes=guard)
+exporter = PrometheusExporter(routes=guard, ledgers=[ledger])
 
 app = FastAPI()
 app.add_middleware(SLOMiddleware, tracker=availability)
