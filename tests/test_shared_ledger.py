@@ -136,6 +136,12 @@ def test_bad_shared_options_are_clear_errors() -> None:
         InvalidArgumentError, match=r'^shared holds Ledger "ledger" with another configuration'
     ):
         _ledger(retention_seconds=60)
+    with pytest.raises(InvalidArgumentError, match=r"^name a shared ledger needs a name"):
+        _ledger(name="")
+    with pytest.raises(InvalidArgumentError, match=r"^capacity must be a whole number; got nan"):
+        _ledger(capacity=float("nan"))
+    with pytest.raises(InvalidArgumentError, match=r"^capacity must be >= 0; got -1"):
+        _ledger(capacity=-1)
     with pytest.raises(TypeError, match=r"^shared must be an arena name"):
         Ledger(shared=3)  # type: ignore[arg-type]
     assert not Ledger(shared=False).is_shared and _ledger(name="other").is_shared

@@ -221,6 +221,12 @@ impl Ledger {
         use crate::arena::ArenaError;
         retention.validate().map_err(ArenaError::Bad)?;
         in_range("capacity", capacity as i64, 1 << 16, 1 << 34).map_err(ArenaError::Bad)?;
+        if name.is_empty() {
+            return Err(ArenaError::Bad(Error::invalid(
+                "name",
+                "a shared ledger needs a name",
+            )));
+        }
         let journal = journal::Journal::open(arena, name, capacity, retention)?;
         Ok(Ledger {
             journal: Some(journal),

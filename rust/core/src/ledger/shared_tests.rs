@@ -90,6 +90,10 @@ fn another_retention_or_capacity_is_refused() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("capacity"), "{e}");
+    let e = Ledger::shared(&arena, "", 1 << 20, RETENTION)
+        .err()
+        .unwrap();
+    assert!(e.to_string().starts_with("name "), "{e}");
 }
 
 #[test]
