@@ -1,10 +1,10 @@
 //! Bindings for SLOs (`burnguard_core::slo`): the facade's `SLOTracker` wraps [`SloCore`].
 
 use burnguard_core::slo::{
-    self, AlertPoll, BurnPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot,
+    self, replay, AlertPoll, BurnPoll, Figures, Policy, PolicyStatus, Slo, SloSpec, Snapshot,
 };
 use burnguard_core::window::Counts;
-use numpy::PyReadonlyArray1;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -459,8 +459,40 @@ fn workbook_policies(window_seconds: f64) -> PyResult<Vec<(String, f64, f64, f64
         .collect())
 }
 
+/// Whether each policy `(severity, long_window, short_window, threshold)` fires at every step
+/// of the per-step counts `bad` and `total`: one boolean array per policy.
+#[pyfunction]
+#[pyo3(signature = (bad, total, step_seconds, target, policies, hold_steps = 0))]
+fn replay_policies<'py>(
+    py: Python<'py>,
+    bad: Vec<u64>,
+    total: Vec<u64>,
+    step_seconds: f64,
+    target: f64,
+    policies: Vec<(String, f64, f64, f64)>,
+    hold_steps: usize,
+) -> PyResult<Vec<Bound<'py, PyArray1<bool>>>> {
+    let policies: Vec<Policy> = policies
+        .into_iter()
+        .map(|(severity, long_window, short_window, threshold)| Policy {
+            severity,
+            long_window,
+            short_window,
+            threshold,
+        })
+        .collect();
+    let firing = py
+        .detach(|| {
+            let counts = replay::StepCounts::new(&bad, &total)?;
+            replay::replay_policies(&counts, step_seconds, target, &policies, hold_steps)
+        })
+        .map_err(py_err)?;
+    Ok(firing.into_iter().map(|f| f.into_pyarray(py)).collect())
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SloCore>()?;
+    m.add_function(wrap_pyfunction!(replay_policies, m)?)?;
     m.add_function(wrap_pyfunction!(workbook_policies, m)?)?;
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;
     Ok(())

@@ -14,6 +14,8 @@ use crate::sync::Ordering;
 use crate::window::{BucketWindow, Counts, TierInfo, MAX_TIMESTAMP, MIN_BUCKET_WIDTH};
 use crate::words::Words;
 
+pub mod replay;
+
 /// Finest bucket width as a fraction of the shortest configured window.
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
 /// Most alert policies, and most burn windows, one SLO may carry: their states are bits of a word.
