@@ -4,7 +4,7 @@
 methods return the facade's result dataclasses, built natively."""
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar, final
 
@@ -176,6 +176,14 @@ def bind_error_classes(
 LEDGER_ERROR_KINDS: list[str]
 
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
+def replay_policies(
+    bad: Sequence[int] | npt.NDArray[np.uint64],
+    total: Sequence[int] | npt.NDArray[np.uint64],
+    step_seconds: float,
+    target: float,
+    policies: Sequence[tuple[str, float, float, float]],
+    hold_steps: int = 0,
+) -> list[npt.NDArray[np.bool_]]: ...
 
 # ---- spend safeguards: scalar checks return tuples, batch checks one array per field ----
 # Options default to SPEND_DEFAULTS (the core's table, shown as ... here).
