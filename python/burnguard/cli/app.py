@@ -13,15 +13,16 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from burnguard.cli.ruletests import rule_test
 from burnguard.cli.rules import RuleOptions, alert_name, alert_rules_by_severity, recorded_windows, rule_file
+from burnguard.cli.ruletests import rule_test
 from burnguard.cli.specs import RuleSLO, SpecError, format_duration, load_specs, parse_duration
 
 _EXAMPLES = """
 \b
 Examples:
   burnguard rules slos.yaml -o slo-rules.yml
-  burnguard rules slos.yaml -o slo-rules.yml --tests slo-rules.test.yml && promtool test rules slo-rules.test.yml
+  burnguard rules slos.yaml -o slo-rules.yml --tests slo-rules.test.yml
+  promtool test rules slo-rules.test.yml
   burnguard rules sloth.yaml --period 28d --for 2m --per-policy
 """
 
@@ -81,11 +82,15 @@ def cli() -> None:
 @cli.command(epilog=_EXAMPLES)
 @click.argument("spec")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Rule file to write (default: stdout).")
-@click.option("--tests", type=click.Path(dir_okay=False), help="Also write a `promtool test rules` file (needs -o).")
+@click.option(
+    "--tests", type=click.Path(dir_okay=False), help="Also write a `promtool test rules` file (needs -o)."
+)
 @click.option("--period", default="30d", callback=_duration, help="Period of Sloth specs, which state none.")
 @click.option("--per-policy", is_flag=True, help="One alert per burn-rate policy, not one per severity.")
 @click.option("--for", "hold", default=None, callback=_duration, help="The alerts' for: duration.")
-@click.option("--min-rate", type=click.FloatRange(min=0), default=0.0, help="Alert only above this many events/s.")
+@click.option(
+    "--min-rate", type=click.FloatRange(min=0), default=0.0, help="Alert only above this many events/s."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
 def rules(
     spec: str,
@@ -113,12 +118,22 @@ def rules(
         if tests:
             assert output is not None
             relative = os.path.relpath(Path(output).resolve(), Path(tests).resolve().parent)
-            test_document = {"rule_files": [relative], "evaluation_interval": None, "group_eval_order": [], "tests": []}
+            test_document = {
+                "rule_files": [relative],
+                "evaluation_interval": None,
+                "group_eval_order": [],
+                "tests": [],
+            }
             for slo in slos:
                 one = rule_test(slo, relative, options)
-                test_document["evaluation_interval"] = test_document["evaluation_interval"] or one["evaluation_interval"]
+                test_document["evaluation_interval"] = (
+                    test_document["evaluation_interval"] or one["evaluation_interval"]
+                )
                 if one["evaluation_interval"] != test_document["evaluation_interval"]:
-                    _fail("the SLOs' synthetic tests need different evaluation steps: write their tests one spec at a time")
+                    _fail(
+                        "the SLOs' synthetic tests need different evaluation steps: "
+                        "write their tests one spec at a time"
+                    )
                 test_document["group_eval_order"] += one["group_eval_order"]
                 test_document["tests"] += one["tests"]
     except SpecError as error:
@@ -130,7 +145,7 @@ def rules(
             Path(tests).write_text(_dump(test_document), encoding="utf-8")
     else:
         click.echo(text, nl=False)
-    summary = [
+    summary: list[dict[str, Any]] = [
         {
             "id": slo.id,
             "objective": slo.objective,

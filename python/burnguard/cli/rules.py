@@ -29,6 +29,7 @@ from burnguard.slo import BurnRatePolicy
 
 #: The alerts of a severity the spec does not configure.
 _ENABLED_ALERT = AlertSpec()
+_WHICH = "{{$labels.sloth_service}} {{$labels.sloth_slo}}"
 #: Windows Sloth always records, so its dashboards find them.
 SLOTH_WINDOWS = (300, 1800, 3600, 7200, 21600, 86400, 259200)
 
@@ -57,7 +58,7 @@ def recorded_windows(slo: RuleSLO) -> list[int]:
     """Every window an SLI ratio is recorded for, shortest first (the period last)."""
     policy_windows = {int(w) for p in slo.policies for w in (p.long_window_seconds, p.short_window_seconds)}
     windows = {w for w in SLOTH_WINDOWS if w < slo.period_seconds} | policy_windows
-    return sorted(windows - {slo.period_seconds}) + [slo.period_seconds]
+    return [*sorted(windows - {slo.period_seconds}), slo.period_seconds]
 
 
 def _ratio_name(seconds: int) -> str:
@@ -126,8 +127,16 @@ def _meta(slo: RuleSLO, labels: Mapping[str, str]) -> list[dict[str, Any]]:
     }
     return [
         {"record": "slo:objective:ratio", "expr": f"vector({slo.objective!r})\n", "labels": dict(labels)},
-        {"record": "slo:error_budget:ratio", "expr": f"vector(1-{slo.objective!r})\n", "labels": dict(labels)},
-        {"record": "slo:time_period:days", "expr": f"vector({slo.period_seconds / 86400!r})\n", "labels": dict(labels)},
+        {
+            "record": "slo:error_budget:ratio",
+            "expr": f"vector(1-{slo.objective!r})\n",
+            "labels": dict(labels),
+        },
+        {
+            "record": "slo:time_period:days",
+            "expr": f"vector({slo.period_seconds / 86400!r})\n",
+            "labels": dict(labels),
+        },
         {
             "record": "slo:current_burn_rate:ratio",
             "expr": f"{_ratio_name(recorded_windows(slo)[0])}{sel}\n/ {on}\n{budget}\n",
@@ -156,7 +165,9 @@ def _condition(slo: RuleSLO, policy: BurnRatePolicy, options: RuleOptions) -> st
         f"max({_ratio_name(long)}{sel} >= {bound}) without (sloth_window)",
     ]
     if options.min_events_per_second > 0:
-        parts.append(f"max({_events_name(long)}{sel} >= {options.min_events_per_second!r}) without (sloth_window)")
+        parts.append(
+            f"max({_events_name(long)}{sel} >= {options.min_events_per_second!r}) without (sloth_window)"
+        )
     return "(\n    " + "\n    and\n    ".join(parts) + "\n)"
 
 
@@ -168,13 +179,15 @@ def alert_name(slo: RuleSLO) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words if w) + "ErrorBudgetBurn"
 
 
-def alert_rules_by_severity(slo: RuleSLO, options: RuleOptions) -> list[tuple[str, dict[str, str], tuple[BurnRatePolicy, ...]]]:
+def alert_rules_by_severity(
+    slo: RuleSLO, options: RuleOptions
+) -> list[tuple[str, dict[str, str], tuple[BurnRatePolicy, ...]]]:
     """Each alert rule's severity, extra labels and policies, in the order they are written."""
     severities: dict[str, list[BurnRatePolicy]] = {}
     for policy in slo.policies:
         if not slo.alerts.get(policy.severity, _ENABLED_ALERT).disabled:
             severities.setdefault(policy.severity, []).append(policy)
-    out = []
+    out: list[tuple[str, dict[str, str], tuple[BurnRatePolicy, ...]]] = []
     for severity, policies in severities.items():
         if options.per_policy:
             for p in policies:
@@ -198,8 +211,8 @@ def alert_annotations(slo: RuleSLO, severity: str) -> dict[str, str]:
     """An alert's annotations: the spec's, over a title and a summary."""
     alert = slo.alerts.get(severity, _ENABLED_ALERT)
     return {
-        "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget burn rate is too fast.",
-        "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over expected.",
+        "title": f"({severity}) {_WHICH} SLO error budget burn rate is too fast.",
+        "summary": f"{_WHICH} SLO error budget burn rate is over expected.",
         **slo.alert_annotations,
         **alert.annotations,
     }

@@ -3,12 +3,11 @@
 For an SLO whose SLI is burnguard's own counters, the test feeds synthetic series: a baseline
 at half the error budget's rate, as long as the longest alert window; then, for each severity,
 a burn at 1.5 times its highest threshold for that policy's long window, followed by the
-baseline again for twice the longest short window (long enough for every alert to resolve). burnguard's replay (`_native.replay_policies`, the
-evaluation Prometheus does: each step, the ratio of the counters' increase over each window)
-gives the step each alert fires and resolves, and the test asserts both edges of every episode:
-the alerts firing the step before it fires, at that step, the step before it resolves and when it
-resolves (all the rules of one SLO share its alert name, so each check lists every episode then
-under way).
+baseline again for twice the longest short window (long enough for every alert to resolve).
+burnguard's replay (`_native.replay_policies`: each step, the ratio of the counters' increase
+over each window, as Prometheus evaluates it) gives the step each alert fires and resolves. The
+test checks the alerts firing at both edges of every episode, and one step before each (all the
+rules of one SLO share its alert name, so each check lists every episode then under way).
 """
 
 from __future__ import annotations
@@ -67,30 +66,56 @@ def scenario(slo: RuleSLO) -> Scenario:
     seconds = longest + sum(int(p.long_window_seconds) + quiet for p in strongest)
     common = math.gcd(*windows)
     step = next(
-        (d for d in range(math.gcd(60, common), common + 1) if common % d == 0 and seconds // d <= _MAX_STEPS),
+        (
+            d
+            for d in range(math.gcd(60, common), common + 1)
+            if common % d == 0 and seconds // d <= _MAX_STEPS
+        ),
         common,
     )
     budget = 1 - slo.objective
     per_step = math.ceil(100 / budget)
+    for extra in range(64):
+        # A window whose burn rate equals a threshold would leave the alert to float rounding,
+        # which Prometheus does differently: one more failed event a step moves it off.
+        def burning(rate: float, duration: int, extra: int = extra) -> list[tuple[int, int]]:
+            return [(per_step, round(rate * budget * per_step) + extra)] * (duration // step)
 
-    def burning(rate: float, duration: int) -> list[tuple[int, int]]:
-        return [(per_step, round(rate * budget * per_step))] * (duration // step)
+        steps = burning(0.5, longest)
+        for policy in strongest:
+            steps += burning(1.5 * policy.threshold, int(policy.long_window_seconds))
+            steps += burning(0.5, quiet)
+        counts = np.array(steps, dtype=np.uint64)
+        traffic = Scenario(step_seconds=step, total=counts[:, 0], bad=counts[:, 1])
+        if _clear_of_thresholds(traffic, slo.policies, budget):
+            return traffic
+    raise SpecError(f"{slo.id}: no synthetic traffic keeps clear of the alert thresholds")
 
-    steps = burning(0.5, longest)
-    for policy in strongest:
-        steps += burning(1.5 * policy.threshold, int(policy.long_window_seconds))
-        steps += burning(0.5, quiet)
-    counts = np.array(steps, dtype=np.uint64)
-    return Scenario(step_seconds=step, total=counts[:, 0], bad=counts[:, 1])
+
+def _clear_of_thresholds(traffic: Scenario, policies: tuple[BurnRatePolicy, ...], budget: float) -> bool:
+    """Whether no window's burn rate comes within a millionth of its policy's threshold."""
+    bad = np.concatenate(([0], np.cumsum(traffic.bad, dtype=np.float64)))
+    total = np.concatenate(([0], np.cumsum(traffic.total, dtype=np.float64)))
+    for policy in policies:
+        for seconds in (policy.long_window_seconds, policy.short_window_seconds):
+            w = int(seconds) // traffic.step_seconds
+            burn = (bad[w:] - bad[:-w]) / (total[w:] - total[:-w]) / budget
+            if np.any(np.abs(burn - policy.threshold) < 1e-6 * policy.threshold):
+                return False
+    return True
 
 
 def episodes(slo: RuleSLO, traffic: Scenario, options: RuleOptions) -> list[Episode]:
     """Every alert rule's firing episodes over ``traffic``, as burnguard's replay finds them."""
     hold = options.hold_seconds
     if hold % traffic.step_seconds:
-        raise SpecError(f"the alerts' for: must be a whole number of {traffic.step_seconds} s steps; got {hold} s")
+        raise SpecError(
+            f"the alerts' for: must be a whole number of {traffic.step_seconds} s steps; got {hold} s"
+        )
     if options.min_events_per_second > traffic.total[0] / traffic.step_seconds:
-        raise SpecError("the minimum traffic guard is above the synthetic traffic: the alerts could never fire")
+        raise SpecError(
+            "the minimum traffic guard is above the synthetic traffic: the alerts could never fire"
+        )
     found = []
     for severity, extra, policies in alert_rules_by_severity(slo, options):
         firing = _native.replay_policies(
@@ -136,13 +161,13 @@ def _expanded(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, 
         value = _LABEL_TEMPLATE.sub(lambda m: labels.get(m.group(1), ""), text)
         if "{{" in value:
             raise SpecError(
-                f"annotation {key!r}: synthetic tests can expand only {{{{$labels.name}}}} templates; got {text!r}"
+                f"annotation {key!r}: tests expand only {{{{$labels.name}}}} templates; got {text!r}"
             )
         out[key] = value
     return out
 
 
-def rule_test(slo: RuleSLO, rule_file: str, options: RuleOptions = RuleOptions()) -> dict[str, Any]:
+def rule_test(slo: RuleSLO, rule_file: str, options: RuleOptions) -> dict[str, Any]:
     """A ``promtool test rules`` file for ``slo``'s alerts in ``rule_file``."""
     if not slo.synthetic_series:
         raise SpecError(
@@ -161,7 +186,10 @@ def rule_test(slo: RuleSLO, rule_file: str, options: RuleOptions = RuleOptions()
             "eval_time": format_duration(t * step) if t else "0s",
             "alertname": name,
             "exp_alerts": [
-                {"exp_labels": e.labels, "exp_annotations": _expanded(alert_annotations(slo, e.severity), e.labels)}
+                {
+                    "exp_labels": e.labels,
+                    "exp_annotations": _expanded(alert_annotations(slo, e.severity), e.labels),
+                }
                 for e in found
                 if e.fired <= t < e.resolved
             ],
@@ -173,12 +201,15 @@ def rule_test(slo: RuleSLO, rule_file: str, options: RuleOptions = RuleOptions()
         "evaluation_interval": format_duration(step),
         # promtool otherwise evaluates groups in a random order, so an alert may see the last
         # step's recordings: Prometheus itself runs groups apart, within one interval.
-        "group_eval_order": [f"sloth-slo-{part}-{slo.id}" for part in ("sli-recordings", "meta-recordings", "alerts")],
+        "group_eval_order": [
+            f"sloth-slo-{part}-{slo.id}" for part in ("sli-recordings", "meta-recordings", "alerts")
+        ],
         "tests": [
             {
                 "interval": format_duration(step),
                 "input_series": [
-                    {"series": series, "values": _values(cumulative[kind])} for series, kind in slo.synthetic_series
+                    {"series": series, "values": _values(cumulative[kind])}
+                    for series, kind in slo.synthetic_series
                 ],
                 "alert_rule_test": checks,
             }

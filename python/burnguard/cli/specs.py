@@ -104,7 +104,9 @@ def load_specs(documents: Iterable[object], *, period_seconds: int = 30 * 86400)
     indicators = {
         _get(d, "metadata", "name"): d
         for d in docs
-        if isinstance(d, dict) and d.get("kind") == "SLI" and str(d.get("apiVersion", "")).startswith("openslo")
+        if isinstance(d, dict)
+        and d.get("kind") == "SLI"
+        and str(d.get("apiVersion", "")).startswith("openslo")
     }
     slos: list[RuleSLO] = []
     for n, doc in enumerate(docs):
@@ -177,7 +179,9 @@ def _workbook(period_seconds: int) -> tuple[BurnRatePolicy, ...]:
     return BurnRatePolicy.workbook(period_seconds)
 
 
-def _alerting(spec: object, where: str, camel: bool) -> tuple[str, dict[str, str], dict[str, str], dict[str, AlertSpec]]:
+def _alerting(
+    spec: object, where: str, camel: bool
+) -> tuple[str, dict[str, str], dict[str, str], dict[str, AlertSpec]]:
     alerting = _mapping(spec, where) if spec is not None else {}
     name = alerting.get("name", "")
     if name and not isinstance(name, str):
@@ -263,16 +267,22 @@ def _openslo(doc: dict[str, Any], api: str, indicators: dict[Any, Any]) -> list[
     spec = _mapping(doc.get("spec"), "spec")
     service = _string(spec.get("service"), "spec.service")
     if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
-        raise SpecError(f"spec.budgetingMethod: only Occurrences is supported; got {spec['budgetingMethod']!r}")
+        raise SpecError(
+            f"spec.budgetingMethod: only Occurrences is supported; got {spec['budgetingMethod']!r}"
+        )
     windows = spec.get("timeWindows" if alpha else "timeWindow")
     if not isinstance(windows, list) or len(windows) != 1:
-        raise SpecError(f"spec.{'timeWindows' if alpha else 'timeWindow'}: must hold one window; got {windows!r}")
+        raise SpecError(
+            f"spec.{'timeWindows' if alpha else 'timeWindow'}: must hold one window; got {windows!r}"
+        )
     window = _mapping(windows[0], "spec.timeWindow[0]")
     if alpha:
         unit = str(window.get("unit", "")).lower()
         count = window.get("count")
         if unit not in _OPENSLO_UNITS or not isinstance(count, int) or count <= 0:
-            raise SpecError(f"spec.timeWindows[0]: needs a count > 0 and a unit (Day, Week...); got {window!r}")
+            raise SpecError(
+                f"spec.timeWindows[0]: needs a count > 0 and a unit (Day, Week...); got {window!r}"
+            )
         period = count * _OPENSLO_UNITS[unit]
     else:
         period = parse_duration(window.get("duration"), "spec.timeWindow[0].duration")
@@ -350,7 +360,10 @@ def _native(doc: dict[str, Any]) -> list[RuleSLO]:
                 f"sum(rate(burnguard_slo_events_total{bad}[{WINDOW}]))",
                 f"sum(rate(burnguard_slo_events_total{_selector(base)}[{WINDOW}]))",
             )
-            series = ((f"burnguard_slo_events_total{bad}", "bad"), (f"burnguard_slo_events_total{good}", "good"))
+            series = (
+                (f"burnguard_slo_events_total{bad}", "bad"),
+                (f"burnguard_slo_events_total{good}", "good"),
+            )
         elif "route" in sli:
             route = {"route": _string(sli["route"], f"{where}.sli.route"), **extra}
             if latency is None:
@@ -367,10 +380,15 @@ def _native(doc: dict[str, Any]) -> list[RuleSLO]:
                 fast = _selector({**route, "le": go_float(latency)})
                 total = f"sum(rate({histogram}_count{_selector(route)}[{WINDOW}]))"
                 events = (f"{total}\n-\nsum(rate({histogram}_bucket{fast}[{WINDOW}]))", total)
-                series = ((f"{histogram}_count{_selector(route)}", "total"), (f"{histogram}_bucket{fast}", "good"))
+                series = (
+                    (f"{histogram}_count{_selector(route)}", "total"),
+                    (f"{histogram}_bucket{fast}", "good"),
+                )
         else:
             raise SpecError(f"{where}.sli: must name an slo (burnguard_slo_events_total) or a route")
-        alert_name, alert_labels, annotations, alerts = _alerting(slo.get("alerting"), f"{where}.alerting", False)
+        alert_name, alert_labels, annotations, alerts = _alerting(
+            slo.get("alerting"), f"{where}.alerting", False
+        )
         for policy in definition.policies:
             alerts.setdefault(policy.severity, AlertSpec())
         out.append(
@@ -406,7 +424,9 @@ def _definition(slo: dict[str, Any], where: str) -> SLODefinition:
             target=slo.get("target"),  # type: ignore[arg-type]  # checked by SLODefinition
             window_seconds=parse_duration(window, f"{where}.window"),
             description=str(slo.get("description", "")),
-            alert_policies=None if policies is None else tuple(_policy(p, f"{where}.alert_policies[{j}]") for j, p in enumerate(policies)),
+            alert_policies=None
+            if policies is None
+            else tuple(_policy(p, f"{where}.alert_policies[{j}]") for j, p in enumerate(policies)),
             latency_threshold_seconds=slo.get("latency_threshold_seconds"),
         )
     except (TypeError, ValueError) as error:
@@ -417,6 +437,7 @@ def _definition(slo: dict[str, Any], where: str) -> SLODefinition:
 
 def _policy(raw: object, where: str) -> BurnRatePolicy:
     policy = _mapping(raw, where)
+
     def seconds(key: str) -> int:
         return parse_duration(policy.get(key, policy.get(f"{key}_seconds")), f"{where}.{key}")
 
