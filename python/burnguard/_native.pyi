@@ -176,6 +176,37 @@ def bind_error_classes(
 LEDGER_ERROR_KINDS: list[str]
 
 def workbook_policies(window_seconds: float) -> list[tuple[str, float, float, float]]: ...
+def window_burn_rates(
+    bad: Sequence[int] | npt.NDArray[np.uint64],
+    total: Sequence[int] | npt.NDArray[np.uint64],
+    window_steps: int,
+    budget: float,
+) -> npt.NDArray[np.float64]: ...
+@final
+class LogCountsCore:
+    def __new__(
+        cls,
+        layout: str,
+        step_seconds: float,
+        *,
+        latency_threshold: float | None = None,
+        error_status: int = 500,
+        strict: bool = False,
+        timestamp_column: str | None = None,
+        status_column: str | None = None,
+        ok_column: str | None = None,
+        latency_column: str | None = None,
+    ) -> Self: ...
+    def feed(self, chunk: bytes) -> None: ...
+    def finish(self) -> None: ...
+    @property
+    def lines(self) -> int: ...
+    @property
+    def malformed(self) -> int: ...
+    @property
+    def examples(self) -> list[tuple[int, str]]: ...
+    def steps(self) -> tuple[float, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+
 def replay_policies(
     bad: Sequence[int] | npt.NDArray[np.uint64],
     total: Sequence[int] | npt.NDArray[np.uint64],

@@ -29,6 +29,7 @@ pub mod counter;
 pub mod error;
 mod fnv;
 pub mod ledger;
+pub mod logs;
 mod names;
 mod network;
 pub mod pricing;

@@ -17,6 +17,7 @@ mod convert;
 mod cost;
 mod errors;
 mod ledger;
+mod logs;
 mod results;
 mod routes;
 mod settle;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spend::register(m)?;
     breaker::register(m)?;
     ledger::register(m)?;
+    logs::register(m)?;
     routes::register(m)?;
     settle::register(m)?;
     cost::register(m)?;

@@ -490,8 +490,24 @@ fn replay_policies<'py>(
     Ok(firing.into_iter().map(|f| f.into_pyarray(py)).collect())
 }
 
+/// The burn rate over a window of `window_steps` steps ending at every step of the per-step
+/// counts `bad` and `total`, for an error budget of `budget` (NaN where the window is empty).
+#[pyfunction]
+fn window_burn_rates<'py>(
+    py: Python<'py>,
+    bad: Vec<u64>,
+    total: Vec<u64>,
+    window_steps: usize,
+    budget: f64,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let counts = replay::StepCounts::new(&bad, &total).map_err(py_err)?;
+    let burns = py.detach(|| counts.burn_rates(window_steps, budget));
+    Ok(burns.map_err(py_err)?.into_pyarray(py))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SloCore>()?;
+    m.add_function(wrap_pyfunction!(window_burn_rates, m)?)?;
     m.add_function(wrap_pyfunction!(replay_policies, m)?)?;
     m.add_function(wrap_pyfunction!(workbook_policies, m)?)?;
     m.add_function(wrap_pyfunction!(validate_slo, m)?)?;

@@ -45,7 +45,17 @@ impl<'a> StepCounts<'a> {
 
     /// The burn rate over a window of `window` steps ending at every step (NaN where the window
     /// holds no events): its error ratio over the error budget `budget`.
-    pub fn burn_rates(&self, window: usize, budget: f64) -> Vec<f64> {
+    pub fn burn_rates(&self, window: usize, budget: f64) -> Result<Vec<f64>, Error> {
+        if window == 0 {
+            return Err(Error::bad("window_steps", "must be at least 1", window));
+        }
+        if !(budget > 0.0 && budget < 1.0) {
+            return Err(Error::bad("budget", "must be in (0, 1)", budget));
+        }
+        Ok(self.burn_rates_unchecked(window, budget))
+    }
+
+    fn burn_rates_unchecked(&self, window: usize, budget: f64) -> Vec<f64> {
         let (mut bad, mut total) = (0u64, 0u64);
         (0..self.len())
             .map(|i| {
@@ -111,8 +121,8 @@ pub fn replay_policies(
         .map(|(i, policy)| {
             let long = steps_of(policy.long_window, step_seconds, "long_window_seconds", i)?;
             let short = steps_of(policy.short_window, step_seconds, "short_window_seconds", i)?;
-            let long = counts.burn_rates(long, budget);
-            let short = counts.burn_rates(short, budget);
+            let long = counts.burn_rates_unchecked(long, budget);
+            let short = counts.burn_rates_unchecked(short, budget);
             let mut held = 0usize;
             Ok(long
                 .iter()
@@ -149,11 +159,11 @@ mod tests {
         let bad = [0, 1, 2, 0, 0];
         let total = [10, 10, 10, 10, 0];
         let counts = StepCounts::new(&bad, &total).unwrap();
-        let burns = counts.burn_rates(2, 0.5);
+        let burns = counts.burn_rates(2, 0.5).unwrap();
         assert_eq!(&burns[..4], &[0.0, 0.1, 0.3, 0.2]);
         assert_eq!(burns[4], 0.0, "the window still holds step 3");
         assert!(
-            counts.burn_rates(1, 0.5)[4].is_nan(),
+            counts.burn_rates(1, 0.5).unwrap()[4].is_nan(),
             "an empty window has no burn rate"
         );
     }
@@ -165,7 +175,7 @@ mod tests {
         let total = [10; 8];
         let counts = StepCounts::new(&bad, &total).unwrap();
         let p = policy(120.0, 60.0, 5.0);
-        let fired = replay_policies(&counts, 60.0, 0.9, &[p.clone()], 0).unwrap();
+        let fired = replay_policies(&counts, 60.0, 0.9, std::slice::from_ref(&p), 0).unwrap();
         assert_eq!(
             fired[0],
             [false, false, true, true, true, false, false, false]
@@ -188,6 +198,8 @@ mod tests {
             (&*err.param, &err.index[..]),
             ("long_window_seconds", &[0][..])
         );
+        assert_eq!(counts.burn_rates(0, 0.5).unwrap_err().param, "window_steps");
+        assert_eq!(counts.burn_rates(1, 1.5).unwrap_err().param, "budget");
         let err = replay_policies(&counts, 0.0, 0.9, &[], 0).unwrap_err();
         assert_eq!(err.param, "step_seconds");
         let err = replay_policies(&counts, 60.0, 1.0, &[], 0).unwrap_err();
