@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from burnguard.cli.rules import RuleOptions, alert_name, alert_rules_by_severity, recorded_windows, rule_file
+from burnguard.cli import backtest as bt
 from burnguard.cli.ruletests import rule_test
 from burnguard.cli.specs import RuleSLO, SpecError, format_duration, load_specs, parse_duration
+from burnguard.slo import BurnRatePolicy
 
 _EXAMPLES = """
 \b
@@ -25,6 +27,14 @@ Examples:
   promtool test rules slo-rules.test.yml
   burnguard rules sloth.yaml --period 28d --for 2m --per-policy
 """
+_BACKTEST_EXAMPLES = """
+\b
+Examples:
+  burnguard backtest --sample
+  burnguard backtest access.log.gz --slo slos.yaml --incidents incidents.csv
+  zcat access.csv.gz | burnguard backtest - --target 0.999 --window 30d --json
+"""
+SAMPLES = Path(__file__).parent / "samples"
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -169,3 +179,176 @@ def rules(
             alerts = ", ".join(f"{a['severity']} ({a['policies']})" for a in row["alerts"]) or "none"
             table.add_row(row["id"], f"{row['objective']:.4%}", row["period"], alerts)
         Console(stderr=True).print(table)
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "still firing"
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = round(seconds / 60)
+    sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{sign}{minutes}m"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+@cli.command(epilog=_BACKTEST_EXAMPLES)
+@click.argument("log", required=False)
+@click.option("--sample", is_flag=True, help="Use the bundled sample log, SLO and incidents.")
+@click.option("--slo", "spec", help="SLO spec (any format `rules` reads); its first SLO unless --slo-name.")
+@click.option("--slo-name", help="The id (service-name) of the spec's SLO to use.")
+@click.option("--target", type=float, help="Target success ratio, without --slo (e.g. 0.999).")
+@click.option("--window", default="30d", callback=_duration, help="The SLO period, without --slo.")
+@click.option("--format", "layout", type=click.Choice(["auto", "csv", "combined"]), default="auto")
+@click.option("--step", default="1m", callback=_duration, help="Evaluation step.")
+@click.option("--incidents", help="CSV of start,end times of known incidents (default: derived).")
+@click.option("--latency-threshold", type=float, help="Slower requests (seconds) are bad: a latency SLO.")
+@click.option("--timestamp-column", help="CSV column of the time (Unix seconds or ISO 8601).")
+@click.option("--status-column", help="CSV column of the HTTP status (>= 500 is bad).")
+@click.option("--ok-column", help="CSV column of a success flag, when there is no status.")
+@click.option("--latency-column", help="CSV column of the latency in seconds.")
+@click.option("--strict", is_flag=True, help="Fail at the first malformed line instead of skipping it.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything found as JSON.")
+def backtest(
+    log: str | None,
+    sample: bool,
+    spec: str | None,
+    slo_name: str | None,
+    target: float | None,
+    window: int,
+    layout: str,
+    step: int,
+    incidents: str | None,
+    latency_threshold: float | None,
+    timestamp_column: str | None,
+    status_column: str | None,
+    ok_column: str | None,
+    latency_column: str | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Replay an access LOG (a file, gzip or not, or - for stdin) through an SLO's alert policies
+    and the SRE Workbook's six alerting approaches, and score each against incidents.
+
+    Logs: CSV with a header (timestamp, status or ok, latency) or nginx/Apache combined format
+    with the request time last."""
+    if sample:
+        log = log or str(SAMPLES / "access.csv.gz")
+        spec = spec or str(SAMPLES / "slo.yaml")
+        incidents = incidents or str(SAMPLES / "incidents.csv")
+    if log is None:
+        _fail("give a LOG to replay, or --sample")
+    if log != "-" and not Path(log).is_file():
+        _fail(f"cannot read {log}: No such file")
+    if spec is not None:
+        slos = _read_specs(spec, window)
+        chosen = [s for s in slos if slo_name in (None, s.id)]
+        if not chosen:
+            _fail(f"{spec} has no SLO {slo_name!r}; it has {', '.join(s.id for s in slos)}")
+        slo = chosen[0]
+        target, period, policies, name = slo.objective, slo.period_seconds, slo.policies, slo.id
+    elif target is None or not 0 < target < 1:
+        _fail(f"give --slo SPEC, or --target in (0, 1); got {target}")
+    else:
+        period, name = window, f"target {target}"
+        policies = BurnRatePolicy.workbook(period)
+    columns = {
+        "timestamp_column": timestamp_column,
+        "status_column": status_column,
+        "ok_column": ok_column,
+        "latency_column": latency_column,
+    }
+    layout = bt.sniff_layout(log) if layout == "auto" else layout
+    try:
+        counts = _count(log, layout, step, latency_threshold, strict, columns, show=not as_json)
+        replay = bt.Replay(counts, target, period)
+        found = replay.incidents_from(bt.read_incidents(incidents)) if incidents else replay.derived_incidents()
+    except (ValueError, OSError, EOFError) as error:
+        _fail(str(error))
+    result = {"slo": name, "target": target, "period_seconds": period, **bt.report(replay, policies, found, period)}
+    result["incidents_from"] = Path(incidents).name if incidents else "derived from the log"
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    _print_backtest(result)
+
+
+def _count(
+    log: str,
+    layout: str,
+    step: int,
+    latency_threshold: float | None,
+    strict: bool,
+    columns: dict[str, str | None],
+    *,
+    show: bool,
+) -> bt.LogCounts:
+    size = Path(log).stat().st_size if log != "-" else None
+    if not show or size is None or not sys.stderr.isatty():
+        return bt.read_log(log, layout=layout, step_seconds=step, latency_threshold=latency_threshold, strict=strict, columns=columns)
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"reading {Path(log).name}", total=None)
+        return bt.read_log(
+            log,
+            layout=layout,
+            step_seconds=step,
+            latency_threshold=latency_threshold,
+            strict=strict,
+            columns=columns,
+            progress=lambda n: progress.advance(task, n),
+        )
+
+
+def _print_backtest(result: dict[str, Any]) -> None:
+    console = Console()
+    log = result["log"]
+    console.print(
+        f"[bold]{result['slo']}[/bold]: {log['lines']:,} requests ({log['bad_events']:,} bad) from "
+        f"{_when(log['start'])} to {_when(log['end'])}, replayed every {_span(log['step_seconds'])}; "
+        f"target {result['target']:.3%} over {_span(result['period_seconds'])}"
+    )
+    if log["malformed"]:
+        console.print(f"[yellow]{log['malformed']:,} malformed lines skipped[/yellow], the first:")
+        for example in log["malformed_examples"]:
+            console.print(f"  line {example['line']}: {example['text']}")
+    alerts = Table(title="Alerts of the SLO's policies")
+    for column in ("severity", "fired", "resolved", "peak burn", "budget used"):
+        alerts.add_column(column)
+    for a in result["alerts"]:
+        alerts.add_row(
+            a["severity"], _when(a["fired_at"]), _when(a["resolved_at"]), f"{a['peak_burn_rate']:.1f}x",
+            f"{a['budget_consumed_at_fire']:.0%}",
+        )
+    console.print(alerts)
+    incidents = Table(title=f"Incidents ({result['incidents_from']})")
+    for column in ("start", "end", "budget spent"):
+        incidents.add_column(column)
+    for i in result["incidents"]:
+        incidents.add_row(_when(i["start"]), _when(i["end"]), f"{i['budget_spent']:.1%}")
+    console.print(incidents)
+    scores = Table(
+        title="The SRE Workbook's approaches on this log",
+        caption="detect: incident start to alert; reset: incident end to resolution; "
+        "spent: budget spent before detection",
+    )
+    for column in ("approach", "alerts", "precision", "recall", "detect", "reset", "spent", "/week"):
+        scores.add_column(column)
+    for s in result["approaches"]:
+        spent = s["mean_budget_spent_before_detection"]
+        scores.add_row(
+            s["approach"], str(s["alerts"]), _ratio(s["precision"]), _ratio(s["recall"]),
+            _span(s["mean_detection_seconds"]), _span(s["mean_reset_seconds"]),
+            "-" if spent is None else f"{spent:.1%}", f"{s['alerts_per_week']:.1f}",
+        )
+    console.print(scores)
