@@ -45,7 +45,9 @@ def main() -> None:
     for begin, duration, rate in INCIDENTS:
         error_rate[(at >= begin) & (at < begin + duration)] = rate
     failed = rng.random(count) < error_rate
-    status = np.where(failed, rng.choice([500, 502, 503], count), rng.choice([200, 200, 200, 201, 304, 404], count))
+    status = np.where(
+        failed, rng.choice([500, 502, 503], count), rng.choice([200, 200, 200, 201, 304, 404], count)
+    )
     latency = rng.lognormal(np.log(0.08), 0.5, count)
     OUT.mkdir(parents=True, exist_ok=True)
     lines = ["timestamp,status,latency"]

@@ -61,6 +61,7 @@ __all__ = [
     "Counter",
     "Guarded",
     "LedgerCore",
+    "LogCountsCore",
     "PricingCore",
     "RouteCore",
     "RouteTableCore",
@@ -86,9 +87,11 @@ __all__ = [
     "evaluate_circuit_breaker_batch",
     "forecast_budget_breach",
     "forecast_budget_breach_batch",
+    "replay_policies",
     "rolling_batch",
     "uses_avx2",
     "validate_slo",
+    "window_burn_rates",
     "workbook_policies",
 ]
 
@@ -182,6 +185,7 @@ def window_burn_rates(
     window_steps: int,
     budget: float,
 ) -> npt.NDArray[np.float64]: ...
+
 @final
 class LogCountsCore:
     def __new__(

@@ -13,8 +13,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from burnguard.cli.rules import RuleOptions, alert_name, alert_rules_by_severity, recorded_windows, rule_file
 from burnguard.cli import backtest as bt
+from burnguard.cli.rules import RuleOptions, alert_name, alert_rules_by_severity, recorded_windows, rule_file
 from burnguard.cli.ruletests import rule_test
 from burnguard.cli.specs import RuleSLO, SpecError, format_duration, load_specs, parse_duration
 from burnguard.slo import BurnRatePolicy
@@ -271,10 +271,17 @@ def backtest(
     try:
         counts = _count(log, layout, step, latency_threshold, strict, columns, show=not as_json)
         replay = bt.Replay(counts, target, period)
-        found = replay.incidents_from(bt.read_incidents(incidents)) if incidents else replay.derived_incidents()
+        found = (
+            replay.incidents_from(bt.read_incidents(incidents)) if incidents else replay.derived_incidents()
+        )
     except (ValueError, OSError, EOFError) as error:
         _fail(str(error))
-    result = {"slo": name, "target": target, "period_seconds": period, **bt.report(replay, policies, found, period)}
+    result = {
+        "slo": name,
+        "target": target,
+        "period_seconds": period,
+        **bt.report(replay, policies, found, period),
+    }
     result["incidents_from"] = Path(incidents).name if incidents else "derived from the log"
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -292,22 +299,20 @@ def _count(
     *,
     show: bool,
 ) -> bt.LogCounts:
-    size = Path(log).stat().st_size if log != "-" else None
-    if not show or size is None or not sys.stderr.isatty():
-        return bt.read_log(log, layout=layout, step_seconds=step, latency_threshold=latency_threshold, strict=strict, columns=columns)
+    options: dict[str, Any] = {
+        "layout": layout,
+        "step_seconds": step,
+        "latency_threshold": latency_threshold,
+        "strict": strict,
+        "columns": columns,
+    }
+    if not show or log == "-" or not sys.stderr.isatty():
+        return bt.read_log(log, **options)
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"reading {Path(log).name}", total=None)
-        return bt.read_log(
-            log,
-            layout=layout,
-            step_seconds=step,
-            latency_threshold=latency_threshold,
-            strict=strict,
-            columns=columns,
-            progress=lambda n: progress.advance(task, n),
-        )
+        task = progress.add_task(f"reading {Path(log).name}", total=Path(log).stat().st_size)
+        return bt.read_log(log, progress=lambda n: progress.advance(task, n), **options)
 
 
 def _print_backtest(result: dict[str, Any]) -> None:
@@ -327,7 +332,10 @@ def _print_backtest(result: dict[str, Any]) -> None:
         alerts.add_column(column)
     for a in result["alerts"]:
         alerts.add_row(
-            a["severity"], _when(a["fired_at"]), _when(a["resolved_at"]), f"{a['peak_burn_rate']:.1f}x",
+            a["severity"],
+            _when(a["fired_at"]),
+            _when(a["resolved_at"]),
+            f"{a['peak_burn_rate']:.1f}x",
             f"{a['budget_consumed_at_fire']:.0%}",
         )
     console.print(alerts)
@@ -347,8 +355,13 @@ def _print_backtest(result: dict[str, Any]) -> None:
     for s in result["approaches"]:
         spent = s["mean_budget_spent_before_detection"]
         scores.add_row(
-            s["approach"], str(s["alerts"]), _ratio(s["precision"]), _ratio(s["recall"]),
-            _span(s["mean_detection_seconds"]), _span(s["mean_reset_seconds"]),
-            "-" if spent is None else f"{spent:.1%}", f"{s['alerts_per_week']:.1f}",
+            s["approach"],
+            str(s["alerts"]),
+            _ratio(s["precision"]),
+            _ratio(s["recall"]),
+            _span(s["mean_detection_seconds"]),
+            _span(s["mean_reset_seconds"]),
+            "-" if spent is None else f"{spent:.1%}",
+            f"{s['alerts_per_week']:.1f}",
         )
     console.print(scores)

@@ -8,9 +8,10 @@ approach is scored against incidents, given in a file or derived from the log:
 * an incident is a run of steps whose 10-minute error ratio is at least twice the error budget,
   runs less than 30 minutes apart merged, kept when it spent at least 1 % of the period's budget;
 * an alert detects an incident when it fires between the incident's start and its end plus the
-  approach's longest window (or the next incident's start, if sooner); precision is the share of alerts that detect one, recall the share
-  of incidents detected; detection time runs from the incident's start to the first alert, reset
-  time from its end to the last detecting alert's resolution;
+  approach's longest window (or the next incident's start, if sooner); precision is the share
+  of alerts that detect one, recall the share of incidents detected; detection time runs from
+  the incident's start to the first alert, reset time from its end to the last detecting
+  alert's resolution;
 * budget figures are fractions of the period's error budget at the log's mean traffic;
 * a policy fires only once the log fills its long window.
 """
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,11 +51,12 @@ class LogCounts(Result):
     examples: list[tuple[int, str]]
 
 
-def _open(source: str) -> BinaryIO:
-    raw: BinaryIO = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+def _open(source: str) -> Any:
+    raw: Any = sys.stdin.buffer if source == "-" else open(source, "rb")
+    if not hasattr(raw, "peek"):
+        raw = io.BufferedReader(raw)
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)
     return raw
 
 
@@ -78,8 +80,16 @@ def read_log(
     progress: Callable[[int], None] | None = None,
 ) -> LogCounts:
     """Counts the log at ``source`` (a path, gzip or not, or ``-`` for stdin)."""
+    names = columns or {}
     core = _native.LogCountsCore(
-        layout, float(step_seconds), latency_threshold=latency_threshold, strict=strict, **(columns or {})
+        layout,
+        float(step_seconds),
+        latency_threshold=latency_threshold,
+        strict=strict,
+        timestamp_column=names.get("timestamp_column"),
+        status_column=names.get("status_column"),
+        ok_column=names.get("ok_column"),
+        latency_column=names.get("latency_column"),
     )
     with _open(source) as f:
         while chunk := f.read(_CHUNK):
@@ -124,10 +134,16 @@ def workbook_approaches(slo_policies: Sequence[BurnRatePolicy], period_seconds: 
 
 def _on_steps(policy: BurnRatePolicy, step: int) -> tuple[str, float, float, float]:
     """The policy with its windows rounded to whole steps (at least one)."""
+
     def whole(seconds: float) -> float:
         return float(max(1, round(seconds / step)) * step)
 
-    return (policy.severity, whole(policy.long_window_seconds), whole(policy.short_window_seconds), policy.threshold)
+    return (
+        policy.severity,
+        whole(policy.long_window_seconds),
+        whole(policy.short_window_seconds),
+        policy.threshold,
+    )
 
 
 def _episodes(firing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -269,7 +285,10 @@ class Replay:
         """``approach``'s alerts on the log against ``incidents``."""
         step = self.counts.step_seconds
         alerts = _episodes(self.firing(approach.policies, approach.hold_seconds))
-        grace = max(max(p.long_window_seconds, p.short_window_seconds) for p in approach.policies) + approach.hold_seconds
+        grace = (
+            max(max(p.long_window_seconds, p.short_window_seconds) for p in approach.policies)
+            + approach.hold_seconds
+        )
         detecting: set[int] = set()
         detections, resets, spent = [], [], []
         ordered = sorted(incidents, key=lambda i: i.start)
@@ -330,7 +349,9 @@ def read_incidents(path: str) -> list[tuple[float, float]]:
     return spans
 
 
-def report(replay: Replay, policies: Sequence[BurnRatePolicy], incidents: Sequence[Incident], period: int) -> dict[str, Any]:
+def report(
+    replay: Replay, policies: Sequence[BurnRatePolicy], incidents: Sequence[Incident], period: int
+) -> dict[str, Any]:
     """Everything a backtest found, as plain data."""
     return {
         "log": {
