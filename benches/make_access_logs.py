@@ -1,8 +1,8 @@
 """Writes large synthetic access logs for timing `burnguard backtest`:
 
-    python benches/make_access_logs.py /tmp/logs     # /tmp/logs/big.csv (5M lines), big.log (2M)
-    time burnguard backtest /tmp/logs/big.csv --target 0.999 --json > /dev/null
-    time burnguard backtest /tmp/logs/big.log --target 0.999 --json > /dev/null
+python benches/make_access_logs.py /tmp/logs     # /tmp/logs/big.csv (5M lines), big.log (2M)
+time burnguard backtest /tmp/logs/big.csv --target 0.999 --json > /dev/null
+time burnguard backtest /tmp/logs/big.log --target 0.999 --json > /dev/null
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def main(out: Path) -> None:
     with open(out / "big.log", "w") as f:
         for a, s, lat in zip(at[:2_000_000], status[:2_000_000], latency[:2_000_000], strict=True):
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(int(a)))
-            f.write(f'10.0.0.1 - - [{when}] "GET /api/items?id=42 HTTP/1.1" {s} 512 "-" "Mozilla/5.0" {lat:.3f}\n')
+            f.write(
+                f'10.0.0.1 - - [{when}] "GET /api/items?id=42 HTTP/1.1" {s} 512 "-" "Mozilla/5.0" {lat:.3f}\n'
+            )
 
 
 if __name__ == "__main__":
