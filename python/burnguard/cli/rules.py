@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import burnguard
-from burnguard.cli.specs import AlertSpec, RuleSLO, SpecError, format_duration
+from burnguard.cli.specs import AlertSpec, RuleSLO, SpecError, format_duration, selector
 from burnguard.slo import BurnRatePolicy
 
 #: The alerts of a severity the spec does not configure.
@@ -51,7 +51,7 @@ def _ids(slo: RuleSLO) -> dict[str, str]:
 
 
 def _selector(slo: RuleSLO) -> str:
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in _ids(slo).items()) + "}"
+    return selector(_ids(slo))
 
 
 def recorded_windows(slo: RuleSLO) -> list[int]:

@@ -203,6 +203,16 @@ def _alerting(
     )
 
 
+def _service(doc: dict[str, Any]) -> tuple[str, dict[str, str], list[tuple[str, dict[str, Any]]]]:
+    """A Sloth or burnguard spec's service, labels and SLOs (each with where it is)."""
+    service = _string(doc.get("service"), "service")
+    labels = _labels(doc.get("labels"), "labels")
+    slos = doc.get("slos")
+    if not isinstance(slos, list) or not slos:
+        raise SpecError(f"slos: must be a non-empty list; got {slos!r}")
+    return service, labels, [(f"slos[{i}]", _mapping(raw, f"slos[{i}]")) for i, raw in enumerate(slos)]
+
+
 def _objective_percent(value: object, where: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 100:
         raise SpecError(f"{where}: must be a percentage in (0, 100); got {value!r}")
@@ -210,15 +220,9 @@ def _objective_percent(value: object, where: str) -> float:
 
 
 def _sloth(doc: dict[str, Any], period_seconds: int, *, camel: bool) -> list[RuleSLO]:
-    service = _string(doc.get("service"), "service")
-    labels = _labels(doc.get("labels"), "labels")
-    slos = doc.get("slos")
-    if not isinstance(slos, list) or not slos:
-        raise SpecError(f"slos: must be a non-empty list; got {slos!r}")
+    service, labels, slos = _service(doc)
     out = []
-    for i, raw in enumerate(slos):
-        where = f"slos[{i}]"
-        slo = _mapping(raw, where)
+    for where, slo in slos:
         sli = _mapping(slo.get("sli"), f"{where}.sli")
         events = raw_ratio = None
         if "events" in sli:
@@ -332,7 +336,9 @@ def _openslo(doc: dict[str, Any], api: str, indicators: dict[Any, Any]) -> list[
     return out
 
 
-def _selector(labels: Mapping[str, str]) -> str:
+def selector(labels: Mapping[str, str]) -> str:
+    """A PromQL label selector matching ``labels`` exactly."""
+
     def escape(v: str) -> str:
         return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -340,25 +346,19 @@ def _selector(labels: Mapping[str, str]) -> str:
 
 
 def _native(doc: dict[str, Any]) -> list[RuleSLO]:
-    service = _string(doc.get("service"), "service")
-    labels = _labels(doc.get("labels"), "labels")
-    slos = doc.get("slos")
-    if not isinstance(slos, list) or not slos:
-        raise SpecError(f"slos: must be a non-empty list; got {slos!r}")
+    service, labels, slos = _service(doc)
     out = []
-    for i, raw in enumerate(slos):
-        where = f"slos[{i}]"
-        slo = _mapping(raw, where)
+    for where, slo in slos:
         definition = _definition(slo, where)
         sli = _mapping(slo.get("sli"), f"{where}.sli")
         extra = _labels(sli.get("selector"), f"{where}.sli.selector")
         latency = definition.latency_threshold_seconds
         if "slo" in sli:
             base = {"slo": _string(sli["slo"], f"{where}.sli.slo"), **extra}
-            bad, good = _selector({**base, "outcome": "bad"}), _selector({**base, "outcome": "good"})
+            bad, good = selector({**base, "outcome": "bad"}), selector({**base, "outcome": "good"})
             events = (
                 f"sum(rate(burnguard_slo_events_total{bad}[{WINDOW}]))",
-                f"sum(rate(burnguard_slo_events_total{_selector(base)}[{WINDOW}]))",
+                f"sum(rate(burnguard_slo_events_total{selector(base)}[{WINDOW}]))",
             )
             series = (
                 (f"burnguard_slo_events_total{bad}", "bad"),
@@ -368,20 +368,20 @@ def _native(doc: dict[str, Any]) -> list[RuleSLO]:
             route = {"route": _string(sli["route"], f"{where}.sli.route"), **extra}
             if latency is None:
                 events = (
-                    f"sum(rate(burnguard_http_request_errors_total{_selector(route)}[{WINDOW}]))",
-                    f"sum(rate(burnguard_http_requests_total{_selector(route)}[{WINDOW}]))",
+                    f"sum(rate(burnguard_http_request_errors_total{selector(route)}[{WINDOW}]))",
+                    f"sum(rate(burnguard_http_requests_total{selector(route)}[{WINDOW}]))",
                 )
                 series = (
-                    (f"burnguard_http_request_errors_total{_selector(route)}", "bad"),
-                    (f"burnguard_http_requests_total{_selector({**route, 'code_class': '2xx'})}", "total"),
+                    (f"burnguard_http_request_errors_total{selector(route)}", "bad"),
+                    (f"burnguard_http_requests_total{selector({**route, 'code_class': '2xx'})}", "total"),
                 )
             else:
                 histogram = "burnguard_http_request_duration_seconds"
-                fast = _selector({**route, "le": go_float(latency)})
-                total = f"sum(rate({histogram}_count{_selector(route)}[{WINDOW}]))"
+                fast = selector({**route, "le": go_float(latency)})
+                total = f"sum(rate({histogram}_count{selector(route)}[{WINDOW}]))"
                 events = (f"{total}\n-\nsum(rate({histogram}_bucket{fast}[{WINDOW}]))", total)
                 series = (
-                    (f"{histogram}_count{_selector(route)}", "total"),
+                    (f"{histogram}_count{selector(route)}", "total"),
                     (f"{histogram}_bucket{fast}", "good"),
                 )
         else:
