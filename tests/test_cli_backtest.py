@@ -153,3 +153,25 @@ def test_the_sample_is_what_its_generator_writes(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(copy)], check=True, capture_output=True)
     for name in ("access.csv.gz", "incidents.csv", "slo.yaml"):
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
+
+
+def test_the_html_report_is_one_self_contained_page(tmp_path: Path) -> None:
+    import re
+    import xml.etree.ElementTree as ET
+
+    page = tmp_path / "report.html"
+    report = backtest_json("--sample", "--html", str(page))
+    text = page.read_text()
+    assert (
+        text.startswith("<!DOCTYPE html>") and "<title>burnguard backtest: shop-availability</title>" in text
+    )
+    assert not re.search(r"(src|href)=|url\(|@import|<script", text), "nothing loaded from anywhere"
+    svg = ET.fromstring(re.search(r"<svg.*?</svg>", text, re.S).group(0))  # type: ignore[union-attr]
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(svg.findall(f"{ns}polyline")) == 4, "one burn-rate series per Workbook policy"
+    assert len(svg.findall(f"{ns}line")) == 4, "and its threshold"
+    spans = [r.get("class") for r in svg.findall(f"{ns}rect")]
+    assert spans.count("alert") == len(report["alerts"]) == 3 and spans.count("incident") == 2
+    assert "28.7x" in text and "6 multiwindow" in text and "2025-12-03 10:22 UTC" in text
+    code, _, err = run("--sample", "--html", str(tmp_path / "missing" / "r.html"))
+    assert code == 2 and "cannot write" in err

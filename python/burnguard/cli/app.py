@@ -218,6 +218,9 @@ def _ratio(value: float | None) -> str:
 @click.option("--latency-column", help="CSV column of the latency in seconds.")
 @click.option("--strict", is_flag=True, help="Fail at the first malformed line instead of skipping it.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything found as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report."
+)
 def backtest(
     log: str | None,
     sample: bool,
@@ -235,6 +238,7 @@ def backtest(
     latency_column: str | None,
     strict: bool,
     as_json: bool,
+    html_path: str | None,
 ) -> None:
     """Replay an access LOG (a file, gzip or not, or - for stdin) through an SLO's alert policies
     and the SRE Workbook's six alerting approaches, and score each against incidents.
@@ -283,6 +287,13 @@ def backtest(
         **bt.report(replay, policies, found, period),
     }
     result["incidents_from"] = Path(incidents).name if incidents else "derived from the log"
+    if html_path:
+        from burnguard.cli.html_report import render
+
+        try:
+            Path(html_path).write_text(render(replay, policies, result), encoding="utf-8")
+        except OSError as error:
+            _fail(f"cannot write {html_path}: {error.strerror}")
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
