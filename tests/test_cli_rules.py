@@ -284,6 +284,8 @@ def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "--tests needs -o" in err
     code, _, err = run("rules", str(SPECS / "burnguard.yaml"), "--for", "soon")
     assert code == 2 and "--for" in err
+    code, _, err = run("rules", str(SPECS / "burnguard.yaml"), "--min-rate", "nan")
+    assert code == 2 and "--min-rate must be a finite number of events a second; got nan" in err
     code, _, err = run(
         "rules", str(SPECS / "sloth.yaml"), "-o", str(tmp_path / "r.yml"), "--tests", str(tmp_path / "t.yml")
     )

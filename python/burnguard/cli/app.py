@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from burnguard.cli import backtest as bt
+from burnguard.cli.formats import ratio, span, when
 from burnguard.cli.rules import RuleOptions, alert_name, alert_rules_by_severity, recorded_windows, rule_file
 from burnguard.cli.ruletests import rule_test
 from burnguard.cli.specs import RuleSLO, SpecError, format_duration, load_specs, parse_duration
@@ -119,6 +121,8 @@ def rules(
     alerts compare with >= where Sloth writes >.
     """
     slos = _read_specs(spec, period)
+    if not math.isfinite(min_rate):
+        _fail(f"--min-rate must be a finite number of events a second; got {min_rate}")
     options = RuleOptions(per_policy=per_policy, hold_seconds=hold or 0, min_events_per_second=min_rate)
     if tests and not output:
         _fail("--tests needs -o: the test file names the rule file it tests")
@@ -179,26 +183,6 @@ def rules(
             alerts = ", ".join(f"{a['severity']} ({a['policies']})" for a in row["alerts"]) or "none"
             table.add_row(row["id"], f"{row['objective']:.4%}", row["period"], alerts)
         Console(stderr=True).print(table)
-
-
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "still firing"
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def _span(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = round(seconds / 60)
-    sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
-    return f"{sign}{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{sign}{minutes}m"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 @cli.command(epilog=_BACKTEST_EXAMPLES)
@@ -331,8 +315,8 @@ def _print_backtest(result: dict[str, Any]) -> None:
     log = result["log"]
     console.print(
         f"[bold]{result['slo']}[/bold]: {log['lines']:,} requests ({log['bad_events']:,} bad) from "
-        f"{_when(log['start'])} to {_when(log['end'])}, replayed every {_span(log['step_seconds'])}; "
-        f"target {result['target']:.3%} over {_span(result['period_seconds'])}"
+        f"{when(log['start'])} to {when(log['end'])}, replayed every {span(log['step_seconds'])}; "
+        f"target {result['target']:.3%} over {span(result['period_seconds'])}"
     )
     if log["malformed"]:
         console.print(f"[yellow]{log['malformed']:,} malformed lines skipped[/yellow], the first:")
@@ -344,8 +328,8 @@ def _print_backtest(result: dict[str, Any]) -> None:
     for a in result["alerts"]:
         alerts.add_row(
             a["severity"],
-            _when(a["fired_at"]),
-            _when(a["resolved_at"]),
+            when(a["fired_at"]),
+            when(a["resolved_at"]),
             f"{a['peak_burn_rate']:.1f}x",
             f"{a['budget_consumed_at_fire']:.0%}",
         )
@@ -354,7 +338,7 @@ def _print_backtest(result: dict[str, Any]) -> None:
     for column in ("start", "end", "budget spent"):
         incidents.add_column(column)
     for i in result["incidents"]:
-        incidents.add_row(_when(i["start"]), _when(i["end"]), f"{i['budget_spent']:.1%}")
+        incidents.add_row(when(i["start"]), when(i["end"]), f"{i['budget_spent']:.1%}")
     console.print(incidents)
     scores = Table(
         title="The SRE Workbook's approaches on this log",
@@ -368,10 +352,10 @@ def _print_backtest(result: dict[str, Any]) -> None:
         scores.add_row(
             s["approach"],
             str(s["alerts"]),
-            _ratio(s["precision"]),
-            _ratio(s["recall"]),
-            _span(s["mean_detection_seconds"]),
-            _span(s["mean_reset_seconds"]),
+            ratio(s["precision"]),
+            ratio(s["recall"]),
+            span(s["mean_detection_seconds"]),
+            span(s["mean_reset_seconds"]),
             "-" if spent is None else f"{spent:.1%}",
             f"{s['alerts_per_week']:.1f}",
         )

@@ -146,7 +146,7 @@ def _on_steps(policy: BurnRatePolicy, step: int) -> tuple[str, float, float, flo
     )
 
 
-def _episodes(firing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+def runs(firing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     """``(first step, step after the last)`` of each run of True."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], firing.astype(np.int8), [0]))))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
@@ -237,7 +237,7 @@ class Replay:
                     for p in mine
                 ]
             )
-            for first, after in _episodes(self.firing(mine)):
+            for first, after in runs(self.firing(mine)):
                 found.append(
                     Episode(
                         severity=severity,
@@ -256,10 +256,9 @@ class Replay:
         burns = _native.window_burn_rates(self.counts.bad, self.counts.total, window, self.budget)
         # The window ending at step i covers steps i - window + 1 .. i: a burn starts there.
         hot = np.nan_to_num(burns) >= 2.0
-        runs = _episodes(hot)
         merged: list[list[int]] = []
         gap = max(1, round(1800 / step))
-        for first, after in runs:
+        for first, after in runs(hot):
             first = max(0, first - window + 1)
             if merged and first - merged[-1][1] < gap:
                 merged[-1][1] = after
@@ -284,7 +283,7 @@ class Replay:
     def score(self, approach: Approach, incidents: Sequence[Incident]) -> Score:
         """``approach``'s alerts on the log against ``incidents``."""
         step = self.counts.step_seconds
-        alerts = _episodes(self.firing(approach.policies, approach.hold_seconds))
+        alerts = runs(self.firing(approach.policies, approach.hold_seconds))
         grace = (
             max(max(p.long_window_seconds, p.short_window_seconds) for p in approach.policies)
             + approach.hold_seconds

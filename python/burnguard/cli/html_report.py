@@ -7,13 +7,13 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from burnguard import _native
 from burnguard.cli.backtest import Replay
+from burnguard.cli.formats import ratio, span, when
 from burnguard.slo import BurnRatePolicy
 
 _WIDTH, _HEIGHT, _LEFT, _TOP, _BOTTOM = 960, 320, 56, 16, 28
@@ -26,12 +26,6 @@ th,td{border:1px solid #bbb;padding:0.25rem 0.6rem;text-align:right}
 th{background:#eee}td:first-child,th:first-child{text-align:left}
 .alert{fill:#d9534f;opacity:0.18}.incident{fill:#555;opacity:0.12}
 """
-
-
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "still firing"
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _text(x: float, y: float, text: str, anchor: str) -> str:
@@ -84,8 +78,8 @@ def _chart(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
             f'stroke="{colour}" stroke-dasharray="4 3"/>'
         )
     parts += [_text(_LEFT - 6, y(t) + 4, f"{t:g}x", "end") for t in (0.1, 1, 10, 100, 1000) if t <= top]
-    parts.append(_text(_LEFT, _HEIGHT - 8, _when(start), "start"))
-    parts.append(_text(_LEFT + plot_w, _HEIGHT - 8, _when(end), "end"))
+    parts.append(_text(_LEFT, _HEIGHT - 8, when(start), "start"))
+    parts.append(_text(_LEFT + plot_w, _HEIGHT - 8, when(end), "end"))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -94,17 +88,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if abs(minutes) >= 60 else f"{minutes}m"
 
 
 def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str, Any]) -> str:
@@ -118,7 +101,7 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{log['lines']:,} requests ({log['bad_events']:,} bad, {log['malformed']:,} malformed lines) "
         "from "
-        f"{html.escape(_when(log['start']))} to {html.escape(_when(log['end']))}; target "
+        f"{html.escape(when(log['start']))} to {html.escape(when(log['end']))}; target "
         f"{result['target']:.3%} over {result['period_seconds'] / 86400:g} days.</p>",
         "<h2>Burn rates</h2>",
         f"<p>Long-window burn rate of each policy ({html.escape(legend)}), its threshold dashed; "
@@ -130,8 +113,8 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
             [
                 (
                     a["severity"],
-                    _when(a["fired_at"]),
-                    _when(a["resolved_at"]),
+                    when(a["fired_at"]),
+                    when(a["resolved_at"]),
                     f"{a['peak_burn_rate']:.1f}x",
                     f"{a['budget_consumed_at_fire']:.0%}",
                 )
@@ -141,7 +124,7 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
         f"<h2>Incidents ({html.escape(result['incidents_from'])})</h2>",
         _table(
             ("start", "end", "budget spent"),
-            [(_when(i["start"]), _when(i["end"]), f"{i['budget_spent']:.1%}") for i in result["incidents"]],
+            [(when(i["start"]), when(i["end"]), f"{i['budget_spent']:.1%}") for i in result["incidents"]],
         ),
         "<h2>The SRE Workbook's alerting approaches</h2>",
         _table(
@@ -159,10 +142,10 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
                 (
                     s["approach"],
                     s["alerts"],
-                    _ratio(s["precision"]),
-                    _ratio(s["recall"]),
-                    _duration(s["mean_detection_seconds"]),
-                    _duration(s["mean_reset_seconds"]),
+                    ratio(s["precision"]),
+                    ratio(s["recall"]),
+                    span(s["mean_detection_seconds"]),
+                    span(s["mean_reset_seconds"]),
                     "-"
                     if s["mean_budget_spent_before_detection"] is None
                     else f"{s['mean_budget_spent_before_detection']:.1%}",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from burnguard import _native
+from burnguard.cli.backtest import runs
 from burnguard.cli.rules import (
     RuleOptions,
     alert_annotations,
@@ -94,12 +95,10 @@ def scenario(slo: RuleSLO) -> Scenario:
 
 def _clear_of_thresholds(traffic: Scenario, policies: tuple[BurnRatePolicy, ...], budget: float) -> bool:
     """Whether no window's burn rate comes within a millionth of its policy's threshold."""
-    bad = np.concatenate(([0], np.cumsum(traffic.bad, dtype=np.float64)))
-    total = np.concatenate(([0], np.cumsum(traffic.total, dtype=np.float64)))
     for policy in policies:
         for seconds in (policy.long_window_seconds, policy.short_window_seconds):
-            w = int(seconds) // traffic.step_seconds
-            burn = (bad[w:] - bad[:-w]) / (total[w:] - total[:-w]) / budget
+            steps = int(seconds) // traffic.step_seconds
+            burn = _native.window_burn_rates(traffic.bad, traffic.total, steps, budget)
             if np.any(np.abs(burn - policy.threshold) < 1e-6 * policy.threshold):
                 return False
     return True
@@ -127,11 +126,9 @@ def episodes(slo: RuleSLO, traffic: Scenario, options: RuleOptions) -> list[Epis
             hold // traffic.step_seconds,
         )
         any_firing = np.logical_or.reduce(firing)
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], any_firing, [False])).astype(np.int8)))
         labels = {**slo.labels, "sloth_id": slo.id, "sloth_service": slo.service, "sloth_slo": slo.name}
         labels.update(alert_labels(slo, severity, extra))
-        for fired, resolved in zip(edges[::2], edges[1::2], strict=True):
-            found.append(Episode(severity, labels, int(fired), int(resolved)))
+        found += [Episode(severity, labels, fired, resolved) for fired, resolved in runs(any_firing)]
         if not any_firing.any():
             raise SpecError(f"{slo.id}: the synthetic burn never fires the {severity} alert")
     return found

@@ -119,6 +119,14 @@ pub fn replay_policies(
         .iter()
         .enumerate()
         .map(|(i, policy)| {
+            if !(policy.threshold.is_finite() && policy.threshold > 0.0) {
+                let bad = Error::bad(
+                    "threshold",
+                    "must be a finite burn rate > 0",
+                    policy.threshold,
+                );
+                return Err(bad.at(i));
+            }
             let long = steps_of(policy.long_window, step_seconds, "long_window_seconds", i)?;
             let short = steps_of(policy.short_window, step_seconds, "short_window_seconds", i)?;
             let long = counts.burn_rates_unchecked(long, budget);
@@ -198,6 +206,9 @@ mod tests {
             (&*err.param, &err.index[..]),
             ("long_window_seconds", &[0][..])
         );
+        let err =
+            replay_policies(&counts, 60.0, 0.9, &[policy(60.0, 60.0, f64::NAN)], 0).unwrap_err();
+        assert_eq!((&*err.param, &err.index[..]), ("threshold", &[0][..]));
         assert_eq!(counts.burn_rates(0, 0.5).unwrap_err().param, "window_steps");
         assert_eq!(counts.burn_rates(1, 1.5).unwrap_err().param, "budget");
         let err = replay_policies(&counts, 0.0, 0.9, &[], 0).unwrap_err();
