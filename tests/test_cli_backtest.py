@@ -151,7 +151,7 @@ def test_the_sample_is_what_its_generator_writes(tmp_path: Path) -> None:
     copy = tmp_path / "make_samples.py"
     copy.write_text(source)
     subprocess.run([sys.executable, str(copy)], check=True, capture_output=True)
-    for name in ("access.csv.gz", "incidents.csv", "slo.yaml"):
+    for name in ("access.csv.gz", "incidents.csv", "slo.yaml", "billing.csv.gz", "budgets.yaml"):
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
 
 

@@ -36,6 +36,14 @@ Examples:
   burnguard backtest access.log.gz --slo slos.yaml --incidents incidents.csv
   zcat access.csv.gz | burnguard backtest - --target 0.999 --window 30d --json
 """
+_SPEND_EXAMPLES = """
+\b
+Examples:
+  burnguard spend --sample
+  burnguard spend cur.csv.gz --budgets budgets.yaml --by account --by service
+  burnguard spend export.csv --date-column day --cost-column usd --by team --json
+  burnguard spend cur.csv.gz --budgets budgets.yaml --fail-on breached --fail-on forecast
+"""
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -360,3 +368,166 @@ def _print_backtest(result: dict[str, Any]) -> None:
             f"{s['alerts_per_week']:.1f}",
         )
     console.print(scores)
+
+
+@cli.command(epilog=_SPEND_EXAMPLES)
+@click.argument("export", required=False)
+@click.option("--sample", is_flag=True, help="Use the bundled sample export and budgets.")
+@click.option("--budgets", "budgets_path", help="YAML of monthly budgets by group (see the README).")
+@click.option(
+    "--preset",
+    type=click.Choice(["auto", "aws", "aws-cur2", "gcp", "azure", "focus"]),
+    default="auto",
+    help="The export's column layout (auto: detected from the header).",
+)
+@click.option("--date-column", help="The usage date column (overrides the preset's).")
+@click.option("--cost-column", help="The cost column (overrides the preset's).")
+@click.option(
+    "--by",
+    multiple=True,
+    help="Group by account, service or any column; repeat for composite groups "
+    "(default: account, if the layout has one).",
+)
+@click.option("--month", type=click.DateTime(["%Y-%m"]), help="Report month (default: the export's last).")
+@click.option("--window", type=click.IntRange(min=2), default=14, show_default=True, help="Baseline days.")
+@click.option(
+    "--spike-multiplier", type=click.FloatRange(min=1, min_open=True), default=1.5, show_default=True
+)
+@click.option("--z-threshold", type=click.FloatRange(min=0, min_open=True), default=3.5, show_default=True)
+@click.option(
+    "--percentile", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True
+)
+@click.option(
+    "--spike-votes",
+    type=click.IntRange(1, 3),
+    default=3,
+    show_default=True,
+    help="How many of the mean, MAD and percentile checks must flag a day.",
+)
+@click.option(
+    "--recent-days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Days a burn check averages.",
+)
+@click.option("--hot-multiplier", type=click.FloatRange(min=1, min_open=True), default=1.4, show_default=True)
+@click.option(
+    "--min-baseline",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="A daily baseline under this counts as this much.",
+)
+@click.option(
+    "--fail-on",
+    multiple=True,
+    type=click.Choice(["breached", "warning", "forecast", "spike", "hot"]),
+    help="Exit 1 when the report finds this (repeatable).",
+)
+@click.option("--strict", is_flag=True, help="Fail at the first malformed row instead of skipping it.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything found as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report."
+)
+def spend(
+    export: str | None,
+    sample: bool,
+    budgets_path: str | None,
+    preset: str,
+    date_column: str | None,
+    cost_column: str | None,
+    by: tuple[str, ...],
+    month: Any,
+    window: int,
+    spike_multiplier: float,
+    z_threshold: float,
+    percentile: float,
+    spike_votes: int,
+    recent_days: int,
+    hot_multiplier: float,
+    min_baseline: float,
+    fail_on: tuple[str, ...],
+    strict: bool,
+    as_json: bool,
+    html_path: str | None,
+) -> None:
+    """Budget, spike, burn and forecast checks over a billing EXPORT (a CSV file, gzip or not, or
+    - for stdin), every group's daily spend in one batch.
+
+    Reads AWS Cost and Usage Reports (legacy and CUR 2.0), GCP billing exports, Azure cost
+    exports and FOCUS files, or any CSV with named date and cost columns."""
+    from burnguard.cli import spend as sp
+    from burnguard.cli.spend_report import print_report, render
+
+    if sample:
+        export = export or str(SAMPLES / "billing.csv.gz")
+        budgets_path = budgets_path or str(SAMPLES / "budgets.yaml")
+    if export is None:
+        _fail("give an EXPORT to check, or --sample")
+    if export != "-" and not Path(export).is_file():
+        _fail(f"cannot read {export}: No such file")
+    budgets = _read_budgets(budgets_path) if budgets_path else None
+    options = sp.SpendOptions(
+        month=month.date() if month else None,
+        window=window,
+        spike_multiplier=spike_multiplier,
+        z_threshold=z_threshold,
+        percentile=percentile,
+        spike_votes=spike_votes,
+        recent_days=recent_days,
+        hot_multiplier=hot_multiplier,
+        min_baseline=min_baseline,
+    )
+    read = {
+        "by": list(by) or None,
+        "preset": None if preset == "auto" else preset,
+        "date_column": date_column,
+        "cost_column": cost_column,
+        "strict": strict,
+    }
+    try:
+        daily = _with_progress(
+            export, lambda progress: sp.read_export(export, progress=progress, **read), as_json
+        )
+        result = sp.report(daily, budgets, options)
+    except (ValueError, OSError, EOFError) as error:
+        _fail(str(error))
+    if html_path:
+        try:
+            Path(html_path).write_text(render(result, daily), encoding="utf-8")
+        except OSError as error:
+            _fail(f"cannot write {html_path}: {error.strerror}")
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        print_report(result)
+    statuses = {b["status"] for b in result["budgets"]}
+    found = statuses | ({"spike"} if result["spikes"] else set()) | ({"hot"} if result["hot"] else set())
+    if found & set(fail_on):
+        sys.exit(1)
+
+
+def _read_budgets(source: str) -> Any:
+    from burnguard.cli.spend import parse_budgets
+
+    try:
+        document = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        return parse_budgets(document, source)
+    except OSError as error:
+        _fail(f"cannot read {source}: {error.strerror}")
+    except yaml.YAMLError as error:
+        _fail(f"{source} is not valid YAML: {getattr(error, 'problem', error)}")
+    except ValueError as error:
+        _fail(str(error))
+
+
+def _with_progress(source: str, read: Any, quiet: bool) -> Any:
+    """``read(progress)``, with a progress bar on a terminal when ``source`` is a file."""
+    if quiet or source == "-" or not sys.stderr.isatty():
+        return read(None)
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"reading {Path(source).name}", total=Path(source).stat().st_size)
+        return read(lambda n: progress.advance(task, n))

@@ -51,7 +51,8 @@ class LogCounts(Result):
     examples: list[tuple[int, str]]
 
 
-def _open(source: str) -> Any:
+def open_source(source: str) -> Any:
+    """A binary file of ``source`` (a path or ``-`` for stdin), gunzipped if it is gzip."""
     raw: Any = sys.stdin.buffer if source == "-" else open(source, "rb")
     if not hasattr(raw, "peek"):
         raw = io.BufferedReader(raw)
@@ -64,7 +65,7 @@ def sniff_layout(source: str) -> str:
     """``combined`` when the first line looks like a combined log (``[time] "request"``), else ``csv``."""
     if source == "-":
         return "csv"
-    with _open(source) as f:
+    with open_source(source) as f:
         first = f.readline(4096)
     return "combined" if b"[" in first and b'"' in first else "csv"
 
@@ -91,7 +92,7 @@ def read_log(
         ok_column=names.get("ok_column"),
         latency_column=names.get("latency_column"),
     )
-    with _open(source) as f:
+    with open_source(source) as f:
         while chunk := f.read(_CHUNK):
             core.feed(chunk)
             if progress is not None:

@@ -19,7 +19,7 @@ from burnguard.slo import BurnRatePolicy
 _WIDTH, _HEIGHT, _LEFT, _TOP, _BOTTOM = 960, 320, 56, 16, 28
 _POINTS = 960
 _COLOURS = ("#1f5fa8", "#b8452b", "#2d7d46", "#7a4fa0", "#9a6b00", "#00758f")
-_STYLE = """
+STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fff;max-width:1000px}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}
 th,td{border:1px solid #bbb;padding:0.25rem 0.6rem;text-align:right}
@@ -84,7 +84,7 @@ def _chart(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
     return "\n".join(parts)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -108,7 +108,7 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
         "alerts shaded red, incidents grey.</p>",
         _chart(replay, policies, result),
         "<h2>Alerts</h2>",
-        _table(
+        html_table(
             ("severity", "fired", "resolved", "peak burn rate", "budget used"),
             [
                 (
@@ -122,12 +122,12 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
             ],
         ),
         f"<h2>Incidents ({html.escape(result['incidents_from'])})</h2>",
-        _table(
+        html_table(
             ("start", "end", "budget spent"),
             [(when(i["start"]), when(i["end"]), f"{i['budget_spent']:.1%}") for i in result["incidents"]],
         ),
         "<h2>The SRE Workbook's alerting approaches</h2>",
-        _table(
+        html_table(
             (
                 "approach",
                 "alerts",
@@ -157,7 +157,7 @@ def render(replay: Replay, policies: Sequence[BurnRatePolicy], result: dict[str,
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
         + "\n".join(sections)
         + "\n</body></html>\n"
     )

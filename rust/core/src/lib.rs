@@ -5,6 +5,7 @@
 //! * `ring`: the lap-tagged ring of atomic counter words the time windows are built from.
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
+//! * [`billing`]: billing exports (AWS, GCP, Azure, FOCUS) to daily spend series per group.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
 //! * [`breaker`]: an atomic circuit-breaker state machine (resilience4j's states and triggers).
 //! * [`ledger`]: budget reservations (reserve, commit, release) with the Cycles protocol's semantics.
@@ -22,6 +23,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod arena;
+pub mod billing;
 pub mod breaker;
 pub mod clock;
 pub mod cost;

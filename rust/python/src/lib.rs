@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 #[cfg(target_os = "linux")]
 mod arena;
+mod billing;
 mod breaker;
 mod clock;
 mod convert;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     slo::register(m)?;
     spend::register(m)?;
     breaker::register(m)?;
+    billing::register(m)?;
     ledger::register(m)?;
     logs::register(m)?;
     routes::register(m)?;
