@@ -479,17 +479,21 @@ def spend(
         hot_multiplier=hot_multiplier,
         min_baseline=min_baseline,
     )
-    read = {
-        "by": list(by) or None,
-        "preset": None if preset == "auto" else preset,
-        "date_column": date_column,
-        "cost_column": cost_column,
-        "strict": strict,
-    }
-    try:
-        daily = _with_progress(
-            export, lambda progress: sp.read_export(export, progress=progress, **read), as_json
+
+    def read(progress: Any) -> sp.DailySpend:
+        assert export is not None
+        return sp.read_export(
+            export,
+            by=list(by) or None,
+            preset=None if preset == "auto" else preset,
+            date_column=date_column,
+            cost_column=cost_column,
+            strict=strict,
+            progress=progress,
         )
+
+    try:
+        daily = _with_progress(export, read, as_json)
         result = sp.report(daily, budgets, options)
     except (ValueError, OSError, EOFError) as error:
         _fail(str(error))

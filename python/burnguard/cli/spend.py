@@ -35,6 +35,7 @@ from burnguard import _native
 from burnguard._results import Result
 from burnguard.cli.backtest import open_source
 from burnguard.spend import (
+    BurnRateBatch,
     check_budget,
     check_burn_rate,
     forecast_budget_breach,
@@ -244,7 +245,7 @@ def _budgets(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     if budgets is None:
         return [], []
-    rows = [(i, limit) for i, label in enumerate(labels) if (limit := budgets.of(label)) is not None]
+    rows = [(i, entry) for i, label in enumerate(labels) if (entry := budgets.of(label)) is not None]
     if not rows:
         return [], sorted(budgets.limits)
     index = np.array([i for i, _ in rows])
@@ -264,8 +265,9 @@ def _budgets(
         )
     forecast = forecast_budget_breach(current, limit, elapsed, days_in_month)
     cumulative = np.cumsum(this_month[index], axis=1)
-    found = []
+    found: list[dict[str, Any]] = []
     for row, (i, (budget, ratio)) in enumerate(rows):
+        on: int | None
         if is_breached[row]:
             status, on = "breached", int(np.argmax(cumulative[row] >= budget)) + 1
         else:
@@ -309,7 +311,9 @@ def _spikes(
         checked, window, method="percentile", percentile=options.percentile, min_baseline=floor
     )
     methods = {"mean": by_mean, "mad": by_mad, "percentile": by_percentile}
-    votes = sum(m.is_spike.astype(np.int8) for m in methods.values())
+    votes = np.zeros(checked.shape, dtype=np.int8)
+    for m in methods.values():
+        votes += m.is_spike
     votes[:, :begin] = 0
     votes[:, end:] = 0
     flagged = votes >= options.spike_votes
@@ -342,6 +346,7 @@ def _hot(labels: list[str], checked: npt.NDArray[np.float64], options: SpendOpti
         return []
     series = np.concatenate([baseline[usable], latest[usable, np.newaxis]], axis=1)
     burn = check_burn_rate(series, options.hot_multiplier)
+    assert isinstance(burn, BurnRateBatch)
     rows = np.flatnonzero(usable)
     found = [
         {

@@ -97,7 +97,7 @@ def _sparkline(values: npt.NDArray[np.float64], spikes: list[int]) -> str:
         value = max(float(values[i]), 0.0)
         return 2 + i * step, _SPARK_H - 2 - (_SPARK_H - 4) * value / top
 
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i) for i in np.flatnonzero(known)))
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(int(i)) for i in np.flatnonzero(known)))
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="spike"/>' for x, y in map(point, spikes)
     )
