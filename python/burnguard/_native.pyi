@@ -59,6 +59,7 @@ __all__ = [
     "BreakerCore",
     "BreakerPermit",
     "Counter",
+    "DailySpendCore",
     "Guarded",
     "LedgerCore",
     "LogCountsCore",
