@@ -21,8 +21,10 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import queue
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,42 @@ def open_source(source: str) -> Any:
     return raw
 
 
+def read_chunks(source: str, size: int, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The bytes of ``source`` (see ``open_source``) in chunks of ``size``, read and gunzipped on
+    a thread while the caller parses the previous ones (both release the GIL), at most four
+    chunks ahead. ``progress`` is told how many bytes of the file itself each chunk took."""
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with open_source(source) as f:
+                raw, done = getattr(f, "fileobj", f), 0
+                while not stop.is_set() and (chunk := f.read(size)):
+                    chunks.put(chunk)
+                    if progress is not None and source != "-":
+                        progress(raw.tell() - done)
+                        done = raw.tell()
+            chunks.put(None)
+        except BaseException as error:  # handed to the reading thread, which raises it
+            chunks.put(error)
+
+    thread = threading.Thread(target=produce, name="burnguard-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chunks.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
+
+
 def sniff_layout(source: str) -> str:
     """``combined`` when the first line looks like a combined log (``[time] "request"``), else ``csv``."""
     if source == "-":
@@ -92,11 +130,8 @@ def read_log(
         ok_column=names.get("ok_column"),
         latency_column=names.get("latency_column"),
     )
-    with open_source(source) as f:
-        while chunk := f.read(_CHUNK):
-            core.feed(chunk)
-            if progress is not None:
-                progress(len(chunk))
+    for chunk in read_chunks(source, _CHUNK, progress):
+        core.feed(chunk)
     core.finish()
     start, bad, total = core.steps()
     return LogCounts(start, step_seconds, bad, total, core.lines, core.malformed, core.examples)

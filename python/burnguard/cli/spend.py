@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from burnguard import _native
 from burnguard._results import Result
-from burnguard.cli.backtest import open_source
+from burnguard.cli.backtest import read_chunks
 from burnguard.spend import (
     BurnRateBatch,
     check_budget,
@@ -84,11 +84,8 @@ def read_export(
     core = _native.DailySpendCore(
         by=by, preset_name=preset, date_column=date_column, cost_column=cost_column, strict=strict
     )
-    with open_source(source) as f:
-        while chunk := f.read(_CHUNK):
-            core.feed(chunk)
-            if progress is not None:
-                progress(len(chunk))
+    for chunk in read_chunks(source, _CHUNK, progress):
+        core.feed(chunk)
     core.finish()
     columns = core.columns()
     if columns is None:

@@ -373,9 +373,9 @@ fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
-/// Scans the row starting `bytes` in one pass: each column with a slot has its field's range
-/// written to `fields[slot]` (`found` counts them). Returns the index of the row's newline and
-/// the lines it took, or `None` if `bytes` ends first.
+/// Scans the row starting `bytes`, from delimiter to delimiter: each column with a slot has its
+/// field's range written to `fields[slot]` (`found` counts them). Returns the index of the
+/// row's newline and the lines it took, or `None` if `bytes` ends first.
 fn scan_row(
     bytes: &[u8],
     slots: &[Option<usize>],
@@ -389,23 +389,20 @@ fn scan_row(
             *found += 1;
         }
     };
-    for (i, &b) in bytes.iter().enumerate() {
-        if quoted {
-            match b {
-                b'"' => quoted = false,
-                b'\n' => lines += 1,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => quoted = true,
-            b',' => {
+    let mut at = 0;
+    loop {
+        let i = next_delimiter(bytes, at)?;
+        at = i + 1;
+        match (bytes[i], quoted) {
+            (b'"', _) => quoted = !quoted,
+            (b'\n', true) => lines += 1,
+            (_, true) => {}
+            (b',', false) => {
                 keep(column, start, i);
                 column += 1;
                 start = i + 1;
             }
-            b'\n' => {
+            (_, false) => {
                 let end = if i > start && bytes[i - 1] == b'\r' {
                     i - 1
                 } else {
@@ -414,10 +411,31 @@ fn scan_row(
                 keep(column, start, end);
                 return Some((i, lines));
             }
-            _ => {}
         }
     }
-    None
+}
+
+/// The index of the first `,`, `"` or newline in `bytes` from `from`, eight bytes at a time.
+fn next_delimiter(bytes: &[u8], from: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The high bit of each zero byte of `x`, exactly (no borrow runs between bytes).
+    let zero_bytes = |x: u64| !((((x & LOW7) + LOW7) | x) | LOW7);
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let hits = zero_bytes(word ^ (ONES * u64::from(b',')))
+            | zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\n')));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = bytes.get(i..)?;
+    rest.iter()
+        .position(|b| matches!(b, b',' | b'"' | b'\n'))
+        .map(|p| i + p)
 }
 
 /// A row's fields, unquoted (`""` inside a quoted field left as is).
