@@ -115,6 +115,57 @@ def test_combined_logs_are_sniffed(tmp_path: Path) -> None:
     assert report["log"]["step_seconds"] == 60
 
 
+CADDY = b"""{"level":"info","ts":1764547210.5,"request":{"method":"GET","uri":"/"},"status":200,"duration":0.1}
+{"level":"info","ts":1764547220.25,"request":{"method":"GET","uri":"/x"},"status":502,"duration":0.4}
+{"level":"info","ts":1764547230,"request":{"method":"GET"},"status":200,"duration":0.9}
+{"level":"error","msg":"not an access line"}
+{"level":"info","ts":1764547290,"status":200,
+"""
+
+
+def test_json_logs_are_sniffed_with_their_preset(tmp_path: Path) -> None:
+    log = tmp_path / "caddy.log.gz"
+    log.write_bytes(gzip.compress(CADDY))
+    for source, stdin in ((str(log), None), ("-", CADDY)):
+        report = backtest_json(
+            source, "--target", "0.9", "--window", "1d", "--latency-threshold", "0.5", stdin=stdin
+        )
+        counted = report["log"]
+        assert (counted["events"], counted["bad_events"], counted["malformed"]) == (3, 2, 2)
+        assert [e["line"] for e in counted["malformed_examples"]] == [4, 5]
+    envoy = tmp_path / "envoy.log"
+    envoy.write_text(
+        '{"start_time":"2025-12-01T00:00:10.000Z","response_code":200,"duration":400}\n'
+        '{"start_time":"2025-12-01T00:00:20.000Z","response_code":200,"duration":600}\n'
+    )
+    report = backtest_json(str(envoy), "--target", "0.9", "--latency-threshold", "0.5")
+    assert report["log"]["bad_events"] == 1, "envoy writes milliseconds"
+    named = tmp_path / "app.log"
+    named.write_text(
+        '{"at":"2025-12-01T00:00:10Z","http":{"code":503}}\n{"at":"2025-12-01T00:00:20Z","http":{"code":201}}\n'
+    )
+    args = ("--target", "0.9", "--timestamp-column", "at", "--status-column", "http.code")
+    assert backtest_json(str(named), *args)["log"]["bad_events"] == 1
+    code, _, err = run(str(named), "--target", "0.9", "--status-column", "http.status")
+    assert (
+        code == 2
+        and "status_column must name a field of the first line (at, http.code); got http.status" in err
+    )
+
+
+def test_apache_request_times_in_microseconds(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(
+        '10.0.0.1 - - [01/Dec/2025:00:00:01 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 600000\n'
+        '10.0.0.1 - - [01/Dec/2025:00:00:02 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" 400000\n'
+    )
+    args = (str(log), "--target", "0.9", "--latency-threshold", "0.5")
+    assert backtest_json(*args, "--latency-unit", "us")["log"]["bad_events"] == 1
+    assert backtest_json(*args)["log"]["malformed"] == 0
+    code, _, err = run(*args, "--preset", "caddy")
+    assert code == 2 and "--preset names a JSON log's server, but the log is combined" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -35,6 +35,8 @@ Examples:
   burnguard backtest --sample
   burnguard backtest access.log.gz --slo slos.yaml --incidents incidents.csv
   zcat access.csv.gz | burnguard backtest - --target 0.999 --window 30d --json
+  burnguard backtest caddy.log --target 0.999 --latency-threshold 0.3
+  burnguard backtest apache.log --target 0.99 --latency-threshold 0.5 --latency-unit us
 """
 _SPEND_EXAMPLES = """
 \b
@@ -45,6 +47,7 @@ Examples:
   burnguard spend cur.csv.gz --budgets budgets.yaml --fail-on breached --fail-on forecast
 """
 SAMPLES = Path(__file__).parent / "samples"
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -200,14 +203,30 @@ def rules(
 @click.option("--slo-name", help="The id (service-name) of the spec's SLO to use.")
 @click.option("--target", type=float, help="Target success ratio, without --slo (e.g. 0.999).")
 @click.option("--window", default="30d", callback=_duration, help="The SLO period, without --slo.")
-@click.option("--format", "layout", type=click.Choice(["auto", "csv", "combined"]), default="auto")
+@click.option(
+    "--format",
+    "layout",
+    type=click.Choice(["auto", "csv", "json", "combined"]),
+    default="auto",
+    help="The log's format (auto: sniffed from the first line).",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["nginx", "caddy", "traefik", "envoy", "gcp"]),
+    help="A JSON log's server, for its field names and latency unit (default: detected).",
+)
+@click.option(
+    "--latency-unit",
+    type=click.Choice(["s", "ms", "us", "ns"]),
+    help="Unit of bare latency numbers (default: s, or the preset's; us for Apache's %D).",
+)
 @click.option("--step", default="1m", callback=_duration, help="Evaluation step.")
 @click.option("--incidents", help="CSV of start,end times of known incidents (default: derived).")
 @click.option("--latency-threshold", type=float, help="Slower requests (seconds) are bad: a latency SLO.")
-@click.option("--timestamp-column", help="CSV column of the time (Unix seconds or ISO 8601).")
-@click.option("--status-column", help="CSV column of the HTTP status (>= 500 is bad).")
-@click.option("--ok-column", help="CSV column of a success flag, when there is no status.")
-@click.option("--latency-column", help="CSV column of the latency in seconds.")
+@click.option("--timestamp-column", help="CSV column or JSON field (a.b.c) of the time.")
+@click.option("--status-column", help="CSV column or JSON field of the HTTP status (>= 500 is bad).")
+@click.option("--ok-column", help="CSV column or JSON field of a success flag, without a status.")
+@click.option("--latency-column", help="CSV column or JSON field of the latency.")
 @click.option("--strict", is_flag=True, help="Fail at the first malformed line instead of skipping it.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything found as JSON.")
 @click.option(
@@ -221,6 +240,8 @@ def backtest(
     target: float | None,
     window: int,
     layout: str,
+    preset: str | None,
+    latency_unit: str | None,
     step: int,
     incidents: str | None,
     latency_threshold: float | None,
@@ -235,7 +256,8 @@ def backtest(
     """Replay an access LOG (a file, gzip or not, or - for stdin) through an SLO's alert policies
     and the SRE Workbook's six alerting approaches, and score each against incidents.
 
-    Logs: CSV with a header (timestamp, status or ok, latency) or nginx/Apache combined format
+    Logs: CSV with a header (timestamp, status or ok, latency), JSON lines (nginx, Caddy,
+    Traefik, Envoy and Google Cloud presets, or named fields) or nginx/Apache combined format
     with the request time last."""
     if sample:
         log = log or str(SAMPLES / "access.csv.gz")
@@ -263,9 +285,24 @@ def backtest(
         "ok_column": ok_column,
         "latency_column": latency_column,
     }
-    layout = bt.sniff_layout(log) if layout == "auto" else layout
+    unit = _UNITS[latency_unit] if latency_unit else None
+
+    def read(progress: Any) -> bt.LogCounts:
+        assert log is not None
+        return bt.read_log(
+            log,
+            layout=layout,
+            step_seconds=step,
+            latency_threshold=latency_threshold,
+            strict=strict,
+            columns=columns,
+            preset=preset,
+            latency_unit=unit,
+            progress=progress,
+        )
+
     try:
-        counts = _count(log, layout, step, latency_threshold, strict, columns, show=not as_json)
+        counts = _with_progress(log, read, as_json)
         replay = bt.Replay(counts, target, period)
         found = (
             replay.incidents_from(bt.read_incidents(incidents)) if incidents else replay.derived_incidents()
@@ -290,32 +327,6 @@ def backtest(
         click.echo(json.dumps(result, indent=2))
         return
     _print_backtest(result)
-
-
-def _count(
-    log: str,
-    layout: str,
-    step: int,
-    latency_threshold: float | None,
-    strict: bool,
-    columns: dict[str, str | None],
-    *,
-    show: bool,
-) -> bt.LogCounts:
-    options: dict[str, Any] = {
-        "layout": layout,
-        "step_seconds": step,
-        "latency_threshold": latency_threshold,
-        "strict": strict,
-        "columns": columns,
-    }
-    if not show or log == "-" or not sys.stderr.isatty():
-        return bt.read_log(log, **options)
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"reading {Path(log).name}", total=Path(log).stat().st_size)
-        return bt.read_log(log, progress=lambda n: progress.advance(task, n), **options)
 
 
 def _print_backtest(result: dict[str, Any]) -> None:

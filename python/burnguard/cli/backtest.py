@@ -99,12 +99,12 @@ def read_chunks(source: str, size: int, progress: Callable[[int], None] | None =
                 thread.join(0.01)
 
 
-def sniff_layout(source: str) -> str:
-    """``combined`` when the first line looks like a combined log (``[time] "request"``), else ``csv``."""
-    if source == "-":
-        return "csv"
-    with open_source(source) as f:
-        first = f.readline(4096)
+def sniff_layout(head: bytes) -> str:
+    """The layout of a log starting ``head``: ``json`` when its first line is an object,
+    ``combined`` when it looks like a combined log (``[time] "request"``), else ``csv``."""
+    first = head.lstrip().split(b"\n", 1)[0]
+    if first.startswith(b"{"):
+        return "json"
     return "combined" if b"[" in first and b'"' in first else "csv"
 
 
@@ -116,10 +116,20 @@ def read_log(
     latency_threshold: float | None = None,
     strict: bool = False,
     columns: dict[str, str | None] | None = None,
+    preset: str | None = None,
+    latency_unit: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LogCounts:
-    """Counts the log at ``source`` (a path, gzip or not, or ``-`` for stdin)."""
+    """Counts the log at ``source`` (a path, gzip or not, or ``-`` for stdin) laid out as
+    ``layout`` (``auto``: sniffed from its first line). ``columns`` name a CSV's columns or a
+    JSON log's fields (dotted paths); ``preset`` is a JSON log's server; ``latency_unit`` is the
+    seconds in a unit of a bare latency number."""
     names = columns or {}
+    chunks = read_chunks(source, _CHUNK, progress)
+    first = next(chunks, b"")
+    layout = sniff_layout(first) if layout == "auto" else layout
+    if preset and layout != "json":
+        raise ValueError(f"--preset names a JSON log's server, but the log is {layout}")
     core = _native.LogCountsCore(
         layout,
         float(step_seconds),
@@ -129,8 +139,11 @@ def read_log(
         status_column=names.get("status_column"),
         ok_column=names.get("ok_column"),
         latency_column=names.get("latency_column"),
+        preset=preset,
+        latency_unit=latency_unit,
     )
-    for chunk in read_chunks(source, _CHUNK, progress):
+    core.feed(first)
+    for chunk in chunks:
         core.feed(chunk)
     core.finish()
     start, bad, total = core.steps()

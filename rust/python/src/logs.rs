@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use burnguard_core::logs::{Layout, LogCounts, LogOptions};
+use burnguard_core::logs::{json_preset, Layout, LogCounts, LogOptions};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -29,7 +29,8 @@ impl LogCountsCore {
     #[new]
     #[pyo3(signature = (
         layout, step_seconds, *, latency_threshold = None, error_status = 500, strict = false,
-        timestamp_column = None, status_column = None, ok_column = None, latency_column = None
+        timestamp_column = None, status_column = None, ok_column = None, latency_column = None,
+        preset = None, latency_unit = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -42,6 +43,8 @@ impl LogCountsCore {
         status_column: Option<String>,
         ok_column: Option<String>,
         latency_column: Option<String>,
+        preset: Option<&str>,
+        latency_unit: Option<f64>,
     ) -> PyResult<Self> {
         let layout = match layout {
             "csv" => Layout::Csv {
@@ -50,10 +53,17 @@ impl LogCountsCore {
                 ok: ok_column,
                 latency: latency_column,
             },
+            "json" => Layout::Json {
+                preset: preset.map(json_preset).transpose().map_err(py_err)?,
+                timestamp: timestamp_column,
+                status: status_column,
+                ok: ok_column,
+                latency: latency_column,
+            },
             "combined" => Layout::Combined,
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "layout must be 'csv' or 'combined'; got {other:?}"
+                    "layout must be 'csv', 'json' or 'combined'; got {other:?}"
                 )))
             }
         };
@@ -62,6 +72,7 @@ impl LogCountsCore {
             latency_threshold,
             error_status,
             strict,
+            latency_unit,
         };
         let counts = LogCounts::new(layout, options).map_err(py_err)?;
         Ok(LogCountsCore {

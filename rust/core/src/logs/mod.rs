@@ -4,13 +4,16 @@
 //! the log's length.
 //!
 //! Formats: CSV with a header row (a timestamp column, a status or ok column, optionally a
-//! latency column in seconds), and the combined log format of nginx and Apache with the
-//! request time (seconds) as the last field. A line that does not parse is skipped and
+//! latency column), JSON lines (fields named by dotted paths, or by a server's preset), and
+//! the combined log format of nginx and Apache with the request time as the last field
+//! (seconds, or Apache's `%D` microseconds with a latency unit). A line that does not parse is skipped and
 //! counted, and the first few are kept with their line numbers (or, strict, it is an error).
 
+mod json;
 mod time;
 
 use crate::error::Error;
+pub use json::{json_preset, JsonPreset, JSON_PRESETS};
 pub use time::{days_from_civil, parse_clf_time, parse_timestamp};
 
 /// The most steps a log may span (at one-minute steps, 19 years).
@@ -32,7 +35,20 @@ pub enum Layout {
         /// The latency column in seconds (default: `latency`, `duration`, `request_time`).
         latency: Option<String>,
     },
-    /// nginx/Apache combined format, request time in seconds last.
+    /// JSON lines: fields named by dotted paths; `None` picks the preset's, or the usual names.
+    Json {
+        /// The server whose fields to read (`None`: detected from the first line).
+        preset: Option<JsonPreset>,
+        /// The timestamp field.
+        timestamp: Option<String>,
+        /// The HTTP status field.
+        status: Option<String>,
+        /// A boolean success field.
+        ok: Option<String>,
+        /// The latency field.
+        latency: Option<String>,
+    },
+    /// nginx/Apache combined format, request time last.
     Combined,
 }
 
@@ -47,6 +63,8 @@ pub struct LogOptions {
     pub error_status: u16,
     /// Fail at the first malformed line instead of skipping it.
     pub strict: bool,
+    /// Seconds per unit of a latency written as a bare number (`None`: a JSON preset's, or 1).
+    pub latency_unit: Option<f64>,
 }
 
 /// Column positions of a CSV once its header is read.
@@ -56,6 +74,13 @@ struct Columns {
     status: Option<usize>,
     ok: Option<usize>,
     latency: Option<usize>,
+}
+
+/// The paths (segments) of a JSON log's timestamp, status, ok and latency fields.
+#[derive(Debug, Clone)]
+struct JsonFields {
+    paths: [Option<Vec<Vec<u8>>>; 4],
+    latency_unit: f64,
 }
 
 /// A line's event: when, and whether it was good.
@@ -70,6 +95,7 @@ pub struct LogCounts {
     layout: Layout,
     options: LogOptions,
     columns: Option<Columns>,
+    json: Option<JsonFields>,
     carry: Vec<u8>,
     /// The step index of `bad[0]` and `total[0]`.
     first_step: i64,
@@ -111,6 +137,15 @@ impl LogCounts {
                 ));
             }
         }
+        if let Some(unit) = options.latency_unit {
+            if !(unit.is_finite() && unit > 0.0) {
+                return Err(Error::bad(
+                    "latency_unit",
+                    "must be a finite number of seconds > 0",
+                    unit,
+                ));
+            }
+        }
         if !(100..=599).contains(&options.error_status) {
             return Err(Error::bad(
                 "error_status",
@@ -122,6 +157,7 @@ impl LogCounts {
             layout,
             options,
             columns: None,
+            json: None,
             carry: Vec::new(),
             first_step: 0,
             bad: Vec::new(),
@@ -205,8 +241,17 @@ impl LogCounts {
                 return Ok(());
             }
         }
+        if let Layout::Json { .. } = self.layout {
+            if self.json.is_none() {
+                // The first object names the fields; a line that is none is malformed.
+                if let Some(paths) = json::paths(line) {
+                    self.json = Some(self.json_fields(&paths)?);
+                }
+            }
+        }
         let parsed = match self.layout {
             Layout::Csv { .. } => self.csv_event(line),
+            Layout::Json { .. } => self.json_event(line),
             Layout::Combined => self.combined_event(line),
         };
         match parsed.and_then(|event| self.count(event)) {
@@ -241,58 +286,121 @@ impl LogCounts {
         };
         let names: Vec<String> = split_csv(line)
             .into_iter()
-            .map(|n| String::from_utf8_lossy(n).trim().to_ascii_lowercase())
+            .map(|n| String::from_utf8_lossy(n).trim().to_string())
             .collect();
-        let find = |param: &'static str,
-                    given: &Option<String>,
-                    usual: &[&str]|
-         -> Result<Option<usize>, Error> {
-            match given {
-                Some(name) => names
-                    .iter()
-                    .position(|n| *n == name.to_ascii_lowercase())
-                    .map(Some)
-                    .ok_or_else(|| {
-                        Error::bad(
-                            param,
-                            format!("must name a column of the header ({})", names.join(", ")),
-                            name,
-                        )
-                    }),
-                None => Ok(usual.iter().find_map(|u| names.iter().position(|n| n == u))),
-            }
-        };
-        let timestamp =
-            find("timestamp_column", timestamp, &TIMESTAMP_NAMES)?.ok_or_else(|| {
-                Error::bad(
-                    "timestamp_column",
-                    "found no timestamp column in the header",
-                    names.join(","),
-                )
-            })?;
-        let status = find("status_column", status, &STATUS_NAMES)?;
-        let ok = find("ok_column", ok, &OK_NAMES)?;
-        let latency = find("latency_column", latency, &LATENCY_NAMES)?;
-        if status.is_none() && ok.is_none() && self.options.latency_threshold.is_none() {
-            return Err(Error::bad(
-                "status_column",
-                "found no status or ok column in the header",
-                names.join(","),
-            ));
-        }
-        if latency.is_none() && self.options.latency_threshold.is_some() {
-            return Err(Error::bad(
-                "latency_column",
-                "found no latency column for the latency threshold",
-                names.join(","),
-            ));
-        }
+        let given = [timestamp, status, ok, latency];
+        let [timestamp, status, ok, latency] = self.resolve(
+            &names,
+            given,
+            None,
+            ("a column of the header", "the header"),
+        )?;
         Ok(Columns {
-            timestamp,
+            timestamp: timestamp.expect("resolved"),
             status,
             ok,
             latency,
         })
+    }
+
+    fn json_fields(&self, paths: &[String]) -> Result<JsonFields, Error> {
+        let Layout::Json {
+            preset,
+            timestamp,
+            status,
+            ok,
+            latency,
+        } = &self.layout
+        else {
+            unreachable!("only JSON logs have fields")
+        };
+        let has = |names: &[&str]| {
+            names
+                .iter()
+                .any(|n| paths.iter().any(|p| p.eq_ignore_ascii_case(n)))
+        };
+        let preset = preset.or_else(|| {
+            JSON_PRESETS
+                .iter()
+                .find(|p| has(p.timestamp) && has(p.status))
+                .copied()
+        });
+        let given = [timestamp, status, ok, latency];
+        let where_ = ("a field of the first line", "the first line");
+        let found = self.resolve(paths, given, preset, where_)?;
+        Ok(JsonFields {
+            paths: found
+                .map(|i| i.map(|i| paths[i].split('.').map(|s| s.as_bytes().to_vec()).collect())),
+            latency_unit: self
+                .options
+                .latency_unit
+                .or(preset.map(|p| p.latency_unit))
+                .unwrap_or(1.0),
+        })
+    }
+
+    /// The positions in `names` of the timestamp, status, ok and latency fields: as `given`,
+    /// else the preset's, else the usual names.
+    fn resolve(
+        &self,
+        names: &[String],
+        given: [&Option<String>; 4],
+        preset: Option<JsonPreset>,
+        (what, source): (&str, &str),
+    ) -> Result<[Option<usize>; 4], Error> {
+        let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let position = |name: &str| lower.iter().position(|n| *n == name.to_ascii_lowercase());
+        let listed = || names.join(", ");
+        let params = [
+            "timestamp_column",
+            "status_column",
+            "ok_column",
+            "latency_column",
+        ];
+        let usual: [&[&str]; 4] = [&TIMESTAMP_NAMES, &STATUS_NAMES, &OK_NAMES, &LATENCY_NAMES];
+        let of_preset: [&[&str]; 4] = match preset {
+            Some(p) => [p.timestamp, p.status, &[], p.latency],
+            None => [&[], &[], &[], &[]],
+        };
+        let mut found = [None; 4];
+        for role in 0..4 {
+            found[role] = match given[role] {
+                Some(name) => Some(position(name).ok_or_else(|| {
+                    Error::bad(
+                        params[role],
+                        format!("must name {what} ({})", listed()),
+                        name,
+                    )
+                })?),
+                None => of_preset[role]
+                    .iter()
+                    .chain(usual[role])
+                    .find_map(|n| position(n)),
+            };
+        }
+        let [timestamp, status, ok, latency] = found;
+        if timestamp.is_none() {
+            return Err(Error::bad(
+                params[0],
+                format!("found no timestamp column in {source}"),
+                listed(),
+            ));
+        }
+        if status.is_none() && ok.is_none() && self.options.latency_threshold.is_none() {
+            return Err(Error::bad(
+                params[1],
+                format!("found no status or ok column in {source}"),
+                listed(),
+            ));
+        }
+        if latency.is_none() && self.options.latency_threshold.is_some() {
+            return Err(Error::bad(
+                params[3],
+                format!("found no latency column for the latency threshold in {source}"),
+                listed(),
+            ));
+        }
+        Ok(found)
     }
 
     fn csv_event(&self, line: &[u8]) -> Option<Event> {
@@ -309,7 +417,46 @@ impl LogCounts {
             _ => None,
         };
         let latency = match columns.latency {
-            Some(i) if self.options.latency_threshold.is_some() => Some(parse_seconds(field(i)?)?),
+            Some(i) if self.options.latency_threshold.is_some() => {
+                Some(parse_seconds(field(i)?)? * self.options.latency_unit.unwrap_or(1.0))
+            }
+            _ => None,
+        };
+        Some(Event {
+            at,
+            bad: self.is_bad(status, ok, latency),
+        })
+    }
+
+    fn json_event(&self, line: &[u8]) -> Option<Event> {
+        let fields = self.json.as_ref()?;
+        let mut values: [Option<&[u8]>; 4] = [None; 4];
+        json::walk(line, &mut |path, value| {
+            for (slot, wanted) in fields.paths.iter().enumerate() {
+                if let Some(wanted) = wanted {
+                    let same = wanted.len() == path.len()
+                        && wanted
+                            .iter()
+                            .zip(path)
+                            .all(|(w, p)| w.eq_ignore_ascii_case(p));
+                    if same {
+                        values[slot] = Some(value);
+                    }
+                }
+            }
+        })?;
+        let [timestamp, status, ok, latency] = values;
+        let at = json::timestamp(timestamp?)?;
+        let status = match fields.paths[1] {
+            Some(_) => Some(parse_status(status?)?),
+            None => None,
+        };
+        let ok = match (status, &fields.paths[2]) {
+            (None, Some(_)) => Some(parse_bool(ok?)?),
+            _ => None,
+        };
+        let latency = match (&fields.paths[3], self.options.latency_threshold) {
+            (Some(_), Some(_)) => Some(json::latency(latency?, fields.latency_unit)?),
             _ => None,
         };
         Some(Event {
@@ -330,7 +477,7 @@ impl LogCounts {
         let latency = match self.options.latency_threshold {
             Some(_) => {
                 let last = rest.trim_ascii_end().rsplit(|b| *b == b' ').next()?;
-                Some(parse_seconds(last)?)
+                Some(parse_seconds(last)? * self.options.latency_unit.unwrap_or(1.0))
             }
             None => None,
         };

@@ -6,6 +6,7 @@ fn options() -> LogOptions {
         latency_threshold: None,
         error_status: 500,
         strict: false,
+        latency_unit: None,
     }
 }
 
@@ -165,4 +166,159 @@ fn bad_options_are_refused() {
     )
     .unwrap_err();
     assert_eq!(err.param, "error_status");
+}
+
+fn json(preset: Option<&str>) -> Layout {
+    Layout::Json {
+        preset: preset.map(|p| json_preset(p).unwrap()),
+        timestamp: None,
+        status: None,
+        ok: None,
+        latency: None,
+    }
+}
+
+fn slow(threshold: f64) -> LogOptions {
+    LogOptions {
+        latency_threshold: Some(threshold),
+        ..options()
+    }
+}
+
+#[test]
+fn json_lines_of_each_preset() {
+    let cases: [(&str, &str); 5] = [
+        (
+            "nginx",
+            r#"{"time_iso8601":"2025-12-02T12:00:01+00:00","remote_addr":"10.0.0.1","status":"200","request_time":"0.120"}
+{"time_iso8601":"2025-12-02T12:00:30+00:00","status":"502","request_time":"0.010"}
+{"time_iso8601":"2025-12-02T12:01:00+00:00","status":"201","request_time":"0.900"}"#,
+        ),
+        (
+            "caddy",
+            r#"{"level":"info","ts":1764676801.5,"request":{"method":"GET","headers":{"X":["a","b"]}},"status":200,"duration":0.12}
+{"level":"info","ts":1764676830,"request":{"method":"GET"},"status":502,"duration":0.01}
+{"level":"info","ts":1764676860.25,"status":201,"duration":0.9,"resp_headers":{}}"#,
+        ),
+        (
+            "traefik",
+            r#"{"StartUTC":"2025-12-02T12:00:01.123456789Z","DownstreamStatus":200,"Duration":120000000}
+{"StartUTC":"2025-12-02T12:00:30Z","DownstreamStatus":502,"Duration":10000000}
+{"StartUTC":"2025-12-02T12:01:00Z","DownstreamStatus":201,"Duration":900000000}"#,
+        ),
+        (
+            "envoy",
+            r#"{"start_time":"2025-12-02T12:00:01.000Z","response_code":200,"duration":120}
+{"start_time":"2025-12-02T12:00:30.000Z","response_code":502,"duration":10}
+{"start_time":"2025-12-02T12:01:00.000Z","response_code":201,"duration":900}"#,
+        ),
+        (
+            "gcp",
+            r#"{"httpRequest":{"requestMethod":"GET","status":200,"latency":"0.120s"},"timestamp":"2025-12-02T12:00:01Z","severity":"INFO"}
+{"httpRequest":{"status":502,"latency":"0.010s"},"timestamp":"2025-12-02T12:00:30Z"}
+{"httpRequest":{"status":201,"latency":"0.9s"},"timestamp":"2025-12-02T12:01:00Z"}"#,
+        ),
+    ];
+    for (preset, log) in cases {
+        for layout in [json(Some(preset)), json(None)] {
+            let mut counts = LogCounts::new(layout, slow(0.5)).unwrap();
+            counts.feed(log.as_bytes()).unwrap();
+            counts.feed(b"\nnot json\n{\"broken\": \n").unwrap();
+            counts.finish().unwrap();
+            let (first, bad, total) = counts.counts();
+            assert_eq!(first, 1_764_676_800.0, "{preset}");
+            assert_eq!(
+                (bad, total),
+                (&[1, 1][..], &[2, 1][..]),
+                "{preset}: {:?}",
+                counts.examples()
+            );
+            let lines: Vec<u64> = counts.examples().iter().map(|e| e.0).collect();
+            assert_eq!(lines, [4, 5], "{preset}");
+        }
+    }
+}
+
+#[test]
+fn json_fields_by_dotted_path_and_unix_milliseconds() {
+    let layout = Layout::Json {
+        preset: None,
+        timestamp: Some("time".into()),
+        status: None,
+        ok: Some("res.ok".into()),
+        latency: Some("res.ms".into()),
+    };
+    let in_ms = LogOptions {
+        latency_unit: Some(1e-3),
+        ..slow(0.2)
+    };
+    let mut counts = LogCounts::new(layout, in_ms).unwrap();
+    counts
+        .feed(b"{\"time\":1764676800000,\"res\":{\"ok\":true,\"ms\":150},\"msg\":\"a \\\"quoted\\\" }\"}\n")
+        .unwrap();
+    counts
+        .feed(b"{\"time\":1764676801000,\"res\":{\"ok\":true,\"ms\":\"250ms\"}}\n{\"time\":1764676802000,\"res\":{\"ok\":false,\"ms\":1}}\n")
+        .unwrap();
+    counts
+        .feed(b"{\"time\":1764676803000,\"res\":{\"ms\":1}}\n")
+        .unwrap();
+    assert_eq!(counts.counts(), (1_764_676_800.0, &[2][..], &[3][..]));
+    assert_eq!(counts.malformed(), 1, "no ok field: malformed");
+    let named = Layout::Json {
+        preset: None,
+        timestamp: Some("when".into()),
+        status: None,
+        ok: None,
+        latency: None,
+    };
+    let err = LogCounts::new(named, options())
+        .unwrap()
+        .feed(b"{\"ts\":1,\"status\":200}\n")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "timestamp_column must name a field of the first line (ts, status); got when"
+    );
+}
+
+#[test]
+fn json_nesting_is_bounded_and_arrays_are_skipped() {
+    let mut counts = LogCounts::new(json(None), options()).unwrap();
+    let deep = format!(
+        "{{\"ts\":60,\"status\":200,\"x\":{}1{}}}\n",
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    counts
+        .feed(b"{\"ts\":60,\"status\":200,\"a\":[{\"status\":500}]}\n")
+        .unwrap();
+    counts.feed(deep.as_bytes()).unwrap();
+    assert_eq!(counts.counts(), (60.0, &[0][..], &[1][..]));
+    assert_eq!(counts.malformed(), 1);
+}
+
+#[test]
+fn apache_request_times_in_microseconds() {
+    let in_us = LogOptions {
+        latency_unit: Some(1e-6),
+        ..slow(0.5)
+    };
+    let mut counts = LogCounts::new(Layout::Combined, in_us).unwrap();
+    counts
+        .feed(b"10.0.0.1 - - [02/Dec/2025:12:00:01 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\" 600000\n")
+        .unwrap();
+    counts
+        .feed(b"10.0.0.1 - - [02/Dec/2025:12:00:02 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"ua\" 400000\n")
+        .unwrap();
+    assert_eq!(counts.counts().1, &[1]);
+    let bad_unit = LogOptions {
+        latency_unit: Some(0.0),
+        ..options()
+    };
+    assert_eq!(
+        LogCounts::new(Layout::Combined, bad_unit)
+            .unwrap_err()
+            .param,
+        "latency_unit"
+    );
 }
