@@ -76,16 +76,16 @@ pub fn json_preset(name: &str) -> Result<JsonPreset, Error> {
         })
 }
 
+/// Told each scalar's path and value.
+type OnScalar<'a, 'f> = dyn FnMut(&[&'a [u8]], &'a [u8]) + 'f;
+
 /// The deepest nesting walked; a deeper line is malformed.
 const MAX_DEPTH: usize = 16;
 
 /// Walks the JSON object `line`, calling `scalar(path, value)` for each string, number, true,
 /// false or null (a string's value without its quotes, escapes as written). `None` if the line
 /// is not one well-formed object.
-pub(super) fn walk<'a>(
-    line: &'a [u8],
-    scalar: &mut dyn FnMut(&[&'a [u8]], &'a [u8]),
-) -> Option<()> {
+pub(super) fn walk<'a>(line: &'a [u8], scalar: &mut OnScalar<'a, '_>) -> Option<()> {
     let mut scanner = Scanner { text: line, at: 0 };
     let mut path = [&b""[..]; MAX_DEPTH];
     scanner.space();
@@ -130,7 +130,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         path: &mut [&'a [u8]; MAX_DEPTH],
         depth: usize,
-        scalar: &mut dyn FnMut(&[&'a [u8]], &'a [u8]),
+        scalar: &mut OnScalar<'a, '_>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.eat(b'}').is_some() {
@@ -152,7 +152,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         path: &mut [&'a [u8]; MAX_DEPTH],
         depth: usize,
-        scalar: &mut dyn FnMut(&[&'a [u8]], &'a [u8]),
+        scalar: &mut OnScalar<'a, '_>,
     ) -> Option<()> {
         self.space();
         match *self.text.get(self.at)? {
