@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -222,6 +223,51 @@ def test_the_replay_agrees_with_the_slo_tracker_within_its_resolution() -> None:
         assert abs(int(steps[0]) - episode.fired) <= tolerance, (episode, steps[0], tolerance)
         assert abs(int(steps[-1]) + 1 - episode.resolved) <= tolerance, (episode, steps[-1], tolerance)
     assert tolerance == 6, "the ticket's 6 h window is read from 320 s buckets"
+
+
+_METRIC = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)(?=\{)")
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
+def test_the_grafana_dashboard_reads_only_what_the_rules_record(tmp_path: Path, spec: str) -> None:
+    rules_file, board_file = tmp_path / "rules.yml", tmp_path / "board.json"
+    code, _, _ = run("rules", str(SPECS / spec), "-o", str(rules_file), "--grafana", str(board_file))
+    assert code == 0
+    board = json.loads(board_file.read_text())
+    groups = yaml.safe_load(rules_file.read_text())["groups"]
+    recorded = {r["record"] for g in groups for r in g["rules"] if "record" in r}
+    ids_in_order = [r["labels"]["sloth_id"] for g in groups for r in g["rules"] if "record" in r]
+    slo_ids = list(dict.fromkeys(ids_in_order))
+    panels = board["panels"]
+    assert [p["id"] for p in panels] == list(range(1, len(panels) + 1))
+    assert [p["title"].split(":")[0] for p in panels if p["type"] == "row"] == slo_ids
+    exprs = [t["expr"] for p in panels for t in p.get("targets", [])]
+    assert len(exprs) >= 6 * len(slo_ids)
+    for expr in exprs:
+        names = set(_METRIC.findall(expr))
+        assert names and names <= recorded | {"ALERTS"}, (expr, names - recorded)
+        assert any(f'sloth_id="{i}"' in expr for i in slo_ids), expr
+    cells = [
+        (x, y)
+        for p in panels
+        for x in range(p["gridPos"]["x"], p["gridPos"]["x"] + p["gridPos"]["w"])
+        for y in range(p["gridPos"]["y"], p["gridPos"]["y"] + p["gridPos"]["h"])
+    ]
+    assert len(cells) == len(set(cells)), "panels overlap"
+    assert all(x < 24 for x, _ in cells)
+    # Prometheus parses every panel's query: each becomes a recording rule promtool checks.
+    wrapped = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query{i}", "expr": expr} for i, expr in enumerate(exprs)],
+            }
+        ]
+    }
+    check_file = tmp_path / "dashboard-queries.yml"
+    check_file.write_text(yaml.safe_dump(wrapped))
+    checked = promtool("check", "rules", str(check_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_json_summary_and_stdin() -> None:

@@ -28,6 +28,7 @@ Examples:
   burnguard rules slos.yaml -o slo-rules.yml --tests slo-rules.test.yml
   promtool test rules slo-rules.test.yml
   burnguard rules sloth.yaml --period 28d --for 2m --per-policy
+  burnguard rules slos.yaml -o slo-rules.yml --grafana slo-dashboard.json
 """
 _BACKTEST_EXAMPLES = """
 \b
@@ -109,6 +110,9 @@ def cli() -> None:
     "--tests", type=click.Path(dir_okay=False), help="Also write a `promtool test rules` file (needs -o)."
 )
 @click.option("--period", default="30d", callback=_duration, help="Period of Sloth specs, which state none.")
+@click.option(
+    "--grafana", type=click.Path(dir_okay=False), help="Also write a Grafana dashboard (JSON) for the SLOs."
+)
 @click.option("--per-policy", is_flag=True, help="One alert per burn-rate policy, not one per severity.")
 @click.option("--for", "hold", default=None, callback=_duration, help="The alerts' for: duration.")
 @click.option(
@@ -119,6 +123,7 @@ def rules(
     spec: str,
     output: str | None,
     tests: str | None,
+    grafana: str | None,
     period: int,
     per_policy: bool,
     hold: int | None,
@@ -164,6 +169,13 @@ def rules(
     except SpecError as error:
         _fail(str(error))
     text = _dump(document)
+    if grafana:
+        from burnguard.cli.grafana import dashboard
+
+        try:
+            Path(grafana).write_text(json.dumps(dashboard(slos), indent=2) + "\n", encoding="utf-8")
+        except OSError as error:
+            _fail(f"cannot write {grafana}: {error.strerror}")
     if output:
         Path(output).write_text(text, encoding="utf-8")
         if test_document is not None and tests:
@@ -184,7 +196,7 @@ def rules(
         for slo in slos
     ]
     if as_json:
-        report = {"rules_file": output, "tests_file": tests, "slos": summary}
+        report = {"rules_file": output, "tests_file": tests, "dashboard_file": grafana, "slos": summary}
         click.echo(json.dumps(report, indent=2), err=output is None)
     elif output:
         table = Table(title=f"{len(slos)} SLO(s) → {output}")
