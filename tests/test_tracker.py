@@ -199,3 +199,17 @@ def test_a_snapshot_counts_events_up_to_the_end_of_its_bucket_and_no_later() -> 
     t.record_failure(at=start + finest * 1.5)  # in the next bucket: not counted
     assert t.snapshot(at=start + finest * 0.25).failures == 1
     assert t.snapshot(at=start + finest * 1.75).failures == 2
+
+
+def test_burndown_spends_the_budget_when_failures_happened_in_both_backings() -> None:
+    definition = SLODefinition(name="burn", target=0.99, window_seconds=1000, burn_rate_windows=[100])
+    for store in (None, InMemoryStore(5000)):
+        tracker = SLOTracker(definition, store=store, clock=lambda: 2000.0)
+        for i in range(1000):
+            tracker.record(not 500 <= i < 508, at=1000 + i + 0.5)
+        points = tracker.burndown(4)
+        assert [t for t, _ in points] == [1000.0, 1250.0, 1500.0, 1750.0, 2000.0]
+        assert [round(left, 9) for _, left in points] == [1.0, 1.0, 1.0, 0.2, 0.2]
+        assert points[-1][1] == tracker.snapshot().error_budget_remaining
+        with pytest.raises(ValueError, match="points must be in 1..=10000; got 0"):
+            tracker.burndown(0)

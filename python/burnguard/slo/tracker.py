@@ -187,6 +187,20 @@ class SLOTracker:
             return self._core.snapshot(at=at)
         return self._core.evaluate(self._store_counts(self._core.query_windows, at))
 
+    def burndown(self, points: int = 48, *, at: float | None = None) -> list[tuple[float, float]]:
+        """The error budget left across the SLO window ending now (or at ``at``), as
+        ``points + 1`` pairs ``(time, share of the window's budget left)`` from the window's
+        start to its end: the budget at the window's traffic, less the failures before each
+        time. The last share is ``snapshot().error_budget_remaining``; shares follow the
+        buckets' resolution (``resolution``)."""
+        core, end = self._core, self._now(at)
+        if self._store is None:
+            left = core.burndown(points, at=end)
+        else:
+            left = core.burndown_counts(self._store_counts(core.burndown_windows(points), end))
+        start, step = end - self._definition.window_seconds, self._definition.window_seconds / points
+        return [(start + k * step, share) for k, share in enumerate(left)]
+
     def check_burn_rate(self, *, at: float | None = None) -> list[BurnRateAlert]:
         """One alert per burn-rate window with events whose burn rate is >= the threshold."""
         if self._store is None:

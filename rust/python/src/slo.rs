@@ -404,6 +404,22 @@ impl SloCore {
         self.slo.now(at).map_err(py_err)
     }
 
+    /// The error budget left at `points + 1` times across the SLO window ending at `at`.
+    #[pyo3(signature = (points, *, at = None))]
+    fn burndown(&self, points: usize, at: Option<f64>) -> PyResult<Vec<f64>> {
+        self.slo.burndown(points, at).map_err(py_err)
+    }
+
+    /// The windows a burndown of `points` steps reads (custom stores count over them).
+    fn burndown_windows(&self, points: usize) -> PyResult<Vec<f64>> {
+        self.slo.spec().burndown_windows(points).map_err(py_err)
+    }
+
+    /// As `burndown`, from `(good, bad)` counts over each of `burndown_windows(points)`.
+    fn burndown_counts(&self, counts: Vec<(u64, u64)>) -> PyResult<Vec<f64>> {
+        self.slo.spec().burndown(&counts_of(counts)).map_err(py_err)
+    }
+
     #[getter]
     fn query_windows(&self) -> Vec<f64> {
         self.slo.spec().query_windows()

@@ -20,6 +20,8 @@ pub mod replay;
 pub const RESOLUTION_DIVISOR: f64 = 60.0;
 /// Most alert policies, and most burn windows, one SLO may carry: their states are bits of a word.
 pub const MAX_POLICIES: usize = 64;
+/// Most steps a burndown may have.
+pub const MAX_BURNDOWN_POINTS: usize = 10_000;
 
 /// The SRE Workbook's alert table for a 30-day SLO: severity, long window, threshold.
 /// Each short window is 1/12 of its long window.
@@ -270,6 +272,47 @@ impl SloSpec {
             policies,
             time_to_exhaustion,
         })
+    }
+
+    /// The windows a burndown of `points` steps reads (`points` in `1..=MAX_BURNDOWN_POINTS`):
+    /// the spans from each step's time to the end of the SLO window, longest (the whole
+    /// window) first.
+    pub fn burndown_windows(&self, points: usize) -> Result<Vec<f64>, Error> {
+        if !(1..=MAX_BURNDOWN_POINTS).contains(&points) {
+            return Err(Error::bad(
+                "points",
+                format!("must be in 1..={MAX_BURNDOWN_POINTS}"),
+                points,
+            ));
+        }
+        let step = self.window_seconds / points as f64;
+        Ok((0..points)
+            .map(|k| self.window_seconds - k as f64 * step)
+            .collect())
+    }
+
+    /// The error budget left at each of `points + 1` evenly spaced times from the start of
+    /// the SLO window to its end, for `counts` over [`SloSpec::burndown_windows`] ending at
+    /// the end: the share of the window's budget (at the window's traffic) not yet spent by
+    /// the failures before that time. The last value is the snapshot's
+    /// `error_budget_remaining`; values follow the buckets' resolution.
+    pub fn burndown(&self, counts: &[Counts]) -> Result<Vec<f64>, Error> {
+        let Some(whole) = counts.first() else {
+            return Err(Error::bad("counts", "must hold a pair per point", 0));
+        };
+        let allowed = (1.0 - self.target) * whole.total() as f64;
+        let left = |later: Counts| {
+            if whole.total() == 0 {
+                1.0
+            } else {
+                (allowed - whole.bad.saturating_sub(later.bad) as f64) / allowed
+            }
+        };
+        Ok(counts
+            .iter()
+            .map(|&later| left(later))
+            .chain([left(Counts::default())])
+            .collect())
     }
 
     /// Figures over each burn window for counts over them, in the spec's order.
@@ -578,6 +621,14 @@ impl Slo {
     /// The SLO's state at `at` (default: now).
     pub fn snapshot(&self, at: Option<f64>) -> Result<Snapshot, Error> {
         self.spec.evaluate(&self.counts(at)?)
+    }
+
+    /// The error budget left at `points + 1` times across the SLO window ending at `at`
+    /// (default: now); see [`SloSpec::burndown`].
+    pub fn burndown(&self, points: usize, at: Option<f64>) -> Result<Vec<f64>, Error> {
+        let windows = self.spec.burndown_windows(points)?;
+        let counts = self.window.count_many(self.clock.read(at)?, &windows)?;
+        self.spec.burndown(&counts)
     }
 
     /// Figures over each burn window at `at` (default: now), in the spec's order.

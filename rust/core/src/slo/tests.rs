@@ -260,3 +260,30 @@ fn slos_shared_in_an_arena_count_together_and_must_agree_on_their_spec() {
     let mut other_name = Slo::new(spec(0.999, 3600.0, &[300.0])).unwrap();
     other_name.share(&arena, "checkout").unwrap();
 }
+
+#[test]
+fn a_burndown_spends_the_budget_when_the_failures_happened() {
+    // A 1,000 s SLO at 99 %: 1,000 events spread evenly, 8 failures in the third quarter.
+    let slo = Slo::new(spec(0.99, 1000.0, &[100.0])).unwrap();
+    for i in 0..1000 {
+        let failed = (500..508).contains(&i);
+        slo.record(Some(1000.0 + f64::from(i) + 0.5), !failed).unwrap();
+    }
+    let now = Some(2000.0);
+    let left = slo.burndown(4, now).unwrap();
+    assert_eq!(left.len(), 5);
+    // Allowed: 1 % of 1,000 = 10 failures; 8 spent between the half and three quarters.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(close(left[0], 1.0) && close(left[1], 1.0) && close(left[2], 1.0), "{left:?}");
+    assert!(close(left[3], 0.2) && close(left[4], 0.2), "{left:?}");
+    let snapshot = slo.snapshot(now).unwrap();
+    assert!(close(left[4], snapshot.error_budget_remaining));
+    // An empty SLO keeps its whole budget; bad point counts are refused.
+    let empty = Slo::new(spec(0.99, 1000.0, &[100.0])).unwrap();
+    assert_eq!(empty.burndown(2, now).unwrap(), vec![1.0; 3]);
+    for points in [0, MAX_BURNDOWN_POINTS + 1] {
+        let error = slo.burndown(points, now).unwrap_err();
+        assert_eq!(error.param, "points");
+    }
+    assert!(slo.spec().burndown(&[]).is_err());
+}
