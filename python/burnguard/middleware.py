@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from burnguard import _native
 from burnguard._check import check_fields, checked
@@ -31,6 +31,9 @@ from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
 from burnguard.routes import Rejections, RouteStats, RouteTable
 from burnguard.shared import Arena
 from burnguard.slo.tracker import SLOTracker
+
+if TYPE_CHECKING:
+    from burnguard.dashboard import Dashboard
 
 ClassifyFn = Callable[[int, BaseException | None], bool]
 """Return True for success, False for failure. Receives (status_code, exception)."""
@@ -109,6 +112,7 @@ class GuardOptions(TypedDict, total=False):
     unmatched_label: str
     exclude: Iterable[str] | Callable[[str], bool]
     shared: str | Arena | bool | None
+    dashboard: bool | int | Dashboard | None
 
 
 def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
@@ -177,7 +181,9 @@ class RouteGuard:
     health checks). ``shared`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``)
     keeps the route table, and the guard's fault and disconnect counters, in a shared-memory
     arena, so every worker of the host reports the same routes; a ``routes=`` table brings
-    its own.
+    its own. ``dashboard`` (True, a port, or a ``Dashboard``) serves a live dashboard of the
+    guard's routes, costs, SLOs, breakers and budgets on 127.0.0.1 (port 7777 for True); a
+    port another worker holds already is logged, not raised (``guard.dashboard`` is then None).
     """
 
     @checked
@@ -193,6 +199,7 @@ class RouteGuard:
         unmatched_label: str = "UNMATCHED",
         exclude: Iterable[str] | Callable[[str], bool] = (),
         shared: str | Arena | bool | None = None,
+        dashboard: bool | int | Dashboard | None = None,
     ) -> None:
         if routes is not None and max_routes is not None:
             raise InvalidArgumentError("RouteGuard takes routes= or max_routes=, not both", "routes")
@@ -228,6 +235,27 @@ class RouteGuard:
         self._logged: set[str] = set()  # the kinds of faults already logged
         self._plans: dict[tuple[str, str | None], RoutePlan] = {}
         self._rejections: dict[str, Rejections] = {}  # one per route key: bounded by the table
+        self.dashboard = None if dashboard is None or dashboard is False else self._serve(dashboard)
+        """The guard's running dashboard, if ``dashboard=`` started one."""
+
+    def _serve(self, dashboard: bool | int | Dashboard) -> Dashboard | None:
+        from burnguard.dashboard import Dashboard
+
+        if not isinstance(dashboard, Dashboard):
+            trackers = {id(t): t for s in self.slos.values() for t in (s.availability, s.latency) if t}
+            ledgers = {id(b.ledger): b.ledger for b in self.budgets.values()}
+            dashboard = Dashboard(
+                slos=trackers.values(),
+                breakers={id(b): b for b in self.breakers.values()}.values(),
+                ledgers=ledgers.values(),
+                routes=self.routes,
+                port=7777 if dashboard is True else dashboard,
+            )
+        try:
+            return dashboard.start()
+        except OSError as error:
+            _log.warning("burnguard dashboard not started on %s: %s", dashboard.url, error.strerror)
+            return None
 
     def excluded(self, path: str) -> bool:
         """Whether requests to ``path`` are left out (a predicate that raises is a fault, and
