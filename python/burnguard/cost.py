@@ -251,7 +251,7 @@ class CostModel:
         ]
         projected = self.pricing._core.project(usages, self.target_users, self.requests_per_user_per_second)
         costs = [
-            _route_cost(s, p, self.budget_of(s.route)) for s, p in zip(settled, projected, strict=True) if p
+            route_cost(s, p, self.budget_of(s.route)) for s, p in zip(settled, projected, strict=True) if p
         ]
         costs.sort(key=lambda c: (-c.monthly_usd, c.route))
         p = self.pricing
@@ -269,7 +269,8 @@ class CostModel:
         )
 
 
-def _route_cost(s: RouteSummary, projection: _native._Projection, budget: float | None) -> RouteCost:
+def route_cost(s: RouteSummary, projection: _native._Projection, budget: float | None) -> RouteCost:
+    """The ``RouteCost`` of a route's summary and the core's projection of it."""
     (observed, projected, cores), (instance, count), money, request_cost, flags, curve = projection
     compute, egress_gib, egress_usd, monthly, per_user = money
     variance_ratio, variance_warning, over_budget = flags

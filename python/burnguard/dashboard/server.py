@@ -113,6 +113,8 @@ class Dashboard:
         self.history = History(self.breakers, now)
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         """Extra endpoints by ``(method, path)``, answered before the dashboard's own."""
+        self.endpoint_headers: dict[str, str] = {}
+        """Headers added to the extra endpoints' answers."""
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -227,19 +229,19 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # no access log: paths hold tokens
             pass
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status: int, body: bytes, content_type: str, extra: Mapping[str, str] = {}) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            for name, value in _HEADERS.items():
+            for name, value in {**_HEADERS, **extra}.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _json(self, status: int, body: Any) -> None:
+        def _json(self, status: int, body: Any, extra: Mapping[str, str] = {}) -> None:
             data = json.dumps(_clean(body), separators=(",", ":"), allow_nan=False).encode()
-            self._send(status, data, "application/json")
+            self._send(status, data, "application/json", extra)
 
         def _answer(self, method: str) -> None:
             url = urlsplit(self.path)
@@ -251,7 +253,7 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                 extra = dashboard.endpoints.get((method, url.path))
                 if extra is not None:
                     status, body = extra(query)
-                    self._json(status, body)
+                    self._json(status, body, dashboard.endpoint_headers)
                 elif (method, url.path) in api:
                     self._json(200, api[(method, url.path)]())
                 elif method == "GET" and url.path == "/":
