@@ -267,14 +267,18 @@ fn a_burndown_spends_the_budget_when_the_failures_happened() {
     let slo = Slo::new(spec(0.99, 1000.0, &[100.0])).unwrap();
     for i in 0..1000 {
         let failed = (500..508).contains(&i);
-        slo.record(Some(1000.0 + f64::from(i) + 0.5), !failed).unwrap();
+        slo.record(Some(1000.0 + f64::from(i) + 0.5), !failed)
+            .unwrap();
     }
     let now = Some(2000.0);
     let left = slo.burndown(4, now).unwrap();
     assert_eq!(left.len(), 5);
     // Allowed: 1 % of 1,000 = 10 failures; 8 spent between the half and three quarters.
     let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-    assert!(close(left[0], 1.0) && close(left[1], 1.0) && close(left[2], 1.0), "{left:?}");
+    assert!(
+        close(left[0], 1.0) && close(left[1], 1.0) && close(left[2], 1.0),
+        "{left:?}"
+    );
     assert!(close(left[3], 0.2) && close(left[4], 0.2), "{left:?}");
     let snapshot = slo.snapshot(now).unwrap();
     assert!(close(left[4], snapshot.error_budget_remaining));
