@@ -359,3 +359,70 @@ def _wait(condition: Any, seconds: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the page did not update")
         time.sleep(0.05)
+
+
+def test_transitions_are_watched_while_nobody_looks() -> None:
+    tracker = SLOTracker(
+        SLODefinition(name="watched", target=0.99, window_seconds=3600, burn_rate_windows=[60])
+    )
+    board = Dashboard(slos=[tracker], port=0, refresh_seconds=0.5).start()
+    try:
+        now = time.time()
+        for i in range(200):
+            tracker.record(False, at=now - 30 + i * 0.1)  # every page policy fires
+        _wait(lambda: any(t["state"] == "firing" for t in board.history.alerts.get("watched", ())))
+    finally:
+        board.stop()
+    assert not board.running
+
+
+# ---- `burnguard dashboard`: a process of its own over the app's arena -----------------------
+
+SPEC = Path(__file__).parent / "specs" / "burnguard.yaml"
+
+
+def test_the_command_shows_what_the_apps_workers_record(arena_directory: Path) -> None:
+    import subprocess
+    import sys
+
+    # "The app": the spec's tracker (sli: {slo: checkout}) and its route table, in arena "app".
+    checkout = SLOTracker(
+        SLODefinition(name="checkout", target=0.999, window_seconds=30 * 86400), shared="app"
+    )
+    routes = RouteTable(shared="app")
+    for i in range(300):
+        checkout.record(i % 100 != 0)
+        routes.route("POST /pay").record(0.05, error=i % 100 == 0)
+    command = [sys.executable, "-m", "burnguard", "dashboard", str(SPEC), "--shared", "app", "--port", "0"]
+    once = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=60)
+    assert once.returncode == 0, once.stderr
+    assert "checkout-pay-latency reads no app SLO" in once.stderr
+    data = json.loads(once.stdout)
+    assert [(s["name"], s["total"], s["failures"]) for s in data["slos"]] == [("checkout", 300, 3)]
+    assert [(r["route"], r["requests"]) for r in data["routes"]["routes"]] == [("POST /pay", 300)]
+
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        for _ in range(200):  # another worker records: the dashboard sees it at once
+            checkout.record(False)
+        status, _, body = get(url + "api/slos")
+        assert status == 200 and json.loads(body)[0]["failures"] == 203
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+
+
+def test_the_command_refuses_a_missing_arena_and_another_geometry(arena_directory: Path) -> None:
+    from click.testing import CliRunner
+
+    from burnguard.cli.app import cli
+
+    result = CliRunner().invoke(cli, ["dashboard", str(SPEC), "--shared", "nothing", "--json"])
+    assert result.exit_code == 2 and "no arena 'nothing'" in result.stderr
+    SLOTracker(SLODefinition(name="checkout", target=0.99, window_seconds=86400), shared="other")
+    result = CliRunner().invoke(cli, ["dashboard", str(SPEC), "--shared", "other", "--json"])
+    assert result.exit_code == 2 and "the arena's SLO 'checkout' differs" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1

@@ -5,6 +5,7 @@ methods return the facade's result dataclasses, built natively."""
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar, final
 
@@ -102,6 +103,8 @@ __version__: str
 class ArenaCore:
     """A named shared-memory arena (``burnguard.Arena`` wraps it)."""
 
+    @staticmethod
+    def file_of(name: str, *, directory: str | os.PathLike[str] | None = None) -> Path: ...
     def __new__(
         cls,
         name: str,

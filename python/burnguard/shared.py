@@ -47,6 +47,14 @@ class Arena:
             directory = os.environ.get("BURNGUARD_SHARED_DIR") or None
         self._core = _native.ArenaCore(name, directory=directory, size=size, entries=entries)
 
+    @staticmethod
+    def file_of(name: str, *, directory: str | os.PathLike[str] | None = None) -> Path:
+        """The file the arena ``name`` lives in (``BURNGUARD_SHARED_DIR`` or the default
+        directory unless given), whether it exists yet or not."""
+        if directory is None:
+            directory = os.environ.get("BURNGUARD_SHARED_DIR") or None
+        return _native.ArenaCore.file_of(name, directory=directory)
+
     @property
     def name(self) -> str:
         """The arena's name."""

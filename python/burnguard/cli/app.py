@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +31,13 @@ Examples:
   promtool test rules slo-rules.test.yml
   burnguard rules sloth.yaml --period 28d --for 2m --per-policy
   burnguard rules slos.yaml -o slo-rules.yml --grafana slo-dashboard.json
+"""
+_DASHBOARD_EXAMPLES = """
+\b
+Examples:
+  burnguard dashboard slos.yaml --shared app          # the app runs with BURNGUARD_SHARED=app
+  burnguard dashboard --shared app --port 8080 --token-env DASHBOARD_TOKEN
+  burnguard dashboard slos.yaml --shared app --json   # the panels once, for scripts
 """
 _BACKTEST_EXAMPLES = """
 \b
@@ -391,6 +400,75 @@ def _print_backtest(result: dict[str, Any]) -> None:
             f"{s['alerts_per_week']:.1f}",
         )
     console.print(scores)
+
+
+@cli.command(epilog=_DASHBOARD_EXAMPLES)
+@click.argument("spec", required=False)
+@click.option("--shared", "arena", required=True, help="The app's arena (its shared= or BURNGUARD_SHARED).")
+@click.option("--routes", default="routes", show_default=True, help="The app's route table name.")
+@click.option("--no-routes", is_flag=True, help="Show no route table.")
+@click.option("--max-routes", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--retain", default="30d", callback=_duration, help="The route table's retain_seconds.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to serve on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=7777, show_default=True)
+@click.option("--token-env", help="An environment variable holding an access token to require.")
+@click.option("--refresh", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the panels once as JSON and exit.")
+def dashboard(
+    spec: str | None,
+    arena: str,
+    routes: str,
+    no_routes: bool,
+    max_routes: int,
+    retain: int,
+    host: str,
+    port: int,
+    token_env: str | None,
+    refresh: float,
+    as_json: bool,
+) -> None:
+    """Serve the live dashboard of an app's shared-memory arena: the SLOs a burnguard/v1 SPEC
+    names (sli: {slo: NAME}) and the app's route table, as every worker of the host records
+    them. Runs until interrupted."""
+    from burnguard.cli.live import open_sources
+    from burnguard.dashboard import Dashboard
+
+    slos = _read_specs(spec, 30 * 86400) if spec else []
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            _fail(f"--token-env {token_env}: the variable is not set")
+    try:
+        found = open_sources(
+            slos, arena, routes=None if no_routes else routes, max_routes=max_routes, retain_seconds=retain
+        )
+        board = Dashboard(
+            slos=found.trackers,
+            routes=found.routes,
+            host=host,
+            port=port,
+            token=token,
+            refresh_seconds=refresh,
+        )
+    except (SpecError, ValueError, OSError) as error:
+        _fail(str(error))
+    for skipped in found.skipped:
+        click.echo(f"burnguard: {skipped} reads no app SLO (sli: {{slo: NAME}}); not shown", err=True)
+    if as_json:
+        click.echo(json.dumps(board.data(), indent=2))
+        return
+    try:
+        board.start()
+    except OSError as error:
+        _fail(f"cannot serve on {host}:{port}: {error.strerror}")
+    click.echo(board.url, nl=True)
+    signal.signal(signal.SIGTERM, lambda *_: board.stop())
+    try:
+        while board.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        board.stop()
 
 
 @cli.command(epilog=_SPEND_EXAMPLES)

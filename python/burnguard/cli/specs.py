@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from burnguard._exposition import go_float
@@ -59,6 +59,9 @@ class RuleSLO:
     #: burnguard's own counters behind the SLI, each with what it counts (``bad``, ``good`` or
     #: ``total`` events), so synthetic rule tests can feed them.
     synthetic_series: tuple[tuple[str, str], ...] = ()
+    #: For a burnguard/v1 SLO over an app's ``SLOTracker`` (``sli: {slo: NAME}``): that
+    #: tracker's definition, to read it from a shared arena (``burnguard dashboard``).
+    tracker: SLODefinition | None = None
 
     @property
     def id(self) -> str:
@@ -353,8 +356,10 @@ def _native(doc: dict[str, Any]) -> list[RuleSLO]:
         sli = _mapping(slo.get("sli"), f"{where}.sli")
         extra = _labels(sli.get("selector"), f"{where}.sli.selector")
         latency = definition.latency_threshold_seconds
+        tracker = None
         if "slo" in sli:
             base = {"slo": _string(sli["slo"], f"{where}.sli.slo"), **extra}
+            tracker = replace(definition, name=base["slo"])
             bad, good = selector({**base, "outcome": "bad"}), selector({**base, "outcome": "good"})
             events = (
                 f"sum(rate(burnguard_slo_events_total{bad}[{WINDOW}]))",
@@ -408,6 +413,7 @@ def _native(doc: dict[str, Any]) -> list[RuleSLO]:
                 alert_annotations=annotations,
                 alerts=alerts,
                 synthetic_series=series,
+                tracker=tracker,
             )
         )
     return out

@@ -101,10 +101,9 @@ class History:
             return list(self.breaker_states.get(name, ()))
 
 
-def slo_panel(tracker: SLOTracker, history: History, at: float) -> dict[str, Any]:
-    """One SLO: its figures, policies, burndown and recent alert transitions."""
-    snapshot = tracker.snapshot(at=at)
-    policies: list[dict[str, Any]] = [
+def policies(tracker: SLOTracker, at: float) -> list[dict[str, Any]]:
+    """Each of the SLO's alert policies at ``at``: both windows' burn rates, and whether it fires."""
+    return [
         {
             "severity": a.severity,
             "threshold": a.threshold,
@@ -116,10 +115,16 @@ def slo_panel(tracker: SLOTracker, history: History, at: float) -> dict[str, Any
         }
         for a in tracker.alert_status(at=at)
     ]
+
+
+def slo_panel(tracker: SLOTracker, history: History, at: float) -> dict[str, Any]:
+    """One SLO: its figures, policies, burndown and recent alert transitions."""
+    snapshot = tracker.snapshot(at=at)
+    rows = policies(tracker, at)
     burndown = tracker.burndown(BURNDOWN_POINTS, at=at)
     bars = [
         (f"{_duration(p[w])}", p[rate], p["threshold"])
-        for p in policies
+        for p in rows
         for w, rate in (
             ("long_window_seconds", "long_burn_rate"),
             ("short_window_seconds", "short_burn_rate"),
@@ -136,9 +141,9 @@ def slo_panel(tracker: SLOTracker, history: History, at: float) -> dict[str, Any
         "error_budget_consumed": snapshot.error_budget_consumed,
         "burn_rate": snapshot.burn_rate,
         "time_to_exhaustion_seconds": snapshot.time_to_exhaustion_seconds,
-        "policies": policies,
-        "firing": list(dict.fromkeys(p["severity"] for p in policies if p["firing"])),
-        "transitions": history.alert_transitions(snapshot.name, policies, at),
+        "policies": rows,
+        "firing": list(dict.fromkeys(p["severity"] for p in rows if p["firing"])),
+        "transitions": history.alert_transitions(snapshot.name, rows, at),
         "burndown": [[t, left] for t, left in burndown],
         "charts": {
             "burndown": svg.line_chart(

@@ -23,6 +23,7 @@ from burnguard.dashboard.panels import (
     breaker_panel,
     budget_panels,
     finite,
+    policies,
     route_panels,
     slo_panel,
 )
@@ -116,6 +117,7 @@ class Dashboard:
         self.endpoint_headers: dict[str, str] = {}
         """Headers added to the extra endpoints' answers."""
         self._server: ThreadingHTTPServer | None = None
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
 
     # ---- the data ---------------------------------------------------------------------------
@@ -186,12 +188,26 @@ class Dashboard:
                 server.daemon_threads = True
                 self.port = server.server_address[1]
                 threading.Thread(target=server.serve_forever, name="burnguard-dashboard", daemon=True).start()
+                self._stopped.clear()
+                threading.Thread(target=self._watch, name="burnguard-dashboard-alerts", daemon=True).start()
                 self._server = server
                 logger.info("burnguard dashboard on %s", self.url)
         return self
 
+    def _watch(self) -> None:
+        """Reads every SLO's alert policies each ``refresh_seconds`` while serving, so the
+        panels' transitions are complete even when nobody looks."""
+        while not self._stopped.wait(self.refresh_seconds):
+            now = time.time()
+            for tracker in self.slos:
+                try:
+                    self.history.alert_transitions(tracker.name, policies(tracker, now), now)
+                except Exception:
+                    logger.exception("dashboard: reading the alerts of SLO %r failed", tracker.name)
+
     def stop(self) -> None:
         """Stops serving (no-op if not started)."""
+        self._stopped.set()
         with self._lock:
             server, self._server = self._server, None
         if server is not None:

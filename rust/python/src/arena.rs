@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use burnguard_core::arena::{Arena, ArenaError, Options};
+use burnguard_core::arena::{arena_file, Arena, ArenaError, Options};
 use pyo3::exceptions::{PyOSError, PyPermissionError};
 use pyo3::prelude::*;
 
@@ -37,6 +37,13 @@ pub(crate) struct ArenaCore {
 
 #[pymethods]
 impl ArenaCore {
+    /// The file the arena `name` lives in (whether it exists or not).
+    #[staticmethod]
+    #[pyo3(signature = (name, *, directory = None))]
+    fn file_of(name: &str, directory: Option<PathBuf>) -> PyResult<PathBuf> {
+        arena_file(name, directory.as_deref()).map_err(arena_err)
+    }
+
     #[new]
     #[pyo3(signature = (name, *, directory = None, size = None, entries = None))]
     fn new(

@@ -112,6 +112,13 @@ fn private_directory(directory: &Path) -> Result<(), ArenaError> {
     check_private(directory, &meta, "directory")
 }
 
+/// The file of the arena `name` in `directory` (default: [`default_directory`]).
+pub fn arena_file(name: &str, directory: Option<&Path>) -> Result<PathBuf, ArenaError> {
+    check_name(name)?;
+    let directory = directory.map_or_else(default_directory, Path::to_path_buf);
+    Ok(directory.join(format!("{name}.arena")))
+}
+
 /// Maps the arena `name` in `directory`, creating it first if it does not exist.
 pub(super) fn open_or_create(
     directory: &Path,
@@ -119,7 +126,7 @@ pub(super) fn open_or_create(
     options: &Options,
 ) -> Result<Mapping, ArenaError> {
     private_directory(directory)?;
-    let path = directory.join(format!("{name}.arena"));
+    let path = arena_file(name, Some(directory))?;
     loop {
         match OpenOptions::new()
             .read(true)

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use directory::Kind;
-pub use file::{check_name, default_directory};
+pub use file::{arena_file, check_name, default_directory};
 
 use crate::Error;
 
