@@ -75,7 +75,7 @@ def workload() -> dict[str, Any]:
 
 @pytest.fixture()
 def dashboard() -> Iterator[Dashboard]:
-    board = Dashboard(port=0, **workload()).start()
+    board = Dashboard(port=0, clock=lambda: NOW, **workload()).start()
     for _ in range(2):  # trips the breaker while the dashboard watches it
         with pytest.raises(ZeroDivisionError):
             board.breakers[0].call(lambda: 1 / 0)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +66,9 @@ class History:
     (from the dashboard's own reads, so it never takes a transition from the app's
     ``poll_alerts``), and each breaker's state changes (from a listener). Bounded."""
 
-    def __init__(self, breakers: Iterable[CircuitBreaker], now: float) -> None:
+    def __init__(self, breakers: Iterable[CircuitBreaker], clock: Callable[[], float]) -> None:
+        self._clock = clock
+        now = clock()
         self._lock = threading.Lock()
         self._firing: dict[str, frozenset[int]] = {}
         self.alerts: dict[str, deque[dict[str, Any]]] = {}
@@ -79,7 +80,7 @@ class History:
     def _breaker_changed(self, event: StateTransition) -> None:
         with self._lock:
             self.breaker_states.setdefault(event.name, deque(maxlen=HISTORY)).append(
-                (time.time(), event.to_state)
+                (self._clock(), event.to_state)
             )
 
     def alert_transitions(self, name: str, policies: list[dict[str, Any]], at: float) -> list[dict[str, Any]]:

@@ -64,7 +64,8 @@ class Dashboard:
     what it is given; ``start()`` serves it on ``host:port`` (``127.0.0.1:7777`` by default;
     port 0 picks a free one, see ``url``) until ``stop()``. With ``token``, every request must
     carry it (``Authorization: Bearer <token>``, or ``?token=`` in the page's address, which
-    the page passes on). No request or response body of the app is ever shown.
+    the page passes on). ``clock`` (seconds since the epoch) is the moment every panel is read
+    at. No request or response body of the app is ever shown.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class Dashboard:
         token: str | None = None,
         refresh_seconds: float = 5.0,
         title: str = "burnguard",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.slos = list(slos)
         self.breakers = list(breakers)
@@ -109,9 +111,9 @@ class Dashboard:
         self.host, self.port, self.title = host, port, title
         self.refresh_seconds = float(refresh_seconds)
         self._token = token
-        now = time.time()
+        self.clock = clock
         self.recording = Recording()
-        self.history = History(self.breakers, now)
+        self.history = History(self.breakers, clock)
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         """Extra endpoints by ``(method, path)``, answered before the dashboard's own."""
         self.endpoint_headers: dict[str, str] = {}
@@ -124,7 +126,7 @@ class Dashboard:
 
     def data(self, *, at: float | None = None) -> dict[str, Any]:
         """Every panel at one moment (default: now), as the JSON API gives it."""
-        now = time.time() if at is None else at
+        now = self.clock() if at is None else at
         slos = [slo_panel(t, self.history, now) for t in self.slos]
         slos.sort(key=lambda s: s["error_budget_remaining"])
         budgets = [b for ledger in self.ledgers for b in budget_panels(ledger)]
@@ -146,7 +148,7 @@ class Dashboard:
     def recording_status(self, now: float | None = None) -> dict[str, Any]:
         """The recording session (``started_at`` None: none, the panels read all the windows
         hold) and the cost model's warm-up."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         span, _ = self.recording.span(now)
         started = self.recording.started_at is not None
         return {
@@ -160,12 +162,12 @@ class Dashboard:
 
     def start_recording(self) -> dict[str, Any]:
         """Begins a new recording session now (see ``Recording``); its status."""
-        self.recording.start(time.time())
+        self.recording.start(self.clock())
         return self.recording_status()
 
     def stop_recording(self) -> dict[str, Any]:
         """Freezes the route and cost panels now; the status."""
-        self.recording.stop(time.time())
+        self.recording.stop(self.clock())
         return self.recording_status()
 
     # ---- the server -------------------------------------------------------------------------
@@ -198,7 +200,7 @@ class Dashboard:
         """Reads every SLO's alert policies each ``refresh_seconds`` while serving, so the
         panels' transitions are complete even when nobody looks."""
         while not self._stopped.wait(self.refresh_seconds):
-            now = time.time()
+            now = self.clock()
             for tracker in self.slos:
                 try:
                     self.history.alert_transitions(tracker.name, policies(tracker, now), now)
