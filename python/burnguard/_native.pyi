@@ -60,6 +60,7 @@ __all__ = [
     "BreakerCore",
     "BreakerPermit",
     "Counter",
+    "CyclesServer",
     "DailySpendCore",
     "Guarded",
     "LedgerCore",
@@ -601,3 +602,25 @@ class PricingCore:
         target_users: float,
         requests_per_user_per_second: float,
     ) -> list[_Projection | None]: ...
+
+# The Cycles-protocol server (burnguard serve).
+
+@final
+class CyclesServer:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        *,
+        threads: int = 64,
+        retention_seconds: float = 300.0,
+        max_retained: int = 100_000,
+    ) -> Self: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def running(self) -> bool: ...
+    def add_key(self, secret: str, tenant: str) -> None: ...
+    def add_key_hash(self, sha256_hex: str, tenant: str) -> None: ...
+    def set_budget(self, scope: str, unit: str, allocated: int, overdraft_limit: int = 0) -> None: ...
+    def stop(self) -> None: ...

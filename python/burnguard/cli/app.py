@@ -39,6 +39,12 @@ Examples:
   burnguard dashboard --shared app --port 8080 --token-env DASHBOARD_TOKEN
   burnguard dashboard slos.yaml --shared app --json   # the panels once, for scripts
 """
+_SERVE_EXAMPLES = """
+\b
+Examples:
+  burnguard serve --dev                      # prints CYCLES_BASE_URL, CYCLES_API_KEY, CYCLES_TENANT
+  burnguard serve --config budgets.toml --port 7878
+"""
 _BACKTEST_EXAMPLES = """
 \b
 Examples:
@@ -469,6 +475,54 @@ def dashboard(
             time.sleep(0.2)
     except KeyboardInterrupt:
         board.stop()
+
+
+@cli.command(epilog=_SERVE_EXAMPLES)
+@click.option("--dev", is_flag=True, help="Serve a tenant 'dev' with a fresh key and budgets; print them.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Tenants and budgets (TOML).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to serve on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=7878, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print where it serves (and --dev's key) as JSON.")
+def serve(dev: bool, config_path: str | None, host: str, port: int, threads: int, as_json: bool) -> None:
+    """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
+    events, balances) for the runcycles client and any other. Budgets are in memory only.
+    Runs until interrupted."""
+    from burnguard import _native
+    from burnguard.cli import serve as cycles
+
+    if dev == bool(config_path):
+        _fail("give --dev or --config FILE (one of them)")
+    secret = None
+    try:
+        provision, secret = cycles.dev() if dev else (cycles.load(str(config_path)), None)
+        server = _native.CyclesServer(host, port, threads=threads)
+    except (cycles.ConfigError, OSError) as error:
+        _fail(str(error))
+    try:
+        provision.apply(server)
+    except ValueError as error:
+        server.stop()
+        _fail(f"{config_path}: {error}")
+    url = f"http://{host}:{server.port}"
+    info: dict[str, Any] = {"url": url, "persistence": "memory"}
+    if secret is not None:
+        info.update(tenant=cycles.DEV_TENANT, api_key=secret, budget=cycles.DEV_BUDGET)
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        click.echo(
+            f"burnguard serve: Cycles protocol on {url}; budgets in memory only (a restart loses them)"
+        )
+        if secret is not None:
+            click.echo(f"CYCLES_BASE_URL={url} CYCLES_API_KEY={secret} CYCLES_TENANT={cycles.DEV_TENANT}")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        while server.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        server.stop()
 
 
 @cli.command(epilog=_SPEND_EXAMPLES)

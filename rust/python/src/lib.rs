@@ -5,7 +5,7 @@
 //! * [`results`]: the facade's result classes, built natively by field name;
 //! * [`convert`]: numpy arrays as slices; [`clock`]: a Python callable as a time source;
 //! * one module per concern of the core: [`slo`], [`spend`], [`breaker`], [`ledger`],
-//!   [`routes`], [`cost`].
+//!   [`routes`], [`cost`]; [`serve`] starts the Cycles server (`burnguard-server`).
 
 use pyo3::prelude::*;
 
@@ -21,6 +21,7 @@ mod ledger;
 mod logs;
 mod results;
 mod routes;
+mod serve;
 mod settle;
 mod shared;
 mod slo;
@@ -40,6 +41,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logs::register(m)?;
     routes::register(m)?;
     settle::register(m)?;
+    serve::register(m)?;
     cost::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

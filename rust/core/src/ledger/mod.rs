@@ -520,6 +520,20 @@ impl Ledger {
         })
     }
 
+    /// Reservation `id` and the scopes it draws on, if the ledger holds it (as of its last
+    /// operation: one past its expiry but not yet swept still reads ACTIVE).
+    pub fn reservation(&self, id: &str) -> Result<Option<(Reservation, Vec<String>)>, LedgerError> {
+        let Some(number) = state::reservation_number(id) else {
+            return Ok(None);
+        };
+        self.current(|state| {
+            state
+                .reservations
+                .get(&number)
+                .map(|r| (Reservation::clone(r), state.paths(&r.slots)))
+        })
+    }
+
     /// Checks every scope's invariants: amounts non-negative, `reserved + spent <= allocated`,
     /// and `reserved` equal to the holds of the active reservations on it. Returns the first
     /// violation. For tests and audits.

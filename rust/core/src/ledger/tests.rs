@@ -813,3 +813,18 @@ fn golden_file_loads_and_its_replays_still_match() {
         })
     );
 }
+
+#[test]
+fn a_reservation_is_found_by_its_id() {
+    let l = ledger();
+    let id = reserve(&l, "r1", 40, Overage::AllowIfAvailable);
+    let (r, scopes) = l.reservation(&id).unwrap().unwrap();
+    assert_eq!(
+        (r.id.as_str(), r.reserved, r.status),
+        (id.as_str(), 40, Status::Active)
+    );
+    assert_eq!(scopes, ["tenant:acme"]);
+    for missing in ["rsv_ffffffffffffffff", "rsv_1", "nope", ""] {
+        assert!(l.reservation(missing).unwrap().is_none(), "{missing}");
+    }
+}

@@ -1,0 +1,572 @@
+//! The Cycles runtime API over the core's ledger: routing, authentication by API key, tenant
+//! checks, idempotency per (tenant, endpoint, key), and the spec's answers and error bodies.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+
+use burnguard_core::ledger::{
+    Decision, Ledger, LedgerError, Overage, Reservation, ReserveRequest, Status, Subject, Unit,
+    Verdict, LEVELS,
+};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::http::{Request, Response};
+use crate::wire::{self, Fields, Refusal};
+
+/// A tenant's API key, kept only as its SHA-256.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The key's SHA-256.
+    pub hash: [u8; 32],
+    /// The tenant it acts for.
+    pub tenant: String,
+}
+
+impl Key {
+    /// The record of `secret` for `tenant`.
+    pub fn new(secret: &str, tenant: &str) -> Key {
+        Key {
+            hash: Sha256::digest(secret.as_bytes()).into(),
+            tenant: tenant.to_string(),
+        }
+    }
+
+    /// The record of the key whose SHA-256 is `hex` (64 hex digits) for `tenant`.
+    pub fn from_hex(hex: &str, tenant: &str) -> Result<Key, burnguard_core::Error> {
+        let bad =
+            || burnguard_core::Error::bad("api_key_sha256", "must be 64 hex digits", "<hidden>");
+        if hex.len() != 64 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let mut hash = [0u8; 32];
+        for (i, byte) in hash.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Key {
+            hash,
+            tenant: tenant.to_string(),
+        })
+    }
+}
+
+/// The runtime API's state: the ledger and the keys.
+pub struct Api {
+    /// The budgets and reservations.
+    pub ledger: Ledger,
+    keys: RwLock<Vec<Key>>,
+    requests: AtomicU64,
+    /// Reservations' default TTL and grace, as the spec states them.
+    defaults: (i64, i64),
+}
+
+/// What a handler answers: a status and a JSON body, or a refusal.
+type Answer = Result<(u16, Value), Refusal>;
+
+fn now_ms() -> i64 {
+    (burnguard_core::clock::wall() * 1000.0) as i64
+}
+
+impl Api {
+    /// An API over `ledger` with `keys`.
+    pub fn new(ledger: Ledger, keys: Vec<Key>) -> Api {
+        Api {
+            ledger,
+            keys: RwLock::new(keys),
+            requests: AtomicU64::new(0),
+            defaults: (60_000, 5_000),
+        }
+    }
+
+    /// Adds an API key.
+    pub fn add_key(&self, key: Key) {
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
+    }
+
+    /// The tenant of API key `secret`: every stored hash is compared in constant time.
+    fn tenant_of(&self, secret: &str) -> Option<String> {
+        let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let mut found = None;
+        for key in keys.iter() {
+            let diff = key
+                .hash
+                .iter()
+                .zip(&hash)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            if diff == 0 {
+                found = Some(key.tenant.clone());
+            }
+        }
+        found
+    }
+
+    /// Answers one request.
+    pub fn handle(&self, request: &Request) -> Response {
+        let id = format!("req_{:016x}", self.requests.fetch_add(1, Ordering::Relaxed));
+        let mut headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("X-Request-Id".to_string(), id.clone()),
+        ];
+        let answer = self.route(request, &mut headers);
+        let (status, body) = match answer {
+            Ok(ok) => ok,
+            Err(refusal) => {
+                let mut body = json!({
+                    "error": refusal.code,
+                    "message": refusal.message,
+                    "request_id": id,
+                });
+                if let Some(details) = refusal.details {
+                    body["details"] = details;
+                }
+                (refusal.status, body)
+            }
+        };
+        Response {
+            status,
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn route(&self, request: &Request, headers: &mut Vec<(String, String)>) -> Answer {
+        let path = request.path.trim_end_matches('/');
+        let method = request.method.as_str();
+        if path.starts_with("/actuator/health") {
+            return match method {
+                "GET" | "HEAD" => Ok((200, json!({"status": "UP"}))),
+                _ => Err(not_allowed(method, path)),
+            };
+        }
+        if !path.starts_with("/v1/") {
+            return Err(Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("no endpoint {path}"),
+            ));
+        }
+        let secret = request.header("x-cycles-api-key").unwrap_or("");
+        let tenant = match self.tenant_of(secret) {
+            Some(t) => t,
+            None => {
+                return Err(Refusal::new(
+                    401,
+                    "UNAUTHORIZED",
+                    "a valid X-Cycles-API-Key header is required",
+                ))
+            }
+        };
+        headers.push(("X-Cycles-Tenant".to_string(), tenant.clone()));
+        let parts: Vec<&str> = path.split('/').skip(2).collect();
+        let call = Call {
+            api: self,
+            request,
+            tenant: &tenant,
+            now: now_ms(),
+        };
+        match (method, parts.as_slice()) {
+            ("POST", ["reservations"]) => call.reserve(),
+            ("GET", ["reservations"]) => call.list(),
+            ("GET", ["reservations", id]) => call.get(id),
+            ("POST", ["reservations", id, "commit"]) => call.commit(id),
+            ("POST", ["reservations", id, "release"]) => call.release(id),
+            ("POST", ["reservations", id, "extend"]) => call.extend(id),
+            ("POST", ["decide"]) => call.decide(),
+            ("POST", ["events"]) => call.event(),
+            ("GET", ["balances"]) => call.balances(),
+            (
+                _,
+                ["reservations"] | ["reservations", _] | ["decide"] | ["events"] | ["balances"],
+            )
+            | (_, ["reservations", _, "commit" | "release" | "extend"]) => {
+                Err(not_allowed(method, path))
+            }
+            _ => Err(Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("no endpoint {path}"),
+            )),
+        }
+    }
+}
+
+fn not_allowed(method: &str, path: &str) -> Refusal {
+    Refusal::new(
+        405,
+        "INVALID_REQUEST",
+        format!("{method} is not served on {path}"),
+    )
+}
+
+/// The HTTP status of a ledger error.
+pub fn status_of(error: &LedgerError) -> u16 {
+    match error {
+        LedgerError::Invalid(_) | LedgerError::UnitMismatch { .. } => 400,
+        LedgerError::BudgetNotFound { .. } | LedgerError::NotFound { .. } => 404,
+        LedgerError::ReservationExpired { .. } => 410,
+        LedgerError::BudgetExceeded { .. }
+        | LedgerError::OverdraftLimitExceeded { .. }
+        | LedgerError::DebtOutstanding { .. }
+        | LedgerError::ReservationFinalized { .. }
+        | LedgerError::IdempotencyMismatch { .. } => 409,
+        LedgerError::Full { .. } | LedgerError::Shared { .. } => 500,
+    }
+}
+
+fn refusal(error: LedgerError) -> Refusal {
+    let mut refusal = Refusal::new(status_of(&error), error.code(), error.to_string());
+    if let LedgerError::UnitMismatch { expected, got } = &error {
+        refusal.details =
+            Some(json!({"requested_unit": got.as_str(), "expected_units": [expected.as_str()]}));
+    }
+    refusal
+}
+
+/// One authenticated request.
+struct Call<'a> {
+    api: &'a Api,
+    request: &'a Request,
+    tenant: &'a str,
+    now: i64,
+}
+
+impl Call<'_> {
+    /// The body, and its idempotency key (body field or header; they must agree).
+    fn body(&self) -> Result<(Fields, String), Refusal> {
+        let mut fields = wire::body(&self.request.body)?;
+        let in_body = fields.string("idempotency_key", 256)?;
+        let in_header = self.request.header("x-idempotency-key");
+        let key = match (in_body, in_header) {
+            (Some(b), Some(h)) if b != h => {
+                return Err(Refusal::invalid(
+                    "X-Idempotency-Key and the body's idempotency_key must match",
+                ))
+            }
+            (Some(b), _) => b,
+            (None, Some(h)) => h.to_string(),
+            (None, None) => return Err(Refusal::invalid("idempotency_key is required")),
+        };
+        if key.is_empty() {
+            return Err(Refusal::invalid(
+                "idempotency_key must be 1 to 256 characters",
+            ));
+        }
+        Ok((fields, key))
+    }
+
+    /// The key the ledger keeps: scoped to the tenant and the endpoint.
+    fn scoped(&self, endpoint: &str, key: &str) -> String {
+        let scoped = format!("{}\u{1f}{endpoint}\u{1f}{key}", self.tenant);
+        if scoped.chars().count() <= 256 {
+            scoped
+        } else {
+            format!("{:x}", Sha256::digest(scoped.as_bytes()))
+        }
+    }
+
+    fn own(&self, subject: &Subject) -> Result<(), Refusal> {
+        match &subject.levels[0] {
+            Some(t) if t == self.tenant => Ok(()),
+            Some(t) => Err(Refusal::new(
+                403,
+                "FORBIDDEN",
+                format!("subject.tenant {t:?} is not the API key's tenant"),
+            )),
+            None => Err(Refusal::new(
+                403,
+                "FORBIDDEN",
+                "subject.tenant is required and must be the API key's tenant",
+            )),
+        }
+    }
+
+    fn reserve(&self) -> Answer {
+        let (mut f, key) = self.body()?;
+        let subject = wire::subject(f.required("subject")?, "subject")?;
+        let action = wire::action(f.required("action")?, "action")?;
+        let (unit, estimate) = wire::amount(f.required("estimate")?, "estimate")?;
+        let ttl_ms = f
+            .integer("ttl_ms", 1_000, 86_400_000)?
+            .unwrap_or(self.api.defaults.0);
+        let grace = f
+            .integer("grace_period_ms", 0, 60_000)?
+            .unwrap_or(self.api.defaults.1);
+        let overage = overage(&mut f)?;
+        let dry_run = f.boolean("dry_run")?.unwrap_or(false);
+        f.take("metadata");
+        f.done()?;
+        self.own(&subject)?;
+        let request = ReserveRequest {
+            subject,
+            action,
+            unit,
+            estimate,
+            ttl_ms,
+            grace_period_ms: grace,
+            overage,
+            dry_run,
+        };
+        let key = self.scoped("reserve", &key);
+        let verdict = self
+            .api
+            .ledger
+            .reserve(self.now, Some(&key), request)
+            .map_err(refusal)?;
+        Ok((200, self.verdict_json(&verdict, unit, dry_run)))
+    }
+
+    fn verdict_json(&self, v: &Verdict, unit: Unit, evaluation: bool) -> Value {
+        let mut out = json!({
+            "decision": v.decision.as_str(),
+            "affected_scopes": v.affected_scopes,
+            "scope_path": v.scope_path,
+        });
+        if let Some(id) = &v.reservation_id {
+            out["reservation_id"] = json!(id);
+            out["reserved"] = wire::amount_json(unit, v.reserved);
+        }
+        if let Some(expires) = v.expires_at_ms {
+            if !evaluation && v.decision != Decision::Deny {
+                out["expires_at_ms"] = json!(expires);
+                out["remaining_ttl_ms"] = json!((expires - self.now).max(0));
+            }
+        }
+        if let (Decision::AllowWithCaps, Some(caps)) = (v.decision, &v.caps) {
+            out["caps"] = wire::caps_json(caps);
+        }
+        if let Some(reason) = v.reason_code() {
+            out["reason_code"] = json!(reason);
+        }
+        out
+    }
+
+    fn decide(&self) -> Answer {
+        let (mut f, key) = self.body()?;
+        let subject = wire::subject(f.required("subject")?, "subject")?;
+        let action = wire::action(f.required("action")?, "action")?;
+        let (unit, estimate) = wire::amount(f.required("estimate")?, "estimate")?;
+        f.take("metadata");
+        f.done()?;
+        self.own(&subject)?;
+        let key = self.scoped("decide", &key);
+        let v = self
+            .api
+            .ledger
+            .decide(self.now, Some(&key), &subject, &action, unit, estimate)
+            .map_err(refusal)?;
+        let mut out =
+            json!({"decision": v.decision.as_str(), "affected_scopes": v.affected_scopes});
+        if let (Decision::AllowWithCaps, Some(caps)) = (v.decision, &v.caps) {
+            out["caps"] = wire::caps_json(caps);
+        }
+        if let Some(reason) = v.reason_code() {
+            out["reason_code"] = json!(reason);
+        }
+        Ok((200, out))
+    }
+
+    /// Reservation `id` and its scopes, if the tenant owns it (403 if another does, 404 if
+    /// there is none).
+    fn owned(&self, id: &str) -> Result<(Reservation, Vec<String>), Refusal> {
+        match self.api.ledger.reservation(id).map_err(refusal)? {
+            None => Err(Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("no reservation {id}"),
+            )),
+            Some(found) => self.own(&found.0.subject).map(|()| found),
+        }
+    }
+
+    fn commit(&self, id: &str) -> Answer {
+        let (mut f, key) = self.body()?;
+        let (unit, actual) = wire::amount(f.required("actual")?, "actual")?;
+        f.take("metrics");
+        f.take("metadata");
+        f.done()?;
+        self.owned(id)?;
+        let key = self.scoped("commit", &key);
+        let c = self
+            .api
+            .ledger
+            .commit(self.now, Some(&key), id, Some(unit), actual)
+            .map_err(refusal)?;
+        let mut out = json!({"status": "COMMITTED", "charged": wire::amount_json(unit, c.charged)});
+        out["released"] = wire::amount_json(unit, c.released);
+        Ok((200, out))
+    }
+
+    fn release(&self, id: &str) -> Answer {
+        let (mut f, key) = self.body()?;
+        f.string("reason", 256)?;
+        f.done()?;
+        let unit = self.owned(id)?.0.unit;
+        let key = self.scoped("release", &key);
+        let released = self
+            .api
+            .ledger
+            .release(self.now, Some(&key), id)
+            .map_err(refusal)?;
+        Ok((
+            200,
+            json!({"status": "RELEASED", "released": wire::amount_json(unit, released)}),
+        ))
+    }
+
+    fn extend(&self, id: &str) -> Answer {
+        let (mut f, key) = self.body()?;
+        let by = f
+            .integer("extend_by_ms", 1, 86_400_000)?
+            .ok_or_else(|| Refusal::invalid("extend_by_ms is required"))?;
+        f.take("metadata");
+        f.done()?;
+        self.owned(id)?;
+        let key = self.scoped("extend", &key);
+        let expires = self
+            .api
+            .ledger
+            .extend(self.now, Some(&key), id, by)
+            .map_err(refusal)?;
+        Ok((
+            200,
+            json!({"status": "ACTIVE", "expires_at_ms": expires, "remaining_ttl_ms": (expires - self.now).max(0)}),
+        ))
+    }
+
+    fn event(&self) -> Answer {
+        let (mut f, key) = self.body()?;
+        let subject = wire::subject(f.required("subject")?, "subject")?;
+        let action = wire::action(f.required("action")?, "action")?;
+        let (unit, actual) = wire::amount(f.required("actual")?, "actual")?;
+        let overage = overage(&mut f)?;
+        f.integer("client_time_ms", 0, i64::MAX)?;
+        f.take("metrics");
+        f.take("metadata");
+        f.done()?;
+        self.own(&subject)?;
+        let key = self.scoped("event", &key);
+        let d = self
+            .api
+            .ledger
+            .event(
+                self.now,
+                Some(&key),
+                &subject,
+                &action,
+                unit,
+                actual,
+                overage,
+            )
+            .map_err(refusal)?;
+        let mut out = json!({"status": "APPLIED", "event_id": d.event_id});
+        if d.charged != actual {
+            out["charged"] = wire::amount_json(unit, d.charged);
+        }
+        Ok((201, out))
+    }
+
+    /// The subject filter of a list or balance query: the scope prefix it selects.
+    fn filter(&self) -> Result<String, Refusal> {
+        let mut subject = Subject::default();
+        for (slot, level) in subject.levels.iter_mut().zip(LEVELS) {
+            *slot = self.request.param(level).map(str::to_string);
+        }
+        match &subject.levels[0] {
+            Some(t) if t != self.tenant => {
+                return Err(Refusal::new(
+                    403,
+                    "FORBIDDEN",
+                    format!("tenant {t:?} is not the API key's tenant"),
+                ))
+            }
+            _ => subject.levels[0] = Some(self.tenant.to_string()),
+        }
+        Ok(subject.scope_path())
+    }
+
+    fn balances(&self) -> Answer {
+        let prefix = self.filter()?;
+        let balances = self
+            .api
+            .ledger
+            .balances(self.now, &prefix)
+            .map_err(refusal)?;
+        let items: Vec<Value> = balances
+            .iter()
+            .filter(|b| b.scope_path == prefix || b.scope_path.starts_with(&format!("{prefix}/")))
+            .map(wire::balance_json)
+            .collect();
+        Ok((200, json!({"balances": items, "has_more": false})))
+    }
+
+    fn get(&self, id: &str) -> Answer {
+        let (r, scopes) = self.owned(id)?;
+        Ok((200, self.detail(&r, &scopes)))
+    }
+
+    fn detail(&self, r: &Reservation, scopes: &[String]) -> Value {
+        let mut out = wire::reservation_json(r, scopes);
+        match r
+            .idempotency_key
+            .as_deref()
+            .and_then(|k| k.rsplit('\u{1f}').next())
+        {
+            Some(client) if r.idempotency_key.as_deref() != Some(client) => {
+                out["idempotency_key"] = json!(client)
+            }
+            _ => {
+                if let Some(map) = out.as_object_mut() {
+                    map.remove("idempotency_key");
+                }
+            }
+        }
+        out
+    }
+
+    fn list(&self) -> Answer {
+        let prefix = self.filter()?;
+        let status = match self.request.param("status") {
+            None => None,
+            Some(s) => Some(
+                s.parse::<Status>()
+                    .map_err(|e| Refusal::invalid(e.to_string()))?,
+            ),
+        };
+        let limit = match self.request.param("limit") {
+            None => 50,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|l| (1..=200).contains(l))
+                .ok_or_else(|| Refusal::invalid(format!("limit must be in 1..=200; got {l:?}")))?,
+        };
+        let all = self
+            .api
+            .ledger
+            .reservations(self.now, status, &prefix)
+            .map_err(refusal)?;
+        let items: Vec<Value> = all
+            .iter()
+            .take(limit)
+            .map(|(r, s)| self.detail(r, s))
+            .collect();
+        Ok((
+            200,
+            json!({"reservations": items, "has_more": all.len() > limit}),
+        ))
+    }
+}
+
+fn overage(f: &mut Fields) -> Result<Overage, Refusal> {
+    match f.take("overage_policy") {
+        None => Ok(Overage::AllowIfAvailable),
+        Some(Value::String(s)) => s
+            .parse::<Overage>()
+            .map_err(|e| Refusal::invalid(e.to_string())),
+        Some(_) => Err(Refusal::invalid("overage_policy must be a string")),
+    }
+}

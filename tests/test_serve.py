@@ -1,0 +1,445 @@
+"""`burnguard serve`, started for real on a free loopback port, driven by the unmodified
+runcycles 0.5.3 client, by runcycles' own live-server tests (downloaded from PyPI), and by raw
+sockets sending what no client should."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+runcycles = pytest.importorskip("runcycles")
+from runcycles import BudgetExceededError, CyclesClient, CyclesConfig, cycles  # noqa: E402
+from runcycles.models import (  # noqa: E402
+    Action,
+    Amount,
+    CommitRequest,
+    DecisionRequest,
+    EventCreateRequest,
+    ReleaseRequest,
+    ReservationCreateRequest,
+    ReservationExtendRequest,
+    Subject,
+    Unit,
+)
+
+COMMAND = [sys.executable, "-m", "burnguard", "serve"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``burnguard serve --dev`` on a free port, plus a second tenant from a config file."""
+    config = tmp_path_factory.mktemp("serve") / "budgets.toml"
+    config.write_text(
+        '[[tenants]]\nname = "dev"\napi_key_env = "DEV_KEY"\n'
+        '[[tenants]]\nname = "other"\napi_key_env = "OTHER_KEY"\n'
+        '[[budgets]]\nscope = "tenant:dev"\nunit = "TOKENS"\nallocated = 1000\n'
+        '[[budgets]]\nscope = "tenant:dev/app:capped"\nunit = "TOKENS"\nallocated = 100\n'
+        '[[budgets]]\nscope = "tenant:other"\nunit = "TOKENS"\nallocated = 1000\n'
+    )
+    env = {**os.environ, "DEV_KEY": "cyc_test_dev_" + "x" * 32, "OTHER_KEY": "cyc_test_other_" + "y" * 32}
+    process = subprocess.Popen(
+        [*COMMAND, "--config", str(config), "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    info = json.loads(process.stdout.readline())
+    yield {"url": info["url"], "dev": env["DEV_KEY"], "other": env["OTHER_KEY"], "process": process}
+    process.terminate()
+    assert process.wait(timeout=30) == 0
+
+
+def client(server: dict[str, Any], who: str = "dev") -> CyclesClient:
+    return CyclesClient(CyclesConfig(base_url=server["url"], api_key=server[who], tenant=who))
+
+
+def reserve(c: CyclesClient, key: str, amount: int, **subject: str) -> Any:
+    return c.create_reservation(
+        ReservationCreateRequest(
+            idempotency_key=key,
+            subject=Subject(tenant="dev", **subject),
+            action=Action(kind="llm.completion", name="model"),
+            estimate=Amount(unit=Unit.TOKENS, amount=amount),
+        )
+    )
+
+
+def remaining(c: CyclesClient, scope: str = "tenant:dev") -> int:
+    balances = c.get_balances(tenant="dev").body["balances"]
+    return next(
+        b["remaining"]["amount"]
+        for b in balances
+        if b["scope_path"] == scope and b["remaining"]["unit"] == "TOKENS"
+    )
+
+
+def test_reserve_commit_release_extend_with_replays(server: dict[str, Any]) -> None:
+    c = client(server)
+    before = remaining(c)
+    first = reserve(c, "life-1", 50, app="chat")
+    assert first.status == 200 and first.body["decision"] == "ALLOW"
+    assert (
+        first.body["affected_scopes"] == ["tenant:dev"] and first.body["scope_path"] == "tenant:dev/app:chat"
+    )
+    assert 0 < first.body["remaining_ttl_ms"] <= 60_000
+    rid = first.body["reservation_id"]
+    replay = reserve(c, "life-1", 50, app="chat")
+    assert replay.body["reservation_id"] == rid and remaining(c) == before - 50
+    mismatch = reserve(c, "life-1", 51, app="chat")
+    assert (mismatch.status, mismatch.body["error"]) == (409, "IDEMPOTENCY_MISMATCH")
+    extended = c.extend_reservation(rid, ReservationExtendRequest(idempotency_key="ext-1", extend_by_ms=5000))
+    assert extended.status == 200 and extended.body["status"] == "ACTIVE"
+    assert extended.body["expires_at_ms"] == first.body["expires_at_ms"] + 5000
+    done = c.commit_reservation(
+        rid, CommitRequest(idempotency_key="commit-1", actual=Amount(unit=Unit.TOKENS, amount=30))
+    )
+    assert done.status == 200 and done.body == {
+        "status": "COMMITTED",
+        "charged": {"unit": "TOKENS", "amount": 30},
+        "released": {"unit": "TOKENS", "amount": 20},
+    }
+    again = c.commit_reservation(
+        rid, CommitRequest(idempotency_key="commit-1", actual=Amount(unit=Unit.TOKENS, amount=30))
+    )
+    assert again.body == done.body, "a replayed commit answers the same and charges once"
+    assert remaining(c) == before - 30
+    late = c.release_reservation(rid, ReleaseRequest(idempotency_key="rel-1"))
+    assert (late.status, late.body["error"]) == (409, "RESERVATION_FINALIZED")
+    detail = c.get_reservation(rid).body
+    assert (detail["status"], detail["committed"]["amount"], detail["idempotency_key"]) == (
+        "COMMITTED",
+        30,
+        "life-1",
+    )
+    held = reserve(c, "life-2", 10)
+    released = c.release_reservation(held.body["reservation_id"], ReleaseRequest(idempotency_key="rel-2"))
+    assert released.body == {"status": "RELEASED", "released": {"unit": "TOKENS", "amount": 10}}
+    listed = c.list_reservations(tenant="dev", status="RELEASED").body
+    assert [r["reservation_id"] for r in listed["reservations"]] == [held.body["reservation_id"]]
+    unit = c.commit_reservation(
+        rid, CommitRequest(idempotency_key="c-u", actual=Amount(unit=Unit.CREDITS, amount=1))
+    )
+    assert unit.status in (400, 409)
+    assert c.get_reservation("rsv_00000000deadbeef").status == 404
+
+
+def test_budgets_caps_dry_runs_decide_and_events(server: dict[str, Any]) -> None:
+    c = client(server)
+    capped = reserve(c, "cap-1", 101, app="capped")
+    assert (capped.status, capped.body["error"]) == (409, "BUDGET_EXCEEDED")
+    dry = c.create_reservation(
+        ReservationCreateRequest(
+            idempotency_key="dry-1",
+            subject=Subject(tenant="dev", app="capped"),
+            action=Action(kind="llm", name="m"),
+            estimate=Amount(unit=Unit.TOKENS, amount=101),
+            dry_run=True,
+        )
+    )
+    assert (
+        dry.status == 200 and dry.body["decision"] == "DENY" and dry.body["reason_code"] == "BUDGET_EXCEEDED"
+    )
+    assert "reservation_id" not in dry.body and "remaining_ttl_ms" not in dry.body
+    decided = c.decide(
+        DecisionRequest(
+            idempotency_key="dec-1",
+            subject=Subject(tenant="dev"),
+            action=Action(kind="llm", name="m"),
+            estimate=Amount(unit=Unit.TOKENS, amount=1),
+        )
+    )
+    assert decided.body == {"decision": "ALLOW", "affected_scopes": ["tenant:dev"]}
+    before = remaining(c)
+    event = c.create_event(
+        EventCreateRequest(
+            idempotency_key="evt-1",
+            subject=Subject(tenant="dev"),
+            action=Action(kind="llm", name="m"),
+            actual=Amount(unit=Unit.TOKENS, amount=7),
+        )
+    )
+    assert (
+        event.status == 201
+        and event.body["status"] == "APPLIED"
+        and event.body["event_id"].startswith("evt_")
+    )
+    assert remaining(c) == before - 7
+
+
+def test_the_decorator_charges_and_raises_budget_exceeded(server: dict[str, Any]) -> None:
+    c = client(server)
+    before = remaining(c)
+
+    @cycles(
+        estimate=20,
+        actual=lambda result: len(result),
+        action_kind="llm",
+        action_name="m",
+        client=c,
+        tenant="dev",
+        unit="TOKENS",
+    )
+    def answer() -> str:
+        return "four"
+
+    assert answer() == "four"
+    assert remaining(c) == before - 4
+
+    @cycles(estimate=10**9, action_kind="llm", action_name="m", client=c, tenant="dev", unit="TOKENS")
+    def too_big() -> str:
+        return "never"
+
+    with pytest.raises(BudgetExceededError):
+        too_big()
+
+
+def test_tenants_are_isolated_and_keys_required(server: dict[str, Any]) -> None:
+    mine, theirs = client(server), client(server, "other")
+    rid = reserve(mine, "iso-1", 5).body["reservation_id"]
+    assert theirs.get_reservation(rid).status == 403
+    stolen = theirs.commit_reservation(
+        rid, CommitRequest(idempotency_key="steal", actual=Amount(unit=Unit.TOKENS, amount=5))
+    )
+    assert (stolen.status, stolen.body["error"]) == (403, "FORBIDDEN")
+    assert reserve(theirs, "iso-2", 5).status == 403, "a subject of another tenant"
+    assert theirs.get_balances(tenant="dev").status == 403
+    status, _, body = raw(server, "GET /v1/balances?tenant=dev HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 401 and json.loads(body)["error"] == "UNAUTHORIZED"
+
+
+def raw(
+    server: dict[str, Any], request: str | bytes, key: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    host, port = server["url"].removeprefix("http://").split(":")
+    data = request.encode() if isinstance(request, str) else request
+    if key:
+        data = data.replace(b"\r\n\r\n", f"\r\nX-Cycles-API-Key: {key}\r\n\r\n".encode(), 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer:
+                head, _, body = answer.partition(b"\r\n\r\n")
+                length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+                if len(body) >= length:
+                    break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def post(path: str, body: bytes | str) -> bytes:
+    data = body.encode() if isinstance(body, str) else body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+        + data
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        (post("/v1/reservations", "{not json"), 400, "not valid JSON"),
+        (post("/v1/reservations", "[]"), 400, "the body must be an object"),
+        (
+            post(
+                "/v1/reservations",
+                '{"idempotency_key": "m1", "subject": {"tenant": "dev"}, "action": {"kind": "a", "name": "b"}, "estimate": {"unit": "TOKENS", "amount": 1}, "surprise": 1}',
+            ),
+            400,
+            "surprise is not a field",
+        ),
+        (
+            post(
+                "/v1/reservations",
+                '{"idempotency_key": "m2", "subject": {"tenant": "dev"}, "action": {"kind": "a", "name": "b"}, "estimate": {"unit": "GOLD", "amount": 1}}',
+            ),
+            400,
+            "estimate.unit must be one of",
+        ),
+        (
+            post(
+                "/v1/reservations",
+                '{"idempotency_key": "m3", "subject": {"tenant": "dev"}, "action": {"kind": "a", "name": "b"}, "estimate": {"unit": "TOKENS", "amount": "1"}}',
+            ),
+            400,
+            "estimate.amount must be an integer",
+        ),
+        (
+            post(
+                "/v1/reservations",
+                '{"idempotency_key": "m4", "subject": {"dimensions": {}}, "action": {"kind": "a", "name": "b"}, "estimate": {"unit": "TOKENS", "amount": 1}}',
+            ),
+            400,
+            "at least one of tenant",
+        ),
+        (
+            post(
+                "/v1/reservations",
+                '{"idempotency_key": "m5", "subject": {"tenant": "dev"}, "action": {"kind": "a", "name": "b"}, "estimate": {"unit": "TOKENS", "amount": 1}, "ttl_ms": 5}',
+            ),
+            400,
+            "ttl_ms must be in 1000..=86400000",
+        ),
+        (post("/v1/reservations/rsv_x/extend", '{"idempotency_key": "m6"}'), 400, "extend_by_ms is required"),
+        (post("/v1/reservations", "x" * (1024 * 1024 + 1)), 413, "exceeds 1 MiB"),
+        (
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            411,
+            "Content-Length",
+        ),
+        (
+            b"GET /v1/balances?tenant=dev HTTP/1.1\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n",
+            431,
+            "exceed 16 KiB",
+        ),
+        (b"NONSENSE\r\n\r\n", 400, "METHOD TARGET"),
+        (b"DELETE /v1/reservations HTTP/1.1\r\nHost: x\r\n\r\n", 405, "DELETE is not served"),
+        (b"GET /v2/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, "no endpoint"),
+    ],
+)
+def test_malformed_requests_get_the_protocols_error_body(
+    server: dict[str, Any], request_bytes: bytes, status: int, message: str
+) -> None:
+    got, _, body = raw(server, request_bytes, key=server["dev"])
+    error = json.loads(body)
+    assert got == status and message in error["message"], error
+    assert set(error) >= {"error", "message", "request_id"} and error["error"] in (
+        "INVALID_REQUEST",
+        "LIMIT_EXCEEDED",
+        "NOT_FOUND",
+    )
+
+
+def test_readiness_needs_no_key(server: dict[str, Any]) -> None:
+    status, headers, body = raw(server, "GET /actuator/health/readiness HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (
+        status == 200 and json.loads(body) == {"status": "UP"} and headers["X-Request-Id"].startswith("req_")
+    )
+
+
+def test_concurrent_clients_never_overspend(tmp_path: Path) -> None:
+    config = tmp_path / "budgets.toml"
+    config.write_text(
+        '[[tenants]]\nname = "dev"\napi_key_env = "K"\n[[budgets]]\nscope = "tenant:dev"\nunit = "TOKENS"\nallocated = 5000\n'
+    )
+    process = subprocess.Popen(
+        [*COMMAND, "--config", str(config), "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "K": "k" * 40},
+    )
+    assert process.stdout is not None
+    url = json.loads(process.stdout.readline())["url"]
+    committed: list[int] = []
+    lock = threading.Lock()
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        c = CyclesClient(CyclesConfig(base_url=url, api_key="k" * 40, tenant="dev"))
+        for i in range(150):
+            answer = reserve(c, f"w{seed}-{i}", rng.randint(1, 60))
+            if answer.status != 200:
+                assert answer.body["error"] == "BUDGET_EXCEEDED"
+                continue
+            rid, held = answer.body["reservation_id"], answer.body["reserved"]["amount"]
+            if rng.random() < 0.3:
+                c.release_reservation(rid, ReleaseRequest(idempotency_key=f"r{seed}-{i}"))
+                continue
+            actual = rng.randint(0, held)
+            done = c.commit_reservation(
+                rid,
+                CommitRequest(idempotency_key=f"c{seed}-{i}", actual=Amount(unit=Unit.TOKENS, amount=actual)),
+            )
+            assert done.status == 200
+            with lock:
+                committed.append(actual)
+
+    try:
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        c = CyclesClient(CyclesConfig(base_url=url, api_key="k" * 40, tenant="dev"))
+        balance = next(
+            b for b in c.get_balances(tenant="dev").body["balances"] if b["scope_path"] == "tenant:dev"
+        )
+        assert balance["spent"]["amount"] == sum(committed) <= 5000
+        assert balance["reserved"]["amount"] == 0 and balance["remaining"]["amount"] == 5000 - sum(committed)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_runcycles_own_live_server_tests_pass(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "runcycles==0.5.3",
+            "-d",
+            str(tmp_path),
+        ],
+        check=True,
+    )
+    with tarfile.open(next(tmp_path.glob("*.tar.gz"))) as sdist:
+        member = next(
+            m for m in sdist.getmembers() if m.name.endswith("tests/integration/test_live_server.py")
+        )
+        sdist.extractall(tmp_path, members=[member], filter="data")
+    live = next(tmp_path.glob("*/tests/integration/test_live_server.py"))
+    process = subprocess.Popen([*COMMAND, "--dev", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        variables = dict(pair.split("=", 1) for pair in process.stdout.readline().split())
+        assert set(variables) == {"CYCLES_BASE_URL", "CYCLES_API_KEY", "CYCLES_TENANT"}
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(live)],
+            cwd=live.parent,
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0 and "5 passed" in run.stdout, run.stdout[-2000:]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
+    for args, message in [
+        ([], "give --dev or --config FILE"),
+        (["--dev", "--config", "x.toml"], "give --dev or --config FILE"),
+        (["--config", str(tmp_path / "missing.toml")], "cannot read"),
+    ]:
+        done = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[tenants]]\nname = "a"\napi_key_sha256 = "abc"\n')
+    done = subprocess.run([*COMMAND, "--config", str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "api_key_sha256 must be 64 hex digits" in done.stderr, done.stderr
