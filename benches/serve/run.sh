@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Load test of `burnguard serve`: wrk (Debian's `wrk`) drives reserve+commit pairs over
+# keep-alive connections on this machine; prints throughput, latency and the server's CPU
+# per request (from /proc). Usage: bash benches/serve/run.sh [connections] [seconds]
+set -euo pipefail
+connections=${1:-8}
+seconds=${2:-20}
+port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+out=$(mktemp)
+python -m burnguard serve --dev --port "$port" > "$out" &
+server=$!
+trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT
+for _ in $(seq 50); do grep -q CYCLES_API_KEY "$out" && break; sleep 0.1; done
+eval "$(grep CYCLES_ "$out")"
+export CYCLES_API_KEY
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+before=$(ticks)
+report=$(wrk -t2 -c"$connections" -d"${seconds}s" -s "$(dirname "$0")/pairs.lua" --latency "$CYCLES_BASE_URL")
+after=$(ticks)
+echo "$report" | grep -E "50%|90%|99%|Requests/sec"
+requests=$(echo "$report" | awk '/requests in/ {print $1}')
+hz=$(getconf CLK_TCK)
+python - "$requests" "$before" "$after" "$hz" "$seconds" <<'PY'
+import sys
+requests, before, after, hz, seconds = (float(v) for v in sys.argv[1:])
+print(f"pairs/s: {requests / 2 / seconds:,.0f}; server CPU per request: {(after - before) / hz / requests * 1e6:.1f} us")
+PY
