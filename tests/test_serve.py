@@ -443,3 +443,90 @@ def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
     bad.write_text('[[tenants]]\nname = "a"\napi_key_sha256 = "abc"\n')
     done = subprocess.run([*COMMAND, "--config", str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "api_key_sha256 must be 64 hex digits" in done.stderr, done.stderr
+
+
+def start(config: Path, data_dir: Path, key: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [*COMMAND, "--config", str(config), "--port", "0", "--json", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "K": key},
+    )
+    assert process.stdout is not None
+    info = json.loads(process.stdout.readline())
+    assert info["persistence"] == str(data_dir)
+    return process, info["url"]
+
+
+def test_a_kill_9_under_load_loses_no_acknowledged_operation(tmp_path: Path) -> None:
+    import requests
+
+    key, data = "k" * 40, tmp_path / "data"
+    config = tmp_path / "budgets.toml"
+    config.write_text(
+        '[[tenants]]\nname = "dev"\napi_key_env = "K"\n'
+        '[[budgets]]\nscope = "tenant:dev"\nunit = "TOKENS"\nallocated = 10000000\n'
+    )
+    process, url = start(config, data, key)
+    headers = {"X-Cycles-API-Key": key}
+    acked: list[tuple[str, int]] = []  # (reservation id, committed amount)
+    in_flight: list[int] = []
+    lock = threading.Lock()
+    started = threading.Barrier(5)
+
+    def work(seed: int) -> None:
+        session, rng = requests.Session(), random.Random(seed)
+        started.wait()
+        for i in range(100_000):
+            body = {
+                "idempotency_key": f"r{seed}-{i}",
+                "subject": {"tenant": "dev"},
+                "action": {"kind": "k", "name": "n"},
+                "estimate": {"unit": "TOKENS", "amount": 9},
+            }
+            try:
+                rid = session.post(f"{url}/v1/reservations", json=body, headers=headers, timeout=10).json()[
+                    "reservation_id"
+                ]
+                actual = rng.randint(1, 9)
+                with lock:
+                    in_flight.append(actual)
+                answer = session.post(
+                    f"{url}/v1/reservations/{rid}/commit",
+                    json={"idempotency_key": f"c{seed}-{i}", "actual": {"unit": "TOKENS", "amount": actual}},
+                    headers=headers,
+                    timeout=10,
+                )
+                assert answer.status_code == 200
+                with lock:
+                    in_flight.remove(actual)
+                    acked.append((rid, actual))
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ValueError):
+                return
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    while len(acked) < 300:
+        threading.Event().wait(0.01)
+    process.kill()  # SIGKILL, mid-load
+    process.wait()
+    for t in threads:
+        t.join()
+    again, url = start(config, data, key)
+    try:
+        balances = requests.get(
+            f"{url}/v1/balances", params={"tenant": "dev"}, headers=headers, timeout=10
+        ).json()
+        balance = next(b for b in balances["balances"] if b["remaining"]["unit"] == "TOKENS")
+        spent = balance["spent"]["amount"]
+        committed = sum(amount for _, amount in acked)
+        assert committed <= spent <= committed + sum(in_flight), (committed, spent, in_flight)
+        assert balance["remaining"]["amount"] == 10_000_000 - spent - balance["reserved"]["amount"]
+        for rid, amount in acked[-50:]:
+            detail = requests.get(f"{url}/v1/reservations/{rid}", headers=headers, timeout=10).json()
+            assert (detail["status"], detail["committed"]["amount"]) == ("COMMITTED", amount)
+    finally:
+        again.terminate()
+        again.wait(timeout=30)

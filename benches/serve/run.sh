@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Load test of `burnguard serve`: wrk (Debian's `wrk`) drives reserve+commit pairs over
 # keep-alive connections on this machine; prints throughput, latency and the server's CPU
-# per request (from /proc). Usage: bash benches/serve/run.sh [connections] [seconds]
+# per request (from /proc). Usage: bash benches/serve/run.sh [connections] [seconds] [memory]
+# (the server logs and syncs every change in a temporary --data-dir unless the third argument
+# is "memory").
 set -euo pipefail
 connections=${1:-8}
 seconds=${2:-20}
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 out=$(mktemp)
-python -m burnguard serve --dev --port "$port" > "$out" &
+data=$(mktemp -d)
+durable=(--data-dir "$data")
+if [ "${3:-}" = memory ]; then durable=(); fi
+python -m burnguard serve --dev --port "$port" "${durable[@]}" > "$out" &
 server=$!
-trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT
+trap 'kill $server 2>/dev/null; rm -rf "$out" "$data"' EXIT
 for _ in $(seq 50); do grep -q CYCLES_API_KEY "$out" && break; sleep 0.1; done
 eval "$(grep CYCLES_ "$out")"
 export CYCLES_API_KEY

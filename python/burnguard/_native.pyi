@@ -615,6 +615,7 @@ class CyclesServer:
         threads: int = 64,
         retention_seconds: float = 300.0,
         max_retained: int = 100_000,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> Self: ...
     @property
     def port(self) -> int: ...

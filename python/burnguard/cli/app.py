@@ -483,11 +483,24 @@ def dashboard(
 @click.option("--host", default="127.0.0.1", show_default=True, help="The interface to serve on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=7878, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Keep budgets and reservations here: every answered change is synced to disk first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print where it serves (and --dev's key) as JSON.")
-def serve(dev: bool, config_path: str | None, host: str, port: int, threads: int, as_json: bool) -> None:
+def serve(
+    dev: bool,
+    config_path: str | None,
+    host: str,
+    port: int,
+    threads: int,
+    data_dir: str | None,
+    as_json: bool,
+) -> None:
     """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
-    events, balances) for the runcycles client and any other. Budgets are in memory only.
-    Runs until interrupted."""
+    events, balances) for the runcycles client and any other: in memory, or durable in
+    --data-dir. Runs until interrupted."""
     from burnguard import _native
     from burnguard.cli import serve as cycles
 
@@ -496,7 +509,7 @@ def serve(dev: bool, config_path: str | None, host: str, port: int, threads: int
     secret = None
     try:
         provision, secret = cycles.dev() if dev else (cycles.load(str(config_path)), None)
-        server = _native.CyclesServer(host, port, threads=threads)
+        server = _native.CyclesServer(host, port, threads=threads, data_dir=data_dir)
     except (cycles.ConfigError, OSError) as error:
         _fail(str(error))
     try:
@@ -505,15 +518,14 @@ def serve(dev: bool, config_path: str | None, host: str, port: int, threads: int
         server.stop()
         _fail(f"{config_path}: {error}")
     url = f"http://{host}:{server.port}"
-    info: dict[str, Any] = {"url": url, "persistence": "memory"}
+    info: dict[str, Any] = {"url": url, "persistence": data_dir or "memory"}
     if secret is not None:
         info.update(tenant=cycles.DEV_TENANT, api_key=secret, budget=cycles.DEV_BUDGET)
     if as_json:
         click.echo(json.dumps(info))
     else:
-        click.echo(
-            f"burnguard serve: Cycles protocol on {url}; budgets in memory only (a restart loses them)"
-        )
+        where = f"durable in {data_dir}" if data_dir else "in memory only (a restart loses it)"
+        click.echo(f"burnguard serve: Cycles protocol on {url}; {where}")
         if secret is not None:
             click.echo(f"CYCLES_BASE_URL={url} CYCLES_API_KEY={secret} CYCLES_TENANT={cycles.DEV_TENANT}")
     sys.stdout.flush()

@@ -1,6 +1,7 @@
 //! Bindings for `burnguard serve` (`burnguard_server`): the Cycles-protocol server runs on
 //! its own threads, without the GIL; Python starts it, provisions it and stops it.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burnguard_core::ledger::{Ledger, Retention, Unit};
@@ -20,9 +21,10 @@ pub(crate) struct CyclesServer {
 
 #[pymethods]
 impl CyclesServer {
-    /// Serves on `host:port` (0: a free port) with `threads` threads, budgets in memory.
+    /// Serves on `host:port` (0: a free port) with `threads` threads; budgets in memory, or
+    /// logged and synced in `data_dir` before each answer.
     #[new]
-    #[pyo3(signature = (host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000))]
+    #[pyo3(signature = (host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000, data_dir = None))]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -30,12 +32,16 @@ impl CyclesServer {
         threads: usize,
         retention_seconds: f64,
         max_retained: usize,
+        data_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         let retention = Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
-        let api = Arc::new(Api::new(
-            Ledger::new(retention).map_err(py_err)?,
-            Vec::new(),
-        ));
+        let ledger = match data_dir {
+            None => Ledger::new(retention).map_err(py_err)?,
+            Some(dir) => py
+                .detach(|| Ledger::durable(&dir, retention))
+                .map_err(|e| PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string())))?,
+        };
+        let api = Arc::new(Api::new(ledger, Vec::new()));
         let address = format!("{host}:{port}");
         let server = py
             .detach(|| Server::start(&address, threads, api.clone()))

@@ -162,7 +162,20 @@ fn serve_connection(stream: TcpStream, stopping: &AtomicBool, handler: &Handler)
             break;
         }
     }
-    let _ = writer.shutdown(Shutdown::Both);
+    // Half-close, then read what the client still sends (a refused body, say) for a moment:
+    // closing with unread bytes would reset the connection and lose the answer.
+    let _ = writer.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 16 * 1024];
+    let mut drained = 0usize;
+    while Instant::now() < deadline && drained < 8 * MAX_BODY_BYTES {
+        match reader.get_mut().read(&mut sink) {
+            Ok(0) => break,
+            Ok(n) => drained += n,
+            Err(e) if waiting(&e) => {}
+            Err(_) => break,
+        }
+    }
     Ok(())
 }
 

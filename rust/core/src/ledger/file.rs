@@ -38,12 +38,12 @@ fn checked<'a>(text: &'a str, body: &'a str) -> io::Result<&'a str> {
 }
 
 /// `e` with `path` in its message.
-fn with_path(e: io::Error, path: &Path) -> io::Error {
+pub(super) fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// A new file only this user can read and write (mode 0600 on Unix); fails if it exists.
-fn create_private(path: &Path) -> io::Result<fs::File> {
+pub(super) fn create_private(path: &Path) -> io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -52,7 +52,7 @@ fn create_private(path: &Path) -> io::Result<fs::File> {
 }
 
 /// Makes a rename in `path`'s directory durable (a no-op where directories cannot be opened).
-fn sync_directory(path: &Path) -> io::Result<()> {
+pub(super) fn sync_directory(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         let dir = match path.parent() {
@@ -205,24 +205,10 @@ pub(super) fn decode(text: &str) -> io::Result<(State, Retention)> {
 impl Ledger {
     /// Writes the whole ledger to `path` atomically (see the module docs); errors name it.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        static SAVES: AtomicU64 = AtomicU64::new(0);
         let text = self
             .current(|state| encode(state, self.retention))
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let mut tmp_name = path.as_os_str().to_owned();
-        let save = SAVES.fetch_add(1, Ordering::Relaxed);
-        tmp_name.push(format!(".tmp-{}-{save}", std::process::id()));
-        let tmp = Path::new(&tmp_name);
-        let written = create_private(tmp).and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        });
-        let renamed = written.and_then(|()| fs::rename(tmp, path));
-        if renamed.is_err() {
-            let _ = fs::remove_file(tmp);
-        }
-        renamed.map_err(|e| with_path(e, path))?;
-        sync_directory(path).map_err(|e| with_path(e, path))
+        write_atomically(path, &text)
     }
 
     /// The ledger saved at `path`; a missing file is `NotFound`, a corrupt one `InvalidData`,
@@ -233,6 +219,26 @@ impl Ledger {
             .map(|(state, retention)| Ledger::of(state, retention))
             .map_err(|e| with_path(e, path))
     }
+}
+
+/// Writes `text` to `path` through a synced temporary file renamed over it, then syncs the
+/// directory: a crash leaves the old file or the new one. Errors name the file.
+pub(super) fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let mut tmp_name = path.as_os_str().to_owned();
+    let save = SAVES.fetch_add(1, Ordering::Relaxed);
+    tmp_name.push(format!(".tmp-{}-{save}", std::process::id()));
+    let tmp = Path::new(&tmp_name);
+    let written = create_private(tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| fs::rename(tmp, path));
+    if renamed.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    renamed.map_err(|e| with_path(e, path))?;
+    sync_directory(path).map_err(|e| with_path(e, path))
 }
 
 /// The ledgers' states, compared in tests.

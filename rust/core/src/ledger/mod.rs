@@ -52,6 +52,9 @@ mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod types;
+pub mod wal;
+#[cfg(all(test, not(loom)))]
+mod wal_tests;
 
 use charges::*;
 use entry::{Entry, Outcome};
@@ -69,6 +72,8 @@ pub struct Ledger {
     /// Where a shared ledger's journal is (none for a private one).
     #[cfg(target_os = "linux")]
     journal: Option<journal::Journal>,
+    /// Where a durable ledger logs its changes (see [`wal`]).
+    wal: Option<Box<wal::Wal>>,
 }
 
 /// What the ledger's lock guards: the state, and how far it has applied a shared journal.
@@ -204,6 +209,7 @@ impl Ledger {
             clock: Clock::Wall,
             #[cfg(target_os = "linux")]
             journal: None,
+            wal: None,
         }
     }
 
@@ -271,6 +277,9 @@ impl Ledger {
         entry: Entry,
         then: impl FnOnce(&State, Outcome) -> T,
     ) -> Result<T, LedgerError> {
+        if let Some(wal) = &self.wal {
+            return self.run_logged(wal, now_ms, entry, then);
+        }
         let mut books = self.lock();
         #[cfg(target_os = "linux")]
         if let Some(journal) = &self.journal {
