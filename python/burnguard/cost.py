@@ -20,7 +20,7 @@ starts do not inflate the projection. The math runs in the native core.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from burnguard import _native
@@ -219,6 +219,28 @@ class CostModel:
             return budget.get(route, budget.get("*"))
         return budget
 
+    def costs(
+        self, summaries: Sequence[RouteSummary], *, covered_seconds: float | None = None
+    ) -> list[RouteCost]:
+        """The projection of each route summary with requests, most expensive first.
+        ``covered_seconds`` stands for every summary's own span (a fixed window, say)."""
+        usages = [
+            (
+                s.requests,
+                s.covered_seconds if covered_seconds is None else covered_seconds,
+                s.duration_seconds / s.requests,
+                s.bytes / s.requests,
+                (s.p50, s.p95, s.p99),
+                self.budget_of(s.route),
+            )
+            for s in summaries
+        ]
+        projected = self.pricing._core.project(usages, self.target_users, self.requests_per_user_per_second)
+        pairs = zip(summaries, projected, strict=True)
+        costs = [route_cost(s, p, self.budget_of(s.route)) for s, p in pairs if p]
+        costs.sort(key=lambda c: (-c.monthly_usd, c.route))
+        return costs
+
     def project(
         self, routes: RouteTable | RouteGuard, *, at: float | None = None, now: float | None = None
     ) -> CostReport:
@@ -238,22 +260,7 @@ class CostModel:
                 settled.append(summary)
             elif seen:
                 warming_up.append(stats.key)
-        usages = [
-            (
-                s.requests,
-                s.covered_seconds,
-                s.duration_seconds / s.requests,
-                s.bytes / s.requests,
-                (s.p50, s.p95, s.p99),
-                self.budget_of(s.route),
-            )
-            for s in settled
-        ]
-        projected = self.pricing._core.project(usages, self.target_users, self.requests_per_user_per_second)
-        costs = [
-            route_cost(s, p, self.budget_of(s.route)) for s, p in zip(settled, projected, strict=True) if p
-        ]
-        costs.sort(key=lambda c: (-c.monthly_usd, c.route))
+        costs = self.costs(settled)
         p = self.pricing
         return CostReport(
             p.provider,

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -101,6 +102,16 @@ def _read_specs(source: str, period_seconds: int) -> list[RuleSLO]:
         _fail(f"{source} is not valid YAML{where}: {getattr(error, 'problem', error)}")
     except SpecError as error:
         _fail(f"{source}: {error}")
+
+
+def _run_until_stopped(running: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """Waits while a server runs; SIGTERM or Ctrl-C stops it (requests in flight finish)."""
+    signal.signal(signal.SIGTERM, lambda *_: stop())
+    try:
+        while running():
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        stop()
 
 
 def _duration(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -469,12 +480,7 @@ def dashboard(
     except OSError as error:
         _fail(f"cannot serve on {host}:{port}: {error.strerror}")
     click.echo(board.url, nl=True)
-    signal.signal(signal.SIGTERM, lambda *_: board.stop())
-    try:
-        while board.running:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        board.stop()
+    _run_until_stopped(lambda: board.running, board.stop)
 
 
 @cli.command(epilog=_SERVE_EXAMPLES)
@@ -529,12 +535,7 @@ def serve(
         if secret is not None:
             click.echo(f"CYCLES_BASE_URL={url} CYCLES_API_KEY={secret} CYCLES_TENANT={cycles.DEV_TENANT}")
     sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    try:
-        while server.running:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        server.stop()
+    _run_until_stopped(lambda: server.running, server.stop)
 
 
 @cli.command(epilog=_SPEND_EXAMPLES)

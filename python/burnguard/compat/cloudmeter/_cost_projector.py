@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from burnguard.cost import CostModel, RouteCost, route_cost
+from burnguard.cost import CostModel, RouteCost
 from burnguard.routes import RouteTable
 
 SCALE_USERS = [100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000, 1_000_000]
@@ -45,22 +45,7 @@ def route_costs(
         failed = int(m.get("status", 200)) >= 500
         table.route(m["route"]).record(m["duration_ms"] / 1000.0, failed, int(m.get("egress_bytes", 0)), _AT)
     summaries = [stats.summary(RECORDING_WINDOW_S, at=_AT) for stats in table.stats()]
-    usages = [
-        (
-            s.requests,
-            RECORDING_WINDOW_S,
-            s.duration_seconds / s.requests,
-            s.bytes / s.requests,
-            (s.p50, s.p95, s.p99),
-            cost.budget_of(s.route),
-        )
-        for s in summaries
-    ]
-    projected = cost.pricing._core.project(usages, cost.target_users, cost.requests_per_user_per_second)
-    pairs = zip(summaries, projected, strict=True)
-    costs = [route_cost(s, p, cost.budget_of(s.route)) for s, p in pairs if p]
-    costs.sort(key=lambda c: (-c.monthly_usd, c.route))
-    return costs
+    return cost.costs(summaries, covered_seconds=RECORDING_WINDOW_S)
 
 
 def as_projection(c: RouteCost) -> dict[str, Any]:
