@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 runcycles = pytest.importorskip("runcycles")
 from runcycles import BudgetExceededError, CyclesClient, CyclesConfig, cycles  # noqa: E402
@@ -35,6 +39,57 @@ from runcycles.models import (  # noqa: E402
 )
 
 COMMAND = [sys.executable, "-m", "burnguard", "serve"]
+SPEC = yaml.safe_load((Path(__file__).parent / "specs" / "cycles" / "cycles-protocol-v0.yaml").read_text())
+REGISTRY = Registry().with_resource(
+    "urn:cycles", Resource.from_contents(SPEC, default_specification=DRAFT202012)
+)
+#: The client's methods and the operations they call.
+OPERATIONS = {
+    "create_reservation": ("post", "/v1/reservations"),
+    "list_reservations": ("get", "/v1/reservations"),
+    "get_reservation": ("get", "/v1/reservations/{reservation_id}"),
+    "commit_reservation": ("post", "/v1/reservations/{reservation_id}/commit"),
+    "release_reservation": ("post", "/v1/reservations/{reservation_id}/release"),
+    "extend_reservation": ("post", "/v1/reservations/{reservation_id}/extend"),
+    "decide": ("post", "/v1/decide"),
+    "create_event": ("post", "/v1/events"),
+    "get_balances": ("get", "/v1/balances"),
+}
+
+
+def conforms(method: str, template: str, status: int, body: Any) -> None:
+    """Fails unless ``status`` is one the spec lists for the operation and ``body`` fits its schema."""
+    responses = SPEC["paths"][template][method]["responses"]
+    assert str(status) in responses, (
+        f"{method.upper()} {template} answered {status}, which the spec does not list"
+    )
+    answer = responses[str(status)]
+    if "$ref" in answer:
+        pointer = answer["$ref"].removeprefix("#")
+    else:
+        escaped = template.replace("~", "~0").replace("/", "~1")
+        pointer = f"/paths/{escaped}/{method}/responses/{status}"
+    schema = {"$ref": f"urn:cycles#{pointer}/content/application~1json/schema"}
+    errors = list(Draft202012Validator(schema, registry=REGISTRY).iter_errors(body))
+    assert not errors, f"{method.upper()} {template} {status}: {[e.message for e in errors]}: {body}"
+
+
+class Checked:
+    """A runcycles client whose every answer is checked against the spec."""
+
+    def __init__(self, client: CyclesClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method, template = OPERATIONS[name]
+        call = getattr(self._client, name)
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            answer = call(*args, **kwargs)
+            conforms(method, template, answer.status, answer.body)
+            return answer
+
+        return checked
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +118,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     assert process.wait(timeout=30) == 0
 
 
-def client(server: dict[str, Any], who: str = "dev") -> CyclesClient:
-    return CyclesClient(CyclesConfig(base_url=server["url"], api_key=server[who], tenant=who))
+def client(server: dict[str, Any], who: str = "dev") -> Any:
+    return Checked(CyclesClient(CyclesConfig(base_url=server["url"], api_key=server[who], tenant=who)))
 
 
-def reserve(c: CyclesClient, key: str, amount: int, **subject: str) -> Any:
+def reserve(c: Any, key: str, amount: int, **subject: str) -> Any:
     return c.create_reservation(
         ReservationCreateRequest(
             idempotency_key=key,
@@ -78,7 +133,7 @@ def reserve(c: CyclesClient, key: str, amount: int, **subject: str) -> Any:
     )
 
 
-def remaining(c: CyclesClient, scope: str = "tenant:dev") -> int:
+def remaining(c: Any, scope: str = "tenant:dev") -> int:
     balances = c.get_balances(tenant="dev").body["balances"]
     return next(
         b["remaining"]["amount"]
@@ -189,7 +244,7 @@ def test_the_decorator_charges_and_raises_budget_exceeded(server: dict[str, Any]
         actual=lambda result: len(result),
         action_kind="llm",
         action_name="m",
-        client=c,
+        client=c._client,
         tenant="dev",
         unit="TOKENS",
     )
@@ -199,7 +254,7 @@ def test_the_decorator_charges_and_raises_budget_exceeded(server: dict[str, Any]
     assert answer() == "four"
     assert remaining(c) == before - 4
 
-    @cycles(estimate=10**9, action_kind="llm", action_name="m", client=c, tenant="dev", unit="TOKENS")
+    @cycles(estimate=10**9, action_kind="llm", action_name="m", client=c._client, tenant="dev", unit="TOKENS")
     def too_big() -> str:
         return "never"
 
@@ -320,11 +375,12 @@ def test_malformed_requests_get_the_protocols_error_body(
     got, _, body = raw(server, request_bytes, key=server["dev"])
     error = json.loads(body)
     assert got == status and message in error["message"], error
-    assert set(error) >= {"error", "message", "request_id"} and error["error"] in (
-        "INVALID_REQUEST",
-        "LIMIT_EXCEEDED",
-        "NOT_FOUND",
+    errors = list(
+        Draft202012Validator(
+            {"$ref": "urn:cycles#/components/schemas/ErrorResponse"}, registry=REGISTRY
+        ).iter_errors(error)
     )
+    assert not errors, [e.message for e in errors]
 
 
 def test_readiness_needs_no_key(server: dict[str, Any]) -> None:
