@@ -586,3 +586,48 @@ def test_a_kill_9_under_load_loses_no_acknowledged_operation(tmp_path: Path) -> 
     finally:
         again.terminate()
         again.wait(timeout=30)
+
+
+def test_metrics_count_requests_and_show_budgets_to_the_admin_key_only(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    config = tmp_path / "budgets.toml"
+    config.write_text(
+        '[[tenants]]\nname = "dev"\napi_key_env = "K"\n'
+        '[[budgets]]\nscope = "tenant:dev"\nunit = "TOKENS"\nallocated = 100\n'
+    )
+    env = {**os.environ, "K": "k" * 40, "ADMIN_API_KEY": "admin-" + "a" * 32}
+    process = subprocess.Popen(
+        [*COMMAND, "--config", str(config), "--port", "0", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        server = {"url": json.loads(process.stdout.readline())["url"], "dev": env["K"]}
+        c = client(server)
+        for i in range(3):
+            assert reserve(c, f"m{i}", 10).status == 200
+        assert reserve(c, "too-much", 500).status == 409
+        assert raw(server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 401
+        assert raw(server, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n")[0] == 401
+        status, headers, body = raw(
+            server,
+            f"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {env['ADMIN_API_KEY']}\r\n\r\n",
+        )
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode())
+            for s in family.samples
+        }
+        assert samples[("burnguard_cycles_requests_total", (("code", "200"), ("operation", "reserve")))] == 3
+        assert samples[("burnguard_cycles_requests_total", (("code", "409"), ("operation", "reserve")))] == 1
+        assert samples[("burnguard_cycles_request_duration_seconds_count", (("operation", "reserve"),))] == 4
+        budget = (("scope", "tenant:dev"), ("unit", "TOKENS"))
+        assert samples[("burnguard_cycles_budget_reserved", budget)] == 30
+        assert samples[("burnguard_cycles_budget_remaining", budget)] == 70
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

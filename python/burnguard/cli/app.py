@@ -506,7 +506,8 @@ def serve(
 ) -> None:
     """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
     events, balances) for the runcycles client and any other: in memory, or durable in
-    --data-dir. Runs until interrupted."""
+    --data-dir. With ADMIN_API_KEY set, /metrics serves Prometheus metrics to its bearer.
+    Runs until interrupted."""
     from burnguard import _native
     from burnguard.cli import serve as cycles
 
@@ -520,6 +521,8 @@ def serve(
         _fail(str(error))
     try:
         provision.apply(server)
+        if admin_key := os.environ.get("ADMIN_API_KEY"):
+            server.set_admin_key(admin_key)
     except ValueError as error:
         server.stop()
         _fail(f"{config_path}: {error}")

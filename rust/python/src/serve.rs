@@ -83,6 +83,11 @@ impl CyclesServer {
         Ok(())
     }
 
+    /// Sets the admin key `/metrics` requires (only its SHA-256 is kept).
+    fn set_admin_key(&self, secret: &str) {
+        self.api.set_admin_key(secret);
+    }
+
     /// Sets `scope`'s budget in `unit` (spending and holds are kept).
     #[pyo3(signature = (scope, unit, allocated, overdraft_limit = 0))]
     fn set_budget(

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
+use std::time::Instant;
 
 use burnguard_core::ledger::{
     Decision, Ledger, LedgerError, Overage, Reservation, ReserveRequest, Status, Subject, Unit,
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::http::{Request, Response};
+use crate::metrics::{self, Metrics};
 use crate::wire::{self, Fields, Refusal};
 
 /// A tenant's API key, kept only as its SHA-256.
@@ -55,6 +57,8 @@ pub struct Api {
     /// The budgets and reservations.
     pub ledger: Ledger,
     keys: RwLock<Vec<Key>>,
+    admin: RwLock<Option<[u8; 32]>>,
+    metrics: Metrics,
     requests: AtomicU64,
     /// Reservations' default TTL and grace, as the spec states them.
     defaults: (i64, i64),
@@ -73,6 +77,8 @@ impl Api {
         Api {
             ledger,
             keys: RwLock::new(keys),
+            admin: RwLock::new(None),
+            metrics: Metrics::default(),
             requests: AtomicU64::new(0),
             defaults: (60_000, 5_000),
         }
@@ -106,30 +112,83 @@ impl Api {
 
     /// Answers one request.
     pub fn handle(&self, request: &Request) -> Response {
-        let id = format!("req_{:016x}", self.requests.fetch_add(1, Ordering::Relaxed));
-        let mut headers = vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            ("X-Request-Id".to_string(), id.clone()),
-        ];
-        let answer = self.route(request, &mut headers);
-        let (status, body) = match answer {
-            Ok(ok) => ok,
-            Err(refusal) => {
-                let mut body = json!({
-                    "error": refusal.code,
-                    "message": refusal.message,
-                    "request_id": id,
-                });
-                if let Some(details) = refusal.details {
-                    body["details"] = details;
-                }
-                (refusal.status, body)
-            }
+        let started = Instant::now();
+        let response = if request.path == "/metrics" {
+            self.metrics_page(request)
+        } else {
+            self.answer(request)
         };
+        let operation = metrics::operation(operation_of(&request.method, &request.path));
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.record(operation, response.status, seconds);
+        response
+    }
+
+    /// `GET /metrics`, for the bearer of the admin key (it shows every tenant's budgets).
+    fn metrics_page(&self, request: &Request) -> Response {
+        let given = request
+            .header("x-admin-api-key")
+            .or_else(|| {
+                request
+                    .header("authorization")
+                    .map(|a| a.trim_start_matches("Bearer ").trim())
+            })
+            .unwrap_or("");
+        let admin = *self.admin.read().unwrap_or_else(|e| e.into_inner());
+        let allowed =
+            admin.is_some_and(|hash| same(&hash, &Sha256::digest(given.as_bytes()).into()));
+        if !allowed {
+            let refusal = Refusal::new(
+                401,
+                "UNAUTHORIZED",
+                "/metrics needs the admin key (ADMIN_API_KEY)",
+            );
+            return self.refused(refusal, "req_metrics".into(), Vec::new());
+        }
+        let balances = self.ledger.balances(now_ms(), "").unwrap_or_default();
         Response {
-            status,
+            status: 200,
+            headers: vec![(
+                "Content-Type".into(),
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: self.metrics.render(&balances).into_bytes(),
+        }
+    }
+
+    /// Sets the admin key (kept as its SHA-256), which `/metrics` requires.
+    pub fn set_admin_key(&self, secret: &str) {
+        *self.admin.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Sha256::digest(secret.as_bytes()).into());
+    }
+
+    fn refused(&self, refusal: Refusal, id: String, headers: Vec<(String, String)>) -> Response {
+        let mut body = json!({"error": refusal.code, "message": refusal.message, "request_id": id});
+        if let Some(details) = refusal.details {
+            body["details"] = details;
+        }
+        let mut headers = headers;
+        headers.insert(0, ("Content-Type".into(), "application/json".into()));
+        Response {
+            status: refusal.status,
             headers,
             body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn answer(&self, request: &Request) -> Response {
+        let id = format!("req_{:016x}", self.requests.fetch_add(1, Ordering::Relaxed));
+        let mut headers = vec![("X-Request-Id".to_string(), id.clone())];
+        match self.route(request, &mut headers) {
+            Ok((status, body)) => {
+                headers.insert(0, ("Content-Type".into(), "application/json".into()));
+                Response {
+                    status,
+                    headers,
+                    body: body.to_string().into_bytes(),
+                }
+            }
+            Err(refusal) => self.refused(refusal, id, headers),
         }
     }
 
@@ -191,6 +250,29 @@ impl Api {
                 format!("no endpoint {path}"),
             )),
         }
+    }
+}
+
+/// Whether two hashes are equal, in time that does not depend on where they differ.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The operation a request is counted under (see [`metrics::OPERATIONS`]).
+fn operation_of(method: &str, path: &str) -> &'static str {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match (method, parts.as_slice()) {
+        (_, ["actuator", ..]) => "health",
+        ("POST", ["v1", "reservations"]) => "reserve",
+        ("GET", ["v1", "reservations"]) => "list",
+        ("GET", ["v1", "reservations", _]) => "get",
+        ("POST", ["v1", "reservations", _, "commit"]) => "commit",
+        ("POST", ["v1", "reservations", _, "release"]) => "release",
+        ("POST", ["v1", "reservations", _, "extend"]) => "extend",
+        ("POST", ["v1", "decide"]) => "decide",
+        ("POST", ["v1", "events"]) => "event",
+        ("GET", ["v1", "balances"]) => "balances",
+        _ => "other",
     }
 }
 

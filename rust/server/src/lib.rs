@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod api;
 pub mod http;
+pub mod metrics;
 pub mod wire;
 
 pub use api::{Api, Key};
