@@ -190,16 +190,20 @@ class Dashboard:
                 server.daemon_threads = True
                 self.port = server.server_address[1]
                 threading.Thread(target=server.serve_forever, name="burnguard-dashboard", daemon=True).start()
-                self._stopped.clear()
-                threading.Thread(target=self._watch, name="burnguard-dashboard-alerts", daemon=True).start()
+                self._stopped = stopped = threading.Event()  # this run's own: an old watcher ends
+                watcher = threading.Thread(
+                    target=self._watch, args=(stopped,), name="burnguard-dashboard-alerts"
+                )
+                watcher.daemon = True
+                watcher.start()
                 self._server = server
                 logger.info("burnguard dashboard on %s", self.url)
         return self
 
-    def _watch(self) -> None:
-        """Reads every SLO's alert policies each ``refresh_seconds`` while serving, so the
+    def _watch(self, stopped: threading.Event) -> None:
+        """Reads every SLO's alert policies each ``refresh_seconds`` until ``stopped``, so the
         panels' transitions are complete even when nobody looks."""
-        while not self._stopped.wait(self.refresh_seconds):
+        while not stopped.wait(self.refresh_seconds):
             now = self.clock()
             for tracker in self.slos:
                 try:
