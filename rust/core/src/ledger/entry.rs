@@ -21,6 +21,13 @@ pub(super) enum Entry {
         unit: Unit,
         amount: i64,
     },
+    Adjust {
+        scope: String,
+        unit: Unit,
+        adjustment: Adjustment,
+        amount: i64,
+        spent: i64,
+    },
     Reserve {
         key: Option<String>,
         request: ReserveRequest,
@@ -74,7 +81,10 @@ impl Entry {
     /// Whether it applies expiry first: everything but the budget settings, which take no
     /// time.
     pub(super) fn expires(&self) -> bool {
-        !matches!(self, Entry::SetBudget { .. } | Entry::Fund { .. })
+        !matches!(
+            self,
+            Entry::SetBudget { .. } | Entry::Fund { .. } | Entry::Adjust { .. }
+        )
     }
 
     /// Whether it can change the state besides expiry (a decision without a key, or a dry
@@ -115,6 +125,20 @@ impl Entry {
                 o.str(scope);
                 o.token(unit.as_str());
                 o.int(*amount);
+            }
+            Entry::Adjust {
+                scope,
+                unit,
+                adjustment,
+                amount,
+                spent,
+            } => {
+                o.token("adjust");
+                o.str(scope);
+                o.token(unit.as_str());
+                o.token(adjustment.as_str());
+                o.int(*amount);
+                o.int(*spent);
             }
             Entry::Reserve { key: k, request: r } => {
                 o.token("reserve");
@@ -201,6 +225,13 @@ impl Entry {
                 unit: unit(i)?,
                 amount: i.int()?,
             },
+            "adjust" => Entry::Adjust {
+                scope: i.str()?,
+                unit: unit(i)?,
+                adjustment: i.named(Adjustment::ALL, Adjustment::as_str)?,
+                amount: i.int()?,
+                spent: i.int()?,
+            },
             "reserve" => Entry::Reserve {
                 key: i.opt(In::str)?,
                 request: ReserveRequest {
@@ -278,6 +309,15 @@ impl Ledger {
                 amount,
             } => self
                 .fund_in(state, &scope, unit, amount)
+                .map(|()| Outcome::Done),
+            Entry::Adjust {
+                scope,
+                unit,
+                adjustment,
+                amount,
+                spent,
+            } => self
+                .adjust_in(state, &scope, unit, adjustment, amount, spent)
                 .map(|()| Outcome::Done),
             Entry::Reserve { key, request } => self
                 .reserve_in(state, now_ms, key.as_deref(), request)

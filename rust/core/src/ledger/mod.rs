@@ -35,6 +35,8 @@ use crate::error::Error;
 use crate::names::named_enum;
 use fingerprint::Fingerprint;
 
+#[cfg(all(test, not(loom)))]
+mod adjust_tests;
 mod charges;
 mod codec;
 mod entry;
@@ -354,6 +356,30 @@ impl Ledger {
             scope: scope.to_string(),
             unit,
             amount: value,
+        };
+        self.run(None, entry).map(|_| ())
+    }
+
+    /// Adjusts `scope`'s budget in `unit` as an operator does outside the reservation flow
+    /// (see [`Adjustment`]); `spent` is the new spending of a [`Adjustment::ResetSpent`] and
+    /// ignored otherwise.
+    pub fn adjust(
+        &self,
+        scope: &str,
+        unit: Unit,
+        adjustment: Adjustment,
+        amount: i64,
+        spent: i64,
+    ) -> Result<(), LedgerError> {
+        check_scope_path(scope)?;
+        check_amount("amount", amount)?;
+        check_amount("spent", spent)?;
+        let entry = Entry::Adjust {
+            scope: scope.to_string(),
+            unit,
+            adjustment,
+            amount,
+            spent,
         };
         self.run(None, entry).map(|_| ())
     }

@@ -42,6 +42,43 @@ impl Ledger {
         Ok(())
     }
 
+    pub(super) fn adjust_in(
+        &self,
+        state: &mut State,
+        scope: &str,
+        unit: Unit,
+        adjustment: Adjustment,
+        amount: i64,
+        spent: i64,
+    ) -> Result<(), LedgerError> {
+        let slot = state
+            .slot_of(scope, unit)
+            .ok_or_else(|| LedgerError::BudgetNotFound {
+                scope_path: scope.to_string(),
+            })?;
+        let budget = state.budget_mut(slot);
+        match adjustment {
+            Adjustment::Debit if budget.remaining() < amount => {
+                return Err(LedgerError::BudgetExceeded {
+                    scope: scope.to_string(),
+                })
+            }
+            Adjustment::Debit => budget.allocated -= amount,
+            Adjustment::Reset => budget.allocated = amount,
+            Adjustment::RepayDebt => {
+                let repaid = budget.debt.min(amount);
+                budget.debt -= repaid;
+                budget.spent += repaid;
+            }
+            Adjustment::ResetSpent => {
+                budget.allocated = amount;
+                budget.spent = spent;
+            }
+        }
+        budget.capped = false;
+        Ok(())
+    }
+
     pub(super) fn reserve_in(
         &self,
         state: &mut State,

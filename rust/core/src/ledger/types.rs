@@ -47,6 +47,28 @@ named_enum!(Overage, "overage_policy", {
     AllowWithOverdraft => "ALLOW_WITH_OVERDRAFT",
 });
 
+/// How an operator adjusts a budget outside the reservation flow (besides crediting it, which
+/// is [`Ledger::fund`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjustment {
+    /// Take `amount` off the allocation; refused if that leaves less than nothing remaining.
+    Debit,
+    /// Set the allocation to `amount`, keeping spending, holds and debt.
+    Reset,
+    /// Repay up to `amount` of debt: what is repaid becomes spending the allocation covers.
+    RepayDebt,
+    /// Start a new period: the allocation becomes `amount` and spending a given figure (0 by
+    /// default); holds and debt are kept.
+    ResetSpent,
+}
+
+named_enum!(Adjustment, "operation", {
+    Debit => "DEBIT",
+    Reset => "RESET",
+    RepayDebt => "REPAY_DEBT",
+    ResetSpent => "RESET_SPENT",
+});
+
 /// A reservation's or decision's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

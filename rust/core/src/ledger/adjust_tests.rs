@@ -1,0 +1,147 @@
+//! Tests of an operator's budget adjustments: debit, reset, debt repayment, new periods.
+
+use super::*;
+
+const T: i64 = 1_700_000_000_000;
+
+fn subject() -> Subject {
+    let mut s = Subject::default();
+    s.levels[0] = Some("acme".into());
+    s
+}
+
+fn action() -> Action {
+    Action {
+        kind: "llm".into(),
+        name: "m".into(),
+        tags: vec![],
+    }
+}
+
+fn figures(l: &Ledger) -> (i64, i64, i64, i64, i64) {
+    let b = &l.balances(T, "tenant:acme").unwrap()[0];
+    (b.allocated, b.spent, b.reserved, b.debt, b.remaining)
+}
+
+fn ledger() -> Ledger {
+    let l = Ledger::new(Retention {
+        ms: 3_600_000,
+        max_retained: 1_000,
+    })
+    .unwrap();
+    l.set_budget("tenant:acme", Unit::Tokens, 1_000, 500, None)
+        .unwrap();
+    l.event(
+        T,
+        None,
+        &subject(),
+        &action(),
+        Unit::Tokens,
+        300,
+        Overage::Reject,
+    )
+    .unwrap();
+    l.reserve(
+        T,
+        None,
+        ReserveRequest {
+            subject: subject(),
+            action: action(),
+            unit: Unit::Tokens,
+            estimate: 100,
+            ttl_ms: 60_000,
+            grace_period_ms: 0,
+            overage: Overage::AllowIfAvailable,
+            dry_run: false,
+        },
+    )
+    .unwrap();
+    l
+}
+
+#[test]
+fn each_adjustment_keeps_what_the_protocol_says_it_keeps() {
+    let l = ledger();
+    assert_eq!(figures(&l), (1_000, 300, 100, 0, 600));
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::Debit, 200, 0)
+        .unwrap();
+    assert_eq!(figures(&l), (800, 300, 100, 0, 400));
+    let refused = l.adjust("tenant:acme", Unit::Tokens, Adjustment::Debit, 401, 0);
+    assert!(matches!(refused, Err(LedgerError::BudgetExceeded { .. })));
+    assert_eq!(
+        figures(&l),
+        (800, 300, 100, 0, 400),
+        "a refused debit changes nothing"
+    );
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::Reset, 2_000, 0)
+        .unwrap();
+    assert_eq!(figures(&l), (2_000, 300, 100, 0, 1_600));
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::ResetSpent, 500, 50)
+        .unwrap();
+    assert_eq!(
+        figures(&l),
+        (500, 50, 100, 0, 350),
+        "holds straddle the period"
+    );
+    // Debt: an overdraft event past what is left, then part of it repaid.
+    l.event(
+        T,
+        None,
+        &subject(),
+        &action(),
+        Unit::Tokens,
+        450,
+        Overage::AllowWithOverdraft,
+    )
+    .unwrap();
+    let (_, spent, _, debt, _) = figures(&l);
+    assert_eq!(
+        (spent, debt),
+        (50, 450),
+        "the core charges an overdraft event as debt"
+    );
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::RepayDebt, 60, 0)
+        .unwrap();
+    assert_eq!(figures(&l), (500, 110, 100, 390, -100));
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::RepayDebt, 1_000, 0)
+        .unwrap();
+    assert_eq!(figures(&l).3, 0, "no more than the debt is repaid");
+}
+
+#[test]
+fn bad_adjustments_are_named_errors() {
+    let l = ledger();
+    let missing = l.adjust("tenant:nobody", Unit::Tokens, Adjustment::Reset, 1, 0);
+    assert!(matches!(missing, Err(LedgerError::BudgetNotFound { .. })));
+    let negative = l.adjust("tenant:acme", Unit::Tokens, Adjustment::Reset, -1, 0);
+    assert!(matches!(negative, Err(LedgerError::Invalid(e)) if e.param == "amount"));
+    let bad = l.adjust("tenant:acme", Unit::Tokens, Adjustment::ResetSpent, 1, -5);
+    assert!(matches!(bad, Err(LedgerError::Invalid(e)) if e.param == "spent"));
+    assert_eq!(
+        "REPAY_DEBT".parse::<Adjustment>().unwrap(),
+        Adjustment::RepayDebt
+    );
+    assert!(
+        "CREDIT".parse::<Adjustment>().is_err(),
+        "a credit is Ledger::fund"
+    );
+}
+
+#[test]
+fn adjustments_survive_a_durable_ledger_reopening() {
+    let dir = std::env::temp_dir().join(format!("burnguard-adjust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let retention = Retention {
+        ms: 3_600_000,
+        max_retained: 1_000,
+    };
+    let l = Ledger::durable(&dir, retention).unwrap();
+    l.set_budget("tenant:acme", Unit::Tokens, 1_000, 0, None)
+        .unwrap();
+    l.adjust("tenant:acme", Unit::Tokens, Adjustment::ResetSpent, 700, 20)
+        .unwrap();
+    drop(l);
+    let again = Ledger::durable(&dir, retention).unwrap();
+    assert_eq!(figures(&again), (700, 20, 0, 0, 680));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
