@@ -489,11 +489,12 @@ def test_runcycles_own_live_server_tests_pass(tmp_path: Path) -> None:
 
 def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
     for args, message in [
-        ([], "give --dev or --config FILE"),
-        (["--dev", "--config", "x.toml"], "give --dev or --config FILE"),
+        ([], "give --dev, --config FILE, or ADMIN_API_KEY"),
+        (["--dev", "--config", "x.toml"], "not both"),
         (["--config", str(tmp_path / "missing.toml")], "cannot read"),
     ]:
-        done = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+        env = {k: v for k, v in os.environ.items() if k != "ADMIN_API_KEY"}
+        done = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60, env=env)
         assert done.returncode == 2 and message in done.stderr, done.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text('[[tenants]]\nname = "a"\napi_key_sha256 = "abc"\n')
@@ -628,6 +629,81 @@ def test_metrics_count_requests_and_show_budgets_to_the_admin_key_only(tmp_path:
         budget = (("scope", "tenant:dev"), ("unit", "TOKENS"))
         assert samples[("burnguard_cycles_budget_reserved", budget)] == 30
         assert samples[("burnguard_cycles_budget_remaining", budget)] == 70
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_admin_api_provisions_tenants_keys_and_budgets_durably(tmp_path: Path) -> None:
+    import requests
+
+    data, admin = tmp_path / "data", "admin-" + "z" * 32
+    env = {**os.environ, "ADMIN_API_KEY": admin}
+    command = [*COMMAND, "--port", "0", "--json", "--data-dir", str(data)]
+
+    def start() -> tuple[subprocess.Popen[str], str]:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        assert process.stdout is not None
+        return process, json.loads(process.stdout.readline())["url"]
+
+    process, url = start()
+    try:
+
+        def post(path: str, body: dict[str, Any], key: str = admin) -> Any:
+            headers = {"X-Admin-API-Key": key}
+            return requests.post(f"{url}/v1/admin/{path}", json=body, headers=headers, timeout=10)
+
+        assert post("tenants", {"tenant_id": "acme", "name": "Acme"}, key="wrong").status_code == 401
+        made = post("tenants", {"tenant_id": "acme", "name": "Acme"})
+        assert made.status_code == 201 and made.json()["status"] == "ACTIVE"
+        assert post("tenants", {"tenant_id": "acme", "name": "Again"}).json()["error"] == "DUPLICATE_RESOURCE"
+        assert post("tenants", {"tenant_id": "No!", "name": "x"}).status_code == 400
+        key = post("api-keys", {"tenant_id": "acme", "name": "agents"})
+        assert key.status_code == 201
+        secret = key.json()["key_secret"]
+        assert secret.startswith("cyc_live_") and len(secret) == 73
+        assert post("api-keys", {"tenant_id": "nobody", "name": "x"}).json()["error"] == "TENANT_NOT_FOUND"
+        budget = post(
+            "budgets",
+            {"scope": "tenant:acme", "unit": "TOKENS", "allocated": {"unit": "TOKENS", "amount": 100}},
+        )
+        assert budget.status_code == 201 and budget.json()["remaining"] == {"unit": "TOKENS", "amount": 100}
+        assert (
+            post(
+                "budgets",
+                {"scope": "tenant:acme", "unit": "TOKENS", "allocated": {"unit": "TOKENS", "amount": 1}},
+            ).status_code
+            == 409
+        )
+
+        def fund(operation: str, amount: int) -> Any:
+            body = {"operation": operation, "amount": {"unit": "TOKENS", "amount": amount}}
+            return post("budgets/fund?scope=tenant:acme&unit=TOKENS", body)
+
+        credited = fund("CREDIT", 50).json()
+        assert (credited["previous_allocated"]["amount"], credited["new_allocated"]["amount"]) == (100, 150)
+        assert fund("DEBIT", 1000).json()["error"] == "BUDGET_EXCEEDED"
+        assert fund("RESET", 80).json()["new_remaining"]["amount"] == 80
+        assert fund("GIVE", 1).status_code == 400
+        c = client({"url": url, "dev": secret}, "dev")
+        held = c.create_reservation(
+            ReservationCreateRequest(
+                idempotency_key="a1",
+                subject=Subject(tenant="acme"),
+                action=Action(kind="k", name="n"),
+                estimate=Amount(unit=Unit.TOKENS, amount=30),
+            )
+        )
+        assert held.status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # Restarted: the tenant, the key and the budget (with its hold) are all still there.
+    process, url = start()
+    try:
+        c = client({"url": url, "dev": secret}, "dev")
+        balances = c.get_balances(tenant="acme").body["balances"]
+        assert [(b["allocated"]["amount"], b["reserved"]["amount"]) for b in balances] == [(80, 30)]
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -506,16 +506,22 @@ def serve(
 ) -> None:
     """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
     events, balances) for the runcycles client and any other: in memory, or durable in
-    --data-dir. With ADMIN_API_KEY set, /metrics serves Prometheus metrics to its bearer.
+    --data-dir. With ADMIN_API_KEY set, its bearer may provision tenants, keys and budgets
+    (/v1/admin/...) and read /metrics.
     Runs until interrupted."""
     from burnguard import _native
     from burnguard.cli import serve as cycles
 
-    if dev == bool(config_path):
-        _fail("give --dev or --config FILE (one of them)")
+    if dev and config_path:
+        _fail("give --dev or --config FILE, not both")
+    if not (dev or config_path or os.environ.get("ADMIN_API_KEY")):
+        _fail("give --dev, --config FILE, or ADMIN_API_KEY to provision through the admin API")
     secret = None
     try:
-        provision, secret = cycles.dev() if dev else (cycles.load(str(config_path)), None)
+        if dev:
+            provision, secret = cycles.dev()
+        else:
+            provision = cycles.load(str(config_path)) if config_path else cycles.Provision()
         server = _native.CyclesServer(host, port, threads=threads, data_dir=data_dir)
     except (cycles.ConfigError, OSError) as error:
         _fail(str(error))

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burnguard_core::ledger::{Ledger, Retention, Unit};
+use burnguard_server::admin::Store;
 use burnguard_server::{Api, Key, Server};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
@@ -35,13 +36,18 @@ impl CyclesServer {
         data_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         let retention = Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
-        let ledger = match data_dir {
-            None => Ledger::new(retention).map_err(py_err)?,
-            Some(dir) => py
-                .detach(|| Ledger::durable(&dir, retention))
-                .map_err(|e| PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string())))?,
+        let (ledger, store) = match data_dir {
+            None => (Ledger::new(retention).map_err(py_err)?, Store::default()),
+            Some(dir) => (
+                py.detach(|| Ledger::durable(&dir, retention))
+                    .map_err(os_err)?,
+                Store::in_directory(&dir),
+            ),
         };
-        let api = Arc::new(Api::new(ledger, Vec::new()));
+        let api = Api::new(ledger, Vec::new())
+            .with_store(store)
+            .map_err(os_err)?;
+        let api = Arc::new(api);
         let address = format!("{host}:{port}");
         let server = py
             .detach(|| Server::start(&address, threads, api.clone()))
@@ -83,7 +89,7 @@ impl CyclesServer {
         Ok(())
     }
 
-    /// Sets the admin key `/metrics` requires (only its SHA-256 is kept).
+    /// Sets the admin key `/metrics` and the admin API require (only its SHA-256 is kept).
     fn set_admin_key(&self, secret: &str) {
         self.api.set_admin_key(secret);
     }
@@ -111,6 +117,10 @@ impl CyclesServer {
             py.detach(|| server.shutdown());
         }
     }
+}
+
+fn os_err(e: std::io::Error) -> PyErr {
+    PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string()))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,7 +2,7 @@
 //! checks, idempotency per (tenant, endpoint, key), and the spec's answers and error bodies.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use burnguard_core::ledger::{
@@ -12,6 +12,7 @@ use burnguard_core::ledger::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::admin::{Store, Tenant};
 use crate::http::{Request, Response};
 use crate::metrics::{self, Metrics};
 use crate::wire::{self, Fields, Refusal};
@@ -58,6 +59,9 @@ pub struct Api {
     pub ledger: Ledger,
     keys: RwLock<Vec<Key>>,
     admin: RwLock<Option<[u8; 32]>>,
+    /// Tenants and keys made through the admin API, and where they are saved.
+    provisioned: Mutex<(Vec<Tenant>, Vec<Key>)>,
+    store: Store,
     metrics: Metrics,
     requests: AtomicU64,
     /// Reservations' default TTL and grace, as the spec states them.
@@ -67,7 +71,7 @@ pub struct Api {
 /// What a handler answers: a status and a JSON body, or a refusal.
 type Answer = Result<(u16, Value), Refusal>;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (burnguard_core::clock::wall() * 1000.0) as i64
 }
 
@@ -78,10 +82,75 @@ impl Api {
             ledger,
             keys: RwLock::new(keys),
             admin: RwLock::new(None),
+            provisioned: Mutex::new(Default::default()),
+            store: Store::default(),
             metrics: Metrics::default(),
             requests: AtomicU64::new(0),
             defaults: (60_000, 5_000),
         }
+    }
+
+    /// The same API, keeping what the admin API provisions in `store` (and loading what it
+    /// kept before).
+    pub fn with_store(self, store: Store) -> std::io::Result<Api> {
+        let (tenants, keys) = store.load()?;
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys.iter().cloned());
+        *self.provisioned.lock().unwrap_or_else(|e| e.into_inner()) = (tenants, keys);
+        Ok(Api { store, ..self })
+    }
+
+    /// Every tenant: provisioned ones, and those a key acts for.
+    pub(crate) fn tenants(&self) -> Vec<Tenant> {
+        let mut tenants = self
+            .provisioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone();
+        for key in self.keys.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            if !tenants.iter().any(|t| t.id == key.tenant) {
+                tenants.push(Tenant {
+                    id: key.tenant.clone(),
+                    name: key.tenant.clone(),
+                    created_at_ms: 0,
+                });
+            }
+        }
+        tenants
+    }
+
+    /// Adds and saves `tenant`; false if one with its id exists.
+    pub(crate) fn add_tenant(&self, tenant: Tenant) -> std::io::Result<bool> {
+        if self.tenants().iter().any(|t| t.id == tenant.id) {
+            return Ok(false);
+        }
+        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+        provisioned.0.push(tenant);
+        if let Err(e) = self.store.save(&provisioned.0, &provisioned.1) {
+            provisioned.0.pop();
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Adds and saves a provisioned key.
+    pub(crate) fn add_saved_key(&self, key: Key) -> std::io::Result<()> {
+        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+        provisioned.1.push(key.clone());
+        if let Err(e) = self.store.save(&provisioned.0, &provisioned.1) {
+            provisioned.1.pop();
+            return Err(e);
+        }
+        self.add_key(key);
+        Ok(())
+    }
+
+    /// The admin key's SHA-256, if one is set.
+    pub(crate) fn admin_hash(&self) -> Option<[u8; 32]> {
+        *self.admin.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds an API key.
@@ -201,6 +270,10 @@ impl Api {
                 _ => Err(not_allowed(method, path)),
             };
         }
+        if let Some(rest) = path.strip_prefix("/v1/admin/") {
+            let parts: Vec<&str> = rest.split('/').collect();
+            return self.admin(method, &parts, request);
+        }
         if !path.starts_with("/v1/") {
             return Err(Refusal::new(
                 404,
@@ -254,7 +327,7 @@ impl Api {
 }
 
 /// Whether two hashes are equal, in time that does not depend on where they differ.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+pub(crate) fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -299,7 +372,7 @@ pub fn status_of(error: &LedgerError) -> u16 {
     }
 }
 
-fn refusal(error: LedgerError) -> Refusal {
+pub(crate) fn refusal(error: LedgerError) -> Refusal {
     let mut refusal = Refusal::new(status_of(&error), error.code(), error.to_string());
     if let LedgerError::UnitMismatch { expected, got } = &error {
         refusal.details =

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod admin;
 pub mod api;
 pub mod http;
 pub mod metrics;
