@@ -426,3 +426,12 @@ def test_the_command_refuses_a_missing_arena_and_another_geometry(arena_director
     result = CliRunner().invoke(cli, ["dashboard", str(SPEC), "--shared", "other", "--json"])
     assert result.exit_code == 2 and "the arena's SLO 'checkout' differs" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_arena_file_of_refuses_a_name_that_is_a_path(arena_directory: Path) -> None:
+    from burnguard.shared import Arena
+
+    assert Arena.file_of("app") == arena_directory / "app.arena"
+    for bad in ("../etc", "", ".hidden", "a/b"):
+        with pytest.raises(ValueError, match="name"):
+            Arena.file_of(bad)

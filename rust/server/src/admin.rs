@@ -101,12 +101,8 @@ impl Api {
 
     fn create_tenant(&self, body: &[u8], now: i64) -> Answer {
         let mut f = wire::body(body)?;
-        let id = f
-            .string("tenant_id", 64)?
-            .ok_or_else(|| Refusal::invalid("tenant_id is required"))?;
-        let name = f
-            .string("name", 256)?
-            .ok_or_else(|| Refusal::invalid("name is required"))?;
+        let id = f.required_string("tenant_id", 64)?;
+        let name = f.required_string("name", 256)?;
         f.take("metadata");
         f.done()?;
         if id.len() < 3
@@ -135,12 +131,8 @@ impl Api {
 
     fn create_key(&self, body: &[u8], now: i64) -> Answer {
         let mut f = wire::body(body)?;
-        let tenant = f
-            .string("tenant_id", 64)?
-            .ok_or_else(|| Refusal::invalid("tenant_id is required"))?;
-        let name = f
-            .string("name", 256)?
-            .ok_or_else(|| Refusal::invalid("name is required"))?;
+        let tenant = f.required_string("tenant_id", 64)?;
+        let name = f.required_string("name", 256)?;
         f.take("metadata");
         for unsupported in ["permissions", "expires_at", "scope_filter"] {
             if f.take(unsupported).is_some() {
@@ -177,9 +169,7 @@ impl Api {
 
     fn create_budget(&self, body: &[u8], now: i64) -> Answer {
         let mut f = wire::body(body)?;
-        let scope = f
-            .string("scope", 1024)?
-            .ok_or_else(|| Refusal::invalid("scope is required"))?;
+        let scope = f.required_string("scope", 1024)?;
         let unit = wire::unit(f.required("unit")?, "unit")?;
         let (allocated_unit, allocated) = wire::amount(f.required("allocated")?, "allocated")?;
         let overdraft = match f.take("overdraft_limit") {
@@ -243,9 +233,7 @@ impl Api {
             None => return Err(Refusal::invalid("the unit query parameter is required")),
         };
         let mut f = wire::body(&request.body)?;
-        let operation = f
-            .string("operation", 32)?
-            .ok_or_else(|| Refusal::invalid("operation is required"))?;
+        let operation = f.required_string("operation", 32)?;
         let amount = same_unit(
             unit,
             wire::amount(f.required("amount")?, "amount")?,

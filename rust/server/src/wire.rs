@@ -90,6 +90,12 @@ impl Fields {
         }
     }
 
+    /// A required string field of at most `max` characters.
+    pub fn required_string(&mut self, name: &str, max: usize) -> Result<String, Refusal> {
+        self.string(name, max)?
+            .ok_or_else(|| Refusal::invalid(format!("{} is required", self.name(name))))
+    }
+
     /// An optional integer field in `min..=max`.
     pub fn integer(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Refusal> {
         match self.take(name) {
@@ -229,12 +235,8 @@ pub fn subject(value: Value, path: &str) -> Result<Subject, Refusal> {
 /// An `Action`.
 pub fn action(value: Value, path: &str) -> Result<Action, Refusal> {
     let mut f = Fields::of(value, path)?;
-    let kind = f
-        .string("kind", 64)?
-        .ok_or_else(|| Refusal::invalid(format!("{} is required", f.name("kind"))))?;
-    let name = f
-        .string("name", 256)?
-        .ok_or_else(|| Refusal::invalid(format!("{} is required", f.name("name"))))?;
+    let kind = f.required_string("kind", 64)?;
+    let name = f.required_string("name", 256)?;
     let mut tags = Vec::new();
     if let Some(value) = f.take("tags") {
         let field = f.name("tags");

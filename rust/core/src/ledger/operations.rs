@@ -28,11 +28,7 @@ impl Ledger {
         unit: Unit,
         value: i64,
     ) -> Result<(), LedgerError> {
-        let slot = state
-            .slot_of(scope, unit)
-            .ok_or_else(|| LedgerError::BudgetNotFound {
-                scope_path: scope.to_string(),
-            })?;
+        let slot = state.existing_slot(scope, unit)?;
         let budget = state.budget_mut(slot);
         let repaid = budget.debt.min(value);
         budget.debt -= repaid;
@@ -51,11 +47,7 @@ impl Ledger {
         amount: i64,
         spent: i64,
     ) -> Result<(), LedgerError> {
-        let slot = state
-            .slot_of(scope, unit)
-            .ok_or_else(|| LedgerError::BudgetNotFound {
-                scope_path: scope.to_string(),
-            })?;
+        let slot = state.existing_slot(scope, unit)?;
         let budget = state.budget_mut(slot);
         match adjustment {
             Adjustment::Debit if budget.remaining() < amount => {

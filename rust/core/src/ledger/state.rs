@@ -73,6 +73,14 @@ impl State {
         self.budgets.get(scope)?[unit.index()]
     }
 
+    /// The slot of `scope`'s budget in `unit`; BUDGET_NOT_FOUND if it has none.
+    pub(super) fn existing_slot(&self, scope: &str, unit: Unit) -> Result<usize, LedgerError> {
+        self.slot_of(scope, unit)
+            .ok_or_else(|| LedgerError::BudgetNotFound {
+                scope_path: scope.to_string(),
+            })
+    }
+
     /// The slot of `scope`'s budget in `unit`, made empty if it has none.
     pub(super) fn slot_or_new(&mut self, scope: &str, unit: Unit) -> usize {
         if let Some(slot) = self.slot_of(scope, unit) {
