@@ -8,6 +8,7 @@ the peer's contract instead: every ``Observation`` goes to the store and queries
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from burnguard import _native, audit_stream
 from burnguard._check import checked
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
+from burnguard.redis import RedisBackend, SLOLink, backend_of, is_redis
 from burnguard.shared import Arena, arena_of
 from burnguard.slo.models import (
     AlertTransition,
@@ -61,8 +63,11 @@ class SLOTracker:
     __slots__ = (
         "_core",
         "_definition",
+        "_fleet",
+        "_native_reads",
         "_store",
         "arena",
+        "backend",
         "record",
         "record_failure",
         "record_latency",
@@ -82,18 +87,32 @@ class SLOTracker:
         *,
         store: ObservationStore | None = None,
         clock: Callable[[], float] = time.time,
-        shared: str | Arena | bool | None = None,
+        shared: str | Arena | RedisBackend | bool | None = None,
     ) -> None:
-        arena = arena_of(False if shared is None and store is not None else shared)
-        if arena is not None and store is not None:
+        if shared is None and store is None:
+            shared = os.environ.get("BURNGUARD_SHARED") or None
+        backend = None
+        if is_redis(shared):
+            backend = shared if isinstance(shared, RedisBackend) else backend_of(str(shared))
+            arena = None
+        else:
+            assert not isinstance(shared, RedisBackend)
+            arena = arena_of(False if shared is None and store is not None else shared)
+        if (arena is not None or backend is not None) and store is not None:
             raise invalid("shared", "cannot be combined with store= (a store keeps its own events)")
         self._definition = definition
         self._store = store
         self.arena = arena
         """The arena the SLO's counts live in (``shared=``), or None."""
-        native_clock = None if clock is time.time else clock
+        self.backend = backend
+        """The Redis backend the SLO's counts are flushed to (``shared=``), or None."""
+        native_clock: Any = None if clock is time.time else clock
+        if backend is not None and native_clock is None:
+            native_clock = backend.clock  # record and read on the fleet's time
         shared_core = None if arena is None else arena._core
         self._core = _native.SloCore(definition, clock=native_clock, shared=shared_core)
+        self._fleet: SLOLink | None = None if backend is None else backend.attach_slo(definition, self._core)
+        self._native_reads = store is None and backend is None
         if store is None:
             self.record = self._core.record
             self.record_success = self._core.record_success
@@ -112,9 +131,21 @@ class SLOTracker:
 
     @property
     def is_shared(self) -> bool:
-        """Whether the SLO's counts live in a shared arena (``shared=``)."""
-        shared: bool = self._core.shared
+        """Whether the SLO's counts live in a shared arena or a fleet's Redis (``shared=``)."""
+        shared: bool = self._core.shared or self._fleet is not None
         return shared
+
+    def flush(self) -> bool:
+        """With a Redis backend: flushes now, rather than at the next interval, so that reads
+        see this process's latest events; False if Redis was not reached. Without: True."""
+        return True if self.backend is None else self.backend.flush()
+
+    @property
+    def unshared(self) -> int:
+        """With a Redis backend: events recorded here that the fleet never got (recorded
+        with ``at=`` older than the finest buckets' span, or lost while Redis was
+        unreachable for longer than that span). 0 otherwise."""
+        return 0 if self._fleet is None else self._fleet.unshared
 
     @property
     def definition(self) -> SLODefinition:
@@ -183,9 +214,9 @@ class SLOTracker:
 
     def snapshot(self, *, at: float | None = None) -> SLOSnapshot:
         """The SLO's figures now (or at ``at``)."""
-        if self._store is None:
+        if self._native_reads:
             return self._core.snapshot(at=at)
-        return self._core.evaluate(self._store_counts(self._core.query_windows, at))
+        return self._core.evaluate(self._counts(self._core.query_windows, at))
 
     def burndown(self, points: int = 48, *, at: float | None = None) -> list[tuple[float, float]]:
         """The error budget left across the SLO window ending now (or at ``at``), as
@@ -194,18 +225,18 @@ class SLOTracker:
         time. The last share is ``snapshot().error_budget_remaining``; shares follow the
         buckets' resolution (``resolution``)."""
         core, end = self._core, self._now(at)
-        if self._store is None:
+        if self._native_reads:
             left = core.burndown(points, at=end)
         else:
-            left = core.burndown_counts(self._store_counts(core.burndown_windows(points), end))
+            left = core.burndown_counts(self._counts(core.burndown_windows(points), end))
         start, step = end - self._definition.window_seconds, self._definition.window_seconds / points
         return [(start + k * step, share) for k, share in enumerate(left)]
 
     def check_burn_rate(self, *, at: float | None = None) -> list[BurnRateAlert]:
         """One alert per burn-rate window with events whose burn rate is >= the threshold."""
-        if self._store is None:
+        if self._native_reads:
             return self._core.check_burn_rate(at=at)
-        return self._core.check_burn_rate_counts(self._store_counts(self._definition.burn_rate_windows, at))
+        return self._core.check_burn_rate_counts(self._counts(self._definition.burn_rate_windows, at))
 
     def check_alerts(self, *, at: float | None = None) -> list[MultiWindowAlert]:
         """The multiwindow alert policies firing now. Stateless."""
@@ -213,17 +244,22 @@ class SLOTracker:
 
     def alert_status(self, *, at: float | None = None) -> list[MultiWindowAlert]:
         """Every alert policy evaluated now, firing or not, with both windows' figures."""
-        if self._store is None:
+        if self._native_reads:
             return self._core.alert_status(at=at)
-        return self._core.alert_status_counts(self._store_counts(self._core.query_windows, at))
+        return self._core.alert_status_counts(self._counts(self._core.query_windows, at))
 
     def poll_alerts(self, *, at: float | None = None) -> list[AlertTransition]:
         """Alert policies that started firing or resolved since the previous poll.
 
-        Each transition is reported once, even to concurrent pollers."""
-        if self._store is None:
+        Each transition is reported once, even to concurrent pollers; with a Redis backend,
+        once for the fleet (the firing state is swapped in Redis)."""
+        if self._native_reads:
             return self._core.poll_alerts(at=at)
-        return self._core.poll_counts(self._store_counts(self._core.query_windows, at))
+        counts = self._counts(self._core.query_windows, at)
+        if self.backend is None:
+            return self._core.poll_counts(counts)
+        before = self.backend.swap(f"slo:{self.name}", "firing", self._core.firing_mask(counts))
+        return self._core.transitions_since(counts, before)
 
     async def check_burn_rate_with_audit(
         self,
@@ -237,10 +273,10 @@ class SLOTracker:
         Emission is best effort (see ``burnguard.audit_stream``); the transition bookkeeping
         advances before emitting, so a slow or failing sink never causes repeats.
         """
-        if self._store is None:
+        if self._native_reads:
             alerts, started, recovered = self._core.poll_burn_rate(at=at)
         else:
-            counts = self._store_counts(self._definition.burn_rate_windows, at)
+            counts = self._counts(self._definition.burn_rate_windows, at)
             alerts, started, recovered = self._core.poll_burn_rate_counts(counts)
         windows = self._definition.burn_rate_windows
         started_windows = {windows[i] for i in started}
@@ -295,10 +331,13 @@ class SLOTracker:
         for success, ts in zip(ok, stamps, strict=True):
             self._store.record(Observation(timestamp=ts, success=success))
 
-    def _store_counts(self, windows: Sequence[float], at: float | None) -> list[tuple[int, int]]:
-        """``(good, bad)`` over each window ending now (or at ``at``), from the store."""
-        assert self._store is not None
+    def _counts(self, windows: Sequence[float], at: float | None) -> list[tuple[int, int]]:
+        """``(good, bad)`` over each window ending now (or at ``at``), from the fleet's mirror
+        or the store."""
         now = self._now(at)
+        if self._fleet is not None:
+            return self._fleet.counts(now, list(windows))
+        assert self._store is not None
         counts = []
         for seconds in windows:
             events = self._store.window(now, seconds)

@@ -62,6 +62,35 @@ pub enum Clock {
     Wall,
     /// A caller's time source (tests, simulations, replays).
     Injected(Arc<dyn TimeSource>),
+    /// Wall time corrected by an offset a fleet backend measures against its server's clock,
+    /// so that the hosts of a fleet agree on buckets whatever their own clocks' skew.
+    Offset(Arc<ClockOffset>),
+}
+
+/// Seconds to add to this host's wall clock to read the fleet's clock, shared by every type
+/// that records for the fleet and set as the backend measures it.
+#[derive(Debug, Default)]
+pub struct ClockOffset(std::sync::atomic::AtomicU64);
+
+impl ClockOffset {
+    /// An offset of 0.
+    pub fn new() -> Self {
+        ClockOffset::default()
+    }
+
+    /// The offset, in seconds.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Sets the offset to `seconds` (a finite number, else it is ignored and false returned).
+    pub fn set(&self, seconds: f64) -> bool {
+        if seconds.is_finite() {
+            self.0
+                .store(seconds.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        }
+        seconds.is_finite()
+    }
 }
 
 impl fmt::Debug for Clock {
@@ -69,6 +98,7 @@ impl fmt::Debug for Clock {
         f.write_str(match self {
             Clock::Wall => "Clock::Wall",
             Clock::Injected(_) => "Clock::Injected",
+            Clock::Offset(_) => "Clock::Offset",
         })
     }
 }
@@ -115,13 +145,14 @@ impl Clock {
             (Some(at), _) => check_timestamp("at", at),
             (None, Clock::Wall) => Ok(wall()),
             (None, Clock::Injected(source)) => check_timestamp("clock()", source.now()?),
+            (None, Clock::Offset(offset)) => check_timestamp("clock()", wall() + offset.get()),
         }
     }
 
     /// The start of a call to be timed.
     pub fn start(&self) -> Result<Start, Error> {
         Ok(match self {
-            Clock::Wall => Start::Monotonic(Instant::now()),
+            Clock::Wall | Clock::Offset(_) => Start::Monotonic(Instant::now()),
             Clock::Injected(source) => Start::Injected(check_timestamp("clock()", source.now()?)?),
         })
     }
@@ -193,6 +224,14 @@ mod tests {
             Ok(0.0),
             "a clock that went back times 0"
         );
+        let offset = Arc::new(ClockOffset::new());
+        assert!(offset.set(-3600.0) && !offset.set(f64::NAN));
+        let skewed = Clock::Offset(offset.clone()).read(None).unwrap();
+        assert!(
+            (skewed - (wall() - 3600.0)).abs() < 60.0,
+            "read on the wall clock, offset"
+        );
+        assert_eq!(offset.get(), -3600.0);
         let wall_start = Clock::Wall.start().unwrap();
         assert!(Clock::Wall.elapsed(wall_start).unwrap() >= 0.0);
     }

@@ -4,6 +4,7 @@
 //! * [`clock`]: the wall clock and injected time sources every stateful type reads.
 //! * `ring`: the lap-tagged ring of atomic counter words the time windows are built from.
 //! * [`window`]: bounded, lock-free, tiered time-bucket windows of good/bad counts.
+//! * [`fleet`]: what a fleet backend needs of a window: batches of changed buckets, a mirror.
 //! * [`slo`]: SLO definitions, error budgets, burn rates and multiwindow alerts on those windows.
 //! * [`billing`]: billing exports (AWS, GCP, Azure, FOCUS) to daily spend series per group.
 //! * [`spend`]: spend safeguards (budget, spike, burn, forecast, breaker, policy), scalar and batch.
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod cost;
 pub mod counter;
 pub mod error;
+pub mod fleet;
 mod fnv;
 pub mod ledger;
 pub mod logs;

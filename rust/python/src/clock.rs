@@ -5,6 +5,7 @@ use burnguard_core::Error;
 use pyo3::prelude::*;
 
 use crate::errors::py_err;
+use crate::fleet::FleetClock;
 
 /// `clock()` in seconds since the epoch; an exception it raises is raised as is.
 struct PyClock(Py<PyAny>);
@@ -16,11 +17,16 @@ impl TimeSource for PyClock {
     }
 }
 
-/// The core clock for a facade's `clock=` argument: the wall clock when None; anything but a
-/// callable is a `TypeError` naming `clock`.
+/// The core clock for a facade's `clock=` argument: the wall clock when None, the wall clock
+/// offset to a fleet's when a `FleetClock`; anything but a callable is a `TypeError` naming
+/// `clock`.
 pub(crate) fn clock_of(clock: Option<Py<PyAny>>) -> PyResult<Clock> {
     Python::attach(|py| match clock {
         None => Ok(Clock::Wall),
+        Some(clock) if clock.bind(py).is_instance_of::<FleetClock>() => {
+            let fleet = clock.bind(py).cast::<FleetClock>()?.get();
+            Ok(Clock::Offset(fleet.offset.clone()))
+        }
         Some(clock) if clock.bind(py).is_callable() => Ok(Clock::injected(PyClock(clock))),
         Some(clock) => Err(callable_expected("clock", clock.bind(py))),
     })

@@ -5,7 +5,7 @@
 //! * [`results`]: the facade's result classes, built natively by field name;
 //! * [`convert`]: numpy arrays as slices; [`clock`]: a Python callable as a time source;
 //! * one module per concern of the core: [`slo`], [`spend`], [`breaker`], [`ledger`],
-//!   [`routes`], [`cost`]; [`serve`] starts the Cycles server (`burnguard-server`).
+//!   [`routes`], [`cost`], [`fleet`] (an SLO's link to a fleet store); [`serve`] starts the Cycles server (`burnguard-server`).
 
 use pyo3::prelude::*;
 
@@ -17,6 +17,7 @@ mod clock;
 mod convert;
 mod cost;
 mod errors;
+mod fleet;
 mod ledger;
 mod logs;
 mod results;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arena::register(m)?;
     results::register(m)?;
     slo::register(m)?;
+    fleet::register(m)?;
     spend::register(m)?;
     breaker::register(m)?;
     billing::register(m)?;

@@ -384,6 +384,24 @@ impl SloCore {
         self.transitions(py, &self.slo.poll(snapshot))
     }
 
+    /// The bit mask of the policies firing for `(good, bad)` counts over each of
+    /// `query_windows`: what a fleet store keeps between polls.
+    fn firing_mask(&self, counts: Vec<(u64, u64)>) -> PyResult<u64> {
+        Ok(self.evaluate_counts(counts)?.firing_mask())
+    }
+
+    /// The `AlertTransition`s from `before` (a firing mask) to the state of `(good, bad)`
+    /// counts over each of `query_windows`.
+    fn transitions_since<'py>(
+        &self,
+        py: Python<'py>,
+        counts: Vec<(u64, u64)>,
+        before: u64,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let snapshot = self.evaluate_counts(counts)?;
+        self.transitions(py, &AlertPoll::since(snapshot, before))
+    }
+
     /// As `check_burn_rate`, from `(good, bad)` counts over each burn window.
     fn check_burn_rate_counts<'py>(
         &self,

@@ -441,6 +441,17 @@ pub struct AlertPoll {
 }
 
 impl AlertPoll {
+    /// `snapshot` with the policies that moved since `before`, the mask of the policies that
+    /// were firing at the previous poll (kept by the caller: a fleet store, say).
+    pub fn since(snapshot: Snapshot, before: u64) -> Self {
+        let firing = snapshot.firing_mask();
+        AlertPoll {
+            snapshot,
+            started: firing & !before,
+            resolved: before & !firing,
+        }
+    }
+
     /// The policies that moved, by index in the spec's order, with the way each moved.
     pub fn transitions(&self) -> Vec<(usize, AlertState)> {
         (0..self.snapshot.policies.len())
@@ -550,6 +561,11 @@ impl Slo {
         Ok(())
     }
 
+    /// The SLO's window, for a fleet flusher to read its finest buckets from.
+    pub fn window(&self) -> &BucketWindow {
+        &self.window
+    }
+
     /// Whether the SLO's window lives in an arena.
     pub fn is_shared(&self) -> bool {
         self.window.is_shared()
@@ -648,13 +664,8 @@ impl Slo {
     /// stopped firing since the last poll; the snapshot's firing policies become the last
     /// poll's.
     pub fn poll(&self, snapshot: Snapshot) -> AlertPoll {
-        let firing = snapshot.firing_mask();
-        let before = self.alerts[FIRING].swap(firing, Ordering::Relaxed);
-        AlertPoll {
-            snapshot,
-            started: firing & !before,
-            resolved: before & !firing,
-        }
+        let before = self.alerts[FIRING].swap(snapshot.firing_mask(), Ordering::Relaxed);
+        AlertPoll::since(snapshot, before)
     }
 
     /// Burn figures at `at` (default: now) with the windows that started and stopped alerting

@@ -428,6 +428,51 @@ impl BucketWindow {
         counts
     }
 
+    /// The layout a fleet mirror of this window takes: `(base_width, buckets per tier, tiers)`.
+    pub fn layout(&self) -> (f64, usize, usize) {
+        (self.base_width, self.buckets as usize, self.tiers.len())
+    }
+
+    /// The tier-0 index of the bucket holding timestamp `ts` (a checked timestamp).
+    pub fn finest_index(&self, ts: f64) -> u64 {
+        self.index_of(ts)
+    }
+
+    /// Every tier-0 bucket the ring holds with an index of at least `oldest`, ascending, with
+    /// its counts: what a fleet flush reads. A slot's good and bad words are read separately
+    /// (each is its own bucket of its lap), so a bucket half rotated counts once in each.
+    pub fn finest_buckets(&self, oldest: u64) -> Vec<(u64, Counts)> {
+        let tier = &self.tiers[0];
+        let words = &self.words[tier.offset..tier.offset + 2 * self.buckets as usize];
+        let mut buckets: Vec<(u64, Counts)> = Vec::new();
+        for (slot, pair) in words.chunks_exact(2).enumerate() {
+            for (kind, word) in pair.iter().enumerate() {
+                let (tag, count) = tier.tagged.read(word);
+                let index = if tag == 0 {
+                    continue;
+                } else {
+                    self.ring.bucket_of(slot, tag)
+                };
+                if count == 0 || index < oldest {
+                    continue;
+                }
+                let mut counts = Counts::default();
+                counts.add(kind, count);
+                buckets.push((index, counts));
+            }
+        }
+        buckets.sort_unstable_by_key(|&(index, _)| index);
+        buckets.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                first.1.good += later.1.good;
+                first.1.bad += later.1.bad;
+            }
+            same
+        });
+        buckets
+    }
+
     fn index_of(&self, ts: f64) -> u64 {
         (ts * self.per_second) as u64
     }

@@ -1,0 +1,12 @@
+"""Fleet-wide state on Redis: many hosts share SLOs, with no round trip on the hot path.
+
+``SLOTracker(definition, shared="redis://host:6379/0")`` (or ``shared=RedisBackend(client)``,
+or ``BURNGUARD_SHARED=redis://...`` in the environment) records locally and flushes to Redis
+in the background; its snapshots, alerts and burndown read the fleet's counts. Needs the
+``redis`` extra (``pip install "burnguard[redis]"``).
+"""
+
+from burnguard.redis.backend import URL_SCHEMES, RedisBackend, backend_of, is_redis
+from burnguard.redis.slo import SLOLink
+
+__all__ = ["URL_SCHEMES", "RedisBackend", "SLOLink", "backend_of", "is_redis"]

@@ -1,0 +1,273 @@
+"""The Redis backend: a background flusher per process, with Redis's clock as the fleet's."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from burnguard import _native
+from burnguard._check import checked
+from burnguard.errors import invalid, wrong_type
+from burnguard.redis.slo import SLOLink
+
+if TYPE_CHECKING:
+    from burnguard.slo.models import SLODefinition
+
+_log = logging.getLogger("burnguard.redis")
+
+#: Schemes of the URLs ``shared=`` takes as a Redis backend.
+URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class RedisBackend:
+    """Fleet-wide state on Redis, reached through a redis-py client (sync).
+
+    Recording stays local. Every ``flush_interval`` seconds a background thread sends each
+    attached SLO's changed buckets to Redis, in one pipelined round trip for all of them (per
+    node of a cluster), and the replies bring back the fleet's counts that snapshots, alerts
+    and exporters read. Flushes are idempotent (counts are absolute per writer, and each
+    carries a sequence number), so redis-py's retries never count twice.
+
+    Redis's ``TIME`` is the fleet's clock: each flush measures this host's offset from it
+    (``clock_offset``), and the SLOs attached record and read on the corrected clock, so the
+    hosts' buckets line up whatever their clocks' skew.
+
+    When Redis is unreachable, recording goes on locally; the outage is logged once and
+    counted (``outages``), and the next successful flush carries everything since. A process
+    killed loses at most what it recorded since its last flush.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_client",
+        "_links",
+        "_lock",
+        "_namespace",
+        "_scripts",
+        "_stop",
+        "_thread",
+        "clock",
+        "flush_errors",
+        "flush_interval",
+        "flushes",
+        "outages",
+        "reachable",
+        "resets",
+    )
+
+    @checked
+    def __init__(self, client: Any, *, namespace: str = "burnguard", flush_interval: float = 0.25) -> None:
+        if not hasattr(client, "register_script") or not hasattr(client, "pipeline"):
+            raise wrong_type("client", "must be a redis-py client", type(client).__name__)
+        if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "{}"):
+            raise invalid("namespace", "must be a non-empty string without braces", namespace)
+        if not (isinstance(flush_interval, (int, float)) and 0.001 <= flush_interval <= 60):
+            raise invalid("flush_interval", "must be a number of seconds in [0.001, 60]", flush_interval)
+        self._client = client
+        self._namespace = namespace
+        self.flush_interval = float(flush_interval)
+        self.clock = _native.FleetClock()
+        """The fleet's clock: this host's wall clock plus ``clock_offset``."""
+        self._links: list[SLOLink] = []
+        self._scripts: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.flushes = 0
+        """Flush rounds that reached Redis."""
+        self.flush_errors = 0
+        """Flush rounds that did not (each retried by the next)."""
+        self.outages = 0
+        """Times Redis became unreachable (logged once each)."""
+        self.resets = 0
+        """Times a fleet's data was found lost (a Redis restarted empty, keys evicted)."""
+        self.reachable = True
+        """Whether the last flush reached Redis."""
+        _backends.add(self)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, namespace: str = "burnguard", flush_interval: float = 0.25
+    ) -> RedisBackend:
+        """A backend on a new redis-py client for ``url`` (``redis://``, ``rediss://`` for TLS,
+        ``unix://``). Needs the ``redis`` extra: ``pip install "burnguard[redis]"``."""
+        if not isinstance(url, str) or not url.startswith(URL_SCHEMES):
+            raise invalid("url", f"must be a Redis URL ({', '.join(URL_SCHEMES)})", url)
+        try:
+            import redis
+        except ImportError:  # pragma: no cover - the extra is installed in the tests
+            raise ImportError('the Redis backend needs redis-py: pip install "burnguard[redis]"') from None
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        return cls(client, namespace=namespace, flush_interval=flush_interval)
+
+    @property
+    def namespace(self) -> str:
+        """The prefix of every key this backend writes."""
+        return self._namespace
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds this host's clock is behind Redis's (negative: ahead), as last measured."""
+        return self.clock.offset
+
+    def key(self, entity: str) -> str:
+        """The hash tag of one entity's keys (``{namespace:entity}``): one cluster slot."""
+        return "{" + self._namespace + ":" + entity + "}"
+
+    def attach_slo(self, definition: SLODefinition, core: _native.SloCore) -> SLOLink:
+        """Links an SLO's native core to the fleet's SLO of its name, and starts flushing."""
+        identity = (
+            definition.target,
+            definition.window_seconds,
+            tuple(definition.burn_rate_windows),
+            definition.latency_threshold_seconds,
+            core.resolution[0],
+        )
+        finest_span = core.resolution[0][1]
+        if self.flush_interval > finest_span / 4:
+            raise invalid(
+                "flush_interval",
+                f"must be at most a quarter of the SLO {definition.name!r}'s finest span ({finest_span:g} s)",
+                self.flush_interval,
+            )
+        geometry = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
+        link = SLOLink(self, definition.name, core, geometry)
+        with self._lock:
+            self._links.append(link)
+        self._start()
+        return link
+
+    def swap(self, entity: str, word: str, value: int) -> int:
+        """Sets the fleet's ``word`` of ``entity`` to ``value`` and returns what it held (0 if
+        none): one atomic step, so of two hosts making the same change only one sees it."""
+        before = self._client.set(self.key(entity) + ":" + word, str(value), get=True)
+        return int(before) if before is not None else 0
+
+    def flush(self) -> bool:
+        """Flushes every attached SLO now, in one pipelined round trip; False if Redis was not
+        reached (the next flush carries everything since)."""
+        with self._lock:
+            links = list(self._links)
+        if not links:
+            return True
+        now = self.clock.offset + time.time()
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for link in links:
+                link.queue(pipe, now)
+            sent = time.time()
+            replies = pipe.execute(raise_on_error=False)
+            received = time.time()
+        except Exception as err:
+            for link in links:
+                link.failed()
+            self._unreachable(err)
+            return False
+        self._reached()
+        offsets = []
+        for link, reply in zip(links, replies, strict=True):
+            if isinstance(reply, Exception):
+                link.failed()
+                self._log_error(link, reply)
+                continue
+            redis_time, _status = link.applied(reply)
+            offsets.append(redis_time - (sent + received) / 2)
+        if offsets:
+            self.clock.set_offset(sorted(offsets)[len(offsets) // 2])
+        return True
+
+    def queue_script(self, pipe: Any, source: str, keys: list[str], args: list[object]) -> None:
+        """Adds a call of the script ``source`` to ``pipe`` (loaded once per client)."""
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self._client.register_script(source)
+        script(keys=keys, args=args, client=pipe)
+
+    def report_reset(self, name: str) -> None:
+        """Counts and logs a fleet found to have lost its data."""
+        self.resets += 1
+        _log.warning(
+            "the fleet's counts for SLO %r were lost in Redis (restarted empty, or evicted); "
+            "they are refilled from each host's recent buckets, older history is gone",
+            name,
+        )
+
+    def close(self) -> None:
+        """Stops the flusher after one last flush."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self.flush()
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="burnguard-redis-flush", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.wait(self.flush_interval):
+            self.flush()
+
+    def _unreachable(self, err: Exception) -> None:
+        self.flush_errors += 1
+        if self.reachable:
+            self.reachable = False
+            self.outages += 1
+            _log.warning("Redis is unreachable (%s); recording goes on locally until it is back", err)
+
+    def _reached(self) -> None:
+        self.flushes += 1
+        if not self.reachable:
+            self.reachable = True
+            _log.warning("Redis is reachable again; the fleet's counts are caught up")
+
+    def _log_error(self, link: SLOLink, err: Exception) -> None:
+        self.flush_errors += 1
+        _log.error("the fleet's SLO %r was not flushed: %s", link.name, err)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._thread = None
+        self._stop = threading.Event()
+        for link in self._links:
+            link.restart_after_fork()
+        if self._links:
+            self._start()
+
+
+_backends: weakref.WeakSet[RedisBackend] = weakref.WeakSet()
+_by_url: dict[tuple[int, str], RedisBackend] = {}
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_backends):
+        backend._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def backend_of(url: str) -> RedisBackend:
+    """The backend for ``url``, made once per process."""
+    key = (os.getpid(), url)
+    backend = _by_url.get(key)
+    if backend is None:
+        backend = _by_url[key] = RedisBackend.from_url(url)
+    return backend
+
+
+def is_redis(shared: object) -> bool:
+    """Whether ``shared=`` names a Redis backend (a URL or a backend object)."""
+    return isinstance(shared, RedisBackend) or (isinstance(shared, str) and shared.startswith(URL_SCHEMES))
