@@ -45,6 +45,7 @@ class RedisBackend:
     __slots__ = (
         "__weakref__",
         "_client",
+        "_flushing",
         "_links",
         "_lock",
         "_namespace",
@@ -76,6 +77,7 @@ class RedisBackend:
         self._links: list[SLOLink] = []
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one flush at a time: batches reach Redis in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.flushes = 0
@@ -151,6 +153,10 @@ class RedisBackend:
     def flush(self) -> bool:
         """Flushes every attached SLO now, in one pipelined round trip; False if Redis was not
         reached (the next flush carries everything since)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             links = list(self._links)
         if not links:
@@ -239,6 +245,7 @@ class RedisBackend:
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
         for link in self._links:

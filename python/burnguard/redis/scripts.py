@@ -107,7 +107,7 @@ redis.call('PEXPIRE', log, ARGV[5])
 local logn = tonumber(redis.call('HGET', fleet, 'logn'))
 local reply = {time[1], time[2], applied, status, created, logn}
 local pending = logn - cursor
-if cursor > logn or pending > redis.call('LLEN', log) or cursor == 0 then
+if cursor == 0 or created ~= known_created or cursor > logn or pending > redis.call('LLEN', log) then
   table.insert(reply, 'full')
   local all = redis.call('HGETALL', fleet)
   local values = {}

@@ -116,6 +116,7 @@ class SLOLink:
                 self._backend.report_reset(self.name)
                 self._fleet.resend_all()  # the fleet was lost: fill it again from here
             self._acknowledged = self._seq
+            self._fleet.acknowledge()
         self._created = created
         kind = _text(reply[6])
         values = [int(v) for v in reply[7:]]

@@ -94,6 +94,11 @@ impl SloFleet {
         lock(&self.outbox).resend_all();
     }
 
+    /// The store applied every batch so far.
+    fn acknowledge(&self) {
+        lock(&self.outbox).acknowledge();
+    }
+
     /// Takes what the window holds now as counted: for a store that lost this writer's counts
     /// but kept the fleet's.
     fn rebase(&self) {

@@ -48,8 +48,10 @@ pub struct Outbox {
     base: HashMap<u64, Counts>,
     /// What the last batches carried of each bucket, net of `base`.
     sent: HashMap<u64, Counts>,
-    /// Events carried by batches since the outbox was made (each bucket's latest counts).
+    /// Events carried by acknowledged batches since the outbox was made.
     shared: u64,
+    /// Events carried by batches not yet acknowledged.
+    pending: u64,
     /// The window's totals when the outbox was made: events recorded before are not flushed.
     baseline: (u64, u64),
     full: bool,
@@ -82,7 +84,13 @@ impl Outbox {
     pub fn rebase(&mut self, window: &BucketWindow) {
         self.base = window.finest_buckets(0).into_iter().collect();
         self.sent.clear();
+        self.pending = 0;
         self.full = true;
+    }
+
+    /// The store applied every batch so far (or had already: a retry).
+    pub fn acknowledge(&mut self) {
+        self.shared += std::mem::take(&mut self.pending);
     }
 
     /// The buckets of `window` that changed since the last batch, at time `now` (by the
@@ -112,7 +120,7 @@ impl Outbox {
         forgotten.sort_unstable();
         for (index, counts) in &changed {
             let before = self.sent.insert(*index, *counts).unwrap_or_default();
-            self.shared += counts.total() - before.total().min(counts.total());
+            self.pending += counts.total() - before.total().min(counts.total());
         }
         for index in &forgotten {
             self.sent.remove(index);
@@ -132,9 +140,9 @@ impl Outbox {
         self.full = true;
     }
 
-    /// Events recorded into `window` since the outbox was made that no batch carried: older
-    /// than the finest span when recorded, rotated out between two flushes, or dropped by a
-    /// rebase. A record in progress at the last batch may show here for one flush.
+    /// Events recorded into `window` since the outbox was made that no acknowledged batch
+    /// carried: not flushed yet, older than the finest span when recorded, rotated out between
+    /// two flushes, or dropped by a rebase.
     pub fn unshared(&self, window: &BucketWindow) -> u64 {
         let (good, bad) = window.totals();
         let recorded = (good - self.baseline.0) + (bad - self.baseline.1);

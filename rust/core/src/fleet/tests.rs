@@ -73,6 +73,9 @@ fn batches_carry_changed_buckets_with_absolute_counts() {
         ]
     );
     w.record(101.9, true, 2).unwrap();
+    assert_eq!(outbox.unshared(&w), 6, "until the store acknowledges");
+    outbox.acknowledge();
+    assert_eq!(outbox.unshared(&w), 2, "recorded after the batch");
     let second = outbox.batch(&w, 102.0).unwrap();
     assert!(!second.full);
     assert_eq!(
@@ -81,6 +84,7 @@ fn batches_carry_changed_buckets_with_absolute_counts() {
         "only what changed, absolute"
     );
     assert!(outbox.batch(&w, 102.0).unwrap().changed.is_empty());
+    outbox.acknowledge();
     assert_eq!(outbox.unshared(&w), 0);
 }
 
@@ -99,6 +103,7 @@ fn a_batch_applied_twice_adds_nothing_and_a_resend_restores_a_lost_one() {
     let again = outbox.batch(&w, 50.6).unwrap();
     assert!(again.full);
     store.apply(&again);
+    outbox.acknowledge();
     let counts = store.mirror.count_many(50.6, &[10.0, 1000.0]).unwrap();
     assert_eq!(counts, vec![Counts { good: 6, bad: 4 }; 2]);
     assert_eq!(
@@ -114,6 +119,7 @@ fn buckets_that_age_out_of_the_finest_span_are_forgotten_or_unshared() {
     let mut outbox = Outbox::new(&w);
     w.record(10.0, true, 1).unwrap();
     outbox.batch(&w, 10.0).unwrap();
+    outbox.acknowledge();
     w.record(10.0, true, 1).unwrap(); // after the last batch, then ages out unflushed
     let later = outbox.batch(&w, 10.0 + 300.0).unwrap();
     assert_eq!(later.forgotten, vec![10]);
@@ -121,6 +127,7 @@ fn buckets_that_age_out_of_the_finest_span_are_forgotten_or_unshared() {
     assert_eq!(outbox.unshared(&w), 1);
     w.record(5.0, true, 7).unwrap(); // recorded late, with an old timestamp
     outbox.batch(&w, 310.0).unwrap();
+    outbox.acknowledge();
     assert_eq!(outbox.unshared(&w), 8);
 }
 
@@ -140,6 +147,7 @@ fn events_before_the_outbox_are_not_flushed_by_a_second_writer() {
         ],
         "only this writer's events"
     );
+    outbox.acknowledge();
     assert_eq!(outbox.unshared(&w), 0);
 }
 
@@ -149,7 +157,9 @@ fn a_rebase_takes_what_the_window_holds_as_counted() {
     let mut outbox = Outbox::new(&w);
     w.record(30.0, true, 3).unwrap();
     outbox.batch(&w, 30.5).unwrap();
-    w.record(30.1, true, 1).unwrap(); // not yet flushed when the store forgot this writer
+    outbox.acknowledge();
+    w.record(30.1, true, 1).unwrap();
+    outbox.batch(&w, 30.5).unwrap(); // refused: the store forgot this writer
     outbox.rebase(&w);
     let batch = outbox.batch(&w, 30.5).unwrap();
     assert!(batch.full && batch.changed.is_empty());
@@ -172,6 +182,8 @@ fn two_writers_sum_in_the_mirror_on_every_tier() {
             let now = t as f64 + 0.9;
             fleet.apply_from(1, &oa.batch(&a, now).unwrap());
             fleet.apply_from(2, &ob.batch(&b, now).unwrap());
+            oa.acknowledge();
+            ob.acknowledge();
         }
     }
     let now = 2999.9;
