@@ -47,7 +47,9 @@ def test_bad_shared_options_are_refused_with_the_parameter_named(arena_directory
     other = SLODefinition(name="api", target=0.99, window_seconds=3600, burn_rate_windows=(300,))
     with pytest.raises(ValueError, match=r'^shared holds Slo "api" with another configuration'):
         SLOTracker(other, shared="svc")
-    with pytest.raises(TypeError, match=r"^shared must be a str or an Arena or True or False"):
+    with pytest.raises(
+        TypeError, match=r"^shared must be a str or an Arena or a RedisBackend or True or False"
+    ):
         SLOTracker(DEFINITION, shared=5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"^shared must be an arena name"):
         SLOTracker(DEFINITION, shared="../etc")

@@ -24,6 +24,7 @@ from burnguard._check import checked
 from burnguard._native import BreakerPermit
 from burnguard._results import Result
 from burnguard.errors import CircuitOpenError, InvalidTypeError, invalid
+from burnguard.redis import BreakerLink, RedisBackend, backend_of, is_redis
 from burnguard.shared import Arena, arena_of
 
 __all__ = [
@@ -119,6 +120,9 @@ class CircuitBreaker(_native.BreakerCore):
     _transition_listeners: list[Callable[[StateTransition], object]]
     _rejection_listeners: list[Callable[[CallNotPermitted], object]]
     _wake_on_time: bool
+    _fleet: BreakerLink | None
+    backend: RedisBackend | None
+    """The Redis backend the breaker's state is synced with (``shared=``), or None."""
 
     @checked
     def __new__(
@@ -148,11 +152,19 @@ class CircuitBreaker(_native.BreakerCore):
         on_call_rejected: Iterable[Callable[[CallNotPermitted], object]] = (),
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
-        shared: str | Arena | bool | None = None,
+        shared: str | Arena | RedisBackend | bool | None = None,
     ) -> CircuitBreaker:
         if not isinstance(name, str) or not name:
             raise invalid("name", "must be a non-empty string", repr(name))
-        arena = arena_of(shared)
+        if shared is None:
+            shared = os.environ.get("BURNGUARD_SHARED") or None
+        backend = None
+        if is_redis(shared):
+            backend = shared if isinstance(shared, RedisBackend) else backend_of(str(shared))
+            arena = None
+        else:
+            assert not isinstance(shared, RedisBackend)
+            arena = arena_of(shared)
         self = super().__new__(
             cls,
             name,
@@ -184,6 +196,24 @@ class CircuitBreaker(_native.BreakerCore):
         self._rejection_listeners = list(on_call_rejected)
         self._report_rejections(bool(self._rejection_listeners))
         self._wake_on_time = automatic_transition_from_open_to_half_open and clock is None
+        self._fleet = None
+        if backend is not None:
+            options = {
+                "failure_rate_threshold": failure_rate_threshold,
+                "slow_call_rate_threshold": slow_call_rate_threshold,
+                "slow_call_duration_threshold": slow_call_duration_threshold,
+                "sliding_window_type": sliding_window_type,
+                "sliding_window_size": sliding_window_size,
+                "minimum_number_of_calls": minimum_number_of_calls,
+                "consecutive_failure_threshold": consecutive_failure_threshold,
+                "wait_duration_in_open_state": wait_duration_in_open_state,
+                "backoff_multiplier": backoff_multiplier,
+                "max_wait_duration_in_open_state": max_wait_duration_in_open_state,
+                "permitted_number_of_calls_in_half_open_state": permitted_number_of_calls_in_half_open_state,
+                "max_wait_duration_in_half_open_state": max_wait_duration_in_half_open_state,
+            }
+            self._fleet = backend.attach_breaker(self, options)
+        self.backend = backend
         return self
 
     def __repr__(self) -> str:
@@ -191,8 +221,20 @@ class CircuitBreaker(_native.BreakerCore):
 
     @property
     def is_shared(self) -> bool:
-        """Whether the state machine lives in a shared arena (``shared=``)."""
-        return self.shared
+        """Whether the state machine lives in a shared arena or a fleet's Redis (``shared=``)."""
+        return self.shared or self._fleet is not None
+
+    def _transition_to(self, state: str) -> bool:
+        moved = super()._transition_to(state)
+        if self._fleet is not None:
+            self._fleet.manual()  # a manual move is the fleet's, at the next sync
+        return moved
+
+    def reset(self) -> None:
+        """Back to a fresh CLOSED breaker (for the fleet too, with a Redis backend)."""
+        super().reset()
+        if self._fleet is not None:
+            self._fleet.manual()
 
     # Guarding calls ---------------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 ``SLOTracker(definition, shared="redis://host:6379/0")`` (or ``shared=RedisBackend(client)``,
 or ``BURNGUARD_SHARED=redis://...`` in the environment) records locally and flushes to Redis
-in the background; its snapshots, alerts and burndown read the fleet's counts. Needs the
+in the background; its snapshots, alerts and burndown read the fleet's counts.
+``CircuitBreaker(name, shared=...)`` keeps one state per name for the fleet. Needs the
 ``redis`` extra (``pip install "burnguard[redis]"``).
 """
 
 from burnguard.redis.backend import URL_SCHEMES, RedisBackend, backend_of, is_redis
+from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.slo import SLOLink
 
-__all__ = ["URL_SCHEMES", "RedisBackend", "SLOLink", "backend_of", "is_redis"]
+__all__ = ["URL_SCHEMES", "BreakerLink", "RedisBackend", "SLOLink", "backend_of", "is_redis"]

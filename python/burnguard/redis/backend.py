@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING, Any
 from burnguard import _native
 from burnguard._check import checked
 from burnguard.errors import invalid, wrong_type
+from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.slo import SLOLink
 
 if TYPE_CHECKING:
+    from burnguard._native import BreakerCore
     from burnguard.slo.models import SLODefinition
+
+_Link = SLOLink | BreakerLink
 
 _log = logging.getLogger("burnguard.redis")
 
@@ -28,9 +32,10 @@ class RedisBackend:
     """Fleet-wide state on Redis, reached through a redis-py client (sync).
 
     Recording stays local. Every ``flush_interval`` seconds a background thread sends each
-    attached SLO's changed buckets to Redis, in one pipelined round trip for all of them (per
-    node of a cluster), and the replies bring back the fleet's counts that snapshots, alerts
-    and exporters read. Flushes are idempotent (counts are absolute per writer, and each
+    attached SLO's changed buckets and each breaker's window and transitions to Redis, in one
+    pipelined round trip for all of them (per node of a cluster), and the replies bring back
+    the fleet's counts that snapshots, alerts and exporters read, and the fleet's breaker
+    states (see ``burnguard.redis.breaker``). Flushes are idempotent (counts are absolute per writer, and each
     carries a sequence number), so redis-py's retries never count twice.
 
     Redis's ``TIME`` is the fleet's clock: each flush measures this host's offset from it
@@ -74,7 +79,7 @@ class RedisBackend:
         self.flush_interval = float(flush_interval)
         self.clock = _native.FleetClock()
         """The fleet's clock: this host's wall clock plus ``clock_offset``."""
-        self._links: list[SLOLink] = []
+        self._links: list[_Link] = []
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one flush at a time: batches reach Redis in order
@@ -139,6 +144,15 @@ class RedisBackend:
             )
         geometry = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
         link = SLOLink(self, definition.name, core, geometry)
+        with self._lock:
+            self._links.append(link)
+        self._start()
+        return link
+
+    def attach_breaker(self, breaker: BreakerCore, config: dict[str, Any]) -> BreakerLink:
+        """Links a breaker to the fleet's breaker of its name (``config``: its options, which
+        every host must give alike), and starts syncing."""
+        link = BreakerLink(self, breaker, config)
         with self._lock:
             self._links.append(link)
         self._start()
@@ -239,9 +253,10 @@ class RedisBackend:
             self.reachable = True
             _log.warning("Redis is reachable again; the fleet's counts are caught up")
 
-    def _log_error(self, link: SLOLink, err: Exception) -> None:
+    def _log_error(self, link: _Link, err: Exception) -> None:
         self.flush_errors += 1
-        _log.error("the fleet's SLO %r was not flushed: %s", link.name, err)
+        kind = "SLO" if isinstance(link, SLOLink) else "breaker"
+        _log.error("the fleet's %s %r was not synced: %s", kind, link.name, err)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()

@@ -35,7 +35,8 @@ local acknowledged = tonumber(ARGV[12])
 
 local held = redis.call('HGET', fleet, 'geometry')
 if held and held ~= geometry then
-  return redis.error_reply('BURNGUARD geometry: the SLO is shared under this name with another definition')
+  return redis.error_reply(
+    'BURNGUARD geometry: the SLO is shared under this name with another definition')
 end
 local time = redis.call('TIME')
 local created = redis.call('HGET', fleet, 'created')
@@ -149,4 +150,113 @@ if pending > 0 then
   end
 end
 return reply
+"""
+
+#: One breaker host's sync: its window and any transition it made; the fleet's state back.
+#:
+#: KEYS: the breaker's state hash, its writers' hash.
+#: ARGV: writer, geometry, the fleet epoch the host last adopted (-1: none), the host's
+#: state, changed ("1": it moved by itself since), manual ("1": moved by hand), its window's
+#: calls, failed, slow, then minimum calls, failure and slow thresholds (percent), the OPEN
+#: wait (ms), backoff multiplier, longest wait (ms), the probe lease (ms), the writer ttl
+#: (ms), the host's backoff level.
+#:
+#: The state hash holds ``state``, ``epoch`` (+1 at every fleet transition), ``level`` (the
+#: backoff), ``until`` (Redis ms: OPEN's end, or HALF_OPEN's probe lease) and ``holder`` (the
+#: writer holding the lease). The writers' hash holds each host's window (``c:``, ``f:``,
+#: ``s:``) and when it expires (``x:``); a CLOSED fleet opens when their sum crosses the
+#: thresholds, as one breaker would.
+#:
+#: Reply: TIME seconds, TIME microseconds, state, epoch, level, ms left of ``until`` (-1 when
+#: none), 1 if this writer holds the probe lease.
+BREAKER_SYNC = """
+local state_key, writers = KEYS[1], KEYS[2]
+local writer, geometry = ARGV[1], ARGV[2]
+local known = tonumber(ARGV[3])
+local local_state = ARGV[4]
+local changed, manual = ARGV[5] == '1', ARGV[6] == '1'
+local calls, failed, slow = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local min_calls = tonumber(ARGV[10])
+local failure_threshold, slow_threshold = tonumber(ARGV[11]), tonumber(ARGV[12])
+local wait_ms, multiplier, max_wait_ms = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+local lease_ms, writer_ttl = tonumber(ARGV[16]), tonumber(ARGV[17])
+local local_level = tonumber(ARGV[18])
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local f = redis.call('HMGET', state_key, 'geometry', 'state', 'epoch', 'level', 'until', 'holder')
+if f[1] and f[1] ~= geometry then
+  return redis.error_reply(
+    'BURNGUARD geometry: the breaker is shared under this name with another configuration')
+end
+local state = f[2] or 'CLOSED'
+local epoch = tonumber(f[3] or '0')
+local level = tonumber(f[4] or '0')
+local until_ms = tonumber(f[5] or '0')
+local holder = f[6] or ''
+
+local function move(to, new_level)
+  epoch, state, level, holder, until_ms = epoch + 1, to, math.min(new_level, 31), '', 0
+  if to == 'OPEN' then
+    until_ms = now + math.min(wait_ms * multiplier ^ level, max_wait_ms)
+  elseif to == 'HALF_OPEN' then
+    holder, until_ms = writer, now + lease_ms
+  elseif to == 'CLOSED' then
+    redis.call('DEL', writers)
+  end
+end
+
+if manual then
+  move(local_state, local_state == 'CLOSED' and 0 or local_level)
+elseif changed and known == epoch then
+  if state == 'CLOSED' and local_state == 'OPEN' then
+    move('OPEN', 0)
+  elseif state == 'HALF_OPEN' and holder == writer and local_state == 'CLOSED' then
+    move('CLOSED', 0)
+  elseif state == 'HALF_OPEN' and holder == writer and local_state == 'OPEN' then
+    move('OPEN', level + 1)
+  end
+end
+if state == 'OPEN' and now >= until_ms and local_state == 'HALF_OPEN' then
+  move('HALF_OPEN', level)
+elseif state == 'HALF_OPEN' and now >= until_ms then
+  move('OPEN', level + 1)
+end
+
+local mine = {'c:' .. writer, 'f:' .. writer, 's:' .. writer, 'x:' .. writer}
+if state == 'CLOSED' and known == epoch then
+  redis.call('HSET', writers, mine[1], calls, mine[2], failed, mine[3], slow, mine[4], now + writer_ttl)
+  local all = redis.call('HGETALL', writers)
+  local values = {}
+  for j = 1, #all, 2 do
+    values[all[j]] = all[j + 1]
+  end
+  local total, failures, slows = 0, 0, 0
+  for field, value in pairs(values) do
+    local who = string.match(field, '^x:(.*)$')
+    if who then
+      if tonumber(value) < now then
+        redis.call('HDEL', writers, 'c:' .. who, 'f:' .. who, 's:' .. who, field)
+      else
+        total = total + tonumber(values['c:' .. who] or '0')
+        failures = failures + tonumber(values['f:' .. who] or '0')
+        slows = slows + tonumber(values['s:' .. who] or '0')
+      end
+    end
+  end
+  if total > 0 and total >= min_calls
+      and (failures * 100 / total >= failure_threshold or slows * 100 / total >= slow_threshold) then
+    move('OPEN', 0)
+  end
+else
+  redis.call('HDEL', writers, mine[1], mine[2], mine[3], mine[4])
+end
+
+redis.call('HSET', state_key, 'geometry', geometry, 'state', state, 'epoch', epoch, 'level', level,
+  'until', until_ms, 'holder', holder)
+local left = -1
+if state == 'OPEN' or state == 'HALF_OPEN' then
+  left = math.max(until_ms - now, 0)
+end
+return {time[1], time[2], state, epoch, level, left, holder == writer and 1 or 0}
 """

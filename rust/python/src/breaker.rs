@@ -413,6 +413,48 @@ impl BreakerCore {
         })
     }
 
+    /// For a fleet backend's sync: `(state, epoch, level, calls, failed, slow, holds_probes)`
+    /// of the local state word and window.
+    fn _fleet_report(&self) -> PyResult<(&'static str, u16, u64, u64, u64, u64, bool)> {
+        let (s, _) = self.core.snapshot(self.now()?);
+        let (epoch, level) = self.core.epoch_and_level();
+        let c = s.counts;
+        let holds = self.core.holds_probes();
+        Ok((
+            s.state.as_str(),
+            epoch,
+            level,
+            c.calls,
+            c.failed,
+            c.slow,
+            holds,
+        ))
+    }
+
+    /// Installs the state a fleet's store decided: OPEN for `remaining` more seconds,
+    /// HALF_OPEN with this host's probes if `probes`. Returns whether the state changed.
+    #[pyo3(signature = (state, level, remaining, probes))]
+    fn _fleet_adopt(
+        slf: &Bound<'_, Self>,
+        state: &str,
+        level: u64,
+        remaining: Option<f64>,
+        probes: bool,
+    ) -> PyResult<bool> {
+        let this = slf.get();
+        let to = state.parse::<State>().map_err(py_err)?;
+        let now = this.now()?;
+        let deadline = remaining.map(|r| now + r.max(0.0));
+        let transition = this.core.adopt(to, level, deadline, probes, now);
+        Self::announce(slf, transition)?;
+        Ok(transition.is_some())
+    }
+
+    /// Fleet mode: moves to HALF_OPEN made here wait for the fleet's probe lease.
+    fn _fleet_gate(&self, gated: bool) {
+        self.core.set_gated(gated);
+    }
+
     /// Whether rejected calls are reported to the facade's `_on_rejected`.
     fn _report_rejections(&self, on: bool) {
         self.report_rejections.store(on, Ordering::Relaxed);

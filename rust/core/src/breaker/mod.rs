@@ -25,6 +25,7 @@ use crate::sync::Ordering;
 use crate::words::Words;
 
 mod config;
+mod fleet;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod windows;
@@ -200,6 +201,8 @@ pub struct Breaker {
     half_open_limit: f64,
     cells: Words,
     window: Window,
+    /// Fleet mode (see `fleet.rs`): moves to HALF_OPEN made here wait for a probe lease.
+    gated: std::sync::atomic::AtomicBool,
 }
 
 impl Breaker {
@@ -220,6 +223,7 @@ impl Breaker {
             clock,
             seed,
             cells: Words::zeroed(CELLS),
+            gated: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -551,7 +555,11 @@ impl Breaker {
         if to == State::Closed {
             self.clear_counts();
         }
-        let next = from.next(to, level);
+        let mut next = from.next(to, level);
+        if to == State::HalfOpen && self.is_gated() {
+            let permitted = u64::from(self.config.permitted_number_of_calls_in_half_open_state);
+            next = Word(next.0 | permitted << ISSUED_SHIFT);
+        }
         if !self.cas(from, next) {
             return None;
         }
