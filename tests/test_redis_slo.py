@@ -102,6 +102,18 @@ def test_a_retried_flush_is_applied_once(redis_server: RedisServer) -> None:
     assert (snapshot.total, snapshot.failures) == (100, 25)
 
 
+def test_scripts_flushed_from_redis_are_loaded_again(redis_server: RedisServer) -> None:
+    t = SLOTracker(DEFINITION, shared=backend(redis_server))
+    t.record(True)
+    assert t.flush()
+    client: Any = redis_server.client()
+    client.script_flush()
+    t.record(False)
+    assert t.flush()
+    assert (t.snapshot().total, t.snapshot().failures) == (2, 1)
+    assert t.backend is not None and t.backend.flush_errors == 0
+
+
 def test_a_worker_killed_loses_only_what_it_had_not_flushed(redis_server: RedisServer) -> None:
     victim = host(redis_server, 1, 3_000, "--hold", "700")
     assert victim.stdout is not None and victim.stdout.readline().strip() == "ready"
@@ -227,3 +239,40 @@ def test_bad_backend_arguments_name_the_parameter() -> None:
     )
     with pytest.raises(InvalidArgumentError, match="flush_interval"):
         SLOTracker(short, shared=RedisBackend(client, flush_interval=30))
+
+
+def test_the_exporter_shows_the_backends_health(redis_server: RedisServer) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from burnguard import CircuitBreaker, SLORegistry
+    from burnguard.prometheus import PrometheusExporter
+
+    registry = SLORegistry(shared=backend(redis_server))
+    tracker = registry.define(DEFINITION)
+    tracker.record(True)
+    tracker.record(False, at=time.time() - 7 * 86400)  # older than the finest span: stays here
+    assert tracker.flush()
+    breaker = CircuitBreaker("db", shared=tracker.backend)
+    body, _ = PrometheusExporter(registry, breakers=[breaker]).render()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    ns = (("namespace", "burnguard"),)
+    assert samples[("burnguard_fleet_flushes_total", ns)] == 1
+    assert samples[("burnguard_fleet_outages_total", ns)] == 0
+    assert samples[("burnguard_fleet_reachable", ns)] == 1
+    assert abs(samples[("burnguard_fleet_clock_offset_seconds", ns)]) < 5
+    assert samples[("burnguard_fleet_unshared_events", (("slo", "api"),))] == 1
+
+
+def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burnguard import Ledger, RouteTable
+
+    monkeypatch.setenv("BURNGUARD_SHARED", redis_server.url)
+    assert not Ledger().is_shared and not RouteTable().is_shared
+    with pytest.raises(InvalidArgumentError, match="^shared is a Redis URL"):
+        Ledger(shared=redis_server.url)

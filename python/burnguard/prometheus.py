@@ -50,7 +50,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from burnguard import _exposition, _native
 from burnguard._check import checked
@@ -89,7 +89,7 @@ _SLO_GAUGES = (
 
 
 _log = logging.getLogger("burnguard.prometheus")
-_SOURCES = ("slos", "breakers", "ledgers", "routes")
+_SOURCES = ("slos", "breakers", "ledgers", "routes", "fleet")
 
 DEFAULT_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """prometheus_client's default histogram bounds, in seconds."""
@@ -185,6 +185,7 @@ class PrometheusExporter:
                 lambda: list(_budget_families([b for lg in self._all_ledgers() for b in lg.balances()])),
             ),
             ("routes", self._route_families),
+            ("fleet", lambda: list(_fleet_families(self._all_trackers(), self._all_breakers()))),
         )
 
     def _failed(self, source: str) -> None:
@@ -527,6 +528,49 @@ def _cost_families(report: CostReport) -> Iterator[Metric]:
         request_cost.add_metric((r.route, "0.95"), r.request_cost_p95_usd)
         request_cost.add_metric((r.route, "0.99"), r.request_cost_p99_usd)
     yield request_cost
+
+
+_FLEET_COUNTERS = (
+    ("burnguard_fleet_flushes", "Flush rounds that reached Redis.", "flushes"),
+    ("burnguard_fleet_flush_errors", "Flush rounds or entities that did not reach Redis.", "flush_errors"),
+    ("burnguard_fleet_outages", "Times Redis became unreachable (each logged once).", "outages"),
+    ("burnguard_fleet_resets", "Times a fleet's data was found lost in Redis.", "resets"),
+)
+
+
+def _fleet_families(trackers: list[SLOTracker], breakers: list[CircuitBreaker]) -> Iterator[Metric]:
+    """The Redis backends' health, and each fleet SLO's events the fleet never got."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    holders: list[Any] = [*trackers, *breakers]
+    backends = _distinct([b for b in (getattr(h, "backend", None) for h in holders) if b is not None])
+    if not backends:
+        return
+    for name, documentation, attribute in _FLEET_COUNTERS:
+        counter = CounterMetricFamily(name, documentation, labels=("namespace",))
+        for backend in backends:
+            counter.add_metric((backend.namespace,), float(getattr(backend, attribute)))
+        yield counter
+    reachable = GaugeMetricFamily(
+        "burnguard_fleet_reachable", "1 if the last flush reached Redis.", labels=("namespace",)
+    )
+    offset = GaugeMetricFamily(
+        "burnguard_fleet_clock_offset_seconds",
+        "Seconds this host's clock is behind Redis's (negative: ahead), as last measured.",
+        labels=("namespace",),
+    )
+    for backend in backends:
+        reachable.add_metric((backend.namespace,), float(backend.reachable))
+        offset.add_metric((backend.namespace,), backend.clock_offset)
+    unshared = GaugeMetricFamily(
+        "burnguard_fleet_unshared_events",
+        "Events recorded here that the fleet did not get (too old, or lost in a long outage).",
+        labels=("slo",),
+    )
+    for tracker in trackers:
+        if tracker.backend is not None:
+            unshared.add_metric((tracker.name,), float(tracker.unshared))
+    yield from (reachable, offset, unshared)
 
 
 def _seconds(value: float) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from burnguard import _native
 from burnguard._check import checked
-from burnguard.errors import wrong_type
+from burnguard.errors import invalid, wrong_type
 
 __all__ = ["Arena", "arena_of"]
 
@@ -92,11 +92,28 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+#: URL schemes that name a Redis backend rather than an arena (``burnguard.redis``).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 def arena_of(shared: str | Arena | bool | None) -> Arena | None:
     """The arena ``shared`` names (opened once per process and name), or None: None means the
-    arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says."""
+    arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says.
+
+    A Redis URL in ``BURNGUARD_SHARED`` is for the objects that take a Redis backend (SLOs and
+    breakers): the others stay per process. Given as ``shared=`` to one of them, it is an
+    error."""
+    from_environment = shared is None
     if shared is None:
         shared = os.environ.get("BURNGUARD_SHARED") or False
+    if isinstance(shared, str) and shared.startswith(REDIS_SCHEMES):
+        if from_environment:
+            return None
+        raise invalid(
+            "shared",
+            "is a Redis URL: only SLOTracker, SLORegistry and CircuitBreaker take a Redis backend so far",
+            shared,
+        )
     if shared is False or isinstance(shared, Arena):
         return shared or None
     if not isinstance(shared, str):

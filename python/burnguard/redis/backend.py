@@ -15,6 +15,7 @@ from burnguard._check import checked
 from burnguard.errors import invalid, wrong_type
 from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.slo import SLOLink
+from burnguard.shared import REDIS_SCHEMES
 
 if TYPE_CHECKING:
     from burnguard._native import BreakerCore
@@ -25,7 +26,7 @@ _Link = SLOLink | BreakerLink
 _log = logging.getLogger("burnguard.redis")
 
 #: Schemes of the URLs ``shared=`` takes as a Redis backend.
-URL_SCHEMES = ("redis://", "rediss://", "unix://")
+URL_SCHEMES = REDIS_SCHEMES
 
 
 class RedisBackend:
@@ -80,7 +81,7 @@ class RedisBackend:
         self.clock = _native.FleetClock()
         """The fleet's clock: this host's wall clock plus ``clock_offset``."""
         self._links: list[_Link] = []
-        self._scripts: dict[str, Any] = {}
+        self._scripts: dict[str, str] = {}  # source: its SHA-1, for EVALSHA
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one flush at a time: batches reach Redis in order
         self._stop = threading.Event()
@@ -170,7 +171,7 @@ class RedisBackend:
         with self._flushing:
             return self._flush()
 
-    def _flush(self) -> bool:
+    def _flush(self, load_scripts: bool = True) -> bool:
         with self._lock:
             links = list(self._links)
         if not links:
@@ -188,9 +189,17 @@ class RedisBackend:
                 link.failed()
             self._unreachable(err)
             return False
-        self._reached()
+        if load_scripts:  # (a second pass, for scripts Redis lacked, is the same flush)
+            self._reached()
+        unknown = [type(r).__name__ == "NoScriptError" for r in replies]
+        if load_scripts and any(unknown):  # a Redis restarted, or its scripts flushed
+            for source in self._scripts:
+                self._client.script_load(source)
         offsets = []
-        for link, reply in zip(links, replies, strict=True):
+        for link, reply, not_run in zip(links, replies, unknown, strict=True):
+            if not_run and load_scripts:
+                link.failed()  # not applied: carried by the flush below
+                continue
             if isinstance(reply, Exception):
                 link.failed()
                 self._log_error(link, reply)
@@ -199,14 +208,17 @@ class RedisBackend:
             offsets.append(redis_time - (sent + received) / 2)
         if offsets:
             self.clock.set_offset(sorted(offsets)[len(offsets) // 2])
+        if load_scripts and any(unknown):
+            return self._flush(load_scripts=False)
         return True
 
     def queue_script(self, pipe: Any, source: str, keys: list[str], args: list[object]) -> None:
-        """Adds a call of the script ``source`` to ``pipe`` (loaded once per client)."""
-        script = self._scripts.get(source)
-        if script is None:
-            script = self._scripts[source] = self._client.register_script(source)
-        script(keys=keys, args=args, client=pipe)
+        """Adds an EVALSHA of the script ``source`` to ``pipe``: no round trip to check that
+        Redis has it; a flush that finds it missing loads it and flushes again."""
+        sha = self._scripts.get(source)
+        if sha is None:
+            sha = self._scripts[source] = hashlib.sha1(source.encode()).hexdigest()
+        pipe.evalsha(sha, len(keys), *keys, *args)
 
     def report_reset(self, name: str) -> None:
         """Counts and logs a fleet found to have lost its data."""
