@@ -274,5 +274,5 @@ def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
 
     monkeypatch.setenv("BURNGUARD_SHARED", redis_server.url)
     assert not Ledger().is_shared and not RouteTable().is_shared
-    with pytest.raises(InvalidArgumentError, match="^shared is a Redis URL"):
+    with pytest.raises(InvalidArgumentError, match=r"^shared is a Redis URL"):
         Ledger(shared=redis_server.url)
