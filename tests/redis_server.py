@@ -25,8 +25,9 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process (no persistence: a restart starts it empty)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str) -> None:
         self.directory = directory
+        self.options = options
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -50,6 +51,7 @@ class RedisServer:
                 str(self.directory),
                 "--protected-mode",
                 "yes",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -89,3 +91,73 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class RedisClusterServers:
+    """A 3-node Redis Cluster (masters only) on loopback, made with ``redis-cli --cluster``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.nodes = []
+        for i in range(3):
+            node_dir = directory / f"node{i}"
+            node_dir.mkdir()
+            bus = str(free_port())  # not port + 10000, which may be above 65535
+            options = (
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                bus,
+            )
+            self.nodes.append(RedisServer(node_dir, *options))
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        import redis
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until every node agrees the cluster is up
+            infos = [redis.Redis(port=n.port).cluster("info") for n in self.nodes]
+            if all(info.get("cluster_state") == "ok" for info in infos):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the Redis Cluster did not come up")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def client(self) -> object:
+        from redis.cluster import RedisCluster
+
+        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)
+
+
+@pytest.fixture()
+def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServers]:
+    if REDIS_SERVER is None or shutil.which("redis-cli") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server and redis-cli are missing: .ci/run installs them")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    cluster = RedisClusterServers(tmp_path)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -276,3 +276,16 @@ def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
     assert not Ledger().is_shared and not RouteTable().is_shared
     with pytest.raises(InvalidArgumentError, match=r"^shared is a Redis URL"):
         Ledger(shared=redis_server.url)
+
+
+def test_an_evicting_redis_is_warned_of_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = RedisServer(tmp_path, "--maxmemory-policy", "allkeys-lru")
+    server.start()
+    try:
+        t = SLOTracker(DEFINITION, shared=backend(server))
+        with caplog.at_level(logging.WARNING, logger="burnguard.redis"):
+            assert t.flush() and t.flush()
+        warnings = [r.message for r in caplog.records if "maxmemory-policy is allkeys-lru" in r.message]
+        assert len(warnings) == 1
+    finally:
+        server.stop()

@@ -53,6 +53,7 @@ class RedisBackend:
         "_client",
         "_flushing",
         "_links",
+        "_memory_checked",
         "_lock",
         "_namespace",
         "_scripts",
@@ -82,6 +83,7 @@ class RedisBackend:
         """The fleet's clock: this host's wall clock plus ``clock_offset``."""
         self._links: list[_Link] = []
         self._scripts: dict[str, str] = {}  # source: its SHA-1, for EVALSHA
+        self._memory_checked = False
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one flush at a time: batches reach Redis in order
         self._stop = threading.Event()
@@ -177,40 +179,75 @@ class RedisBackend:
         if not links:
             return True
         now = self.clock.offset + time.time()
-        try:
-            pipe = self._client.pipeline(transaction=False)
-            for link in links:
-                link.queue(pipe, now)
-            sent = time.time()
-            replies = pipe.execute(raise_on_error=False)
-            received = time.time()
-        except Exception as err:
-            for link in links:
-                link.failed()
-            self._unreachable(err)
-            return False
-        if load_scripts:  # (a second pass, for scripts Redis lacked, is the same flush)
+        reached = True
+        unknown_scripts = False
+        offsets: list[float] = []
+        for client, group in self._by_node(links):
+            try:
+                pipe = client.pipeline(transaction=False)
+                for link in group:
+                    link.queue(pipe, now)
+                sent = time.time()
+                replies = pipe.execute(raise_on_error=False)
+                received = time.time()
+            except Exception as err:
+                for link in group:
+                    link.failed()
+                self._unreachable(err)
+                reached = False
+                continue
+            if not self._memory_checked:
+                self._check_eviction(client)
+            unknown = [type(r).__name__ == "NoScriptError" for r in replies]
+            if load_scripts and any(unknown):  # a Redis restarted, or its scripts flushed
+                unknown_scripts = True
+                for source in self._scripts:
+                    client.script_load(source)
+            for link, reply, not_run in zip(group, replies, unknown, strict=True):
+                if not_run and load_scripts:
+                    link.failed()  # not applied: carried by the flush below
+                elif isinstance(reply, Exception):
+                    link.failed()
+                    self._log_error(link, reply)
+                else:
+                    redis_time, _status = link.applied(reply)
+                    offsets.append(redis_time - (sent + received) / 2)
+        self._memory_checked = self._memory_checked or reached
+        if reached and load_scripts:  # (a second pass, for scripts Redis lacked, is the same flush)
             self._reached()
-        unknown = [type(r).__name__ == "NoScriptError" for r in replies]
-        if load_scripts and any(unknown):  # a Redis restarted, or its scripts flushed
-            for source in self._scripts:
-                self._client.script_load(source)
-        offsets = []
-        for link, reply, not_run in zip(links, replies, unknown, strict=True):
-            if not_run and load_scripts:
-                link.failed()  # not applied: carried by the flush below
-                continue
-            if isinstance(reply, Exception):
-                link.failed()
-                self._log_error(link, reply)
-                continue
-            redis_time, _status = link.applied(reply)
-            offsets.append(redis_time - (sent + received) / 2)
         if offsets:
             self.clock.set_offset(sorted(offsets)[len(offsets) // 2])
-        if load_scripts and any(unknown):
-            return self._flush(load_scripts=False)
-        return True
+        if unknown_scripts:
+            return self._flush(load_scripts=False) and reached
+        return reached
+
+    def _check_eviction(self, client: Any) -> None:
+        """Warns when Redis may evict keys under memory pressure: a fleet's counts and states
+        would then be lost (any ``maxmemory-policy`` but ``noeviction``; the SLO keys carry a
+        TTL, so the ``volatile-*`` policies evict them too)."""
+        try:
+            policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+        except Exception:  # CONFIG disabled (a managed Redis): nothing to check
+            return
+        if policy not in (None, "noeviction", b"noeviction"):
+            policy = policy.decode() if isinstance(policy, bytes) else policy
+            _log.warning(
+                "Redis's maxmemory-policy is %s: under memory pressure it may evict the fleet's "
+                "keys (counts and breaker states would be lost); noeviction keeps them",
+                policy,
+            )
+
+    def _by_node(self, links: list[_Link]) -> list[tuple[Any, list[_Link]]]:
+        """The links grouped by the client that serves their keys: the one client, or for a
+        Redis Cluster the node holding each link's hash slot (one round trip per node; redis-py's
+        cluster pipelines refuse scripts)."""
+        if not hasattr(self._client, "get_node_from_key"):
+            return [(self._client, links)]
+        groups: dict[str, tuple[Any, list[_Link]]] = {}
+        for link in links:
+            node = self._client.get_node_from_key(link.slot_key)
+            groups.setdefault(node.name, (node.redis_connection, []))[1].append(link)
+        return list(groups.values())
 
     def queue_script(self, pipe: Any, source: str, keys: list[str], args: list[object]) -> None:
         """Adds an EVALSHA of the script ``source`` to ``pipe``: no round trip to check that

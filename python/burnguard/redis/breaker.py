@@ -78,6 +78,11 @@ class BreakerLink:
         """The breaker was moved by hand: the next sync moves the fleet to its state."""
         self._manual = True
 
+    @property
+    def slot_key(self) -> str:
+        """A key of this link's: they all share its hash slot."""
+        return self._keys[0]
+
     def queue(self, pipe: Any, _now: float) -> None:
         """Adds this breaker's sync to ``pipe``."""
         state, epoch, level, calls, failed, slow, _holds = self.breaker._fleet_report()

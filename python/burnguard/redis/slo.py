@@ -67,6 +67,11 @@ class SLOLink:
         counts: list[tuple[int, int]] = self._fleet.counts(now, windows)
         return counts
 
+    @property
+    def slot_key(self) -> str:
+        """A key of this link's: they all share its hash slot."""
+        return self._keys[0]
+
     def queue(self, pipe: Any, now: float) -> None:
         """Adds this link's flush to ``pipe`` (a redis-py pipeline)."""
         base_width, buckets, tiers = self._fleet.layout
