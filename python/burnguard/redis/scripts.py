@@ -33,6 +33,26 @@ local geometry = ARGV[8]
 local known_created = ARGV[11]
 local acknowledged = tonumber(ARGV[12])
 
+-- HMGET and HSET/RPUSH over long lists, a few thousand arguments per call.
+local function hmget(key, fields)
+  local out = {}
+  for start = 1, #fields, 4000 do
+    local part = redis.call('HMGET', key, unpack(fields, start, math.min(start + 3999, #fields)))
+    for _, v in ipairs(part) do out[#out + 1] = v end
+  end
+  return out
+end
+local function push(command, key, values)
+  for start = 1, #values, 4000 do
+    redis.call(command, key, unpack(values, start, math.min(start + 3999, #values)))
+  end
+end
+-- The slot and lap tag of tier-0 bucket x in tier k.
+local function locate(x, k)
+  local ik = math.floor(x / 4 ^ k)
+  return ik % n, math.floor(ik / n) + 1
+end
+
 local held = redis.call('HGET', fleet, 'geometry')
 if held and held ~= geometry then
   return redis.error_reply(
@@ -56,49 +76,84 @@ end
 local applied = 0
 if status == 'ok' then
   applied = 1
-  local i = 14
-  for _ = 1, tonumber(ARGV[13]) do
-    local index = ARGV[i]
-    local good, bad = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-    i = i + 3
-    local dg = good - tonumber(redis.call('HGET', writer, 'g' .. index) or '0')
-    local db = bad - tonumber(redis.call('HGET', writer, 'b' .. index) or '0')
-    redis.call('HSET', writer, 'g' .. index, good, 'b' .. index, bad)
+  local count = tonumber(ARGV[13])
+  local own = {}
+  for j = 0, count - 1 do
+    own[2 * j + 1] = 'g' .. ARGV[14 + 3 * j]
+    own[2 * j + 2] = 'b' .. ARGV[14 + 3 * j]
+  end
+  local before = hmget(writer, own)
+  local updates, changed, deltas, ids = {'seq', seq}, {}, {}, {}
+  for j = 0, count - 1 do
+    local index = ARGV[14 + 3 * j]
+    local good, bad = tonumber(ARGV[15 + 3 * j]), tonumber(ARGV[16 + 3 * j])
+    local dg = math.max(good - tonumber(before[2 * j + 1] or '0'), 0)
+    local db = math.max(bad - tonumber(before[2 * j + 2] or '0'), 0)
+    local u = #updates
+    updates[u + 1], updates[u + 2], updates[u + 3], updates[u + 4] = own[2 * j + 1], good, own[2 * j + 2], bad
     if dg > 0 or db > 0 then
-      if dg < 0 then dg = 0 end
-      if db < 0 then db = 0 end
+      changed[#changed + 1] = index
       local x = tonumber(index)
       for k = 0, tiers - 1 do
-        local ik = math.floor(x / 4 ^ k)
-        local slot = ik % n
-        local tag = math.floor(ik / n) + 1
-        local key = k .. ':' .. slot
-        local t = tonumber(redis.call('HGET', fleet, 't' .. key) or '0')
-        if t == tag then
-          redis.call('HINCRBY', fleet, 'g' .. key, dg)
-          redis.call('HINCRBY', fleet, 'b' .. key, db)
-        elseif t < tag then
-          redis.call('HSET', fleet, 't' .. key, tag, 'g' .. key, dg, 'b' .. key, db)
+        -- Deltas are summed per slot of each tier; a newer lap in the batch replaces an older.
+        local slot, tag = locate(x, k)
+        local id = k * n + slot
+        local d = deltas[id]
+        if d == nil then
+          d = {tag, 0, 0}
+          deltas[id] = d
+          ids[#ids + 1] = id
+        elseif d[1] < tag then
+          d[1], d[2], d[3] = tag, 0, 0
+        end
+        if d[1] == tag then
+          d[2], d[3] = d[2] + dg, d[3] + db
         end
       end
-      redis.call('RPUSH', log, index)
-      redis.call('HINCRBY', fleet, 'logn', 1)
     end
   end
+  if #ids > 0 then
+    local fields, names = {}, {}
+    for m, id in ipairs(ids) do
+      local name = math.floor(id / n) .. ':' .. (id % n)
+      names[m] = name
+      fields[3 * m - 2], fields[3 * m - 1], fields[3 * m] = 't' .. name, 'g' .. name, 'b' .. name
+    end
+    local current = hmget(fleet, fields)
+    local sets = {}
+    for m, id in ipairs(ids) do
+      local d = deltas[id]
+      local t = tonumber(current[3 * m - 2] or '0')
+      local g, b = tonumber(current[3 * m - 1] or '0'), tonumber(current[3 * m] or '0')
+      if t == d[1] then
+        g, b = g + d[2], b + d[3]
+      elseif t < d[1] then
+        t, g, b = d[1], d[2], d[3]
+      end
+      local z = #sets
+      sets[z + 1], sets[z + 2], sets[z + 3] = fields[3 * m - 2], t, fields[3 * m - 1]
+      sets[z + 4], sets[z + 5], sets[z + 6] = g, fields[3 * m], b
+    end
+    push('HSET', fleet, sets)
+    push('RPUSH', log, changed)
+    redis.call('HINCRBY', fleet, 'logn', #changed)
+  end
+  push('HSET', writer, updates)
+  local i = 14 + 3 * count
+  local forgotten = {}
   for _ = 1, tonumber(ARGV[i]) do
     i = i + 1
-    redis.call('HDEL', writer, 'g' .. ARGV[i], 'b' .. ARGV[i])
+    forgotten[#forgotten + 1] = 'g' .. ARGV[i]
+    forgotten[#forgotten + 1] = 'b' .. ARGV[i]
   end
   if ARGV[9] == '1' then
     local oldest = tonumber(ARGV[10])
     for _, field in ipairs(redis.call('HKEYS', writer)) do
       local index = string.match(field, '^[gb](%d+)$')
-      if index and tonumber(index) < oldest then
-        redis.call('HDEL', writer, field)
-      end
+      if index and tonumber(index) < oldest then forgotten[#forgotten + 1] = field end
     end
   end
-  redis.call('HSET', writer, 'seq', seq)
+  push('HDEL', writer, forgotten)
   redis.call('LTRIM', log, -cap, -1)
 end
 redis.call('PEXPIRE', writer, ARGV[4])
@@ -109,7 +164,7 @@ local logn = tonumber(redis.call('HGET', fleet, 'logn'))
 local reply = {time[1], time[2], applied, status, created, logn}
 local pending = logn - cursor
 if cursor == 0 or created ~= known_created or cursor > logn or pending > redis.call('LLEN', log) then
-  table.insert(reply, 'full')
+  reply[#reply + 1] = 'full'
   local all = redis.call('HGETALL', fleet)
   local values = {}
   for j = 1, #all, 2 do
@@ -119,34 +174,35 @@ if cursor == 0 or created ~= known_created or cursor > logn or pending > redis.c
     local k, slot = string.match(all[j], '^t(%d+):(%d+)$')
     if k then
       local key = k .. ':' .. slot
-      table.insert(reply, k)
-      table.insert(reply, slot)
-      table.insert(reply, all[j + 1])
-      table.insert(reply, values['g' .. key] or '0')
-      table.insert(reply, values['b' .. key] or '0')
+      for _, v in ipairs({k, slot, all[j + 1], values['g' .. key] or '0', values['b' .. key] or '0'}) do
+        reply[#reply + 1] = v
+      end
     end
   end
   return reply
 end
-table.insert(reply, 'delta')
+reply[#reply + 1] = 'delta'
 if pending > 0 then
-  local seen = {}
+  local seen, ids, fields = {}, {}, {}
   for _, index in ipairs(redis.call('LRANGE', log, -pending, -1)) do
-    if not seen[index] then
-      seen[index] = true
-      local x = tonumber(index)
-      for k = 0, tiers - 1 do
-        local ik = math.floor(x / 4 ^ k)
-        local slot = ik % n
-        local key = k .. ':' .. slot
-        local fields = redis.call('HMGET', fleet, 't' .. key, 'g' .. key, 'b' .. key)
-        table.insert(reply, k)
-        table.insert(reply, slot)
-        table.insert(reply, fields[1] or '0')
-        table.insert(reply, fields[2] or '0')
-        table.insert(reply, fields[3] or '0')
+    local x = tonumber(index)
+    for k = 0, tiers - 1 do
+      local id = k * n + locate(x, k)
+      if not seen[id] then
+        seen[id] = true
+        ids[#ids + 1] = id
+        local name = k .. ':' .. (id % n)
+        local f = #fields
+        fields[f + 1], fields[f + 2], fields[f + 3] = 't' .. name, 'g' .. name, 'b' .. name
       end
     end
+  end
+  local values = hmget(fleet, fields)
+  for m, id in ipairs(ids) do
+    local r = #reply
+    reply[r + 1], reply[r + 2] = math.floor(id / n), id % n
+    reply[r + 3], reply[r + 4] = values[3 * m - 2] or '0', values[3 * m - 1] or '0'
+    reply[r + 5] = values[3 * m] or '0'
   end
 end
 return reply
