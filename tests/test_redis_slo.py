@@ -206,6 +206,9 @@ def test_alerts_fire_and_resolve_once_for_the_fleet(redis_server: RedisServer) -
     fired = a.poll_alerts() + b.poll_alerts()
     assert len(fired) == 4 and {x.state for x in fired} == {"firing"}
     assert a.poll_alerts() == [] and b.poll_alerts() == []
+    redis_server.stop()
+    assert a.poll_alerts() == [], "unreachable: claimed in this process, which saw it fire"
+    assert a.backend is not None and not a.backend.reachable
 
 
 def test_shared_takes_a_url_and_the_environment(

@@ -62,6 +62,7 @@ __all__ = [
     "Counter",
     "CyclesServer",
     "DailySpendCore",
+    "FleetClock",
     "Guarded",
     "LedgerCore",
     "LogCountsCore",
@@ -70,6 +71,7 @@ __all__ = [
     "RouteTableCore",
     "Settlement",
     "SloCore",
+    "SloFleet",
     "__version__",
     "bind_breaker_error",
     "bind_error_classes",
@@ -632,18 +634,20 @@ class CyclesServer:
     def set_budget(self, scope: str, unit: str, allocated: int, overdraft_limit: int = 0) -> None: ...
     def stop(self) -> None: ...
 
+@final
 class FleetClock:
     """Seconds to add to this host's wall clock to read the fleet's."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Self: ...
     @property
     def offset(self) -> float: ...
     def set_offset(self, seconds: float) -> bool: ...
 
+@final
 class SloFleet:
     """One SLO's link to a fleet store: its outbox of changed buckets and its mirror."""
 
-    def __init__(self, core: SloCore) -> None: ...
+    def __new__(cls, core: SloCore) -> Self: ...
     @property
     def layout(self) -> tuple[float, int, int]: ...
     def batch(self, now: float) -> tuple[list[tuple[int, int, int]], list[int], bool]: ...

@@ -161,10 +161,15 @@ class RedisBackend:
         self._start()
         return link
 
-    def swap(self, entity: str, word: str, value: int) -> int:
+    def swap(self, entity: str, word: str, value: int) -> int | None:
         """Sets the fleet's ``word`` of ``entity`` to ``value`` and returns what it held (0 if
-        none): one atomic step, so of two hosts making the same change only one sees it."""
-        before = self._client.set(self.key(entity) + ":" + word, str(value), get=True)
+        none): one atomic step, so of two hosts making the same change only one sees it.
+        None if Redis was not reached (counted in ``flush_errors``, the outage logged once)."""
+        try:
+            before = self._client.set(self.key(entity) + ":" + word, str(value), get=True)
+        except Exception as err:
+            self._unreachable(err)
+            return None
         return int(before) if before is not None else 0
 
     def flush(self) -> bool:

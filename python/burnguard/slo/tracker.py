@@ -252,13 +252,17 @@ class SLOTracker:
         """Alert policies that started firing or resolved since the previous poll.
 
         Each transition is reported once, even to concurrent pollers; with a Redis backend,
-        once for the fleet (the firing state is swapped in Redis)."""
+        once for the fleet (the firing state is swapped in Redis; while Redis is unreachable,
+        once per process)."""
         if self._native_reads:
             return self._core.poll_alerts(at=at)
         counts = self._counts(self._core.query_windows, at)
         if self.backend is None:
             return self._core.poll_counts(counts)
         before = self.backend.swap(f"slo:{self.name}", "firing", self._core.firing_mask(counts))
+        local = self._core.poll_counts(counts)  # kept in step, for when Redis is unreachable
+        if before is None:  # Redis unreachable: claimed in this process meanwhile
+            return local
         return self._core.transitions_since(counts, before)
 
     async def check_burn_rate_with_audit(
