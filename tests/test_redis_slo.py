@@ -292,3 +292,17 @@ def test_an_evicting_redis_is_warned_of_once(tmp_path: Path, caplog: pytest.LogC
         assert len(warnings) == 1
     finally:
         server.stop()
+
+
+def test_a_process_that_exits_flushes_first(redis_server: RedisServer) -> None:
+    script = (
+        "import sys\n"
+        "from burnguard import SLODefinition, SLOTracker\n"
+        "from burnguard.redis import RedisBackend\n"
+        "d = SLODefinition(name='api', target=0.99, window_seconds=30 * 86400)\n"
+        "t = SLOTracker(d, shared=RedisBackend.from_url(sys.argv[1], flush_interval=60))\n"
+        "for _ in range(42):\n"
+        "    t.record(False)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, redis_server.url], cwd=ROOT, check=True, timeout=60)
+    assert reader(redis_server).snapshot().failures == 42

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -45,7 +46,8 @@ class RedisBackend:
 
     When Redis is unreachable, recording goes on locally; the outage is logged once and
     counted (``outages``), and the next successful flush carries everything since. A process
-    killed loses at most what it recorded since its last flush.
+    killed loses at most what it recorded since its last flush; one that exits normally
+    flushes at exit.
     """
 
     __slots__ = (
@@ -332,7 +334,17 @@ def _after_fork_in_child() -> None:
         backend._after_fork_in_child()
 
 
+def _flush_at_exit() -> None:
+    """A process that exits normally flushes what it recorded since the last interval."""
+    for backend in list(_backends):
+        try:
+            backend.flush()
+        except Exception:  # at exit, best effort: an outage is already logged by flush
+            pass
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_flush_at_exit)
 
 
 def backend_of(url: str) -> RedisBackend:
