@@ -24,7 +24,7 @@ from burnguard._check import checked
 from burnguard._native import BreakerPermit
 from burnguard._results import Result
 from burnguard.errors import CircuitOpenError, InvalidTypeError, invalid
-from burnguard.redis import BreakerLink, RedisBackend, backend_of, is_redis
+from burnguard.redis import BreakerLink, RedisBackend, backend_for
 from burnguard.shared import Arena, arena_of
 
 __all__ = [
@@ -158,13 +158,8 @@ class CircuitBreaker(_native.BreakerCore):
             raise invalid("name", "must be a non-empty string", repr(name))
         if shared is None:
             shared = os.environ.get("BURNGUARD_SHARED") or None
-        backend = None
-        if is_redis(shared):
-            backend = shared if isinstance(shared, RedisBackend) else backend_of(str(shared))
-            arena = None
-        else:
-            assert not isinstance(shared, RedisBackend)
-            arena = arena_of(shared)
+        backend = backend_for(shared)
+        arena = None if backend is not None else arena_of(shared)
         self = super().__new__(
             cls,
             name,

@@ -96,7 +96,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-def arena_of(shared: str | Arena | bool | None) -> Arena | None:
+def arena_of(shared: object) -> Arena | None:
     """The arena ``shared`` names (opened once per process and name), or None: None means the
     arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says.
 

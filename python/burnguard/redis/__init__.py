@@ -7,8 +7,8 @@ in the background; its snapshots, alerts and burndown read the fleet's counts.
 ``redis`` extra (``pip install "burnguard[redis]"``).
 """
 
-from burnguard.redis.backend import URL_SCHEMES, RedisBackend, backend_of, is_redis
+from burnguard.redis.backend import URL_SCHEMES, RedisBackend, backend_for, backend_of, is_redis
 from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.slo import SLOLink
 
-__all__ = ["URL_SCHEMES", "BreakerLink", "RedisBackend", "SLOLink", "backend_of", "is_redis"]
+__all__ = ["URL_SCHEMES", "BreakerLink", "RedisBackend", "SLOLink", "backend_for", "backend_of", "is_redis"]

@@ -359,3 +359,11 @@ def backend_of(url: str) -> RedisBackend:
 def is_redis(shared: object) -> bool:
     """Whether ``shared=`` names a Redis backend (a URL or a backend object)."""
     return isinstance(shared, RedisBackend) or (isinstance(shared, str) and shared.startswith(URL_SCHEMES))
+
+
+def backend_for(shared: object) -> RedisBackend | None:
+    """The backend ``shared=`` names (a backend, or a URL: its backend, made once per process
+    and URL), or None when it names an arena or nothing."""
+    if isinstance(shared, RedisBackend):
+        return shared
+    return backend_of(shared) if isinstance(shared, str) and shared.startswith(URL_SCHEMES) else None

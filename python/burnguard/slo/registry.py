@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from threading import Lock
 
 from burnguard.errors import InvalidArgumentError
-from burnguard.redis import RedisBackend, backend_of, is_redis
+from burnguard.redis import RedisBackend, backend_for
 from burnguard.shared import Arena, arena_of
 from burnguard.slo.models import AlertTransition, BurnRateAlert, MultiWindowAlert, SLODefinition, SLOSnapshot
 from burnguard.slo.tracker import SLOTracker
@@ -20,13 +20,8 @@ class SLORegistry:
     def __init__(self, *, shared: str | Arena | RedisBackend | bool | None = None) -> None:
         self._trackers: dict[str, SLOTracker] = {}
         self._lock = Lock()
-        self._shared: Arena | RedisBackend | None
-        if isinstance(shared, RedisBackend):
-            self._shared = shared
-        elif is_redis(shared):
-            self._shared = backend_of(str(shared))
-        else:
-            self._shared = arena_of(shared)
+        backend = backend_for(shared)
+        self._shared: Arena | RedisBackend | None = backend or arena_of(shared)
 
     def define(self, definition: SLODefinition) -> SLOTracker:
         """Register a new SLO (in the registry's arena, if it has one); ``ValueError`` if the

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from burnguard import _native, audit_stream
 from burnguard._check import checked
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
-from burnguard.redis import RedisBackend, SLOLink, backend_of, is_redis
+from burnguard.redis import RedisBackend, SLOLink, backend_for
 from burnguard.shared import Arena, arena_of
 from burnguard.slo.models import (
     AlertTransition,
@@ -91,13 +91,12 @@ class SLOTracker:
     ) -> None:
         if shared is None and store is None:
             shared = os.environ.get("BURNGUARD_SHARED") or None
-        backend = None
-        if is_redis(shared):
-            backend = shared if isinstance(shared, RedisBackend) else backend_of(str(shared))
-            arena = None
-        else:
-            assert not isinstance(shared, RedisBackend)
-            arena = arena_of(False if shared is None and store is not None else shared)
+        backend = backend_for(shared)
+        arena = (
+            None
+            if backend is not None
+            else arena_of(False if shared is None and store is not None else shared)
+        )
         if (arena is not None or backend is not None) and store is not None:
             raise invalid("shared", "cannot be combined with store= (a store keeps its own events)")
         self._definition = definition
