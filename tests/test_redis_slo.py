@@ -306,3 +306,16 @@ def test_a_process_that_exits_flushes_first(redis_server: RedisServer) -> None:
     )
     subprocess.run([sys.executable, "-c", script, redis_server.url], cwd=ROOT, check=True, timeout=60)
     assert reader(redis_server).snapshot().failures == 42
+
+
+def test_a_dropped_tracker_is_no_longer_flushed(redis_server: RedisServer) -> None:
+    import gc
+
+    b = backend(redis_server)
+    kept = SLOTracker(DEFINITION, shared=b)
+    for i in range(5):
+        SLOTracker(SLODefinition(name=f"short-lived-{i}", target=0.99), shared=b).record(True)
+    gc.collect()
+    assert [link.name for link in b._live_links()] == ["api"], "links live as long as their trackers"
+    kept.record(True)
+    assert b.flush() and kept.snapshot().total == 1

@@ -83,7 +83,8 @@ class RedisBackend:
         self.flush_interval = float(flush_interval)
         self.clock = _native.FleetClock()
         """The fleet's clock: this host's wall clock plus ``clock_offset``."""
-        self._links: list[_Link] = []
+        # Weakly, in the order attached: a link lives as long as its tracker or breaker.
+        self._links: list[weakref.ref[_Link]] = []
         self._scripts: dict[str, str] = {}  # source: its SHA-1, for EVALSHA
         self._memory_checked = False
         self._lock = threading.Lock()
@@ -150,7 +151,7 @@ class RedisBackend:
         geometry = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
         link = SLOLink(self, definition.name, core, geometry)
         with self._lock:
-            self._links.append(link)
+            self._links.append(weakref.ref(link))
         self._start()
         return link
 
@@ -159,7 +160,7 @@ class RedisBackend:
         every host must give alike), and starts syncing."""
         link = BreakerLink(self, breaker, config)
         with self._lock:
-            self._links.append(link)
+            self._links.append(weakref.ref(link))
         self._start()
         return link
 
@@ -182,7 +183,7 @@ class RedisBackend:
 
     def _flush(self, load_scripts: bool = True) -> bool:
         with self._lock:
-            links = list(self._links)
+            links = self._live_links()
         if not links:
             return True
         now = self.clock.offset + time.time()
@@ -243,6 +244,14 @@ class RedisBackend:
                 "keys (counts and breaker states would be lost); noeviction keeps them",
                 policy,
             )
+
+    def _live_links(self) -> list[_Link]:
+        """The links whose tracker or breaker is alive, in the order attached (the dead are
+        forgotten)."""
+        live = [link for ref in self._links if (link := ref()) is not None]
+        if len(live) < len(self._links):
+            self._links = [weakref.ref(link) for link in live]
+        return live
 
     def _by_node(self, links: list[_Link]) -> list[tuple[Any, list[_Link]]]:
         """The links grouped by the client that serves their keys: the one client, or for a
@@ -319,9 +328,10 @@ class RedisBackend:
         self._flushing = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
-        for link in self._links:
+        links = self._live_links()
+        for link in links:
             link.restart_after_fork()
-        if self._links:
+        if links:
             self._start()
 
 

@@ -28,6 +28,7 @@ class BreakerLink:
     """Syncs one breaker with the fleet's state of its name."""
 
     __slots__ = (
+        "__weakref__",
         "_backend",
         "_config",
         "_geometry",

@@ -21,6 +21,7 @@ class SLOLink:
     Each link is its own writer on the store, with its own id and sequence numbers."""
 
     __slots__ = (
+        "__weakref__",
         "_acknowledged",
         "_backend",
         "_created",
