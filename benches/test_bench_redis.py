@@ -17,7 +17,7 @@ import redis
 
 import burnguard
 from burnguard.redis import RedisBackend
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, require_redis
 
 CALLS = 1_000
 DEFINITION = burnguard.SLODefinition(name="api", target=0.999)
@@ -25,6 +25,7 @@ DEFINITION = burnguard.SLODefinition(name="api", target=0.999)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    require_redis()
     s = RedisServer(Path(tmp_path_factory.mktemp("redis")))
     s.start()
     yield s

@@ -79,12 +79,18 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=5, socket_connect_timeout=2)
 
 
+def require_redis(*tools: str) -> None:
+    """Fails in CI (whose .ci/run installs redis-server) or skips elsewhere if a tool is missing."""
+    missing = [t for t in ("redis-server", *tools) if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} missing: .ci/run installs redis-server")
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install redis-server)")
+
+
 @pytest.fixture()
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing: .ci/run installs it")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    require_redis()
     server = RedisServer(tmp_path)
     server.start()
     try:
@@ -151,10 +157,7 @@ class RedisClusterServers:
 
 @pytest.fixture()
 def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServers]:
-    if REDIS_SERVER is None or shutil.which("redis-cli") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server and redis-cli are missing: .ci/run installs them")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    require_redis("redis-cli")
     cluster = RedisClusterServers(tmp_path)
     cluster.start()
     try:

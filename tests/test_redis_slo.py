@@ -19,7 +19,7 @@ from burnguard import SLODefinition, SLOTracker
 from burnguard.errors import InvalidArgumentError
 from burnguard.redis import RedisBackend, scripts
 
-from .redis_server import RedisServer, redis_server
+from .redis_server import RedisServer, redis_server, require_redis
 
 __all__ = ["redis_server"]
 
@@ -282,6 +282,7 @@ def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
 
 
 def test_an_evicting_redis_is_warned_of_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    require_redis()
     server = RedisServer(tmp_path, "--maxmemory-policy", "allkeys-lru")
     server.start()
     try:
