@@ -273,12 +273,12 @@ def test_the_exporter_shows_the_backends_health(redis_server: RedisServer) -> No
 def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from burnguard import Ledger, RouteTable
+    from burnguard import RouteTable
 
     monkeypatch.setenv("BURNGUARD_SHARED", redis_server.url)
-    assert not Ledger().is_shared and not RouteTable().is_shared
+    assert not RouteTable().is_shared
     with pytest.raises(InvalidArgumentError, match=r"^shared is a Redis URL"):
-        Ledger(shared=redis_server.url)
+        RouteTable(shared=redis_server.url)
 
 
 def test_an_evicting_redis_is_warned_of_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -206,6 +206,12 @@ class SharedLedgerError(LedgerError):
     """A shared ledger's lock or journal failed."""
 
 
+class LedgerUnavailableError(SharedLedgerError):
+    """A fleet ledger's Redis was not reached: nothing was decided (the ledger fails closed;
+    ``guard`` runs the call unguarded instead when the ledger is made with
+    ``on_unavailable="allow"``)."""
+
+
 # Ledger errors by the core's kind (bad input, INVALID_REQUEST, raises InvalidArgumentError).
 LEDGER_ERRORS: dict[str, type[LedgerError]] = {
     "BUDGET_EXCEEDED": BudgetExceededError,
@@ -219,6 +225,7 @@ LEDGER_ERRORS: dict[str, type[LedgerError]] = {
     "UNIT_MISMATCH": UnitMismatchError,
     "LEDGER_FULL": LedgerFullError,
     "SHARED_LEDGER_FAILED": SharedLedgerError,
+    "LEDGER_UNAVAILABLE": LedgerUnavailableError,
 }
 
 _native.bind_error_classes(InvalidArgumentError, InvalidTypeError, LEDGER_ERRORS)

@@ -100,8 +100,8 @@ def arena_of(shared: object) -> Arena | None:
     """The arena ``shared`` names (opened once per process and name), or None: None means the
     arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says.
 
-    A Redis URL in ``BURNGUARD_SHARED`` is for the objects that take a Redis backend (SLOs and
-    breakers): the others stay per process. Given as ``shared=`` to one of them, it is an
+    A Redis URL in ``BURNGUARD_SHARED`` is for the objects that take a Redis backend (SLOs,
+    breakers and ledgers): the others stay per process. Given as ``shared=`` to one of them, it is an
     error."""
     from_environment = shared is None
     if shared is None:
@@ -111,7 +111,7 @@ def arena_of(shared: object) -> Arena | None:
             return None
         raise invalid(
             "shared",
-            "is a Redis URL: only SLOTracker, SLORegistry and CircuitBreaker take a Redis backend so far",
+            "is a Redis URL: only SLOTracker, SLORegistry, CircuitBreaker and Ledger take a Redis backend so far",
             shared,
         )
     if shared is False or isinstance(shared, Arena):

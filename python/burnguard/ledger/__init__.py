@@ -18,6 +18,7 @@ from burnguard.errors import (
     ReservationExpiredError,
     ReservationFinalizedError,
     ReservationNotFoundError,
+    LedgerUnavailableError,
     SharedLedgerError,
     UnitMismatchError,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "ReservationNotFoundError",
     "ReservationResult",
     "ReservationStatus",
+    "LedgerUnavailableError",
     "SharedLedgerError",
     "Stream",
     "Subject",

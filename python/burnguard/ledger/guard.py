@@ -17,6 +17,7 @@ from burnguard.errors import (
     LEDGER_ERRORS,
     InvalidArgumentError,
     LedgerError,
+    LedgerUnavailableError,
     ReservationExpiredError,
 )
 from burnguard.ledger.ledger import (
@@ -117,6 +118,27 @@ def guard(
     def resolve(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return value(*args, **kwargs) if callable(value) else value
 
+    def reserve(amount: Any, subject: Subject, act: Action) -> ReservationResult | DryRunResult | None:
+        """The reservation; None when a fleet's Redis is unreachable and the ledger allows
+        calls then (``on_unavailable="allow"``)."""
+        try:
+            return ledger.reserve(
+                subject,
+                act,
+                amount,
+                unit=unit_name,
+                ttl_ms=ttl_ms,
+                grace_period_ms=grace,
+                overage_policy=policy,
+                dry_run=dry_run,
+            )
+        except LedgerUnavailableError:
+            if getattr(ledger, "on_unavailable", "deny") != "allow":
+                raise
+            ledger.unguarded_calls += 1
+            logger.warning("the fleet's ledger is unreachable: running the call unguarded", exc_info=True)
+            return None
+
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, int, Subject, Action]:
         amount = resolve(estimate, args, kwargs)
         subject = _subject(
@@ -129,16 +151,7 @@ def guard(
             resolve(action_name, args, kwargs) or "unknown",
             tuple(tags or ()),
         )
-        result = ledger.reserve(
-            subject,
-            act,
-            amount,
-            unit=unit_name,
-            ttl_ms=ttl_ms,
-            grace_period_ms=grace,
-            overage_policy=policy,
-            dry_run=dry_run,
-        )
+        result = reserve(amount, subject, act)
         if isinstance(result, DryRunResult) and result.decision is Decision.DENY:
             reason = result.reason_code or "BUDGET_EXCEEDED"
             raise LEDGER_ERRORS[reason](f"dry run denied: {reason}", reason, result.denied_scope, None)
@@ -159,6 +172,9 @@ def guard(
         except ReservationExpiredError:
             # The work happened: charge it directly rather than lose it.
             ledger.event(subject, act, spent, unit=unit_name, overage_policy=policy)
+        except LedgerUnavailableError:
+            # The work happened and its result is returned; the hold expires with its TTL.
+            logger.exception("committing reservation %s: the fleet's ledger is unreachable", reservation.reservation_id)
 
     def enter(reservation: ReservationResult, amount: int) -> contextvars.Token[GuardContext | None]:
         return _context.set(
@@ -181,6 +197,8 @@ def guard(
                 reservation, amount, subject, act = begin(args, kwargs)
                 if dry_run:
                     return reservation
+                if reservation is None:
+                    return await fn(*args, **kwargs)
                 token = enter(reservation, amount)
                 try:
                     value = await fn(*args, **kwargs)
@@ -199,6 +217,8 @@ def guard(
             reservation, amount, subject, act = begin(args, kwargs)
             if dry_run:
                 return reservation
+            if reservation is None:
+                return fn(*args, **kwargs)
             token = enter(reservation, amount)
             try:
                 value = fn(*args, **kwargs)

@@ -22,6 +22,8 @@ from burnguard.ledger.models import (
     Subject,
     Unit,
 )
+from burnguard.errors import invalid
+from burnguard.redis import RedisBackend, backend_for
 from burnguard.shared import Arena, arena_of
 
 _log = logging.getLogger("burnguard.ledger")
@@ -50,11 +52,18 @@ class Ledger(_native.LedgerCore):
     (4,096 for 4 MiB), which leaves room for active reservations. Every process must open it
     with the same retention and capacity.
 
+    ``shared`` may also be a Redis URL or a ``burnguard.redis.RedisBackend``: the ledger
+    ``name`` is then the fleet's, every host's (see ``burnguard.redis.ledger``). Each operation
+    is one round trip to Redis, its time is Redis's (``clock`` is not used), and reads answer
+    as of the last operation. ``max_retained`` defaults to 10,000. When Redis is unreachable,
+    operations raise ``LedgerUnavailableError`` and decide nothing; ``on_unavailable="allow"``
+    makes ``guard`` run its calls unguarded instead (counted in ``unguarded_calls``).
+
     The operations (``set_budget``, ``fund``, ``reserve``, ``decide``, ``commit``,
     ``release``, ``extend``, ``event``, ``balances``, ``sweep``, ``audit``, ``save``) run
     natively, without a Python frame; their signatures are in ``burnguard/_native.pyi``."""
 
-    __slots__ = ()
+    __slots__ = ("__weakref__", "_link", "on_unavailable", "unguarded_calls")
 
     @diagnosed
     def __new__(
@@ -63,13 +72,22 @@ class Ledger(_native.LedgerCore):
         clock: Callable[[], float] | None = None,
         retention_seconds: float = 300.0,
         max_retained: int | None = None,
-        shared: str | Arena | bool | None = None,
+        shared: str | Arena | RedisBackend | bool | None = None,
         name: str = "ledger",
         capacity: int = 4 << 20,
+        on_unavailable: Literal["deny", "allow"] = "deny",
         _path: str | None = None,
     ) -> Ledger:
-        arena = None if _path is not None else arena_of(shared)
-        return super().__new__(
+        if on_unavailable not in ("deny", "allow"):
+            raise invalid("on_unavailable", 'must be "deny" or "allow"', on_unavailable)
+        if shared is None and _path is None:
+            shared = os.environ.get("BURNGUARD_SHARED") or None
+        backend = None if _path is not None else backend_for(shared)
+        arena = None if _path is not None or backend is not None else arena_of(shared)
+        if backend is not None and not name:
+            raise invalid("name", "a fleet's ledger needs a name", name)
+        sequencer = None if backend is None else backend.sequencer(name, (retention_seconds, max_retained))
+        self = super().__new__(
             cls,
             clock=clock,
             retention_seconds=retention_seconds,
@@ -77,13 +95,30 @@ class Ledger(_native.LedgerCore):
             shared=None if arena is None else arena._core,
             name=name,
             capacity=capacity,
+            sequencer=sequencer,
             _path=_path,
         )
+        self.on_unavailable = on_unavailable
+        """What ``guard`` does when a fleet's Redis is unreachable: ``deny`` (raise
+        ``LedgerUnavailableError``) or ``allow`` (run the call unguarded)."""
+        self.unguarded_calls = 0
+        """Calls ``guard`` ran unguarded because Redis was unreachable."""
+        self._link = None if backend is None or sequencer is None else backend.attach_ledger(self, sequencer)
+        return self
 
     @property
     def is_shared(self) -> bool:
-        """Whether the ledger lives in a shared arena (``shared=``)."""
-        return self.shared
+        """Whether the ledger is shared: by the host's processes (an arena) or by a fleet
+        (Redis)."""
+        return self.shared or self.fleet
+
+    @property
+    def losses(self) -> int:
+        """Times this host found that the fleet's Redis had lost operations it had applied
+        (restarted empty or behind, failed over to a replica behind); it then went on from the
+        fleet's history. 0 for a ledger that is not a fleet's."""
+        status = self._fleet_status()
+        return 0 if status is None else status[4]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> Ledger:

@@ -15,14 +15,15 @@ from burnguard import _native
 from burnguard._check import checked
 from burnguard.errors import invalid, wrong_type
 from burnguard.redis.breaker import BreakerLink
+from burnguard.redis.ledger import LedgerLink, LedgerSequencer
 from burnguard.redis.slo import SLOLink
 from burnguard.shared import REDIS_SCHEMES
 
 if TYPE_CHECKING:
-    from burnguard._native import BreakerCore
+    from burnguard._native import BreakerCore, LedgerCore
     from burnguard.slo.models import SLODefinition
 
-_Link = SLOLink | BreakerLink
+_Link = SLOLink | BreakerLink | LedgerLink
 
 _log = logging.getLogger("burnguard.redis")
 
@@ -183,9 +184,14 @@ class RedisBackend:
 
     def _flush(self, load_scripts: bool = True) -> bool:
         with self._lock:
-            links = self._live_links()
+            live = self._live_links()
+        links = [link for link in live if not isinstance(link, LedgerLink)]
+        if load_scripts:
+            for ledger in live:
+                if isinstance(ledger, LedgerLink):
+                    self._maintain(ledger)
         if not links:
-            return True
+            return self.reachable
         now = self.clock.offset + time.time()
         reached = True
         unknown_scripts = False
@@ -229,6 +235,20 @@ class RedisBackend:
             return self._flush(load_scripts=False) and reached
         return reached
 
+    def _maintain(self, link: LedgerLink) -> None:
+        """A fleet ledger's upkeep; an error is logged (an outage once) and counted."""
+        try:
+            link.maintain()
+        except Exception as err:
+            if self.reachable or _is_response_error(err):
+                self._log_error(link, err)
+            else:
+                self.flush_errors += 1
+            return
+        if not self._memory_checked:
+            self._check_eviction(self.client_for(link.sequencer.slot_key))
+            self._memory_checked = True
+
     def _check_eviction(self, client: Any) -> None:
         """Warns when Redis may evict keys under memory pressure: a fleet's counts and states
         would then be lost (any ``maxmemory-policy`` but ``noeviction``; the SLO keys carry a
@@ -265,6 +285,46 @@ class RedisBackend:
             groups.setdefault(node.name, (node.redis_connection, []))[1].append(link)
         return list(groups.values())
 
+    def client_for(self, key: str) -> Any:
+        """The client that serves ``key``: the one client, or a cluster node's."""
+        if not hasattr(self._client, "get_node_from_key"):
+            return self._client
+        return self._client.get_node_from_key(key).redis_connection
+
+    def run_script(self, client: Any, source: str, keys: list[str], args: list[object]) -> Any:
+        """One EVALSHA of ``source`` on ``client`` (loading it when Redis lacks it): a round
+        trip. Counts an outage when Redis is not reached, and raises."""
+        sha = self._scripts.get(source)
+        if sha is None:
+            sha = self._scripts[source] = hashlib.sha1(source.encode()).hexdigest()
+        try:
+            try:
+                reply = client.evalsha(sha, len(keys), *keys, *args)
+            except Exception as err:
+                if type(err).__name__ != "NoScriptError":
+                    raise
+                client.script_load(source)
+                reply = client.evalsha(sha, len(keys), *keys, *args)
+        except Exception as err:
+            if _is_response_error(err):
+                raise
+            self._unreachable(err)
+            raise
+        self._now_reachable()
+        return reply
+
+    def attach_ledger(self, ledger: LedgerCore, sequencer: LedgerSequencer) -> LedgerLink:
+        """Starts the upkeep of a fleet ledger (see ``burnguard.redis.ledger``)."""
+        link = LedgerLink(ledger, sequencer)
+        with self._lock:
+            self._links.append(weakref.ref(link))
+        self._start()
+        return link
+
+    def sequencer(self, name: str, retention: tuple[float, int | None]) -> LedgerSequencer:
+        """The sequencer of the fleet ledger ``name``, kept with ``retention``."""
+        return LedgerSequencer(self, name, retention)
+
     def queue_script(self, pipe: Any, source: str, keys: list[str], args: list[object]) -> None:
         """Adds an EVALSHA of the script ``source`` to ``pipe``: no round trip to check that
         Redis has it; a flush that finds it missing loads it and flushes again."""
@@ -273,13 +333,14 @@ class RedisBackend:
             sha = self._scripts[source] = hashlib.sha1(source.encode()).hexdigest()
         pipe.evalsha(sha, len(keys), *keys, *args)
 
-    def report_reset(self, name: str) -> None:
-        """Counts and logs a fleet found to have lost its data."""
+    def report_reset(self, what: str) -> None:
+        """Counts and logs a fleet's ``what`` found to have lost its data."""
         self.resets += 1
         _log.warning(
-            "the fleet's counts for SLO %r were lost in Redis (restarted empty, or evicted); "
-            "they are refilled from each host's recent buckets, older history is gone",
-            name,
+            "the fleet's %s was lost in Redis (restarted empty, or evicted); it is refilled "
+            "from this host's copy (an SLO's recent buckets, a ledger's whole state), what "
+            "this host had not seen is gone",
+            what,
         )
 
     def close(self) -> None:
@@ -314,13 +375,16 @@ class RedisBackend:
 
     def _reached(self) -> None:
         self.flushes += 1
+        self._now_reachable()
+
+    def _now_reachable(self) -> None:
         if not self.reachable:
             self.reachable = True
             _log.warning("Redis is reachable again; the fleet's counts are caught up")
 
     def _log_error(self, link: _Link, err: Exception) -> None:
         self.flush_errors += 1
-        kind = "SLO" if isinstance(link, SLOLink) else "breaker"
+        kind = {SLOLink: "SLO", BreakerLink: "breaker", LedgerLink: "ledger"}[type(link)]
         _log.error("the fleet's %s %r was not synced: %s", kind, link.name, err)
 
     def _after_fork_in_child(self) -> None:
@@ -339,6 +403,27 @@ _backends: weakref.WeakSet[RedisBackend] = weakref.WeakSet()
 _by_url: dict[tuple[int, str], RedisBackend] = {}
 
 
+def _is_response_error(err: Exception) -> bool:
+    """Whether Redis answered with an error (a script's fault), rather than not at all."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is installed wherever this runs
+        return False
+    return isinstance(err, redis.ResponseError)
+
+
+def _before_fork() -> None:
+    """Waits for any flush in flight: a fork during one would leave the child a fleet
+    ledger's lock that no thread of its own releases."""
+    for backend in list(_backends):
+        backend._flushing.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for backend in list(_backends):
+        backend._flushing.release()
+
+
 def _after_fork_in_child() -> None:
     for backend in list(_backends):
         backend._after_fork_in_child()
@@ -353,7 +438,9 @@ def _flush_at_exit() -> None:
             pass
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 atexit.register(_flush_at_exit)
 
 

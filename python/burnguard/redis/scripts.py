@@ -316,3 +316,144 @@ if state == 'OPEN' or state == 'HALF_OPEN' then
 end
 return {time[1], time[2], state, epoch, level, left, holder == writer and 1 or 0}
 """
+
+#: One fleet ledger operation: appends its entry (none for a read) to the journal, stamped
+#: with Redis's time (never before the last entry's), and answers the entries after the
+#: caller's cursor. The writer's key remembers its last sequence number and the number its
+#: entry got, so a retried call (redis-py retries on timeouts) appends nothing twice.
+#:
+#: KEYS: the ledger's hash, its journal (a list of ``"<time ms> <token> <entry>"``, the token
+#: ``<writer>:<writer seq>``, unique), the writer's key.
+#: ARGV: the caller's instance, its cursor, the token of its cursor's entry, writer id,
+#: writer seq, geometry, writer ttl ms, then the entry (absent for a read).
+#:
+#: The hash holds ``id`` (the journal's instance), ``head`` (entries so far), ``base`` (the
+#: entries the snapshot holds, dropped from the list), ``time`` (the last entry's), ``bytes``
+#: (the list's), ``snap``/``snaptime``/``snaptoken``/``snapbytes`` (the snapshot),
+#: ``seeded`` (seeded, nothing appended since) and ``geometry``.
+#:
+#: An answer is full (from the snapshot) when the cursor is of another instance, before the
+#: snapshot, past the head, or at an entry of another token: Redis lost entries the caller
+#: had applied (restarted behind, failed over to a replica behind).
+#:
+#: Reply: ``{"wiped"}`` when the caller's cursor follows a journal Redis lost (or a longer
+#: history than a fresh seed's), ``{"geometry", theirs}`` for a ledger of another retention,
+#: ``{"stale"}`` for a writer seq older than the last one applied, else ``{"ok", id, own,
+#: first, bytes, snapbytes, full (1/0), snapshot seq or false, time, token, text, {entries}}``.
+LEDGER_SEQUENCE = """
+local meta, log, writer = KEYS[1], KEYS[2], KEYS[3]
+local instance, after, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local writer_id, wseq, geometry, writer_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local entry = ARGV[8]
+local m = redis.call('HMGET', meta, 'id', 'head', 'base', 'time', 'geometry', 'bytes',
+  'snapbytes', 'seeded', 'snaptoken')
+local id = m[1]
+if not id then
+  if after > 0 then return {'wiped'} end
+  local t = redis.call('TIME')
+  id = t[1] .. '.' .. t[2] .. '.' .. writer_id
+  redis.call('HSET', meta, 'id', id, 'head', 0, 'base', 0, 'time', 0, 'geometry', geometry,
+    'bytes', 0, 'snapbytes', 0)
+  m = {id, '0', '0', '0', geometry, '0', '0', false, false}
+end
+if m[5] ~= geometry then return {'geometry', m[5]} end
+local head, base, last, bytes = tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[6])
+if m[8] and instance ~= id and after > base then return {'wiped'} end
+local full = instance ~= id or after < base or after > head
+if not full and after > 0 then
+  local theirs = m[9] or ''
+  if after > base then
+    theirs = string.match(redis.call('LINDEX', log, after - base - 1), '^%d+ (%S+) ') or ''
+  end
+  full = theirs ~= token
+end
+local own = 0
+if entry then
+  local prior = redis.call('GET', writer)
+  if prior then
+    local pseq, pnum, pid = string.match(prior, '^(%d+) (%d+) (.*)$')
+    if pid == id then
+      if tonumber(pseq) == wseq then own = tonumber(pnum)
+      elseif tonumber(pseq) > wseq then return {'stale'} end
+    end
+  end
+  if own == 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    if now < last then now = last end
+    head = head + 1
+    local line = string.format('%d %s:%d ', now, writer_id, wseq) .. entry
+    redis.call('RPUSH', log, line)
+    bytes = bytes + #line
+    redis.call('HSET', meta, 'head', head, 'time', string.format('%d', now), 'bytes', bytes)
+    redis.call('HDEL', meta, 'seeded')
+    redis.call('SET', writer, string.format('%d %d ', wseq, head) .. id, 'PX', writer_ttl)
+    own = head
+  end
+end
+local snapseq, snaptime, snaptoken, snap = false, false, false, false
+local first = after + 1
+if full then
+  first = base + 1
+  if base > 0 then
+    local s = redis.call('HMGET', meta, 'snap', 'snaptime', 'snaptoken')
+    snapseq, snap, snaptime, snaptoken = base, s[1], tonumber(s[2]), s[3]
+  end
+end
+local entries = redis.call('LRANGE', log, first - base - 1, -1)
+return {'ok', id, own, first, bytes, tonumber(m[7]), full and 1 or 0, snapseq, snaptime,
+  snaptoken, snap, entries}
+"""
+
+#: Starts a journal Redis lost again from a host's state: when the journal is missing, or was
+#: seeded from a shorter history and nothing was appended since.
+#:
+#: KEYS: the ledger's hash, its journal. ARGV: writer id, geometry, seq, time, token, text.
+#: Reply: 1 if seeded, 0 if not.
+LEDGER_SEED = """
+local meta, log = KEYS[1], KEYS[2]
+local seq = tonumber(ARGV[3])
+local m = redis.call('HMGET', meta, 'id', 'seeded', 'base')
+if m[1] and not (m[2] and seq > tonumber(m[3])) then return 0 end
+local t = redis.call('TIME')
+local id = t[1] .. '.' .. t[2] .. '.' .. ARGV[1]
+redis.call('DEL', log)
+redis.call('HSET', meta, 'id', id, 'head', seq, 'base', seq, 'time', ARGV[4], 'geometry', ARGV[2],
+  'bytes', 0, 'snap', ARGV[6], 'snaptime', ARGV[4], 'snaptoken', ARGV[5], 'snapbytes', #ARGV[6],
+  'seeded', 1)
+return 1
+"""
+
+#: Replaces the journal's first entries by a host's state after them.
+#:
+#: KEYS: the ledger's hash, its journal. ARGV: instance, seq, time, token, state text.
+#: Reply: 1 if replaced, 0 if the journal moved on (another instance, a newer snapshot, or
+#: another entry at that number).
+LEDGER_COMPACT = """
+local meta, log = KEYS[1], KEYS[2]
+local seq = tonumber(ARGV[2])
+local m = redis.call('HMGET', meta, 'id', 'head', 'base', 'bytes')
+if m[1] ~= ARGV[1] or seq <= tonumber(m[3]) or seq > tonumber(m[2]) then return 0 end
+local n = seq - tonumber(m[3])
+local dropped = redis.call('LRANGE', log, 0, n - 1)
+if string.match(dropped[n], '^%d+ (%S+) ') ~= ARGV[4] then return 0 end
+local size = 0
+for _, line in ipairs(dropped) do size = size + #line end
+redis.call('LTRIM', log, n, -1)
+redis.call('HSET', meta, 'base', seq, 'snap', ARGV[5], 'snaptime', ARGV[3], 'snaptoken', ARGV[4],
+  'snapbytes', #ARGV[5], 'bytes', tonumber(m[4]) - size)
+return 1
+"""
+
+#: Takes or renews a lease: the one host that sweeps a ledger's expired holds and compacts its
+#: journal. KEYS: the lease. ARGV: holder, ms. Reply: 1 if held by the caller (else 0), and
+#: Redis's TIME (seconds, microseconds).
+LEASE = """
+local t = redis.call('TIME')
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, t[1], t[2]} end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, t[1], t[2]}
+end
+return {0, t[1], t[2]}
+"""

@@ -119,7 +119,7 @@ class SLOLink:
             self._acknowledged = 0
         elif status in ("ok", "stale"):  # stale: a retried flush, applied the first time
             if self._created and created != self._created:
-                self._backend.report_reset(self.name)
+                self._backend.report_reset(f"SLO {self.name!r}")
                 self._fleet.resend_all()  # the fleet was lost: fill it again from here
             self._acknowledged = self._seq
             self._fleet.acknowledge()

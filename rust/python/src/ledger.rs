@@ -16,6 +16,7 @@ use pyo3::types::{IntoPyDict, PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::clock::clock_of;
 use crate::errors::{io_err, ledger_err, py_err};
+use crate::ledger_fleet::PySequencer;
 use crate::results::result;
 
 /// The facade's enum members, bound once at import, each in its core enum's `ALL` order.
@@ -375,17 +376,27 @@ impl LedgerCore {
     fn now_ms(&self) -> PyResult<i64> {
         self.core.now_ms().map_err(py_err)
     }
+
+    /// Runs `f` on the core; a fleet's ledger with the GIL released, since its sequencer
+    /// takes the GIL while this thread holds the ledger's lock.
+    fn run<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&Ledger) -> T + Send) -> T {
+        if self.core.is_fleet() {
+            py.detach(|| f(&self.core))
+        } else {
+            f(&self.core)
+        }
+    }
 }
 
 #[pymethods]
 impl LedgerCore {
-    /// An empty ledger, the one saved at `_path`, or (`shared`, an `ArenaCore`) the ledger
+    /// An empty ledger, the one saved at `_path`, (`shared`, an `ArenaCore`) the ledger
     /// `name` of that arena, whose state may take `capacity` bytes (4 MiB by default; its
-    /// region takes 2.5 times that).
+    /// region takes 2.5 times that), or (`sequencer`) a fleet's ledger that it orders.
     #[new]
     #[pyo3(signature = (
         *, clock=None, retention_seconds=300.0, max_retained=None, shared=None, name="ledger",
-        capacity=4194304, _path=None,
+        capacity=4194304, sequencer=None, _path=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -395,6 +406,7 @@ impl LedgerCore {
         shared: Option<&Bound<'_, PyAny>>,
         name: &str,
         capacity: u64,
+        sequencer: Option<Py<PyAny>>,
         _path: Option<PathBuf>,
     ) -> PyResult<Self> {
         let core = match (_path, shared) {
@@ -405,6 +417,7 @@ impl LedgerCore {
                 // of range is bad input, not an overflow.
                 let max_retained = match max_retained {
                     None if shared.is_some() => (capacity / 1024).max(1_000) as usize,
+                    None if sequencer.is_some() => 10_000,
                     None => 100_000,
                     Some(value) => value.extract::<usize>().map_err(|_| {
                         py_err(Error::bad(
@@ -416,9 +429,15 @@ impl LedgerCore {
                 };
                 let retention =
                     Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
-                match shared {
-                    Some(arena) => crate::shared::shared_ledger(arena, name, capacity, retention)?,
-                    None => Ledger::new(retention).map_err(py_err)?,
+                match (shared, sequencer) {
+                    (Some(arena), _) => {
+                        crate::shared::shared_ledger(arena, name, capacity, retention)?
+                    }
+                    (None, Some(sequencer)) => {
+                        Ledger::fleet(Box::new(PySequencer(sequencer)), retention)
+                            .map_err(py_err)?
+                    }
+                    (None, None) => Ledger::new(retention).map_err(py_err)?,
                 }
             }
         };
@@ -433,6 +452,12 @@ impl LedgerCore {
         self.core.is_shared()
     }
 
+    /// Whether the ledger is a fleet's (made with a `sequencer`).
+    #[getter]
+    fn fleet(&self) -> bool {
+        self.core.is_fleet()
+    }
+
     /// Saves the ledger to `path` atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.core.save(&path)).map_err(io_err)
@@ -441,6 +466,7 @@ impl LedgerCore {
     #[pyo3(signature = (scope, unit, allocated, *, overdraft_limit=None, caps=None))]
     fn set_budget(
         &self,
+        py: Python<'_>,
         scope: &Bound<'_, PyAny>,
         unit: &Bound<'_, PyAny>,
         allocated: &Bound<'_, PyAny>,
@@ -450,29 +476,27 @@ impl LedgerCore {
         let overdraft_limit = overdraft_limit
             .map(|v| int_arg("overdraft_limit", v))
             .transpose()?;
-        self.core
-            .set_budget(
-                &scope_arg(scope)?,
-                unit_arg(unit)?,
-                int_arg("allocated", allocated)?,
-                overdraft_limit.unwrap_or(0),
-                caps_from(caps)?,
-            )
-            .map_err(ledger_err)
+        let (scope, unit) = (scope_arg(scope)?, unit_arg(unit)?);
+        let (allocated, caps) = (int_arg("allocated", allocated)?, caps_from(caps)?);
+        self.run(py, |core| {
+            core.set_budget(&scope, unit, allocated, overdraft_limit.unwrap_or(0), caps)
+        })
+        .map_err(ledger_err)
     }
 
     fn fund(
         &self,
+        py: Python<'_>,
         scope: &Bound<'_, PyAny>,
         unit: &Bound<'_, PyAny>,
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        self.core
-            .fund(
-                &scope_arg(scope)?,
-                unit_arg(unit)?,
-                int_arg("amount", amount)?,
-            )
+        let (scope, unit, amount) = (
+            scope_arg(scope)?,
+            unit_arg(unit)?,
+            int_arg("amount", amount)?,
+        );
+        self.run(py, |core| core.fund(&scope, unit, amount))
             .map_err(ledger_err)
     }
 
@@ -508,9 +532,9 @@ impl LedgerCore {
             dry_run,
         };
         let unit = request.unit;
+        let now = self.now_ms()?;
         let verdict = self
-            .core
-            .reserve(self.now_ms()?, key, request)
+            .run(py, |core| core.reserve(now, key, request))
             .map_err(ledger_err)?;
         let of = if dry_run {
             VerdictOf::DryRun
@@ -532,16 +556,11 @@ impl LedgerCore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = idempotency_key;
         let (unit, estimate) = amount_arg("estimate", estimate, unit)?;
+        let (now, subject, action) = (self.now_ms()?, read_subject(subject)?, read_action(action)?);
         let verdict = self
-            .core
-            .decide(
-                self.now_ms()?,
-                key,
-                &read_subject(subject)?,
-                &read_action(action)?,
-                unit,
-                estimate,
-            )
+            .run(py, |core| {
+                core.decide(now, key, &subject, &action, unit, estimate)
+            })
             .map_err(ledger_err)?;
         verdict_object(py, verdict, unit, VerdictOf::Decision)
     }
@@ -559,8 +578,7 @@ impl LedgerCore {
         let id = reservation_id.to_str()?;
         let now = self.now_ms()?;
         let c = self
-            .core
-            .commit(now, key, id, unit_given, actual)
+            .run(py, |core| core.commit(now, key, id, unit_given, actual))
             .map_err(ledger_err)?;
         result!(py, "CommitResult" {
             reservation_id: reservation_id,
@@ -578,9 +596,9 @@ impl LedgerCore {
         idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = idempotency_key;
+        let (now, id) = (self.now_ms()?, reservation_id.to_str()?);
         let released = self
-            .core
-            .release(self.now_ms()?, key, reservation_id.to_str()?)
+            .run(py, |core| core.release(now, key, id))
             .map_err(ledger_err)?;
         result!(py, "ReleaseResult" {
             reservation_id: reservation_id,
@@ -597,9 +615,9 @@ impl LedgerCore {
         idempotency_key: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = idempotency_key;
+        let (now, id) = (self.now_ms()?, reservation_id.to_str()?);
         let expires_at_ms = self
-            .core
-            .extend(self.now_ms()?, key, reservation_id.to_str()?, extend_by_ms)
+            .run(py, |core| core.extend(now, key, id, extend_by_ms))
             .map_err(ledger_err)?;
         result!(py, "ExtendResult" {
             reservation_id: reservation_id,
@@ -628,18 +646,15 @@ impl LedgerCore {
             charged,
             debt_incurred,
             affected_scopes,
-        } = self
-            .core
-            .event(
-                self.now_ms()?,
-                key,
-                &read_subject(subject)?,
-                &read_action(action)?,
-                unit,
-                actual,
-                overage_arg(overage_policy)?,
-            )
-            .map_err(ledger_err)?;
+        } = {
+            let (now, subject, action) =
+                (self.now_ms()?, read_subject(subject)?, read_action(action)?);
+            let overage = overage_arg(overage_policy)?;
+            self.run(py, |core| {
+                core.event(now, key, &subject, &action, unit, actual, overage)
+            })
+            .map_err(ledger_err)?
+        };
         result!(py, "EventResult" {
             event_id: event_id,
             unit: unit_member(py, unit)?,
@@ -657,9 +672,9 @@ impl LedgerCore {
         scope: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
+        let now = self.now_ms()?;
         let balances = self
-            .core
-            .balances(self.now_ms()?, &prefix)
+            .run(py, |core| core.balances(now, &prefix))
             .map_err(ledger_err)?;
         let objects = balances
             .into_iter()
@@ -685,9 +700,9 @@ impl LedgerCore {
             })
             .transpose()?;
         let prefix = scope.map(scope_arg).transpose()?.unwrap_or_default();
+        let now = self.now_ms()?;
         let found = self
-            .core
-            .reservations(self.now_ms()?, status, &prefix)
+            .run(py, |core| core.reservations(now, status, &prefix))
             .map_err(ledger_err)?;
         let rows = found
             .into_iter()
@@ -697,13 +712,33 @@ impl LedgerCore {
     }
 
     /// Applies expiry now; returns how many reservations expired.
-    fn sweep(&self) -> PyResult<usize> {
-        self.core.sweep(self.now_ms()?).map_err(ledger_err)
+    fn sweep(&self, py: Python<'_>) -> PyResult<usize> {
+        let now = self.now_ms()?;
+        self.run(py, |core| core.sweep(now)).map_err(ledger_err)
     }
 
     /// The first broken invariant, or None.
-    fn audit(&self) -> Option<String> {
-        self.core.audit().err()
+    fn audit(&self, py: Python<'_>) -> Option<String> {
+        self.run(py, |core| core.audit().err())
+    }
+
+    /// A fleet's ledger's state as of its last entry, `(instance, seq, time_ms, token, text)`, for
+    /// its sequencer to replace the journal's head with; None otherwise.
+    fn _fleet_snapshot(&self, py: Python<'_>) -> Option<(String, u64, i64, String, String)> {
+        self.run(py, |core| core.fleet_snapshot())
+            .map(|(instance, s)| (instance, s.seq, s.time, s.token, s.text))
+    }
+
+    /// Applies the entries other hosts appended since this host's last.
+    fn _fleet_sync(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, |core| core.sync()).map_err(ledger_err)
+    }
+
+    /// Where a fleet's ledger stands, `(instance, seq, time_ms, next_expiry_ms, losses)`, without
+    /// asking its sequencer; None for another ledger.
+    fn _fleet_status(&self, py: Python<'_>) -> Option<(String, u64, i64, Option<i64>, u64)> {
+        self.run(py, |core| core.fleet_status())
+            .map(|s| (s.instance, s.seq, s.time, s.next_expiry_ms, s.losses))
     }
 }
 

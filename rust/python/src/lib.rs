@@ -19,6 +19,7 @@ mod cost;
 mod errors;
 mod fleet;
 mod ledger;
+mod ledger_fleet;
 mod logs;
 mod results;
 mod routes;

@@ -369,6 +369,7 @@ pub fn status_of(error: &LedgerError) -> u16 {
         | LedgerError::ReservationFinalized { .. }
         | LedgerError::IdempotencyMismatch { .. } => 409,
         LedgerError::Full { .. } | LedgerError::Shared { .. } => 500,
+        LedgerError::Unavailable { .. } => 503,
     }
 }
 

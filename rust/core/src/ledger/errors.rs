@@ -60,6 +60,11 @@ pub enum LedgerError {
         /// What failed.
         reason: String,
     },
+    /// A fleet ledger's sequencer (Redis) was not reached: nothing was decided.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
     /// The amount's unit is not the reservation's.
     UnitMismatch {
         /// The reservation's unit.
@@ -83,6 +88,7 @@ impl LedgerError {
             LedgerError::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
             LedgerError::UnitMismatch { .. } => "UNIT_MISMATCH",
             LedgerError::Full { .. } | LedgerError::Shared { .. } => "INTERNAL_ERROR",
+            LedgerError::Unavailable { .. } => "INTERNAL_ERROR",
         }
     }
 
@@ -95,12 +101,13 @@ impl LedgerError {
             LedgerError::NotFound { .. } => "RESERVATION_NOT_FOUND",
             LedgerError::Full { .. } => "LEDGER_FULL",
             LedgerError::Shared { .. } => "SHARED_LEDGER_FAILED",
+            LedgerError::Unavailable { .. } => "LEDGER_UNAVAILABLE",
             other => other.code(),
         }
     }
 
     /// Every kind [`LedgerError::kind`] answers.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "INVALID_REQUEST",
         "BUDGET_EXCEEDED",
         "OVERDRAFT_LIMIT_EXCEEDED",
@@ -113,6 +120,7 @@ impl LedgerError {
         "UNIT_MISMATCH",
         "LEDGER_FULL",
         "SHARED_LEDGER_FAILED",
+        "LEDGER_UNAVAILABLE",
     ];
 
     /// The reservation concerned, if any.
@@ -161,7 +169,9 @@ impl fmt::Display for LedgerError {
             LedgerError::IdempotencyMismatch { key } => {
                 write!(f, "idempotency key {key:?} was used with another payload")
             }
-            LedgerError::Full { reason } | LedgerError::Shared { reason } => f.write_str(reason),
+            LedgerError::Full { reason }
+            | LedgerError::Shared { reason }
+            | LedgerError::Unavailable { reason } => f.write_str(reason),
             LedgerError::UnitMismatch { expected, got } => write!(
                 f,
                 "amount is in {}, the reservation in {}",

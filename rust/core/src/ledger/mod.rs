@@ -44,6 +44,9 @@ mod errors;
 mod expiry;
 mod file;
 mod fingerprint;
+mod fleet;
+#[cfg(all(test, not(loom)))]
+mod fleet_tests;
 mod idempotency;
 #[cfg(target_os = "linux")]
 mod journal;
@@ -61,6 +64,7 @@ mod wal_tests;
 use charges::*;
 use entry::{Entry, Outcome};
 pub use errors::*;
+pub use fleet::{FleetStatus, Sequenced, Sequencer, Snapshot};
 use idempotency::*;
 use state::*;
 pub use types::*;
@@ -76,6 +80,8 @@ pub struct Ledger {
     journal: Option<journal::Journal>,
     /// Where a durable ledger logs its changes (see [`wal`]).
     wal: Option<Box<wal::Wal>>,
+    /// What orders a fleet's ledger's entries (see `fleet`).
+    fleet: Option<Box<dyn Sequencer>>,
 }
 
 /// What the ledger's lock guards: the state, and how far it has applied a shared journal.
@@ -84,6 +90,7 @@ struct Books {
     state: State,
     #[cfg(target_os = "linux")]
     cursor: journal::Cursor,
+    fleet: fleet::FleetCursor,
 }
 
 /// How long, and how many, finalized reservations and idempotency records are kept: each is
@@ -212,6 +219,7 @@ impl Ledger {
             #[cfg(target_os = "linux")]
             journal: None,
             wal: None,
+            fleet: None,
         }
     }
 
@@ -283,10 +291,16 @@ impl Ledger {
             return self.run_logged(wal, now_ms, entry, then);
         }
         let mut books = self.lock();
+        if let Some(sequencer) = &self.fleet {
+            return match self.run_fleet(sequencer.as_ref(), &mut books, Some(&entry))? {
+                Some(outcome) => outcome.map(|o| then(&books.state, o)),
+                None => Err(self.fleet_failed("it answered no outcome for the entry sent")),
+            };
+        }
         #[cfg(target_os = "linux")]
         if let Some(journal) = &self.journal {
             let held = journal.lock()?;
-            let Books { state, cursor } = &mut *books;
+            let Books { state, cursor, .. } = &mut *books;
             journal.catch_up(&held, self, state, cursor)?;
             let time = journal::Journal::time(cursor, now_ms.unwrap_or(i64::MIN));
             let mut text = codec::Out(String::with_capacity(256));
@@ -314,10 +328,13 @@ impl Ledger {
     /// `read` of the current state (a shared ledger's caught up with its journal).
     fn current<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, LedgerError> {
         let mut books = self.lock();
+        if let Some(sequencer) = &self.fleet {
+            self.run_fleet(sequencer.as_ref(), &mut books, None)?;
+        }
         #[cfg(target_os = "linux")]
         if let Some(journal) = &self.journal {
             let held = journal.lock()?;
-            let Books { state, cursor } = &mut *books;
+            let Books { state, cursor, .. } = &mut *books;
             journal.catch_up(&held, self, state, cursor)?;
         }
         Ok(read(&books.state))
@@ -536,7 +553,11 @@ impl Ledger {
     }
 
     /// Every budget whose scope path starts with `prefix` (all of them for ""), in path order.
+    /// A fleet's ledger reads as of its last entry, expiring nothing (its sweeps are entries).
     pub fn balances(&self, now_ms: i64, prefix: &str) -> Result<Vec<Balance>, LedgerError> {
+        if self.is_fleet() {
+            return self.current(|state| balances_of(state, prefix));
+        }
         self.run_then(Some(now_ms), Entry::Sweep, |state, _| {
             balances_of(state, prefix)
         })
@@ -550,6 +571,9 @@ impl Ledger {
         status: Option<Status>,
         prefix: &str,
     ) -> Result<Vec<(Reservation, Vec<String>)>, LedgerError> {
+        if self.is_fleet() {
+            return self.current(|state| reservations_of(state, status, prefix));
+        }
         self.run_then(Some(now_ms), Entry::Sweep, |state, _| {
             reservations_of(state, status, prefix)
         })
