@@ -13,7 +13,8 @@ replay across hosts.
 One host at a time (holding a lease in Redis) sweeps expired holds, as a journal entry every
 host applies, and replaces the journal's head by a snapshot when the journal outgrows it.
 When Redis is unreachable, operations raise ``LedgerUnavailableError`` and decide nothing
-(the ledger fails closed). When Redis restarted empty, the hosts seed it again with their
+(the ledger fails closed); once an operation or a flush found it down, the others fail at
+once, without waiting on the network, until the backend's next flush reaches it again. When Redis restarted empty, the hosts seed it again with their
 copies of the state (the longest history wins until the next operation). Every entry
 carries a unique token and every host's cursor names its last one, so a Redis that comes
 back behind (an old persistence file, a failover to a replica behind) is noticed too; a host
@@ -31,6 +32,7 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from burnguard.errors import SharedLedgerError
 from burnguard.redis import scripts
 
 if TYPE_CHECKING:
@@ -45,10 +47,6 @@ WRITER_TTL_MS = 3_600_000
 LEASE_MS = 10_000
 #: The journal is compacted once it holds more than this, or more than the snapshot.
 COMPACT_BYTES = 256 << 10
-
-
-class _Outage(Exception):
-    """Redis answered something the ledger cannot use (an error reply, a stale retry)."""
 
 
 class LedgerSequencer:
@@ -104,6 +102,9 @@ class LedgerSequencer:
     def sequence(self, instance: str, after: int, token: str, entry: str | None) -> tuple[Any, ...] | None:
         """See ``burnguard_core::ledger::Sequencer::sequence``: one script call, retried once
         after a connection error (the writer's seq makes the retry append nothing twice)."""
+        if not self._backend.reachable:
+            # Fails fast while Redis is down: the flusher probes it every interval.
+            raise ConnectionError("Redis is unreachable (retried at the next flush)")
         with self._lock:
             if self._pid != os.getpid():  # a forked worker is a writer of its own
                 self._new_writer()
@@ -118,12 +119,12 @@ class LedgerSequencer:
         if status == "wiped":
             return None
         if status == "geometry":
-            raise _Outage(
-                f"the fleet's ledger {self.name!r} is kept with another retention "
+            raise _refused(
+                f"{self.name!r} is kept with another retention "
                 "(every host must give the same retention_seconds and max_retained)"
             )
         if status != "ok":
-            raise _Outage(f"the fleet's ledger {self.name!r} refused a stale retry")
+            raise _refused(f"{self.name!r} refused a stale retry")
         _, instance_now, own, first, journal, snapshot, full, snap_seq, snap_time, snap_token, snap, entries = reply
         self.journal_bytes = int(journal)
         self.snapshot_bytes = int(snapshot)
@@ -195,6 +196,10 @@ class LedgerLink:
             core._fleet_sync()
         if held:
             self.sequencer.compact(core)
+
+
+def _refused(reason: str) -> SharedLedgerError:
+    return SharedLedgerError(f"the fleet's ledger {reason}", "INTERNAL_ERROR", None, None)
 
 
 def _is_connection_error(err: Exception) -> bool:

@@ -50,6 +50,14 @@ fn bind_error_classes(
     Ok(())
 }
 
+/// Whether `err` is of the facade's class for ledger errors of `kind` (or a subclass).
+pub(crate) fn is_ledger_error(py: Python<'_>, err: &PyErr, kind: &str) -> bool {
+    CLASSES
+        .get(py)
+        .and_then(|c| c.ledger.bind(py).get_item(kind).ok().flatten())
+        .is_some_and(|class| err.value(py).is_instance(&class).unwrap_or(false))
+}
+
 /// The exception for bad input: `cls(message, param, index, value, requirement)`.
 pub(crate) fn py_err(e: Error) -> PyErr {
     Python::attach(|py| {

@@ -1,7 +1,7 @@
 //! The fleet ledger's sequencer, adapted from a Python object (`burnguard.redis.ledger`'s,
 //! which runs the Redis scripts): converts its answers, nothing else.
 
-use burnguard_core::ledger::{Sequenced, Sequencer, Snapshot};
+use burnguard_core::ledger::{Sequenced, Sequencer, SequencerError, Snapshot};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -59,15 +59,16 @@ fn sequenced_of(value: &Bound<'_, PyAny>) -> PyResult<Option<Sequenced>> {
     }))
 }
 
-/// An exception's text, for the outage it stands for.
-fn reason(py: Python<'_>, err: PyErr) -> String {
-    format!(
-        "{}: {}",
-        err.get_type(py)
-            .name()
-            .map_or_else(|_| "Error".into(), |n| n.to_string()),
-        err.value(py)
-    )
+/// The sequencer's exception: a `SharedLedgerError` is a refusal, anything else an outage.
+fn failure(py: Python<'_>, err: PyErr) -> SequencerError {
+    if crate::errors::is_ledger_error(py, &err, "SHARED_LEDGER_FAILED") {
+        return SequencerError::Refused(err.value(py).to_string());
+    }
+    let class = err
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "Error".into(), |n| n.to_string());
+    SequencerError::Unreachable(format!("{class}: {}", err.value(py)))
 }
 
 impl Sequencer for PySequencer {
@@ -77,17 +78,17 @@ impl Sequencer for PySequencer {
         after: u64,
         token: &str,
         entry: Option<&str>,
-    ) -> Result<Option<Sequenced>, String> {
+    ) -> Result<Option<Sequenced>, SequencerError> {
         Python::attach(|py| {
             let answer = self
                 .0
                 .call_method1(py, "sequence", (instance, after, token, entry))
-                .map_err(|e| reason(py, e))?;
-            sequenced_of(answer.bind(py)).map_err(|e| reason(py, e))
+                .map_err(|e| failure(py, e))?;
+            sequenced_of(answer.bind(py)).map_err(|e| failure(py, e))
         })
     }
 
-    fn seed(&self, snapshot: &Snapshot) -> Result<(), String> {
+    fn seed(&self, snapshot: &Snapshot) -> Result<(), SequencerError> {
         Python::attach(|py| {
             self.0
                 .call_method1(
@@ -96,7 +97,7 @@ impl Sequencer for PySequencer {
                     (snapshot.seq, snapshot.time, &snapshot.token, &snapshot.text),
                 )
                 .map(drop)
-                .map_err(|e| reason(py, e))
+                .map_err(|e| failure(py, e))
         })
     }
 }

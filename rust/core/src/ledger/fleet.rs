@@ -57,23 +57,33 @@ pub struct Sequenced {
     pub own: u64,
 }
 
+/// Why a sequencer did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequencerError {
+    /// It was not reached (an outage): nothing was decided.
+    Unreachable(String),
+    /// It answered that this ledger cannot use its journal (another retention, a stale
+    /// retry).
+    Refused(String),
+}
+
 /// Orders a fleet ledger's entries (implemented over Redis by the Python facade).
 pub trait Sequencer: Send + Sync {
     /// Appends `entry` (None: a read) after every entry so far, and answers the entries after
     /// entry `after` (whose token is `token`) of journal `instance` (every entry for a new
     /// host, `instance` empty). Ok(None) when the sequencer lost the journal that cursor
-    /// follows. An Err is an outage: nothing was decided.
+    /// follows.
     fn sequence(
         &self,
         instance: &str,
         after: u64,
         token: &str,
         entry: Option<&str>,
-    ) -> Result<Option<Sequenced>, String>;
+    ) -> Result<Option<Sequenced>, SequencerError>;
 
     /// Starts a lost journal again from `snapshot`, unless another host did with a longer
     /// history or an entry was appended since.
-    fn seed(&self, snapshot: &Snapshot) -> Result<(), String>;
+    fn seed(&self, snapshot: &Snapshot) -> Result<(), SequencerError>;
 }
 
 /// How far this host has applied the fleet's journal.
@@ -138,8 +148,11 @@ impl Ledger {
             e.write(&mut out);
             out.0
         });
-        let unavailable = |reason: String| LedgerError::Unavailable {
-            reason: format!("the fleet's ledger was not reached: {reason}"),
+        let unavailable = |e: SequencerError| match e {
+            SequencerError::Unreachable(reason) => LedgerError::Unavailable {
+                reason: format!("the fleet's ledger was not reached: {reason}"),
+            },
+            SequencerError::Refused(reason) => self.fleet_failed(&reason),
         };
         let mut seeded = false;
         let sequenced = loop {
@@ -199,7 +212,8 @@ impl Ledger {
         for (seq, line) in (sequenced.first..).zip(&sequenced.entries) {
             let bad = |why: String| self.fleet_failed(&format!("entry {seq} does not read{why}"));
             let mut fields = line.splitn(3, ' ');
-            let (Some(time), Some(token), Some(text)) = (fields.next(), fields.next(), fields.next())
+            let (Some(time), Some(token), Some(text)) =
+                (fields.next(), fields.next(), fields.next())
             else {
                 return Err(bad(String::new()));
             };
@@ -231,7 +245,10 @@ impl Ledger {
             return Err(self.fleet_failed(&format!(
                 "its ledger keeps records {} ms, {} of each; this one {} ms, {} (every host \
                  must give the same retention)",
-                retention.ms, retention.max_retained, self.retention.ms, self.retention.max_retained
+                retention.ms,
+                retention.max_retained,
+                self.retention.ms,
+                self.retention.max_retained
             )));
         }
         Ok(state)

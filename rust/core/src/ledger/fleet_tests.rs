@@ -61,9 +61,9 @@ impl Sequencer for Memory {
         after: u64,
         token: &str,
         entry: Option<&str>,
-    ) -> Result<Option<Sequenced>, String> {
+    ) -> Result<Option<Sequenced>, SequencerError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err("connection refused".into());
+            return Err(SequencerError::Unreachable("connection refused".into()));
         }
         let mut j = self.journal.lock().unwrap();
         if j.instance.is_empty() {
@@ -110,7 +110,7 @@ impl Sequencer for Memory {
         }))
     }
 
-    fn seed(&self, snapshot: &Snapshot) -> Result<(), String> {
+    fn seed(&self, snapshot: &Snapshot) -> Result<(), SequencerError> {
         let mut j = self.journal.lock().unwrap();
         let base = j.base.as_ref().map_or(0, |s| s.seq);
         if j.instance.is_empty() || (j.seeded && snapshot.seq > base) {
@@ -250,11 +250,21 @@ fn of_the_hosts_that_seed_a_lost_journal_the_longest_history_wins_until_an_entry
     a.reserve(T, None, request(20)).unwrap();
     memory.wipe();
     assert_eq!(figures(&b), (100, 10, 0), "b seeds first");
-    assert_eq!(figures(&a), (100, 30, 0), "a's longer history replaces b's seed");
+    assert_eq!(
+        figures(&a),
+        (100, 30, 0),
+        "a's longer history replaces b's seed"
+    );
     assert_eq!(figures(&b), (100, 30, 0));
     b.reserve(T, None, request(1)).unwrap();
     assert_eq!(figures(&a), (100, 31, 0));
-    assert_eq!((a.fleet_status().unwrap().losses, b.fleet_status().unwrap().losses), (0, 0));
+    assert_eq!(
+        (
+            a.fleet_status().unwrap().losses,
+            b.fleet_status().unwrap().losses
+        ),
+        (0, 0)
+    );
 }
 
 #[test]
@@ -296,7 +306,11 @@ fn expiry_happens_at_the_sequencer_time_of_an_entry() {
     let a = host(&memory);
     a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
         .unwrap();
-    let id = a.reserve(T, None, request(10)).unwrap().reservation_id.unwrap();
+    let id = a
+        .reserve(T, None, request(10))
+        .unwrap()
+        .reservation_id
+        .unwrap();
     let due = a.fleet_status().unwrap().next_expiry_ms.unwrap();
     memory.journal.lock().unwrap().time = due + 1;
     // A read expires nothing; a sweep is an entry, applied alike by every host.
@@ -304,7 +318,10 @@ fn expiry_happens_at_the_sequencer_time_of_an_entry() {
     assert_eq!(a.sweep(T).unwrap(), 1);
     let b = host(&memory);
     assert_eq!(figures(&b).1, 0);
-    assert_eq!(b.commit(T, None, &id, None, 1).err().unwrap().kind(), "RESERVATION_EXPIRED");
+    assert_eq!(
+        b.commit(T, None, &id, None, 1).err().unwrap().kind(),
+        "RESERVATION_EXPIRED"
+    );
 }
 
 #[test]

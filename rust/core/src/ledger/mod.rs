@@ -64,7 +64,7 @@ mod wal_tests;
 use charges::*;
 use entry::{Entry, Outcome};
 pub use errors::*;
-pub use fleet::{FleetStatus, Sequenced, Sequencer, Snapshot};
+pub use fleet::{FleetStatus, Sequenced, Sequencer, SequencerError, Snapshot};
 use idempotency::*;
 use state::*;
 pub use types::*;

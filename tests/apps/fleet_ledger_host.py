@@ -1,0 +1,70 @@
+"""One "host" of the fleet ledger tests: forks WORKERS workers that each try ATTEMPTS paid
+calls (reserve 1 credit, commit 1) against the fleet's budget, and print how many were
+served. With --preload the ledger is made before the fork, as under gunicorn --preload.
+With --hold N a worker instead reserves N credits, says "ready" and waits to be killed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+from burnguard import Action, BudgetExceededError, Ledger, Subject
+from burnguard.redis import RedisBackend
+
+SUBJECT = Subject(tenant="acme")
+ACTION = Action("llm.completion", "model")
+
+
+def ledger(url: str) -> Ledger:
+    return Ledger(shared=RedisBackend.from_url(url, flush_interval=0.05), name="budget")
+
+
+def work(url: str, preloaded: Ledger | None, attempts: int, hold: int) -> None:
+    fleet = preloaded or ledger(url)
+    if hold:
+        fleet.reserve(SUBJECT, ACTION, hold, unit="CREDITS", ttl_ms=1_000)
+        print("ready", flush=True)
+        time.sleep(3600)
+    served = 0
+    for _ in range(attempts):
+        try:
+            held = fleet.reserve(SUBJECT, ACTION, 1, unit="CREDITS")
+        except BudgetExceededError:
+            continue
+        fleet.commit(held.reservation_id, 1)
+        served += 1
+    print(f"served {served}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("workers", type=int)
+    parser.add_argument("attempts", type=int)
+    parser.add_argument("--preload", action="store_true")
+    parser.add_argument("--hold", type=int, default=0)
+    args = parser.parse_args()
+    preloaded = ledger(args.url) if args.preload else None
+    if preloaded is not None:
+        preloaded.balances()  # caught up before the fork, as an app at import would be
+    pids = []
+    for _ in range(args.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                work(args.url, preloaded, args.attempts, args.hold)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    failed = [pid for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
