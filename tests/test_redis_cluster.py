@@ -1,5 +1,5 @@
 """The fleet backend on a real 3-node Redis Cluster: each entity's keys in one slot, one
-pipelined round trip per node, exact totals, breakers shared."""
+pipelined round trip per node, exact totals, breakers and ledgers shared."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from burnguard import CircuitBreaker, SLODefinition, SLOTracker
+from burnguard import Action, BudgetExceededError, CircuitBreaker, Ledger, SLODefinition, SLOTracker, Subject
 from burnguard.redis import RedisBackend
 
 from .redis_server import RedisClusterServers, redis_cluster
@@ -42,3 +42,29 @@ def test_slos_and_breakers_are_shared_through_a_cluster(redis_cluster: RedisClus
     assert hosts[0].flush() and hosts[1].flush()
     assert trackers[1][0].snapshot().total == 21
     assert sum(h.flush_errors for h in hosts) == 0
+
+
+def test_fleet_ledgers_work_through_a_cluster(redis_cluster: RedisClusterServers) -> None:
+    subject, action = Subject(tenant="acme"), Action("llm.completion", "model")
+    hosts = [RedisBackend(redis_cluster.client(), flush_interval=60) for _ in range(2)]
+    ledgers = [[Ledger(shared=h, name=f"budget-{i}") for i in range(6)] for h in hosts]
+    slots = {hosts[0].client_for(lg._link.sequencer.slot_key) for lg in ledgers[0] if lg._link}
+    assert len(slots) > 1, "the ledgers spread over the nodes"
+    for i, ledger in enumerate(ledgers[0]):
+        ledger.set_budget("tenant:acme", "CREDITS", 10 + i)
+    for i, ledger in enumerate(ledgers[1]):
+        served = 0
+        for _ in range(20 + i):
+            try:
+                ledger.reserve(subject, action, 1, unit="CREDITS")
+                served += 1
+            except BudgetExceededError:
+                pass
+        assert served == 10 + i
+    client: Any = redis_cluster.client()
+    client.script_flush()  # on every node: loaded again by the next call
+    for h in hosts:
+        assert h.flush()
+    for i, ledger in enumerate(ledgers[0]):
+        (balance,) = ledger.balances()
+        assert (balance.allocated, balance.reserved) == (10 + i, 10 + i)

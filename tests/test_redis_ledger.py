@@ -56,7 +56,15 @@ def reserved_and_spent(ledger: Ledger) -> tuple[int, int]:
 
 def host(server: RedisServer, workers: int, attempts: int, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.apps.fleet_ledger_host", server.url, str(workers), str(attempts), *flags],
+        [
+            sys.executable,
+            "-m",
+            "tests.apps.fleet_ledger_host",
+            server.url,
+            str(workers),
+            str(attempts),
+            *flags,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -64,7 +72,9 @@ def host(server: RedisServer, workers: int, attempts: int, *flags: str) -> subpr
     )
 
 
-def test_a_budget_of_100_serves_exactly_100_across_hosts_of_several_workers(redis_server: RedisServer) -> None:
+def test_a_budget_of_100_serves_exactly_100_across_hosts_of_several_workers(
+    redis_server: RedisServer,
+) -> None:
     host_ledger(redis_server).set_budget("tenant:acme", "CREDITS", 100)
     hosts = [host(redis_server, 3, 40), host(redis_server, 4, 40, "--preload")]
     outputs = [h.communicate(timeout=180)[0] for h in hosts]
@@ -239,7 +249,9 @@ def test_another_retention_under_the_same_name_is_refused(redis_server: RedisSer
     assert not isinstance(raised.value, LedgerUnavailableError)
 
 
-def test_shared_takes_a_url_and_the_environment(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shared_takes_a_url_and_the_environment(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Ledger(shared=redis_server.url, name="budget").set_budget("tenant:acme", "CREDITS", 100)
     monkeypatch.setenv("BURNGUARD_SHARED", redis_server.url)
     from_environment = Ledger(name="budget")
@@ -249,8 +261,30 @@ def test_shared_takes_a_url_and_the_environment(redis_server: RedisServer, monke
 
 
 def test_bad_arguments_name_the_parameter(redis_server: RedisServer) -> None:
-    with pytest.raises(InvalidArgumentError, match="^on_unavailable") as raised:
+    with pytest.raises(InvalidArgumentError, match=r"^on_unavailable") as raised:
         host_ledger(redis_server, on_unavailable="maybe")
     assert raised.value.param == "on_unavailable"
-    with pytest.raises(InvalidArgumentError, match="^name"):
+    with pytest.raises(InvalidArgumentError, match=r"^name"):
         Ledger(shared=redis_server.url, name="")
+
+
+def test_the_exporter_shows_the_fleet_ledgers_progress(redis_server: RedisServer) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from burnguard import SLORegistry
+    from burnguard.prometheus import PrometheusExporter
+
+    ledger = host_ledger(redis_server)
+    ledger.set_budget("tenant:acme", "CREDITS", 100)
+    ledger.reserve(SUBJECT, ACTION, 10, unit="CREDITS")
+    body, _ = PrometheusExporter(SLORegistry(), ledgers=[ledger]).render()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+    assert samples[("burnguard_fleet_ledger_entries", (("ledger", "budget"),))] == 2
+    assert samples[("burnguard_fleet_ledger_losses_total", (("ledger", "budget"),))] == 0
+    assert samples[("burnguard_fleet_ledger_unguarded_calls_total", (("ledger", "budget"),))] == 0
+    assert samples[("burnguard_fleet_reachable", (("namespace", "burnguard"),))] == 1
+    assert samples[("burnguard_budget_reserved", (("scope", "tenant:acme"), ("unit", "CREDITS")))] == 10

@@ -185,7 +185,12 @@ class PrometheusExporter:
                 lambda: list(_budget_families([b for lg in self._all_ledgers() for b in lg.balances()])),
             ),
             ("routes", self._route_families),
-            ("fleet", lambda: list(_fleet_families(self._all_trackers(), self._all_breakers()))),
+            (
+                "fleet",
+                lambda: list(
+                    _fleet_families(self._all_trackers(), self._all_breakers(), self._all_ledgers())
+                ),
+            ),
         )
 
     def _failed(self, source: str) -> None:
@@ -538,11 +543,14 @@ _FLEET_COUNTERS = (
 )
 
 
-def _fleet_families(trackers: list[SLOTracker], breakers: list[CircuitBreaker]) -> Iterator[Metric]:
-    """The Redis backends' health, and each fleet SLO's events the fleet never got."""
+def _fleet_families(
+    trackers: list[SLOTracker], breakers: list[CircuitBreaker], ledgers: list[Ledger]
+) -> Iterator[Metric]:
+    """The Redis backends' health, each fleet SLO's events the fleet never got, and each fleet
+    ledger's progress and losses."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    holders: list[Any] = [*trackers, *breakers]
+    holders: list[Any] = [*trackers, *breakers, *ledgers]
     backends = _distinct([b for b in (getattr(h, "backend", None) for h in holders) if b is not None])
     if not backends:
         return
@@ -571,6 +579,35 @@ def _fleet_families(trackers: list[SLOTracker], breakers: list[CircuitBreaker]) 
         if tracker.backend is not None:
             unshared.add_metric((tracker.name,), float(tracker.unshared))
     yield from (reachable, offset, unshared)
+    fleet_ledgers = [lg for lg in ledgers if getattr(lg, "backend", None) is not None]
+    if not fleet_ledgers:
+        return
+    for name, documentation, value in _FLEET_LEDGER_FAMILIES:
+        family = (CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily)(
+            name.removesuffix("_total"), documentation, labels=("ledger",)
+        )
+        for ledger in fleet_ledgers:
+            family.add_metric((ledger.fleet_name or "",), float(value(ledger)))
+        yield family
+
+
+_FLEET_LEDGER_FAMILIES: tuple[tuple[str, str, Callable[[Ledger], int]], ...] = (
+    (
+        "burnguard_fleet_ledger_entries",
+        "Operations of the fleet's journal this host applied.",
+        lambda lg: lg.entries,
+    ),
+    (
+        "burnguard_fleet_ledger_losses_total",
+        "Times Redis was found to have lost operations this host had applied.",
+        lambda lg: lg.losses,
+    ),
+    (
+        "burnguard_fleet_ledger_unguarded_calls_total",
+        "Guarded calls run unguarded while Redis was unreachable (on_unavailable=allow).",
+        lambda lg: lg.unguarded_calls,
+    ),
+)
 
 
 def _seconds(value: float) -> str:

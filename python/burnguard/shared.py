@@ -111,7 +111,8 @@ def arena_of(shared: object) -> Arena | None:
             return None
         raise invalid(
             "shared",
-            "is a Redis URL: only SLOTracker, SLORegistry, CircuitBreaker and Ledger take a Redis backend so far",
+            "is a Redis URL: only SLOTracker, SLORegistry, CircuitBreaker and Ledger take a Redis "
+            "backend so far",
             shared,
         )
     if shared is False or isinstance(shared, Arena):

@@ -173,7 +173,9 @@ def guard(
             ledger.event(subject, act, spent, unit=unit_name, overage_policy=policy)
         except LedgerUnavailableError:
             # The work happened and its result is returned; the hold expires with its TTL.
-            logger.exception("committing reservation %s: the fleet's ledger is unreachable", reservation.reservation_id)
+            logger.exception(
+                "committing reservation %s: the fleet's ledger is unreachable", reservation.reservation_id
+            )
 
     def enter(reservation: ReservationResult, amount: int) -> contextvars.Token[GuardContext | None]:
         return _context.set(

@@ -10,6 +10,7 @@ from typing import Literal, cast
 
 from burnguard import _native
 from burnguard._check import checked, diagnosed
+from burnguard.errors import invalid
 from burnguard.ledger.models import (
     Action,
     Amount,
@@ -22,8 +23,8 @@ from burnguard.ledger.models import (
     Subject,
     Unit,
 )
-from burnguard.errors import invalid
 from burnguard.redis import RedisBackend, backend_for
+from burnguard.redis.ledger import LedgerLink
 from burnguard.shared import Arena, arena_of
 
 _log = logging.getLogger("burnguard.ledger")
@@ -64,6 +65,9 @@ class Ledger(_native.LedgerCore):
     natively, without a Python frame; their signatures are in ``burnguard/_native.pyi``."""
 
     __slots__ = ("__weakref__", "_link", "on_unavailable", "unguarded_calls")
+    _link: LedgerLink | None
+    on_unavailable: Literal["deny", "allow"]
+    unguarded_calls: int
 
     @diagnosed
     def __new__(
@@ -111,6 +115,22 @@ class Ledger(_native.LedgerCore):
         """Whether the ledger is shared: by the host's processes (an arena) or by a fleet
         (Redis)."""
         return self.shared or self.fleet
+
+    @property
+    def backend(self) -> RedisBackend | None:
+        """The Redis backend of a fleet's ledger (None otherwise)."""
+        return None if self._link is None else self._link.sequencer.backend
+
+    @property
+    def fleet_name(self) -> str | None:
+        """The name of a fleet's ledger in Redis (None otherwise)."""
+        return None if self._link is None else self._link.name
+
+    @property
+    def entries(self) -> int:
+        """Operations of the fleet's journal this host applied (0 for another ledger)."""
+        status = self._fleet_status()
+        return 0 if status is None else status[1]
 
     @property
     def losses(self) -> int:

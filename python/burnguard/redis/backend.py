@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from burnguard._native import BreakerCore, LedgerCore
     from burnguard.slo.models import SLODefinition
 
-_Link = SLOLink | BreakerLink | LedgerLink
+_Pipelined = SLOLink | BreakerLink  # synced in the flush's pipeline
+_Link = _Pipelined | LedgerLink
 
 _log = logging.getLogger("burnguard.redis")
 
@@ -185,7 +186,7 @@ class RedisBackend:
     def _flush(self, load_scripts: bool = True) -> bool:
         with self._lock:
             live = self._live_links()
-        links = [link for link in live if not isinstance(link, LedgerLink)]
+        links: list[_Pipelined] = [link for link in live if not isinstance(link, LedgerLink)]
         if load_scripts:
             for ledger in live:
                 if isinstance(ledger, LedgerLink):
@@ -273,13 +274,13 @@ class RedisBackend:
             self._links = [weakref.ref(link) for link in live]
         return live
 
-    def _by_node(self, links: list[_Link]) -> list[tuple[Any, list[_Link]]]:
+    def _by_node(self, links: list[_Pipelined]) -> list[tuple[Any, list[_Pipelined]]]:
         """The links grouped by the client that serves their keys: the one client, or for a
         Redis Cluster the node holding each link's hash slot (one round trip per node; redis-py's
         cluster pipelines refuse scripts)."""
         if not hasattr(self._client, "get_node_from_key"):
             return [(self._client, links)]
-        groups: dict[str, tuple[Any, list[_Link]]] = {}
+        groups: dict[str, tuple[Any, list[_Pipelined]]] = {}
         for link in links:
             node = self._client.get_node_from_key(link.slot_key)
             groups.setdefault(node.name, (node.redis_connection, []))[1].append(link)

@@ -14,18 +14,22 @@ One host at a time (holding a lease in Redis) sweeps expired holds, as a journal
 host applies, and replaces the journal's head by a snapshot when the journal outgrows it.
 When Redis is unreachable, operations raise ``LedgerUnavailableError`` and decide nothing
 (the ledger fails closed); once an operation or a flush found it down, the others fail at
-once, without waiting on the network, until the backend's next flush reaches it again. When Redis restarted empty, the hosts seed it again with their
-copies of the state (the longest history wins until the next operation). Every entry
-carries a unique token and every host's cursor names its last one, so a Redis that comes
-back behind (an old persistence file, a failover to a replica behind) is noticed too; a host
-that had applied operations the fleet no longer holds goes on from the fleet's history, and
-counts it in ``Ledger.losses``.
+once, without waiting on the network, until the backend's next flush reaches it again.
+
+When Redis restarted empty, the hosts seed it again with their copies of the state (the
+longest history wins until the next operation). Every entry carries a unique token and every
+host's cursor names its last one, so a Redis that comes back behind (an old persistence file,
+a failover to a replica behind) is noticed too; a host that had applied operations the fleet
+no longer holds goes on from the fleet's history, and counts it in ``Ledger.losses``.
+
+Bounds: an operation whose reply never arrived (Redis died after running it) may be in the
+journal or not; with an idempotency key, retrying it is safe either way. A process killed
+mid-operation loses at most that operation's answer; its holds expire with their TTL.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import threading
 import uuid
@@ -38,8 +42,6 @@ from burnguard.redis import scripts
 if TYPE_CHECKING:
     from burnguard._native import LedgerCore
     from burnguard.redis.backend import RedisBackend
-
-_log = logging.getLogger("burnguard.redis")
 
 #: How long a writer's last sequence number is kept (a retry comes within seconds).
 WRITER_TTL_MS = 3_600_000
@@ -87,6 +89,11 @@ class LedgerSequencer:
         self._seq = 0
 
     @property
+    def backend(self) -> RedisBackend:
+        """The backend it runs on."""
+        return self._backend
+
+    @property
     def slot_key(self) -> str:
         """A key of the ledger's hash slot."""
         return self._keys[0]
@@ -110,7 +117,15 @@ class LedgerSequencer:
                 self._new_writer()
             if entry is not None:
                 self._seq += 1
-            args: list[object] = [instance, after, token, self.writer, self._seq, self._geometry, WRITER_TTL_MS]
+            args: list[object] = [
+                instance,
+                after,
+                token,
+                self.writer,
+                self._seq,
+                self._geometry,
+                WRITER_TTL_MS,
+            ]
             if entry is not None:
                 args.append(entry)
             keys = [self._keys[0], self._keys[1], self._writer_key()]
@@ -125,7 +140,20 @@ class LedgerSequencer:
             )
         if status != "ok":
             raise _refused(f"{self.name!r} refused a stale retry")
-        _, instance_now, own, first, journal, snapshot, full, snap_seq, snap_time, snap_token, snap, entries = reply
+        (
+            _,
+            instance_now,
+            own,
+            first,
+            journal,
+            snapshot,
+            full,
+            snap_seq,
+            snap_time,
+            snap_token,
+            snap,
+            entries,
+        ) = reply
         self.journal_bytes = int(journal)
         self.snapshot_bytes = int(snapshot)
         head = None if snap_seq is None else (int(snap_seq), int(snap_time), snap_token, snap)
