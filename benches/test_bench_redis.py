@@ -151,3 +151,56 @@ def test_redis_commands_per_1000_requests(benchmark: Any, server: RedisServer) -
     benchmark.extra_info["redis_commands_per_1000_requests"] = sent / 5
     benchmark.extra_info["commands_run_by_scripts_per_1000_requests"] = inside / 5
     assert sent / 5 == 2, stats  # one EVALSHA for the SLO and one for the breaker, per flush
+
+
+LEDGER = "redis: ledger reserve+commit, 100 pairs"
+PAIRS = 100
+SUBJECT = burnguard.Subject(tenant="acme")
+ACTION = burnguard.Action("llm.completion", "model")
+
+
+def _pairs(ledger: burnguard.Ledger) -> Callable[[], None]:
+    ledger.set_budget("tenant:acme", "CREDITS", 10**15)
+
+    def run() -> None:
+        for _ in range(PAIRS):
+            held = ledger.reserve(SUBJECT, ACTION, 5, unit="CREDITS")
+            ledger.commit(held.reservation_id, 3)
+
+    return run
+
+
+@pytest.mark.benchmark(group=LEDGER)
+def test_ledger_pairs_in_process(benchmark: Any) -> None:
+    benchmark.extra_info["calls"] = PAIRS
+    benchmark(_pairs(burnguard.Ledger(shared=False)))
+
+
+@pytest.mark.benchmark(group=LEDGER)
+def test_ledger_pairs_fleet(benchmark: Any, server: RedisServer) -> None:
+    """Two round trips a pair (one EVALSHA each), checked in Redis's command stats."""
+    client = redis.Redis(port=server.port)
+    backend = RedisBackend(redis.Redis(port=server.port), namespace="bench-ledger", flush_interval=60)
+    run = _pairs(burnguard.Ledger(shared=backend, name="bench"))
+    client.config_resetstat()
+    benchmark.extra_info["calls"] = PAIRS
+    benchmark.pedantic(run, rounds=30, iterations=1)
+    evalsha = client.info("commandstats")["cmdstat_evalsha"]["calls"]
+    benchmark.extra_info["evalsha_per_pair"] = evalsha / (30 * PAIRS)
+    assert evalsha == 2 * 30 * PAIRS
+
+
+@pytest.mark.benchmark(group=LEDGER)
+def test_ledger_pairs_floor_two_pings(benchmark: Any, server: RedisServer) -> None:
+    """The network's floor: two redis-py PINGs a pair."""
+    client = redis.Redis(port=server.port)
+    benchmark.extra_info["calls"] = PAIRS
+    benchmark(_loop_n(client.ping, 2 * PAIRS))
+
+
+def _loop_n(call: Callable[[], object], n: int) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(n):
+            call()
+
+    return run
