@@ -1,7 +1,9 @@
 """One "host" of the fleet ledger tests: forks WORKERS workers that each try ATTEMPTS paid
 calls (reserve 1 credit, commit 1) against the fleet's budget, and print how many were
-served. With --preload the ledger is made before the fork, as under gunicorn --preload.
-With --hold N a worker instead reserves N credits, says "ready" and waits to be killed."""
+served, and how many of those were not committed (Redis down at the commit). A call denied
+because Redis is unreachable is not served. With --pace S a worker waits S seconds between
+calls. With --preload the ledger is made before the fork, as under gunicorn --preload. With
+--hold N a worker instead reserves N credits, says "ready" and waits to be killed."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 import time
 import traceback
 
-from burnguard import Action, BudgetExceededError, Ledger, Subject
+from burnguard import Action, BudgetExceededError, Ledger, LedgerUnavailableError, Subject
 from burnguard.redis import RedisBackend
 
 SUBJECT = Subject(tenant="acme")
@@ -22,21 +24,25 @@ def ledger(url: str) -> Ledger:
     return Ledger(shared=RedisBackend.from_url(url, flush_interval=0.05), name="budget")
 
 
-def work(url: str, preloaded: Ledger | None, attempts: int, hold: int) -> None:
+def work(url: str, preloaded: Ledger | None, attempts: int, hold: int, pace: float) -> None:
     fleet = preloaded or ledger(url)
     if hold:
         fleet.reserve(SUBJECT, ACTION, hold, unit="CREDITS", ttl_ms=1_000)
         print("ready", flush=True)
         time.sleep(3600)
-    served = 0
+    served = uncommitted = 0
     for _ in range(attempts):
+        time.sleep(pace)
         try:
             held = fleet.reserve(SUBJECT, ACTION, 1, unit="CREDITS")
-        except BudgetExceededError:
+        except (BudgetExceededError, LedgerUnavailableError):
             continue
-        fleet.commit(held.reservation_id, 1)
         served += 1
-    print(f"served {served}", flush=True)
+        try:
+            fleet.commit(held.reservation_id, 1)
+        except LedgerUnavailableError:
+            uncommitted += 1
+    print(f"served {served} {uncommitted}", flush=True)
 
 
 def main() -> None:
@@ -46,6 +52,7 @@ def main() -> None:
     parser.add_argument("attempts", type=int)
     parser.add_argument("--preload", action="store_true")
     parser.add_argument("--hold", type=int, default=0)
+    parser.add_argument("--pace", type=float, default=0.0)
     args = parser.parse_args()
     preloaded = ledger(args.url) if args.preload else None
     if preloaded is not None:
@@ -56,7 +63,7 @@ def main() -> None:
         if pid == 0:
             code = 0
             try:
-                work(args.url, preloaded, args.attempts, args.hold)
+                work(args.url, preloaded, args.attempts, args.hold, args.pace)
             except BaseException:
                 traceback.print_exc()
                 code = 1

@@ -117,7 +117,13 @@ class RedisBackend:
             import redis
         except ImportError:  # pragma: no cover - the extra is installed in the tests
             raise ImportError('the Redis backend needs redis-py: pip install "burnguard[redis]"') from None
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # Retries (a reply lost to a timeout is retried, and applied once) with short waits:
+        # redis-py's default backs off for seconds, which would hold a request that long.
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        retry = Retry(ExponentialBackoff(cap=0.1, base=0.01), 2)
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=1, retry=retry)
         return cls(client, namespace=namespace, flush_interval=flush_interval)
 
     @property

@@ -16,11 +16,16 @@ When Redis is unreachable, operations raise ``LedgerUnavailableError`` and decid
 (the ledger fails closed); once an operation or a flush found it down, the others fail at
 once, without waiting on the network, until the backend's next flush reaches it again.
 
-When Redis restarted empty, the hosts seed it again with their copies of the state (the
-longest history wins until the next operation). Every entry carries a unique token and every
-host's cursor names its last one, so a Redis that comes back behind (an old persistence file,
-a failover to a replica behind) is noticed too; a host that had applied operations the fleet
-no longer holds goes on from the fleet's history, and counts it in ``Ledger.losses``.
+When Redis restarted empty, the hosts seed it again with their copies of the state: for
+``SETTLE_MS`` after the first seed a longer history replaces it and writes wait, so the fleet
+goes on from the longest history any host had applied, and loses only operations whose
+replies never arrived. A host with no history cannot tell a new ledger from a lost one, so a
+new journal settles alike: the very first write to a new ledger waits ``SETTLE_MS``.
+
+Every entry carries a unique token and every host's cursor names its last one, so a Redis
+that comes back behind (an old persistence file, a failover to a replica behind) is noticed
+too; a host that had applied operations the fleet no longer holds goes on from the fleet's
+history, and counts it in ``Ledger.losses``.
 
 Bounds: an operation whose reply never arrived (Redis died after running it) may be in the
 journal or not; with an idempotency key, retrying it is safe either way. A process killed
@@ -32,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -47,6 +53,9 @@ if TYPE_CHECKING:
 WRITER_TTL_MS = 3_600_000
 #: How long the sweeper's lease lasts without renewal.
 LEASE_MS = 10_000
+#: How long after Redis lost a journal the hosts may replace its seed by a longer history,
+#: no operation appended meanwhile (each host finds the loss within one flush interval).
+SETTLE_MS = 1_000
 #: The journal is compacted once it holds more than this, or more than the snapshot.
 COMPACT_BYTES = 256 << 10
 
@@ -125,11 +134,17 @@ class LedgerSequencer:
                 self._seq,
                 self._geometry,
                 WRITER_TTL_MS,
+                SETTLE_MS,
             ]
             if entry is not None:
                 args.append(entry)
             keys = [self._keys[0], self._keys[1], self._writer_key()]
             reply = self._call(scripts.LEDGER_SEQUENCE, keys, args)
+            for _ in range(3):  # a new or lost journal settles: the write waits, then goes on
+                if _text(reply[0]) != "settling":
+                    break
+                time.sleep(min(int(reply[1]), SETTLE_MS) / 1000 + 0.005)
+                reply = self._call(scripts.LEDGER_SEQUENCE, keys, args)
         status = _text(reply[0])
         if status == "wiped":
             return None
@@ -138,6 +153,8 @@ class LedgerSequencer:
                 f"{self.name!r} is kept with another retention "
                 "(every host must give the same retention_seconds and max_retained)"
             )
+        if status == "settling":
+            raise ConnectionError("the journal is still being seeded again by the hosts")
         if status != "ok":
             raise _refused(f"{self.name!r} refused a stale retry")
         (
@@ -162,7 +179,7 @@ class LedgerSequencer:
     def seed(self, seq: int, time_ms: int, token: str, text: str) -> None:
         """Starts a journal Redis lost again from this host's state."""
         keys = [self._keys[0], self._keys[1]]
-        args: list[object] = [self.writer, self._geometry, seq, time_ms, token, text]
+        args: list[object] = [self.writer, self._geometry, seq, time_ms, token, text, SETTLE_MS]
         if self._call(scripts.LEDGER_SEED, keys, args):
             self._backend.report_reset(f"ledger {self.name!r}")
 

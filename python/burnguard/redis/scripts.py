@@ -325,40 +325,55 @@ return {time[1], time[2], state, epoch, level, left, holder == writer and 1 or 0
 #: KEYS: the ledger's hash, its journal (a list of ``"<time ms> <token> <entry>"``, the token
 #: ``<writer>:<writer seq>``, unique), the writer's key.
 #: ARGV: the caller's instance, its cursor, the token of its cursor's entry, writer id,
-#: writer seq, geometry, writer ttl ms, then the entry (absent for a read).
+#: writer seq, geometry, writer ttl ms, settle ms, then the entry (absent for a read).
 #:
 #: The hash holds ``id`` (the journal's instance), ``head`` (entries so far), ``base`` (the
 #: entries the snapshot holds, dropped from the list), ``time`` (the last entry's), ``bytes``
 #: (the list's), ``snap``/``snaptime``/``snaptoken``/``snapbytes`` (the snapshot),
-#: ``seeded`` (seeded, nothing appended since) and ``geometry``.
+#: ``seeded`` (when it was seeded again after Redis lost it) and ``geometry``.
+#:
+#: For ``settle`` ms after a seed, hosts with a longer history than the seed's may replace it
+#: (they are answered ``wiped``), and no entry is appended (``settling``): every host finds
+#: the loss within one flush interval, so the fleet goes on from the longest history any
+#: host had applied. A journal a host with no history makes is a seed too (of no entries):
+#: such a host, arriving just after Redis lost the journal, cannot tell a new ledger from a
+#: lost one.
 #:
 #: An answer is full (from the snapshot) when the cursor is of another instance, before the
 #: snapshot, past the head, or at an entry of another token: Redis lost entries the caller
 #: had applied (restarted behind, failed over to a replica behind).
 #:
 #: Reply: ``{"wiped"}`` when the caller's cursor follows a journal Redis lost (or a longer
-#: history than a fresh seed's), ``{"geometry", theirs}`` for a ledger of another retention,
+#: history than a settling seed's), ``{"settling", ms left}`` for an entry sent while a seed
+#: settles,
+#: ``{"geometry", theirs}`` for a ledger of another retention,
 #: ``{"stale"}`` for a writer seq older than the last one applied, else ``{"ok", id, own,
 #: first, bytes, snapbytes, full (1/0), snapshot seq or false, time, token, text, {entries}}``.
 LEDGER_SEQUENCE = """
 local meta, log, writer = KEYS[1], KEYS[2], KEYS[3]
 local instance, after, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local writer_id, wseq, geometry, writer_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local entry = ARGV[8]
+local settle, entry = tonumber(ARGV[8]), ARGV[9]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local m = redis.call('HMGET', meta, 'id', 'head', 'base', 'time', 'geometry', 'bytes',
   'snapbytes', 'seeded', 'snaptoken')
 local id = m[1]
 if not id then
   if after > 0 then return {'wiped'} end
-  local t = redis.call('TIME')
   id = t[1] .. '.' .. t[2] .. '.' .. writer_id
+  local seeded = string.format('%d', now)
   redis.call('HSET', meta, 'id', id, 'head', 0, 'base', 0, 'time', 0, 'geometry', geometry,
-    'bytes', 0, 'snapbytes', 0)
-  m = {id, '0', '0', '0', geometry, '0', '0', false, false}
+    'bytes', 0, 'snapbytes', 0, 'seeded', seeded)
+  m = {id, '0', '0', '0', geometry, '0', '0', seeded, false}
 end
 if m[5] ~= geometry then return {'geometry', m[5]} end
 local head, base, last, bytes = tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), tonumber(m[6])
-if m[8] and instance ~= id and after > base then return {'wiped'} end
+local left = m[8] and tonumber(m[8]) + settle - now
+if left and left > 0 then
+  if instance ~= id and after > base then return {'wiped'} end
+  if entry then return {'settling', left} end
+end
 local full = instance ~= id or after < base or after > head
 if not full and after > 0 then
   local theirs = m[9] or ''
@@ -378,8 +393,6 @@ if entry then
     end
   end
   if own == 0 then
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     if now < last then now = last end
     head = head + 1
     local line = string.format('%d %s:%d ', now, writer_id, wseq) .. entry
@@ -405,22 +418,26 @@ return {'ok', id, own, first, bytes, tonumber(m[7]), full and 1 or 0, snapseq, s
   snaptoken, snap, entries}
 """
 
-#: Starts a journal Redis lost again from a host's state: when the journal is missing, or was
-#: seeded from a shorter history and nothing was appended since.
+#: Starts a journal Redis lost again from a host's state: when the journal is missing, or a
+#: seed of a shorter history is still settling (see ``LEDGER_SEQUENCE``).
 #:
-#: KEYS: the ledger's hash, its journal. ARGV: writer id, geometry, seq, time, token, text.
+#: KEYS: the ledger's hash, its journal. ARGV: writer id, geometry, seq, time, token, text,
+#: settle ms.
 #: Reply: 1 if seeded, 0 if not.
 LEDGER_SEED = """
 local meta, log = KEYS[1], KEYS[2]
 local seq = tonumber(ARGV[3])
-local m = redis.call('HMGET', meta, 'id', 'seeded', 'base')
-if m[1] and not (m[2] and seq > tonumber(m[3])) then return 0 end
 local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local m = redis.call('HMGET', meta, 'id', 'seeded', 'base')
+local settling = m[2] and now < tonumber(m[2]) + tonumber(ARGV[7]) and seq > tonumber(m[3])
+if m[1] and not settling then return 0 end
 local id = t[1] .. '.' .. t[2] .. '.' .. ARGV[1]
+local seeded = m[2] or string.format('%d', now)
 redis.call('DEL', log)
 redis.call('HSET', meta, 'id', id, 'head', seq, 'base', seq, 'time', ARGV[4], 'geometry', ARGV[2],
   'bytes', 0, 'snap', ARGV[6], 'snaptime', ARGV[4], 'snaptoken', ARGV[5], 'snapbytes', #ARGV[6],
-  'seeded', 1)
+  'seeded', seeded)
 return 1
 """
 

@@ -13,8 +13,8 @@
 //! Reads (balances, reservations) fetch the entries after the cursor and read; they append
 //! nothing, so they answer as of the last entry. A journal grows until a host replaces its
 //! head by a snapshot ([`Ledger::fleet_snapshot`]). When the sequencer lost the journal (a
-//! Redis restarted empty), the hosts seed it again with their own state (the longest history
-//! wins until an entry is appended), and every host goes on from that. Each entry carries a
+//! Redis restarted empty), the hosts seed it again with their own state (the sequencer lets a
+//! longer history replace a seed for a while), and every host goes on from that. Each entry carries a
 //! token, and a host's cursor names the token of its last entry, so a journal that lost its
 //! last entries (a Redis restarted behind, a failover to a replica behind) is noticed even
 //! once other entries took their numbers: the host then goes on from the fleet's history.
@@ -81,8 +81,8 @@ pub trait Sequencer: Send + Sync {
         entry: Option<&str>,
     ) -> Result<Option<Sequenced>, SequencerError>;
 
-    /// Starts a lost journal again from `snapshot`, unless another host did with a longer
-    /// history or an entry was appended since.
+    /// Starts a lost journal again from `snapshot`, unless another host did with a history
+    /// at least as long, or the seed settled.
     fn seed(&self, snapshot: &Snapshot) -> Result<(), SequencerError>;
 }
 
