@@ -494,6 +494,18 @@ def dashboard(
     type=click.Path(file_okay=False),
     help="Keep budgets and reservations here: every answered change is synced to disk first.",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    help="Keep budgets and reservations in this Redis (redis://, rediss://, unix://), shared by every "
+    "server given it: one budget for many servers.",
+)
+@click.option(
+    "--redis-namespace", default="burnguard", show_default=True, help="The prefix of the Redis keys."
+)
+@click.option(
+    "--ledger", "ledger_name", default="cycles", show_default=True, help="The ledger's name in Redis."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print where it serves (and --dev's key) as JSON.")
 def serve(
     dev: bool,
@@ -502,11 +514,15 @@ def serve(
     port: int,
     threads: int,
     data_dir: str | None,
+    redis_url: str | None,
+    redis_namespace: str,
+    ledger_name: str,
     as_json: bool,
 ) -> None:
     """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
-    events, balances) for the runcycles client and any other: in memory, or durable in
-    --data-dir. With ADMIN_API_KEY set, its bearer may provision tenants, keys and budgets
+    events, balances) for the runcycles client and any other: in memory, durable in
+    --data-dir, or on Redis (--redis), where every server given the same Redis shares the
+    budgets. With ADMIN_API_KEY set, its bearer may provision tenants, keys and budgets
     (/v1/admin/...) and read /metrics.
     Runs until interrupted."""
     from burnguard import _native
@@ -514,6 +530,8 @@ def serve(
 
     if dev and config_path:
         _fail("give --dev or --config FILE, not both")
+    if redis_url and data_dir:
+        _fail("give --data-dir or --redis, not both (Redis keeps the data; run it with appendonly yes)")
     if not (dev or config_path or os.environ.get("ADMIN_API_KEY")):
         _fail("give --dev, --config FILE, or ADMIN_API_KEY to provision through the admin API")
     secret = None
@@ -522,8 +540,12 @@ def serve(
             provision, secret = cycles.dev()
         else:
             provision = cycles.load(str(config_path)) if config_path else cycles.Provision()
-        server = _native.CyclesServer(host, port, threads=threads, data_dir=data_dir)
-    except (cycles.ConfigError, OSError) as error:
+        fleet = cycles.fleet(redis_url, redis_namespace, ledger_name) if redis_url else None
+        server = _native.CyclesServer(
+            host, port, threads=threads, data_dir=data_dir, sequencer=None if fleet is None else fleet[1]
+        )
+        link = None if fleet is None else fleet[0].attach_ledger(server, fleet[1])
+    except (cycles.ConfigError, OSError, ValueError, ImportError) as error:
         _fail(str(error))
     try:
         provision.apply(server)
@@ -533,18 +555,25 @@ def serve(
         server.stop()
         _fail(f"{config_path}: {error}")
     url = f"http://{host}:{server.port}"
-    info: dict[str, Any] = {"url": url, "persistence": data_dir or "memory"}
+    info: dict[str, Any] = {"url": url, "persistence": data_dir or (redis_url and "redis") or "memory"}
     if secret is not None:
         info.update(tenant=cycles.DEV_TENANT, api_key=secret, budget=cycles.DEV_BUDGET)
     if as_json:
         click.echo(json.dumps(info))
     else:
-        where = f"durable in {data_dir}" if data_dir else "in memory only (a restart loses it)"
+        where = (
+            f"durable in {data_dir}"
+            if data_dir
+            else f"on Redis, ledger {ledger_name!r}"
+            if redis_url
+            else "in memory only (a restart loses it)"
+        )
         click.echo(f"burnguard serve: Cycles protocol on {url}; {where}")
         if secret is not None:
             click.echo(f"CYCLES_BASE_URL={url} CYCLES_API_KEY={secret} CYCLES_TENANT={cycles.DEV_TENANT}")
     sys.stdout.flush()
     _run_until_stopped(lambda: server.running, server.stop)
+    del link  # kept up (swept, compacted) while serving
 
 
 @cli.command(epilog=_SPEND_EXAMPLES)

@@ -22,10 +22,14 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from burnguard import _native
 from burnguard.errors import BurnguardError
+
+if TYPE_CHECKING:
+    from burnguard.redis import RedisBackend
+    from burnguard.redis.ledger import LedgerSequencer
 
 #: What ``--dev`` provisions.
 DEV_TENANT, DEV_BUDGET = "dev", 1_000_000_000
@@ -113,3 +117,11 @@ def load(path: str) -> Provision:
     if not provision.keys and not os.environ.get("ADMIN_API_KEY"):
         raise ConfigError(f"{path} gives no tenant an API key (and no ADMIN_API_KEY is set)")
     return provision
+
+
+def fleet(url: str, namespace: str, name: str) -> tuple[RedisBackend, LedgerSequencer]:
+    """The Redis backend and sequencer of a server's ledger on Redis (``--redis``)."""
+    from burnguard.redis import RedisBackend
+
+    backend = RedisBackend.from_url(url, namespace=namespace)
+    return backend, backend.sequencer(name, (300.0, 100_000))

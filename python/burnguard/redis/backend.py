@@ -15,12 +15,12 @@ from burnguard import _native
 from burnguard._check import checked
 from burnguard.errors import invalid, wrong_type
 from burnguard.redis.breaker import BreakerLink
-from burnguard.redis.ledger import LedgerLink, LedgerSequencer
+from burnguard.redis.ledger import FleetLedger, LedgerLink, LedgerSequencer
 from burnguard.redis.slo import SLOLink
 from burnguard.shared import REDIS_SCHEMES
 
 if TYPE_CHECKING:
-    from burnguard._native import BreakerCore, LedgerCore
+    from burnguard._native import BreakerCore
     from burnguard.slo.models import SLODefinition
 
 _Pipelined = SLOLink | BreakerLink  # synced in the flush's pipeline
@@ -320,7 +320,7 @@ class RedisBackend:
         self._now_reachable()
         return reply
 
-    def attach_ledger(self, ledger: LedgerCore, sequencer: LedgerSequencer) -> LedgerLink:
+    def attach_ledger(self, ledger: FleetLedger, sequencer: LedgerSequencer) -> LedgerLink:
         """Starts the upkeep of a fleet ledger (see ``burnguard.redis.ledger``)."""
         link = LedgerLink(ledger, sequencer)
         with self._lock:

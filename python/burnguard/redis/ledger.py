@@ -40,14 +40,23 @@ import threading
 import time
 import uuid
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard.errors import SharedLedgerError
 from burnguard.redis import scripts
 
 if TYPE_CHECKING:
-    from burnguard._native import LedgerCore
     from burnguard.redis.backend import RedisBackend
+
+
+class FleetLedger(Protocol):
+    """What a link keeps up: a ``Ledger``'s native core, or a ``burnguard serve`` server's."""
+
+    def sweep(self) -> int: ...
+    def _fleet_sync(self) -> None: ...
+    def _fleet_snapshot(self) -> tuple[str, int, int, str, str] | None: ...
+    def _fleet_status(self) -> tuple[str, int, int, int | None, int] | None: ...
+
 
 #: How long a writer's last sequence number is kept (a retry comes within seconds).
 WRITER_TTL_MS = 3_600_000
@@ -183,7 +192,7 @@ class LedgerSequencer:
         if self._call(scripts.LEDGER_SEED, keys, args):
             self._backend.report_reset(f"ledger {self.name!r}")
 
-    def compact(self, core: LedgerCore) -> bool:
+    def compact(self, core: FleetLedger) -> bool:
         """Replaces the journal's head by this host's state, when the journal outgrew it."""
         if self.journal_bytes <= max(COMPACT_BYTES, self.snapshot_bytes):
             return False
@@ -215,7 +224,7 @@ class LedgerLink:
 
     __slots__ = ("__weakref__", "_ledger", "name", "sequencer", "sweeps")
 
-    def __init__(self, core: LedgerCore, sequencer: LedgerSequencer) -> None:
+    def __init__(self, core: FleetLedger, sequencer: LedgerSequencer) -> None:
         self._ledger = weakref.ref(core)  # the ledger holds its link
         self.name = sequencer.name
         self.sequencer = sequencer

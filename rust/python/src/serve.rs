@@ -11,9 +11,10 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
 use crate::errors::{ledger_err, py_err};
+use crate::ledger_fleet::PySequencer;
 
 /// A running Cycles server; see `burnguard.cli.serve`.
-#[pyclass(module = "burnguard._native", frozen)]
+#[pyclass(module = "burnguard._native", frozen, weakref)]
 pub(crate) struct CyclesServer {
     server: Mutex<Option<Server>>,
     api: Arc<Api>,
@@ -22,10 +23,15 @@ pub(crate) struct CyclesServer {
 
 #[pymethods]
 impl CyclesServer {
-    /// Serves on `host:port` (0: a free port) with `threads` threads; budgets in memory, or
-    /// logged and synced in `data_dir` before each answer.
+    /// Serves on `host:port` (0: a free port) with `threads` threads; budgets in memory,
+    /// logged and synced in `data_dir` before each answer, or (`sequencer`, see
+    /// `burnguard.redis.ledger`) a fleet's ledger on Redis.
     #[new]
-    #[pyo3(signature = (host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000, data_dir = None))]
+    #[pyo3(signature = (
+        host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000,
+        data_dir = None, sequencer = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -34,16 +40,26 @@ impl CyclesServer {
         retention_seconds: f64,
         max_retained: usize,
         data_dir: Option<PathBuf>,
+        sequencer: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let retention = Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
-        let (ledger, store) = match data_dir {
-            None => (Ledger::new(retention).map_err(py_err)?, Store::default()),
-            Some(dir) => (
-                py.detach(|| Ledger::durable(&dir, retention))
-                    .map_err(os_err)?,
-                Store::in_directory(&dir),
-            ),
-        };
+        let (ledger, store) =
+            match (data_dir, sequencer) {
+                (Some(_), Some(_)) => return Err(py_err(burnguard_core::Error::invalid(
+                    "data_dir",
+                    "a ledger on Redis keeps its data there: give data_dir or sequencer, not both",
+                ))),
+                (None, None) => (Ledger::new(retention).map_err(py_err)?, Store::default()),
+                (None, Some(sequencer)) => (
+                    Ledger::fleet(Box::new(PySequencer(sequencer)), retention).map_err(py_err)?,
+                    Store::default(),
+                ),
+                (Some(dir), None) => (
+                    py.detach(|| Ledger::durable(&dir, retention))
+                        .map_err(os_err)?,
+                    Store::in_directory(&dir),
+                ),
+            };
         let api = Api::new(ledger, Vec::new())
             .with_store(store)
             .map_err(os_err)?;
@@ -98,16 +114,43 @@ impl CyclesServer {
     #[pyo3(signature = (scope, unit, allocated, overdraft_limit = 0))]
     fn set_budget(
         &self,
+        py: Python<'_>,
         scope: &str,
         unit: &str,
         allocated: i64,
         overdraft_limit: i64,
     ) -> PyResult<()> {
         let unit = unit.parse::<Unit>().map_err(py_err)?;
-        self.api
-            .ledger
-            .set_budget(scope, unit, allocated, overdraft_limit, None)
-            .map_err(ledger_err)
+        // Without the GIL: a fleet's ledger takes it for its sequencer.
+        py.detach(|| {
+            self.api
+                .ledger
+                .set_budget(scope, unit, allocated, overdraft_limit, None)
+        })
+        .map_err(ledger_err)
+    }
+
+    /// For a fleet's ledger's upkeep (`burnguard.redis.ledger.LedgerLink`), as `LedgerCore`'s.
+    fn sweep(&self, py: Python<'_>) -> PyResult<usize> {
+        let now = (burnguard_core::clock::wall() * 1000.0) as i64;
+        py.detach(|| self.api.ledger.sweep(now)).map_err(ledger_err)
+    }
+
+    /// As `LedgerCore._fleet_sync`.
+    fn _fleet_sync(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.api.ledger.sync()).map_err(ledger_err)
+    }
+
+    /// As `LedgerCore._fleet_snapshot`.
+    fn _fleet_snapshot(&self, py: Python<'_>) -> Option<(String, u64, i64, String, String)> {
+        py.detach(|| self.api.ledger.fleet_snapshot())
+            .map(|(instance, s)| (instance, s.seq, s.time, s.token, s.text))
+    }
+
+    /// As `LedgerCore._fleet_status`.
+    fn _fleet_status(&self, py: Python<'_>) -> Option<(String, u64, i64, Option<i64>, u64)> {
+        py.detach(|| self.api.ledger.fleet_status())
+            .map(|s| (s.instance, s.seq, s.time, s.next_expiry_ms, s.losses))
     }
 
     /// Stops serving: requests in flight finish first.

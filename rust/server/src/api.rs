@@ -368,8 +368,10 @@ pub fn status_of(error: &LedgerError) -> u16 {
         | LedgerError::DebtOutstanding { .. }
         | LedgerError::ReservationFinalized { .. }
         | LedgerError::IdempotencyMismatch { .. } => 409,
-        LedgerError::Full { .. } | LedgerError::Shared { .. } => 500,
-        LedgerError::Unavailable { .. } => 503,
+        // The spec's fail-closed answer: 500 INTERNAL_ERROR (Redis unreachable included).
+        LedgerError::Full { .. } | LedgerError::Shared { .. } | LedgerError::Unavailable { .. } => {
+            500
+        }
     }
 }
 

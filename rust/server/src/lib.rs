@@ -37,7 +37,8 @@ impl Server {
         let sweeper = std::thread::Builder::new()
             .name("burnguard-serve-sweeper".into())
             .spawn(move || {
-                while !flag.load(Ordering::SeqCst) {
+                // A fleet's ledger is swept by the host holding its lease, not by each server.
+                while !flag.load(Ordering::SeqCst) && !ledger_api.ledger.is_fleet() {
                     std::thread::sleep(SWEEP_EVERY);
                     let now = (burnguard_core::clock::wall() * 1000.0) as i64;
                     let _ = ledger_api.ledger.sweep(now);
