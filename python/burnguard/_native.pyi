@@ -434,7 +434,7 @@ class _Sequencer(Protocol):
     """What orders a fleet ledger's journal (``burnguard.redis.ledger.LedgerSequencer``)."""
 
     def sequence(
-        self, instance: str, after: int, token: str, entry: str | None
+        self, instance: str, after: int, token: str, entries: list[str]
     ) -> tuple[Any, bool, tuple[int, int, Any, Any] | None, int, list[Any], int] | None: ...
     def seed(self, seq: int, time_ms: int, token: str, text: str) -> None: ...
 

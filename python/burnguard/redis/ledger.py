@@ -1,7 +1,8 @@
 """One ledger shared by a fleet: Redis orders its journal, every host applies it.
 
 Each operation (``reserve``, ``commit``, ``release``, ``extend``, ``decide``, ``event``, the
-budget settings) is one script call: it appends the operation to the ledger's journal in
+budget settings) is one script call (the operations a process's other threads start while
+one is out go together in the next): it appends the operation to the ledger's journal in
 Redis, stamped with Redis's time, and brings back every entry this host had not applied; the
 host applies them in order with the same native code as an in-process ledger, and its own
 entry's outcome is the answer. Every host applies the same entries in the same order, so
@@ -124,7 +125,7 @@ class LedgerSequencer:
     def _writer_key(self) -> str:
         return self._keys[0][: -len(":meta")] + ":w:" + self.writer
 
-    def sequence(self, instance: str, after: int, token: str, entry: str | None) -> tuple[Any, ...] | None:
+    def sequence(self, instance: str, after: int, token: str, entries: list[str]) -> tuple[Any, ...] | None:
         """See ``burnguard_core::ledger::Sequencer::sequence``: one script call, retried once
         after a connection error (the writer's seq makes the retry append nothing twice)."""
         if not self._backend.reachable:
@@ -133,7 +134,7 @@ class LedgerSequencer:
         with self._lock:
             if self._pid != os.getpid():  # a forked worker is a writer of its own
                 self._new_writer()
-            if entry is not None:
+            if entries:
                 self._seq += 1
             args: list[object] = [
                 instance,
@@ -145,8 +146,7 @@ class LedgerSequencer:
                 WRITER_TTL_MS,
                 SETTLE_MS,
             ]
-            if entry is not None:
-                args.append(entry)
+            args.extend(entries)
             keys = [self._keys[0], self._keys[1], self._writer_key()]
             reply = self._call(scripts.LEDGER_SEQUENCE, keys, args)
             for _ in range(3):  # a new or lost journal settles: the write waits, then goes on

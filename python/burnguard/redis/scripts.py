@@ -317,15 +317,16 @@ end
 return {time[1], time[2], state, epoch, level, left, holder == writer and 1 or 0}
 """
 
-#: One fleet ledger operation: appends its entry (none for a read) to the journal, stamped
-#: with Redis's time (never before the last entry's), and answers the entries after the
-#: caller's cursor. The writer's key remembers its last sequence number and the number its
-#: entry got, so a retried call (redis-py retries on timeouts) appends nothing twice.
+#: One round trip of a fleet ledger's operations: appends their entries (none for a read) to
+#: the journal, stamped with Redis's time (never before the last entry's), and answers the
+#: entries after the caller's cursor. The writer's key remembers its last sequence number and
+#: the number its first entry got, so a retried call (redis-py retries on timeouts) appends
+#: nothing twice.
 #:
 #: KEYS: the ledger's hash, its journal (a list of ``"<time ms> <token> <entry>"``, the token
-#: ``<writer>:<writer seq>``, unique), the writer's key.
+#: ``<writer>:<writer seq>.<i>``, unique), the writer's key.
 #: ARGV: the caller's instance, its cursor, the token of its cursor's entry, writer id,
-#: writer seq, geometry, writer ttl ms, settle ms, then the entry (absent for a read).
+#: writer seq, geometry, writer ttl ms, settle ms, then the entries (none for a read).
 #:
 #: The hash holds ``id`` (the journal's instance), ``head`` (entries so far), ``base`` (the
 #: entries the snapshot holds, dropped from the list), ``time`` (the last entry's), ``bytes``
@@ -347,13 +348,14 @@ return {time[1], time[2], state, epoch, level, left, holder == writer and 1 or 0
 #: history than a settling seed's), ``{"settling", ms left}`` for an entry sent while a seed
 #: settles,
 #: ``{"geometry", theirs}`` for a ledger of another retention,
-#: ``{"stale"}`` for a writer seq older than the last one applied, else ``{"ok", id, own,
+#: ``{"stale"}`` for a writer seq older than the last one applied, else ``{"ok", id, own
+#: (the first entry's number, 0 if none),
 #: first, bytes, snapbytes, full (1/0), snapshot seq or false, time, token, text, {entries}}``.
 LEDGER_SEQUENCE = """
 local meta, log, writer = KEYS[1], KEYS[2], KEYS[3]
 local instance, after, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local writer_id, wseq, geometry, writer_ttl = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local settle, entry = tonumber(ARGV[8]), ARGV[9]
+local settle, entries = tonumber(ARGV[8]), #ARGV - 8
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local m = redis.call('HMGET', meta, 'id', 'head', 'base', 'time', 'geometry', 'bytes',
@@ -372,7 +374,7 @@ local head, base, last, bytes = tonumber(m[2]), tonumber(m[3]), tonumber(m[4]), 
 local left = m[8] and tonumber(m[8]) + settle - now
 if left and left > 0 then
   if instance ~= id and after > base then return {'wiped'} end
-  if entry then return {'settling', left} end
+  if entries > 0 then return {'settling', left} end
 end
 local full = instance ~= id or after < base or after > head
 if not full and after > 0 then
@@ -383,7 +385,7 @@ if not full and after > 0 then
   full = theirs ~= token
 end
 local own = 0
-if entry then
+if entries > 0 then
   local prior = redis.call('GET', writer)
   if prior then
     local pseq, pnum, pid = string.match(prior, '^(%d+) (%d+) (.*)$')
@@ -394,14 +396,17 @@ if entry then
   end
   if own == 0 then
     if now < last then now = last end
-    head = head + 1
-    local line = string.format('%d %s:%d ', now, writer_id, wseq) .. entry
-    redis.call('RPUSH', log, line)
-    bytes = bytes + #line
+    own = head + 1
+    local lines = {}
+    for i = 1, entries do
+      lines[i] = string.format('%d %s:%d.%d ', now, writer_id, wseq, i) .. ARGV[8 + i]
+      bytes = bytes + #lines[i]
+    end
+    redis.call('RPUSH', log, unpack(lines))
+    head = head + entries
     redis.call('HSET', meta, 'head', head, 'time', string.format('%d', now), 'bytes', bytes)
     redis.call('HDEL', meta, 'seeded')
-    redis.call('SET', writer, string.format('%d %d ', wseq, head) .. id, 'PX', writer_ttl)
-    own = head
+    redis.call('SET', writer, string.format('%d %d ', wseq, own) .. id, 'PX', writer_ttl)
   end
 end
 local snapseq, snaptime, snaptoken, snap = false, false, false, false

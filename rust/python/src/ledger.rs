@@ -717,9 +717,11 @@ impl LedgerCore {
         self.run(py, |core| core.sweep(now)).map_err(ledger_err)
     }
 
-    /// The first broken invariant, or None.
-    fn audit(&self, py: Python<'_>) -> Option<String> {
-        self.run(py, |core| core.audit().err())
+    /// The first broken invariant, or None. A fleet's ledger that cannot reach its sequencer
+    /// raises, rather than report the outage as a broken invariant.
+    fn audit(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.run(py, |core| core.sync()).map_err(ledger_err)?;
+        Ok(self.run(py, |core| core.audit().err()))
     }
 
     /// A fleet's ledger's state as of its last entry, `(instance, seq, time_ms, token, text)`, for

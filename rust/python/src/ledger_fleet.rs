@@ -5,7 +5,7 @@ use burnguard_core::ledger::{Sequenced, Sequencer, SequencerError, Snapshot};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-/// A Python object with `sequence(instance, after, token, entry)` and `seed(seq, time, token,
+/// A Python object with `sequence(instance, after, token, entries)` and `seed(seq, time, token,
 /// text)` (see
 /// `burnguard_core::ledger::Sequencer`). Called with the GIL taken here: the binding calls a
 /// fleet ledger's operations with the GIL released.
@@ -77,12 +77,12 @@ impl Sequencer for PySequencer {
         instance: &str,
         after: u64,
         token: &str,
-        entry: Option<&str>,
+        entries: &[&str],
     ) -> Result<Option<Sequenced>, SequencerError> {
         Python::attach(|py| {
             let answer = self
                 .0
-                .call_method1(py, "sequence", (instance, after, token, entry))
+                .call_method1(py, "sequence", (instance, after, token, entries.to_vec()))
                 .map_err(|e| failure(py, e))?;
             sequenced_of(answer.bind(py)).map_err(|e| failure(py, e))
         })

@@ -20,6 +20,8 @@
 //! once other entries took their numbers: the host then goes on from the fleet's history.
 //! What it had applied beyond that is lost, and counted.
 
+use std::sync::Condvar;
+
 use super::codec::In;
 use super::entry::{Entry, Outcome};
 use super::*;
@@ -53,7 +55,7 @@ pub struct Sequenced {
     /// The entries after the cursor (or the snapshot), each `"<time ms> <token> <entry>"`;
     /// a token names one entry of the journal and no other.
     pub entries: Vec<String>,
-    /// The number the sent entry got (0 if none was sent).
+    /// The number the first entry sent got (0 if none was sent); the others follow it.
     pub own: u64,
 }
 
@@ -69,21 +71,43 @@ pub enum SequencerError {
 
 /// Orders a fleet ledger's entries (implemented over Redis by the Python facade).
 pub trait Sequencer: Send + Sync {
-    /// Appends `entry` (None: a read) after every entry so far, and answers the entries after
-    /// entry `after` (whose token is `token`) of journal `instance` (every entry for a new
-    /// host, `instance` empty). Ok(None) when the sequencer lost the journal that cursor
-    /// follows.
+    /// Appends `entries` in order (none: a read) after every entry so far, and answers the
+    /// entries after entry `after` (whose token is `token`) of journal `instance` (every
+    /// entry for a new host, `instance` empty). Ok(None) when the sequencer lost the journal
+    /// that cursor follows.
     fn sequence(
         &self,
         instance: &str,
         after: u64,
         token: &str,
-        entry: Option<&str>,
+        entries: &[&str],
     ) -> Result<Option<Sequenced>, SequencerError>;
 
     /// Starts a lost journal again from `snapshot`, unless another host did with a history
     /// at least as long, or the seed settled.
     fn seed(&self, snapshot: &Snapshot) -> Result<(), SequencerError>;
+}
+
+/// A fleet ledger's sequencer, and the operations of this process's threads waiting for it:
+/// while one thread's round trip is out, the others' entries gather and go in the next one,
+/// so a process's throughput grows with its concurrency rather than being one round trip
+/// at a time.
+pub(super) struct FleetLink {
+    sequencer: Box<dyn Sequencer>,
+    batch: Mutex<Batch>,
+    answered: Condvar,
+}
+
+/// The most entries one round trip carries.
+const MAX_BATCH: usize = 256;
+
+/// Entries waiting to be sent, and the answers of those sent, by ticket.
+#[derive(Default)]
+struct Batch {
+    waiting: Vec<(u64, String)>,
+    answers: HashMap<u64, Result<Outcome, LedgerError>>,
+    sending: bool,
+    next_ticket: u64,
 }
 
 /// How far this host has applied the fleet's journal.
@@ -119,7 +143,11 @@ impl Ledger {
     pub fn fleet(sequencer: Box<dyn Sequencer>, retention: Retention) -> Result<Ledger, Error> {
         retention.validate()?;
         Ok(Ledger {
-            fleet: Some(sequencer),
+            fleet: Some(Box::new(FleetLink {
+                sequencer,
+                batch: Mutex::default(),
+                answered: Condvar::new(),
+            })),
             ..Ledger::of(State::default(), retention)
         })
     }
@@ -135,19 +163,69 @@ impl Ledger {
         self.fleet.is_some()
     }
 
-    /// Sends `entry` (None: a read) to the sequencer and applies what it answers; returns the
-    /// entry's outcome (None for a read). Called with the books locked.
+    /// Entries waiting for the next round trip, and whether one is out (for tests).
+    #[cfg(all(test, not(loom)))]
+    pub(super) fn fleet_waiting(&self) -> (usize, bool) {
+        let link = self.fleet.as_ref().expect("a fleet's ledger");
+        let batch = link.batch.lock().unwrap();
+        (batch.waiting.len(), batch.sending)
+    }
+
+    /// Runs `entry` through the fleet's journal: it joins the entries waiting for the next
+    /// round trip, which this thread sends unless another thread's is out (see
+    /// [`FleetLink`]); returns its outcome.
+    pub(super) fn run_batched(
+        &self,
+        link: &FleetLink,
+        entry: &Entry,
+    ) -> Result<Outcome, LedgerError> {
+        let mut text = codec::Out(String::with_capacity(256));
+        entry.write(&mut text);
+        let mut batch = link.batch.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = batch.next_ticket;
+        batch.next_ticket += 1;
+        batch.waiting.push((ticket, text.0));
+        loop {
+            if let Some(answer) = batch.answers.remove(&ticket) {
+                return answer;
+            }
+            if batch.sending {
+                batch = link.answered.wait(batch).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            batch.sending = true;
+            let take = batch.waiting.len().min(MAX_BATCH);
+            let sent: Vec<(u64, String)> = batch.waiting.drain(..take).collect();
+            drop(batch);
+            let texts: Vec<&str> = sent.iter().map(|(_, t)| t.as_str()).collect();
+            let outcomes = self.run_fleet(link, &mut self.lock(), &texts);
+            batch = link.batch.lock().unwrap_or_else(|p| p.into_inner());
+            batch.sending = false;
+            match outcomes {
+                Ok(outcomes) => {
+                    for ((t, _), outcome) in sent.iter().zip(outcomes) {
+                        batch.answers.insert(*t, outcome);
+                    }
+                }
+                Err(e) => {
+                    for (t, _) in &sent {
+                        batch.answers.insert(*t, Err(e.clone()));
+                    }
+                }
+            }
+            link.answered.notify_all();
+        }
+    }
+
+    /// Sends `texts` (none: a read) to the sequencer and applies what it answers; returns the
+    /// outcome of each entry sent. Called with the books locked.
     pub(super) fn run_fleet(
         &self,
-        sequencer: &dyn Sequencer,
+        link: &FleetLink,
         books: &mut Books,
-        entry: Option<&Entry>,
-    ) -> Result<Option<Result<Outcome, LedgerError>>, LedgerError> {
-        let text = entry.map(|e| {
-            let mut out = codec::Out(String::with_capacity(256));
-            e.write(&mut out);
-            out.0
-        });
+        texts: &[&str],
+    ) -> Result<Vec<Result<Outcome, LedgerError>>, LedgerError> {
+        let sequencer = link.sequencer.as_ref();
         let unavailable = |e: SequencerError| match e {
             SequencerError::Unreachable(reason) => LedgerError::Unavailable {
                 reason: format!("the fleet's ledger was not reached: {reason}"),
@@ -158,7 +236,7 @@ impl Ledger {
         let sequenced = loop {
             let cursor = &books.fleet;
             match sequencer
-                .sequence(&cursor.instance, cursor.seq, &cursor.token, text.as_deref())
+                .sequence(&cursor.instance, cursor.seq, &cursor.token, texts)
                 .map_err(unavailable)?
             {
                 Some(sequenced) => break sequenced,
@@ -175,18 +253,20 @@ impl Ledger {
                 None => return Err(self.fleet_failed("it lost its journal again while seeded")),
             }
         };
-        if text.is_some() && sequenced.own == 0 {
-            return Err(self.fleet_failed("it did not number the entry sent"));
+        if !texts.is_empty() && sequenced.own == 0 {
+            return Err(self.fleet_failed("it did not number the entries sent"));
         }
-        self.catch_up_fleet(books, sequenced)
+        self.catch_up_fleet(books, sequenced, texts.len())
     }
 
-    /// Applies what the sequencer answered; returns the outcome of the entry numbered `own`.
+    /// Applies what the sequencer answered; returns the outcomes of the `sent` entries
+    /// numbered from `own`.
     fn catch_up_fleet(
         &self,
         books: &mut Books,
         sequenced: Sequenced,
-    ) -> Result<Option<Result<Outcome, LedgerError>>, LedgerError> {
+        sent: usize,
+    ) -> Result<Vec<Result<Outcome, LedgerError>>, LedgerError> {
         let Books { state, fleet, .. } = books;
         if sequenced.full {
             let (loaded, seq, time, token) = match sequenced.snapshot {
@@ -208,7 +288,8 @@ impl Ledger {
                 sequenced.first, fleet.seq
             )));
         }
-        let mut own = None;
+        let own = sequenced.own..sequenced.own + sent as u64;
+        let mut outcomes = Vec::with_capacity(sent);
         for (seq, line) in (sequenced.first..).zip(&sequenced.entries) {
             let bad = |why: String| self.fleet_failed(&format!("entry {seq} does not read{why}"));
             let mut fields = line.splitn(3, ' ');
@@ -220,21 +301,21 @@ impl Ledger {
             let time = time.parse::<i64>().map_err(|_| bad(String::new()))?;
             let entry = Entry::read(&mut In { text, at: 0 }).map_err(|e| bad(format!(": {e}")))?;
             let (outcome, _) = self.apply(state, time, entry);
-            if seq == sequenced.own {
-                own = Some(outcome);
+            if own.contains(&seq) {
+                outcomes.push(outcome);
             }
             fleet.seq = seq;
             fleet.time = time;
             fleet.token.clear();
             fleet.token.push_str(token);
         }
-        if sequenced.own != 0 && own.is_none() {
+        if outcomes.len() != sent {
             return Err(self.fleet_failed(&format!(
-                "it numbered the entry {} but did not send it back",
+                "it numbered the entries from {} but did not send them back",
                 sequenced.own
             )));
         }
-        Ok(own)
+        Ok(outcomes)
     }
 
     /// A snapshot's state, which must have been kept with this ledger's retention.

@@ -3,7 +3,7 @@
 //! overspend, replays answer once, reads see other hosts, a lost journal is seeded again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::*;
 
@@ -26,12 +26,16 @@ struct Journal {
     appended: u64,
     /// Whether it was seeded and nothing was appended since.
     seeded: bool,
+    /// Calls answered: round trips.
+    calls: u64,
 }
 
 #[derive(Clone, Default)]
 struct Memory {
     journal: Arc<Mutex<Journal>>,
     down: Arc<AtomicBool>,
+    /// While true, calls wait (a round trip that is out).
+    held: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Memory {
@@ -40,6 +44,7 @@ impl Memory {
         *j = Journal {
             instances: j.instances,
             appended: j.appended,
+            calls: j.calls,
             ..Journal::default()
         };
     }
@@ -60,11 +65,13 @@ impl Sequencer for Memory {
         instance: &str,
         after: u64,
         token: &str,
-        entry: Option<&str>,
+        entries: &[&str],
     ) -> Result<Option<Sequenced>, SequencerError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(SequencerError::Unreachable("connection refused".into()));
         }
+        let (held, released) = &*self.held;
+        drop(released.wait_while(held.lock().unwrap(), |h| *h).unwrap());
         let mut j = self.journal.lock().unwrap();
         if j.instance.is_empty() {
             if after > 0 {
@@ -85,15 +92,15 @@ impl Sequencer for Memory {
             }
         };
         let full = instance != j.instance || after < base || after > head || at(after) != token;
-        let mut own = 0;
-        if let Some(text) = entry {
+        let own = if entries.is_empty() { 0 } else { head + 1 };
+        for text in entries {
             j.time = j.time.max(T) + 1;
-            own = head + 1;
             j.appended += 1;
             j.seeded = false;
             let line = format!("{} t{} {text}", j.time, j.appended);
             j.entries.push(line);
         }
+        j.calls += 1;
         let (snapshot, first) = if full {
             (j.base.clone(), base + 1)
         } else {
@@ -201,6 +208,45 @@ fn concurrent_hosts_never_overspend() {
     });
     assert_eq!(served, 100);
     assert_eq!(figures(&host(&memory)), (100, 0, 100));
+}
+
+#[test]
+fn one_hosts_threads_send_their_operations_together_while_a_round_trip_is_out() {
+    let memory = Memory::default();
+    let ledger = host(&memory);
+    ledger
+        .set_budget("tenant:acme", Unit::Credits, 100, 0, None)
+        .unwrap();
+    *memory.held.0.lock().unwrap() = true;
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let first = s.spawn(|| ledger.reserve(T, None, request(10)));
+        while ledger.fleet_waiting() != (0, true) {
+            std::thread::yield_now(); // until the first thread's round trip is out
+        }
+        let others: Vec<_> = (0..7)
+            .map(|_| s.spawn(|| ledger.reserve(T, None, request(10))))
+            .collect();
+        while ledger.fleet_waiting() != (7, true) {
+            std::thread::yield_now(); // until the others wait for the next
+        }
+        *memory.held.0.lock().unwrap() = false;
+        memory.held.1.notify_all();
+        std::iter::once(first)
+            .chain(others)
+            .map(|t| t.join().unwrap().unwrap().reservation_id.unwrap())
+            .collect()
+    });
+    let journal = memory.journal.lock().unwrap();
+    assert_eq!(
+        journal.calls,
+        1 + 2,
+        "the budget, the first thread's, then the seven together"
+    );
+    assert_eq!(journal.entries.len(), 1 + 8);
+    drop(journal);
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 8);
+    assert_eq!(figures(&ledger), (100, 80, 0));
 }
 
 #[test]

@@ -81,7 +81,7 @@ pub struct Ledger {
     /// Where a durable ledger logs its changes (see [`wal`]).
     wal: Option<Box<wal::Wal>>,
     /// What orders a fleet's ledger's entries (see `fleet`).
-    fleet: Option<Box<dyn Sequencer>>,
+    fleet: Option<Box<fleet::FleetLink>>,
 }
 
 /// What the ledger's lock guards: the state, and how far it has applied a shared journal.
@@ -290,13 +290,11 @@ impl Ledger {
         if let Some(wal) = &self.wal {
             return self.run_logged(wal, now_ms, entry, then);
         }
-        let mut books = self.lock();
-        if let Some(sequencer) = &self.fleet {
-            return match self.run_fleet(sequencer.as_ref(), &mut books, Some(&entry))? {
-                Some(outcome) => outcome.map(|o| then(&books.state, o)),
-                None => Err(self.fleet_failed("it answered no outcome for the entry sent")),
-            };
+        if let Some(link) = &self.fleet {
+            let outcome = self.run_batched(link, &entry)?;
+            return Ok(then(&self.lock().state, outcome));
         }
+        let mut books = self.lock();
         #[cfg(target_os = "linux")]
         if let Some(journal) = &self.journal {
             let held = journal.lock()?;
@@ -328,8 +326,8 @@ impl Ledger {
     /// `read` of the current state (a shared ledger's caught up with its journal).
     fn current<T>(&self, read: impl FnOnce(&State) -> T) -> Result<T, LedgerError> {
         let mut books = self.lock();
-        if let Some(sequencer) = &self.fleet {
-            self.run_fleet(sequencer.as_ref(), &mut books, None)?;
+        if let Some(link) = &self.fleet {
+            self.run_fleet(link, &mut books, &[])?;
         }
         #[cfg(target_os = "linux")]
         if let Some(journal) = &self.journal {
