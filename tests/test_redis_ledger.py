@@ -5,12 +5,14 @@ Redis down, restarted empty or restarted behind neither overspends nor wedges.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -320,3 +322,40 @@ def test_the_exporter_shows_the_fleet_ledgers_progress(redis_server: RedisServer
     assert samples[("burnguard_fleet_ledger_unguarded_calls_total", (("ledger", "budget"),))] == 0
     assert samples[("burnguard_fleet_reachable", (("namespace", "burnguard"),))] == 1
     assert samples[("burnguard_budget_reserved", (("scope", "tenant:acme"), ("unit", "CREDITS")))] == 10
+
+
+class RecordingThreads:
+    """A redis-py client that notes the thread of every script call."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.threads: set[int] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def evalsha(self, *args: Any) -> Any:
+        self.threads.add(threading.get_ident())
+        return self._client.evalsha(*args)
+
+
+def test_async_guarded_calls_and_streams_reach_redis_off_the_event_loop(redis_server: RedisServer) -> None:
+    client = RecordingThreads(redis_server.client())
+    ledger = host_ledger(redis_server, client)
+    ledger.set_budget("tenant:acme", "CREDITS", 100)
+
+    @guard(ledger, 5, unit="CREDITS", tenant="acme")
+    async def paid() -> int:
+        return threading.get_ident()
+
+    async def main() -> tuple[int, int]:
+        client.threads.clear()
+        ran_on = await paid()
+        async with ledger.stream(SUBJECT, ACTION, 5, unit="CREDITS") as s:
+            s.add(3)
+        return threading.get_ident(), ran_on
+
+    loop_thread, ran_on = asyncio.run(main())
+    assert ran_on == loop_thread, "the guarded work itself runs on the loop"
+    assert client.threads and loop_thread not in client.threads, "the round trips do not"
+    assert reserved_and_spent(ledger) == (0, 8)

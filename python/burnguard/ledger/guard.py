@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -38,6 +39,7 @@ from burnguard.ledger.models import (
 logger = logging.getLogger("burnguard.ledger")
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,15 @@ _context: contextvars.ContextVar[GuardContext | None] = contextvars.ContextVar(
 def current_reservation() -> GuardContext | None:
     """The reservation of the innermost guarded call running in this thread or task."""
     return _context.get()
+
+
+async def off_loop(ledger: Ledger, call: Callable[..., R], *args: Any) -> R:
+    """``call(*args)``: for a fleet's ledger, whose operations are round trips to Redis, in a
+    worker thread, so the event loop goes on meanwhile; for another ledger directly (its
+    operations take microseconds)."""
+    if getattr(ledger, "fleet", False):
+        return await asyncio.to_thread(call, *args)
+    return call(*args)
 
 
 def _release_quietly(ledger: Ledger, reservation_id: str) -> None:
@@ -195,7 +206,7 @@ def guard(
 
             @functools.wraps(fn)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                reservation, amount, subject, act = begin(args, kwargs)
+                reservation, amount, subject, act = await off_loop(ledger, begin, args, kwargs)
                 if dry_run:
                     return reservation
                 if reservation is None:
@@ -204,11 +215,11 @@ def guard(
                 try:
                     value = await fn(*args, **kwargs)
                 except BaseException:
-                    _release_quietly(ledger, reservation.reservation_id)
+                    await off_loop(ledger, _release_quietly, ledger, reservation.reservation_id)
                     raise
                 finally:
                     _context.reset(token)
-                settle(reservation, amount, subject, act, value)
+                await off_loop(ledger, settle, reservation, amount, subject, act, value)
                 return value
 
             return cast(F, async_guarded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -236,9 +237,13 @@ class Stream:
         return False
 
     async def __aenter__(self) -> Stream:
+        if self._ledger.fleet:  # a round trip to Redis: off the event loop
+            return await asyncio.to_thread(self.__enter__)
         return self.__enter__()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
+        if self._ledger.fleet:
+            return await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
         return self.__exit__(exc_type, exc, tb)
