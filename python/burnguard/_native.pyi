@@ -638,6 +638,7 @@ class CyclesServer:
         max_retained: int = 100_000,
         data_dir: str | os.PathLike[str] | None = None,
         sequencer: _Sequencer | None = None,
+        rate_limit: int | None = None,
     ) -> Self: ...
     @property
     def port(self) -> int: ...

@@ -506,6 +506,11 @@ def dashboard(
 @click.option(
     "--ledger", "ledger_name", default="cycles", show_default=True, help="The ledger's name in Redis."
 )
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(1, None),
+    help="At most this many runtime requests a second per tenant (429 LIMIT_EXCEEDED past it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print where it serves (and --dev's key) as JSON.")
 def serve(
     dev: bool,
@@ -517,6 +522,7 @@ def serve(
     redis_url: str | None,
     redis_namespace: str,
     ledger_name: str,
+    rate_limit: int | None,
     as_json: bool,
 ) -> None:
     """Serve the Cycles budget protocol (reservations, commits, releases, extensions, decide,
@@ -542,7 +548,12 @@ def serve(
             provision = cycles.load(str(config_path)) if config_path else cycles.Provision()
         fleet = cycles.fleet(redis_url, redis_namespace, ledger_name) if redis_url else None
         server = _native.CyclesServer(
-            host, port, threads=threads, data_dir=data_dir, sequencer=None if fleet is None else fleet[1]
+            host,
+            port,
+            threads=threads,
+            data_dir=data_dir,
+            sequencer=None if fleet is None else fleet[1],
+            rate_limit=rate_limit,
         )
         link = None if fleet is None else fleet[0].attach_ledger(server, fleet[1])
     except (cycles.ConfigError, OSError, ValueError, ImportError) as error:

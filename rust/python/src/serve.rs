@@ -25,11 +25,12 @@ pub(crate) struct CyclesServer {
 impl CyclesServer {
     /// Serves on `host:port` (0: a free port) with `threads` threads; budgets in memory,
     /// logged and synced in `data_dir` before each answer, or (`sequencer`, see
-    /// `burnguard.redis.ledger`) a fleet's ledger on Redis.
+    /// `burnguard.redis.ledger`) a fleet's ledger on Redis; `rate_limit` runtime requests a
+    /// second per tenant, if given.
     #[new]
     #[pyo3(signature = (
         host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000,
-        data_dir = None, sequencer = None,
+        data_dir = None, sequencer = None, rate_limit = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -41,6 +42,7 @@ impl CyclesServer {
         max_retained: usize,
         data_dir: Option<PathBuf>,
         sequencer: Option<Py<PyAny>>,
+        rate_limit: Option<u64>,
     ) -> PyResult<Self> {
         let retention = Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
         let (ledger, store) =
@@ -60,9 +62,19 @@ impl CyclesServer {
                     Store::in_directory(&dir),
                 ),
             };
-        let api = Api::new(ledger, Vec::new())
+        let mut api = Api::new(ledger, Vec::new())
             .with_store(store)
             .map_err(os_err)?;
+        if let Some(per_second) = rate_limit {
+            if per_second == 0 {
+                return Err(py_err(burnguard_core::Error::bad(
+                    "rate_limit",
+                    "must be at least 1 request a second",
+                    per_second,
+                )));
+            }
+            api = api.with_rate_limit(per_second);
+        }
         let api = Arc::new(api);
         let address = format!("{host}:{port}");
         let server = py

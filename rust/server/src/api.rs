@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::admin::{Store, Tenant};
 use crate::http::{Request, Response};
+use crate::limit::RateLimit;
 use crate::metrics::{self, Metrics};
 use crate::wire::{self, Fields, Refusal};
 
@@ -66,6 +67,8 @@ pub struct Api {
     requests: AtomicU64,
     /// Reservations' default TTL and grace, as the spec states them.
     defaults: (i64, i64),
+    /// Requests a second per tenant, if limited.
+    limit: Option<RateLimit>,
 }
 
 /// What a handler answers: a status and a JSON body, or a refusal.
@@ -87,6 +90,16 @@ impl Api {
             metrics: Metrics::default(),
             requests: AtomicU64::new(0),
             defaults: (60_000, 5_000),
+            limit: None,
+        }
+    }
+
+    /// The same API, answering at most `per_second` runtime requests a second per tenant
+    /// (see [`crate::limit`]).
+    pub fn with_rate_limit(self, per_second: u64) -> Api {
+        Api {
+            limit: Some(RateLimit::new(per_second)),
+            ..self
         }
     }
 
@@ -293,12 +306,24 @@ impl Api {
             }
         };
         headers.push(("X-Cycles-Tenant".to_string(), tenant.clone()));
+        let now = now_ms();
+        if let Some(limit) = &self.limit {
+            let admission = limit.admit(&tenant, now);
+            headers.extend(admission.headers());
+            if !admission.allowed {
+                return Err(Refusal::new(
+                    429,
+                    "LIMIT_EXCEEDED",
+                    "the tenant's requests a second are exhausted; retry after Retry-After seconds",
+                ));
+            }
+        }
         let parts: Vec<&str> = path.split('/').skip(2).collect();
         let call = Call {
             api: self,
             request,
             tenant: &tenant,
-            now: now_ms(),
+            now,
         };
         match (method, parts.as_slice()) {
             ("POST", ["reservations"]) => call.reserve(),

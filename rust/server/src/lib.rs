@@ -1,6 +1,7 @@
 //! `burnguard serve`: a Cycles-protocol budget server around burnguard-core's ledger. The
 //! HTTP/1.1 layer (`http`) owns the sockets, `wire` reads and writes the protocol's JSON, and
-//! `api` routes each request to the ledger under its API key's tenant. State is in memory.
+//! `api` routes each request to the ledger under its API key's tenant, `limit` throttles
+//! tenants. State is in memory, in a data directory, or on Redis (a fleet ledger).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use std::time::Duration;
 pub mod admin;
 pub mod api;
 pub mod http;
+pub mod limit;
 pub mod metrics;
 pub mod wire;
 
