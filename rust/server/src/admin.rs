@@ -1,6 +1,7 @@
 //! The admin API's provisioning subset, for the bearer of the admin key (`X-Admin-API-Key`):
-//! tenants, API keys (the secret is answered once and kept only as its SHA-256), budgets, and
-//! funding (CREDIT, DEBIT, RESET, REPAY_DEBT, RESET_SPENT). With a data directory, tenants and
+//! tenants (create, list, get), API keys (create, with an optional expiry, the secret answered
+//! once and kept only as its SHA-256; list; revoke), budgets (create, list), and funding
+//! (CREDIT, DEBIT, RESET, REPAY_DEBT, RESET_SPENT). With a data directory, tenants and
 //! keys are saved in `tenants.json` (written atomically) and budgets live in the durable ledger.
 
 use std::fs;
@@ -11,7 +12,8 @@ use burnguard_core::ledger::{Adjustment, Balance, Unit};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::api::{refusal, Api, Key};
+use crate::api::{refusal, Api};
+use crate::keys::{hex, parse_rfc3339, Key};
 use crate::wire::{self, Refusal};
 
 /// A tenant, as provisioned.
@@ -23,6 +25,18 @@ pub struct Tenant {
     pub name: String,
     /// When it was created (ms since the epoch).
     pub created_at_ms: i64,
+}
+
+/// What the admin API made, as saved: tenants, keys, and when each budget was made (by
+/// `scope|unit`).
+#[derive(Debug, Clone, Default)]
+pub struct Provisioned {
+    /// The tenants.
+    pub tenants: Vec<Tenant>,
+    /// The keys (hashes only).
+    pub keys: Vec<Key>,
+    /// When each budget was made, by `scope|unit`.
+    pub budgets: Vec<(String, i64)>,
 }
 
 /// What the admin API answers: a status and a JSON body, or a refusal.
@@ -56,10 +70,6 @@ fn random_hex() -> io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Api {
     /// Whether `request` carries the admin key.
     fn is_admin(&self, secret: &str) -> bool {
@@ -67,7 +77,7 @@ impl Api {
             .is_some_and(|hash| crate::api::same(&hash, &Sha256::digest(secret.as_bytes()).into()))
     }
 
-    /// Answers `POST /v1/admin/...` (`parts` after `admin`).
+    /// Answers `/v1/admin/...` (`parts` after `admin`).
     pub(crate) fn admin(
         &self,
         method: &str,
@@ -84,8 +94,22 @@ impl Api {
         let now = crate::api::now_ms();
         match (method, parts) {
             ("POST", ["tenants"]) => self.create_tenant(&request.body, now),
+            ("GET", ["tenants"]) => self.list_tenants(request),
+            ("GET", ["tenants", id]) => self
+                .tenant(id)
+                .map(|t| (200, tenant_json(&t)))
+                .ok_or_else(|| Refusal::new(404, "TENANT_NOT_FOUND", format!("no tenant {id:?}"))),
             ("POST", ["api-keys"]) => self.create_key(&request.body, now),
+            ("GET", ["api-keys"]) => self.list_keys(request, now),
+            ("DELETE", ["api-keys", id]) => {
+                let reason = request.param("reason").unwrap_or("");
+                if reason.chars().count() > 512 {
+                    return Err(Refusal::invalid("reason must be at most 512 characters"));
+                }
+                Ok((200, self.revoke_key(id, reason, now)?.json(now)))
+            }
             ("POST", ["budgets"]) => self.create_budget(&request.body, now),
+            ("GET", ["budgets"]) => self.list_budgets(request),
             ("POST", ["budgets", "fund"]) => self.fund_budget(request, now),
             _ => Err(Refusal::new(
                 404,
@@ -134,10 +158,18 @@ impl Api {
         let tenant = f.required_string("tenant_id", 64)?;
         let name = f.required_string("name", 256)?;
         f.take("metadata");
-        for unsupported in ["permissions", "expires_at", "scope_filter"] {
+        let expires_at_ms = match f.string("expires_at", 64)? {
+            None => None,
+            Some(text) => Some(parse_rfc3339(&text).filter(|&at| at > now).ok_or_else(|| {
+                Refusal::invalid(format!(
+                    "expires_at must be a future RFC 3339 UTC time like 2027-01-31T00:00:00Z; got {text:?}"
+                ))
+            })?),
+        };
+        for unsupported in ["permissions", "scope_filter"] {
             if f.take(unsupported).is_some() {
                 return Err(Refusal::invalid(format!(
-                    "{unsupported} is not supported here: a key may do every runtime operation of its tenant and does not expire"
+                    "{unsupported} is not supported here: a key may do every runtime operation of its tenant"
                 )));
             }
         }
@@ -150,21 +182,84 @@ impl Api {
             ));
         }
         let secret = format!("cyc_live_{}", random_hex().map_err(|e| saving(&e))?);
-        let key = Key::new(&secret, &tenant);
-        let key_id = format!("key_{}", &hex(&key.hash)[..16]);
+        let key = Key {
+            name,
+            prefix: secret[..13].to_string(),
+            created_at_ms: now,
+            expires_at_ms,
+            ..Key::new(&secret, &tenant)
+        };
+        let mut answer = key.json(now);
+        answer["key_secret"] = json!(secret);
+        answer.as_object_mut().map(|o| o.remove("status"));
         self.add_saved_key(key).map_err(|e| saving(&e))?;
-        Ok((
-            201,
-            json!({
-                "key_id": key_id,
-                "key_secret": secret,
-                "key_prefix": &secret[..13],
-                "tenant_id": tenant,
-                "name": name,
-                "created_at": rfc3339(now),
-                "expires_at": "9999-12-31T23:59:59Z",
-            }),
-        ))
+        Ok((201, answer))
+    }
+
+    /// `GET /v1/admin/tenants`, with `status` and `search` (in the id or name).
+    fn list_tenants(&self, request: &crate::http::Request) -> Answer {
+        let status = request.param("status");
+        let search = request.param("search").unwrap_or("");
+        let mut tenants: Vec<Value> = self
+            .tenants()
+            .iter()
+            .filter(|_| status.is_none_or(|s| s == "ACTIVE"))
+            .filter(|t| t.id.contains(search) || t.name.contains(search))
+            .map(tenant_json)
+            .collect();
+        tenants.sort_by(|a, b| a["tenant_id"].as_str().cmp(&b["tenant_id"].as_str()));
+        page(request, "tenants", tenants)
+    }
+
+    /// `GET /v1/admin/api-keys`, with `tenant_id` and `status`.
+    fn list_keys(&self, request: &crate::http::Request, now: i64) -> Answer {
+        let status = request.param("status");
+        if status.is_some_and(|s| !["ACTIVE", "REVOKED", "EXPIRED"].contains(&s)) {
+            return Err(Refusal::invalid(
+                "status must be ACTIVE, REVOKED or EXPIRED",
+            ));
+        }
+        let keys = self.keys_of(request.param("tenant_id"), status, now);
+        page(request, "keys", keys.iter().map(|k| k.json(now)).collect())
+    }
+
+    /// `GET /v1/admin/budgets`, with `tenant_id`, `scope_prefix`, `unit`, `over_limit` and
+    /// `has_debt`.
+    fn list_budgets(&self, request: &crate::http::Request) -> Answer {
+        let unit = match request.param("unit") {
+            Some(u) => Some(wire::unit(Value::String(u.to_string()), "unit")?),
+            None => None,
+        };
+        let flag = |name: &str| match request.param(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(Refusal::invalid(format!(
+                "{name} must be true or false; got {other:?}"
+            ))),
+        };
+        let (over_limit, has_debt) = (flag("over_limit")?, flag("has_debt")?);
+        let prefix = request
+            .param("tenant_id")
+            .map(|t| format!("tenant:{t}"))
+            .unwrap_or_default();
+        let balances = self
+            .ledger
+            .balances(crate::api::now_ms(), &prefix)
+            .map_err(refusal)?;
+        let scope_prefix = request.param("scope_prefix").unwrap_or("");
+        let ledgers = balances
+            .iter()
+            .filter(|b| b.scope_path.starts_with(scope_prefix))
+            .filter(|b| unit.is_none_or(|u| b.unit == u))
+            .filter(|b| over_limit.is_none_or(|o| b.is_over_limit == o))
+            .filter(|b| has_debt.is_none_or(|d| (b.debt > 0) == d))
+            .map(|b| {
+                let owner = b.scope_path.split('/').next().unwrap_or("");
+                self.ledger_json(b, owner.strip_prefix("tenant:").unwrap_or(owner))
+            })
+            .collect();
+        page(request, "ledgers", ledgers)
     }
 
     fn create_budget(&self, body: &[u8], now: i64) -> Answer {
@@ -207,10 +302,16 @@ impl Api {
         self.ledger
             .set_budget(&scope, unit, allocated, overdraft, None)
             .map_err(refusal)?;
-        let b = self.balance(&scope, unit)?.expect("just set");
-        let mut out = ledger_json(&b, owner);
-        out["created_at"] = json!(rfc3339(now));
-        Ok((201, out))
+        {
+            let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+            provisioned.budgets.push((budget_key(&scope, unit), now));
+            // The budget is made either way; a failed save only loses when it was made.
+            let _ = self.store.save(&provisioned);
+        }
+        let b = self.balance(&scope, unit)?.ok_or_else(|| {
+            Refusal::new(500, "INTERNAL_ERROR", "the budget set is not in the ledger")
+        })?;
+        Ok((201, self.ledger_json(&b, owner)))
     }
 
     fn balance(&self, scope: &str, unit: Unit) -> Result<Option<Balance>, Refusal> {
@@ -284,6 +385,31 @@ impl Api {
     }
 }
 
+/// One page of `items` under `field`: `limit` (1 to 1,000, default 50) of them from `cursor`
+/// (an offset this server gave as `next_cursor`).
+fn page(request: &crate::http::Request, field: &str, items: Vec<Value>) -> Answer {
+    let number = |name: &str, default: usize, max: usize| match request.param(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| {
+                Refusal::invalid(format!(
+                    "{name} must be an integer in [0, {max}]; got {v:?}"
+                ))
+            }),
+    };
+    let limit = number("limit", 50, 1000)?.max(1);
+    let start = number("cursor", 0, usize::MAX)?.min(items.len());
+    let end = (start + limit).min(items.len());
+    let mut body = json!({ field: items[start..end].to_vec(), "has_more": end < items.len() });
+    if end < items.len() {
+        body["next_cursor"] = json!(end.to_string());
+    }
+    Ok((200, body))
+}
+
 fn same_unit(unit: Unit, (given, amount): (Unit, i64), field: &str) -> Result<i64, Refusal> {
     if given == unit {
         Ok(amount)
@@ -312,7 +438,30 @@ fn tenant_json(t: &Tenant) -> Value {
     json!({"tenant_id": t.id, "name": t.name, "status": "ACTIVE", "created_at": rfc3339(t.created_at_ms)})
 }
 
-fn ledger_json(b: &Balance, tenant: &str) -> Value {
+fn budget_key(scope: &str, unit: Unit) -> String {
+    format!("{scope}|{}", unit.as_str())
+}
+
+impl Api {
+    /// The admin API's `BudgetLedger` of `b`: made when the admin API made it, or (set from
+    /// the config file, or before this version) when this server started.
+    fn ledger_json(&self, b: &Balance, tenant: &str) -> Value {
+        let key = budget_key(&b.scope_path, b.unit);
+        let made = self
+            .provisioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .budgets
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(self.started_ms, |&(_, at)| at);
+        let mut out = balance_json(b, tenant);
+        out["created_at"] = json!(rfc3339(made));
+        out
+    }
+}
+
+fn balance_json(b: &Balance, tenant: &str) -> Value {
     let a = |v: i64| wire::amount_json(b.unit, v);
     json!({
         "ledger_id": format!("ldg_{}", &hex(&Sha256::digest(format!("{}|{}", b.scope_path, b.unit.as_str()).as_bytes()).into())[..16]),
@@ -344,8 +493,8 @@ impl Store {
         }
     }
 
-    /// The tenants and keys saved, if any.
-    pub fn load(&self) -> io::Result<(Vec<Tenant>, Vec<Key>)> {
+    /// What was saved, if anything.
+    pub fn load(&self) -> io::Result<Provisioned> {
         let Some(path) = &self.path else {
             return Ok(Default::default());
         };
@@ -374,19 +523,67 @@ impl Store {
             let tenant = k["tenant"].as_str().ok_or_else(bad)?;
             let key =
                 Key::from_hex(k["sha256"].as_str().ok_or_else(bad)?, tenant).map_err(|_| bad())?;
-            keys.push(key);
+            // Files of an earlier version hold only the tenant and the hash.
+            let text = |field: &str| k[field].as_str().unwrap_or_default().to_string();
+            keys.push(Key {
+                name: text("name"),
+                prefix: text("prefix"),
+                created_at_ms: k["created_at_ms"].as_i64().unwrap_or(0),
+                expires_at_ms: k["expires_at_ms"].as_i64(),
+                revoked: k["revoked_at_ms"]
+                    .as_i64()
+                    .map(|at| (at, text("revoked_reason"))),
+                ..key
+            });
         }
-        Ok((tenants, keys))
+        // Files of an earlier version hold no budgets.
+        let budgets = doc["budgets"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|b| {
+                        Some((
+                            b["budget"].as_str()?.to_string(),
+                            b["created_at_ms"].as_i64()?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Provisioned {
+            tenants,
+            keys,
+            budgets,
+        })
     }
 
-    /// Saves `tenants` and `keys` (hashes only) atomically: a temporary file, synced, renamed.
-    pub fn save(&self, tenants: &[Tenant], keys: &[Key]) -> io::Result<()> {
+    /// Saves `provisioned` (keys as hashes only) atomically: a temporary file, synced, renamed.
+    pub fn save(&self, provisioned: &Provisioned) -> io::Result<()> {
+        let Provisioned {
+            tenants,
+            keys,
+            budgets,
+        } = provisioned;
         let Some(path) = &self.path else {
             return Ok(());
         };
         let doc = json!({
             "tenants": tenants.iter().map(|t| json!({"id": t.id, "name": t.name, "created_at_ms": t.created_at_ms})).collect::<Vec<_>>(),
-            "keys": keys.iter().map(|k| json!({"tenant": k.tenant, "sha256": hex(&k.hash)})).collect::<Vec<_>>(),
+            "keys": keys.iter().map(|k| {
+                let mut saved = json!({
+                    "tenant": k.tenant, "sha256": hex(&k.hash), "name": k.name, "prefix": k.prefix,
+                    "created_at_ms": k.created_at_ms,
+                });
+                if let Some(at) = k.expires_at_ms {
+                    saved["expires_at_ms"] = json!(at);
+                }
+                if let Some((at, reason)) = &k.revoked {
+                    saved["revoked_at_ms"] = json!(at);
+                    saved["revoked_reason"] = json!(reason);
+                }
+                saved
+            }).collect::<Vec<_>>(),
+            "budgets": budgets.iter().map(|(b, at)| json!({"budget": b, "created_at_ms": at})).collect::<Vec<_>>(),
         });
         let tmp = path.with_extension("json.tmp");
         let mut options = fs::OpenOptions::new();

@@ -12,63 +12,31 @@ use burnguard_core::ledger::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::admin::{Store, Tenant};
+use crate::admin::{Provisioned, Store, Tenant};
 use crate::http::{Request, Response};
+use crate::keys::Key;
 use crate::limit::RateLimit;
 use crate::metrics::{self, Metrics};
 use crate::wire::{self, Fields, Refusal};
-
-/// A tenant's API key, kept only as its SHA-256.
-#[derive(Debug, Clone)]
-pub struct Key {
-    /// The key's SHA-256.
-    pub hash: [u8; 32],
-    /// The tenant it acts for.
-    pub tenant: String,
-}
-
-impl Key {
-    /// The record of `secret` for `tenant`.
-    pub fn new(secret: &str, tenant: &str) -> Key {
-        Key {
-            hash: Sha256::digest(secret.as_bytes()).into(),
-            tenant: tenant.to_string(),
-        }
-    }
-
-    /// The record of the key whose SHA-256 is `hex` (64 hex digits) for `tenant`.
-    pub fn from_hex(hex: &str, tenant: &str) -> Result<Key, burnguard_core::Error> {
-        let bad =
-            || burnguard_core::Error::bad("api_key_sha256", "must be 64 hex digits", "<hidden>");
-        if hex.len() != 64 || !hex.is_ascii() {
-            return Err(bad());
-        }
-        let mut hash = [0u8; 32];
-        for (i, byte) in hash.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(Key {
-            hash,
-            tenant: tenant.to_string(),
-        })
-    }
-}
 
 /// The runtime API's state: the ledger and the keys.
 pub struct Api {
     /// The budgets and reservations.
     pub ledger: Ledger,
-    keys: RwLock<Vec<Key>>,
+    pub(crate) keys: RwLock<Vec<Key>>,
     admin: RwLock<Option<[u8; 32]>>,
     /// Tenants and keys made through the admin API, and where they are saved.
-    provisioned: Mutex<(Vec<Tenant>, Vec<Key>)>,
-    store: Store,
+    pub(crate) provisioned: Mutex<Provisioned>,
+    pub(crate) store: Store,
     metrics: Metrics,
     requests: AtomicU64,
     /// Reservations' default TTL and grace, as the spec states them.
     defaults: (i64, i64),
     /// Requests a second per tenant, if limited.
     limit: Option<RateLimit>,
+    /// When it started (ms since the epoch): the creation time shown for budgets it did not
+    /// make through the admin API.
+    pub(crate) started_ms: i64,
 }
 
 /// What a handler answers: a status and a JSON body, or a refusal.
@@ -91,6 +59,7 @@ impl Api {
             requests: AtomicU64::new(0),
             defaults: (60_000, 5_000),
             limit: None,
+            started_ms: now_ms(),
         }
     }
 
@@ -106,12 +75,12 @@ impl Api {
     /// The same API, keeping what the admin API provisions in `store` (and loading what it
     /// kept before).
     pub fn with_store(self, store: Store) -> std::io::Result<Api> {
-        let (tenants, keys) = store.load()?;
+        let provisioned = store.load()?;
         self.keys
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .extend(keys.iter().cloned());
-        *self.provisioned.lock().unwrap_or_else(|e| e.into_inner()) = (tenants, keys);
+            .extend(provisioned.keys.iter().cloned());
+        *self.provisioned.lock().unwrap_or_else(|e| e.into_inner()) = provisioned;
         Ok(Api { store, ..self })
     }
 
@@ -121,7 +90,7 @@ impl Api {
             .provisioned
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .0
+            .tenants
             .clone();
         for key in self.keys.read().unwrap_or_else(|e| e.into_inner()).iter() {
             if !tenants.iter().any(|t| t.id == key.tenant) {
@@ -141,55 +110,17 @@ impl Api {
             return Ok(false);
         }
         let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
-        provisioned.0.push(tenant);
-        if let Err(e) = self.store.save(&provisioned.0, &provisioned.1) {
-            provisioned.0.pop();
+        provisioned.tenants.push(tenant);
+        if let Err(e) = self.store.save(&provisioned) {
+            provisioned.tenants.pop();
             return Err(e);
         }
         Ok(true)
     }
 
-    /// Adds and saves a provisioned key.
-    pub(crate) fn add_saved_key(&self, key: Key) -> std::io::Result<()> {
-        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
-        provisioned.1.push(key.clone());
-        if let Err(e) = self.store.save(&provisioned.0, &provisioned.1) {
-            provisioned.1.pop();
-            return Err(e);
-        }
-        self.add_key(key);
-        Ok(())
-    }
-
     /// The admin key's SHA-256, if one is set.
     pub(crate) fn admin_hash(&self) -> Option<[u8; 32]> {
         *self.admin.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds an API key.
-    pub fn add_key(&self, key: Key) {
-        self.keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(key);
-    }
-
-    /// The tenant of API key `secret`: every stored hash is compared in constant time.
-    fn tenant_of(&self, secret: &str) -> Option<String> {
-        let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        let mut found = None;
-        for key in keys.iter() {
-            let diff = key
-                .hash
-                .iter()
-                .zip(&hash)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 {
-                found = Some(key.tenant.clone());
-            }
-        }
-        found
     }
 
     /// Answers one request.
@@ -295,7 +226,8 @@ impl Api {
             ));
         }
         let secret = request.header("x-cycles-api-key").unwrap_or("");
-        let tenant = match self.tenant_of(secret) {
+        let now = now_ms();
+        let tenant = match self.tenant_of(secret, now) {
             Some(t) => t,
             None => {
                 return Err(Refusal::new(
@@ -306,7 +238,6 @@ impl Api {
             }
         };
         headers.push(("X-Cycles-Tenant".to_string(), tenant.clone()));
-        let now = now_ms();
         if let Some(limit) = &self.limit {
             let admission = limit.admit(&tenant, now);
             headers.extend(admission.headers());

@@ -12,11 +12,13 @@ use std::time::Duration;
 pub mod admin;
 pub mod api;
 pub mod http;
+pub mod keys;
 pub mod limit;
 pub mod metrics;
 pub mod wire;
 
-pub use api::{Api, Key};
+pub use api::Api;
+pub use keys::Key;
 
 /// How often expired holds are given back.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
