@@ -101,6 +101,28 @@ def test_keys_are_listed_expire_and_stay_revoked_through_a_restart(data: Path) -
         assert "key_secret" not in json.dumps(listed), "a secret is answered once, at creation"
 
         agents, batch = made
+        assert (
+            server.admin(
+                "POST",
+                "budgets",
+                {"scope": "tenant:acme", "unit": "TOKENS", "allocated": {"unit": "TOKENS", "amount": 100}},
+            ).status_code
+            == 201
+        )
+        held = [
+            requests.post(
+                f"{server.url}/v1/reservations",
+                json={
+                    "idempotency_key": f"h{i}",
+                    "subject": {"tenant": "acme"},
+                    "action": {"kind": "k", "name": "n"},
+                    "estimate": {"unit": "TOKENS", "amount": 10},
+                },
+                headers={"X-Cycles-API-Key": batch["key_secret"]},
+                timeout=10,
+            ).json()["reservation_id"]
+            for i in range(2)
+        ]
         revoked = server.admin("DELETE", f"api-keys/{batch['key_id']}?reason=leaked")
         assert revoked.status_code == 200
         assert (
@@ -108,6 +130,24 @@ def test_keys_are_listed_expire_and_stay_revoked_through_a_restart(data: Path) -
             and revoked.json()["revoked_reason"] == "leaked"
         )
         assert server.balances(batch["key_secret"]) == 401 and server.balances(agents["key_secret"]) == 200
+
+        # What a revoked key holds, it may still commit or release, and nothing else.
+        def finish(rid: str, action: str, body: dict[str, Any]) -> int:
+            return int(
+                requests.post(
+                    f"{server.url}/v1/reservations/{rid}/{action}",
+                    json=body,
+                    headers={"X-Cycles-API-Key": batch["key_secret"]},
+                    timeout=10,
+                ).status_code
+            )
+
+        assert (
+            finish(held[0], "commit", {"idempotency_key": "c0", "actual": {"unit": "TOKENS", "amount": 4}})
+            == 200
+        )
+        assert finish(held[1], "release", {"idempotency_key": "r1"}) == 200
+        assert finish(held[1], "extend", {"idempotency_key": "e1", "extend_by_ms": 1000}) == 401
         again = server.admin("DELETE", f"api-keys/{batch['key_id']}")
         assert again.status_code == 409 and again.json()["error"] == "ALREADY_REVOKED"
         assert server.admin("DELETE", "api-keys/key_0000000000000000").status_code == 404

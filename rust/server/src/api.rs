@@ -227,7 +227,10 @@ impl Api {
         }
         let secret = request.header("x-cycles-api-key").unwrap_or("");
         let now = now_ms();
-        let tenant = match self.tenant_of(secret, now) {
+        let parts: Vec<&str> = path.split('/').skip(2).collect();
+        let finishing = method == "POST"
+            && matches!(parts.as_slice(), ["reservations", _, "commit" | "release"]);
+        let tenant = match self.tenant_of(secret, now, finishing) {
             Some(t) => t,
             None => {
                 return Err(Refusal::new(
@@ -249,7 +252,6 @@ impl Api {
                 ));
             }
         }
-        let parts: Vec<&str> = path.split('/').skip(2).collect();
         let call = Call {
             api: self,
             request,

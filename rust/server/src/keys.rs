@@ -163,9 +163,10 @@ impl Api {
         Ok(())
     }
 
-    /// The tenant of API key `secret`, if it is active at `now_ms`: every stored hash is
-    /// compared in constant time.
-    pub(crate) fn tenant_of(&self, secret: &str, now_ms: i64) -> Option<String> {
+    /// The tenant of API key `secret`, if it is active at `now_ms` (or, with `finishing`,
+    /// revoked: a revoked key may still commit and release the reservations it holds, as the
+    /// spec says): every stored hash is compared in constant time.
+    pub(crate) fn tenant_of(&self, secret: &str, now_ms: i64, finishing: bool) -> Option<String> {
         let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         let mut found = None;
@@ -175,7 +176,8 @@ impl Api {
                 .iter()
                 .zip(&hash)
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 && key.status(now_ms) == "ACTIVE" {
+            let status = key.status(now_ms);
+            if diff == 0 && (status == "ACTIVE" || finishing && status == "REVOKED") {
                 found = Some(key.tenant.clone());
             }
         }
