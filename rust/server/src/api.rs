@@ -6,8 +6,8 @@ use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use burnguard_core::ledger::{
-    Decision, Ledger, LedgerError, Overage, Reservation, ReserveRequest, Status, Subject, Unit,
-    Verdict, LEVELS,
+    Decision, Ledger, LedgerError, Overage, Reservation, ReserveRequest, Subject, Unit, Verdict,
+    LEVELS,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -16,6 +16,7 @@ use crate::admin::{Provisioned, Store, Tenant};
 use crate::http::{Request, Response};
 use crate::keys::Key;
 use crate::limit::RateLimit;
+use crate::listing::Listing;
 use crate::metrics::{self, Metrics};
 use crate::wire::{self, Fields, Refusal};
 
@@ -645,35 +646,19 @@ impl Call<'_> {
 
     fn list(&self) -> Answer {
         let prefix = self.filter()?;
-        let status = match self.request.param("status") {
-            None => None,
-            Some(s) => Some(
-                s.parse::<Status>()
-                    .map_err(|e| Refusal::invalid(e.to_string()))?,
-            ),
-        };
-        let limit = match self.request.param("limit") {
-            None => 50,
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|l| (1..=200).contains(l))
-                .ok_or_else(|| Refusal::invalid(format!("limit must be in 1..=200; got {l:?}")))?,
-        };
+        let listing = Listing::parse(self.request, &prefix)?;
         let all = self
             .api
             .ledger
-            .reservations(self.now, status, &prefix)
+            .reservations(self.now, listing.status(), &prefix)
             .map_err(refusal)?;
-        let items: Vec<Value> = all
-            .iter()
-            .take(limit)
-            .map(|(r, s)| self.detail(r, s))
-            .collect();
-        Ok((
-            200,
-            json!({"reservations": items, "has_more": all.len() > limit}),
-        ))
+        let (rows, next) = listing.page(&all);
+        let items: Vec<Value> = rows.iter().map(|(r, s)| self.detail(r, s)).collect();
+        let mut body = json!({"reservations": items, "has_more": next.is_some()});
+        if let Some(cursor) = next {
+            body["next_cursor"] = json!(cursor);
+        }
+        Ok((200, body))
     }
 }
 

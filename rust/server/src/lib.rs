@@ -14,6 +14,7 @@ pub mod api;
 pub mod http;
 pub mod keys;
 pub mod limit;
+mod listing;
 pub mod metrics;
 pub mod wire;
 
