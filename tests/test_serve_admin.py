@@ -208,3 +208,44 @@ def test_tenants_and_budgets_are_listed_filtered_and_paged(data: Path) -> None:
         assert server.admin("GET", "budgets?has_debt=maybe").status_code == 400
     finally:
         server.stop()
+
+
+def test_a_key_does_only_what_its_permissions_allow(data: Path) -> None:
+    server = Server(data)
+    try:
+        assert server.admin("POST", "tenants", {"tenant_id": "acme", "name": "Acme"}).status_code == 201
+        budget = {"scope": "tenant:acme", "unit": "TOKENS", "allocated": {"unit": "TOKENS", "amount": 100}}
+        assert server.admin("POST", "budgets", budget).status_code == 201
+        reader = server.admin(
+            "POST", "api-keys", {"tenant_id": "acme", "name": "r", "permissions": ["balances:read"]}
+        )
+        assert fits("ApiKeyCreateResponse", reader.json())["permissions"] == ["balances:read"]
+        secret = reader.json()["key_secret"]
+        assert server.balances(secret) == 200
+        refused = requests.post(
+            f"{server.url}/v1/reservations",
+            json={
+                "idempotency_key": "p1",
+                "subject": {"tenant": "acme"},
+                "action": {"kind": "k", "name": "n"},
+                "estimate": {"unit": "TOKENS", "amount": 1},
+            },
+            headers={"X-Cycles-API-Key": secret},
+            timeout=10,
+        )
+        assert refused.status_code == 403 and refused.json()["error"] == "FORBIDDEN"
+        assert "reservations:create" in refused.json()["message"]
+        admin_reader = server.admin(
+            "POST", "api-keys", {"tenant_id": "acme", "name": "a", "permissions": ["admin:read"]}
+        )
+        assert server.balances(admin_reader.json()["key_secret"]) == 200, "admin:read covers balances:read"
+        bad = server.admin(
+            "POST", "api-keys", {"tenant_id": "acme", "name": "x", "permissions": ["everything"]}
+        )
+        assert bad.status_code == 400 and "permissions" in bad.json()["message"]
+        default = server.admin("POST", "api-keys", {"tenant_id": "acme", "name": "d"}).json()
+        assert (
+            "reservations:create" in default["permissions"] and "webhooks:read" not in default["permissions"]
+        )
+    finally:
+        server.stop()

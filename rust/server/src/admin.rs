@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::api::{refusal, Api};
-use crate::keys::{hex, parse_rfc3339, Key};
+use crate::keys::{hex, parse_rfc3339, Key, PERMISSIONS};
 use crate::wire::{self, Refusal};
 
 /// A tenant, as provisioned.
@@ -166,12 +166,28 @@ impl Api {
                 ))
             })?),
         };
-        for unsupported in ["permissions", "scope_filter"] {
-            if f.take(unsupported).is_some() {
-                return Err(Refusal::invalid(format!(
-                    "{unsupported} is not supported here: a key may do every runtime operation of its tenant"
-                )));
+        let permissions = match f.take("permissions") {
+            None => None,
+            Some(Value::Array(given)) => {
+                let mut held = Vec::with_capacity(given.len());
+                for p in &given {
+                    match p.as_str() {
+                        Some(name) if PERMISSIONS.contains(&name) => held.push(name.to_string()),
+                        _ => {
+                            return Err(Refusal::invalid(format!(
+                                "permissions must name the spec's permissions; got {p}"
+                            )))
+                        }
+                    }
+                }
+                Some(held)
             }
+            Some(_) => return Err(Refusal::invalid("permissions must be an array of strings")),
+        };
+        if f.take("scope_filter").is_some() {
+            return Err(Refusal::invalid(
+                "scope_filter is not supported here: a key acts on all of its tenant's scopes",
+            ));
         }
         f.done()?;
         if self.tenant(&tenant).is_none() {
@@ -187,6 +203,7 @@ impl Api {
             prefix: secret[..13].to_string(),
             created_at_ms: now,
             expires_at_ms,
+            permissions,
             ..Key::new(&secret, &tenant)
         };
         let mut answer = key.json(now);
@@ -580,6 +597,9 @@ impl Store {
                 if let Some((at, reason)) = &k.revoked {
                     saved["revoked_at_ms"] = json!(at);
                     saved["revoked_reason"] = json!(reason);
+                }
+                if let Some(permissions) = &k.permissions {
+                    saved["permissions"] = json!(permissions);
                 }
                 saved
             }).collect::<Vec<_>>(),

@@ -231,16 +231,24 @@ impl Api {
         let parts: Vec<&str> = path.split('/').skip(2).collect();
         let finishing = method == "POST"
             && matches!(parts.as_slice(), ["reservations", _, "commit" | "release"]);
-        let tenant = match self.tenant_of(secret, now, finishing) {
-            Some(t) => t,
-            None => {
-                return Err(Refusal::new(
-                    401,
-                    "UNAUTHORIZED",
-                    "a valid X-Cycles-API-Key header is required",
-                ))
-            }
+        let Some(key) = self.key_of(secret, now, finishing) else {
+            return Err(Refusal::new(
+                401,
+                "UNAUTHORIZED",
+                "a valid X-Cycles-API-Key header is required",
+            ));
         };
+        let tenant = key.tenant.clone();
+        if let Some(needed) = permission_of(method, &parts) {
+            if !key.allows(needed) {
+                headers.push(("X-Cycles-Tenant".to_string(), tenant));
+                return Err(Refusal::new(
+                    403,
+                    "FORBIDDEN",
+                    format!("the API key lacks the {needed} permission"),
+                ));
+            }
+        }
         headers.push(("X-Cycles-Tenant".to_string(), tenant.clone()));
         if let Some(limit) = &self.limit {
             let admission = limit.admit(&tenant, now);
@@ -283,6 +291,21 @@ impl Api {
             )),
         }
     }
+}
+
+/// The permission a runtime operation needs (None: not an operation; answered 404 or 405).
+/// A decision evaluates a reservation and an event is a charge without one, so they need
+/// `reservations:create` and `reservations:commit`.
+fn permission_of(method: &str, parts: &[&str]) -> Option<&'static str> {
+    Some(match (method, parts) {
+        ("POST", ["reservations"] | ["decide"]) => "reservations:create",
+        ("POST", ["reservations", _, "commit"] | ["events"]) => "reservations:commit",
+        ("POST", ["reservations", _, "release"]) => "reservations:release",
+        ("POST", ["reservations", _, "extend"]) => "reservations:extend",
+        ("GET", ["reservations"] | ["reservations", _]) => "reservations:list",
+        ("GET", ["balances"]) => "balances:read",
+        _ => return None,
+    })
 }
 
 /// Whether two hashes are equal, in time that does not depend on where they differ.

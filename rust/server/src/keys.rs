@@ -26,7 +26,54 @@ pub struct Key {
     pub expires_at_ms: Option<i64>,
     /// When and why it was revoked, if it was.
     pub revoked: Option<(i64, String)>,
+    /// What it may do (None: [`DEFAULT_PERMISSIONS`]).
+    pub permissions: Option<Vec<String>>,
 }
+
+/// A tenant key's permissions unless given others, as the admin spec states them.
+pub const DEFAULT_PERMISSIONS: [&str; 10] = [
+    "reservations:create",
+    "reservations:commit",
+    "reservations:release",
+    "reservations:extend",
+    "reservations:list",
+    "balances:read",
+    "budgets:read",
+    "budgets:write",
+    "policies:read",
+    "policies:write",
+];
+
+/// Every permission the admin spec names.
+pub const PERMISSIONS: [&str; 27] = [
+    "reservations:create",
+    "reservations:commit",
+    "reservations:release",
+    "reservations:extend",
+    "reservations:list",
+    "balances:read",
+    "budgets:read",
+    "budgets:write",
+    "policies:read",
+    "policies:write",
+    "webhooks:read",
+    "webhooks:write",
+    "events:read",
+    "admin:read",
+    "admin:write",
+    "admin:tenants:read",
+    "admin:tenants:write",
+    "admin:budgets:read",
+    "admin:budgets:write",
+    "admin:policies:read",
+    "admin:policies:write",
+    "admin:apikeys:read",
+    "admin:apikeys:write",
+    "admin:webhooks:read",
+    "admin:webhooks:write",
+    "admin:events:read",
+    "admin:audit:read",
+];
 
 impl Key {
     /// The record of `secret` for `tenant`.
@@ -43,6 +90,7 @@ impl Key {
             created_at_ms: 0,
             expires_at_ms: None,
             revoked: None,
+            permissions: None,
         }
     }
 
@@ -76,6 +124,24 @@ impl Key {
         }
     }
 
+    /// What it may do.
+    pub fn permissions(&self) -> Vec<&str> {
+        match &self.permissions {
+            Some(given) => given.iter().map(String::as_str).collect(),
+            None => DEFAULT_PERMISSIONS.to_vec(),
+        }
+    }
+
+    /// Whether it may do what `permission` names: held as such, or through `admin:write`
+    /// (any `*:write`) or `admin:read` (any `*:read`), the spec's wildcards.
+    pub fn allows(&self, permission: &str) -> bool {
+        self.permissions().iter().any(|&held| {
+            held == permission
+                || (held == "admin:write" && permission.ends_with(":write"))
+                || (held == "admin:read" && permission.ends_with(":read"))
+        })
+    }
+
     /// The admin API's `ApiKey` object.
     pub fn json(&self, now_ms: i64) -> Value {
         let mut key = json!({
@@ -84,6 +150,7 @@ impl Key {
             "key_prefix": if self.prefix.is_empty() { "(config)" } else { &self.prefix },
             "name": if self.name.is_empty() { "(config)" } else { &self.name },
             "status": self.status(now_ms),
+            "permissions": self.permissions(),
             "created_at": rfc3339(self.created_at_ms),
             "expires_at": rfc3339(self.expires_at_ms.unwrap_or(NEVER_MS)),
         });
@@ -163,10 +230,10 @@ impl Api {
         Ok(())
     }
 
-    /// The tenant of API key `secret`, if it is active at `now_ms` (or, with `finishing`,
-    /// revoked: a revoked key may still commit and release the reservations it holds, as the
-    /// spec says): every stored hash is compared in constant time.
-    pub(crate) fn tenant_of(&self, secret: &str, now_ms: i64, finishing: bool) -> Option<String> {
+    /// The key `secret` is, if it is active at `now_ms` (or, with `finishing`, revoked: a
+    /// revoked key may still commit and release the reservations it holds, as the spec says):
+    /// every stored hash is compared in constant time.
+    pub(crate) fn key_of(&self, secret: &str, now_ms: i64, finishing: bool) -> Option<Key> {
         let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
         let mut found = None;
@@ -178,7 +245,7 @@ impl Api {
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b));
             let status = key.status(now_ms);
             if diff == 0 && (status == "ACTIVE" || finishing && status == "REVOKED") {
-                found = Some(key.tenant.clone());
+                found = Some(key.clone());
             }
         }
         found
@@ -277,5 +344,16 @@ mod tests {
         assert_eq!(key.status(5), "REVOKED");
         assert_eq!(key.json(5)["revoked_reason"], "leaked");
         assert!(key.id().starts_with("key_") && key.id().len() == 20);
+    }
+
+    #[test]
+    fn permissions_default_to_the_tenant_set_and_admin_ones_cover_reads_or_writes() {
+        let mut key = Key::new("secret", "acme");
+        assert!(key.allows("reservations:create") && !key.allows("webhooks:read"));
+        key.permissions = Some(vec!["admin:read".into(), "reservations:list".into()]);
+        assert!(key.allows("balances:read") && key.allows("reservations:list"));
+        assert!(!key.allows("budgets:write") && !key.allows("reservations:create"));
+        key.permissions = Some(vec!["admin:write".into()]);
+        assert!(key.allows("budgets:write") && !key.allows("balances:read"));
     }
 }
