@@ -359,3 +359,21 @@ def test_async_guarded_calls_and_streams_reach_redis_off_the_event_loop(redis_se
     assert ran_on == loop_thread, "the guarded work itself runs on the loop"
     assert client.threads and loop_thread not in client.threads, "the round trips do not"
     assert reserved_and_spent(ledger) == (0, 8)
+
+
+def test_an_asyncio_client_is_taken_as_a_sync_twin_of_its_settings(redis_server: RedisServer) -> None:
+    import redis.asyncio
+
+    from burnguard import SLODefinition, SLOTracker
+
+    backend = RedisBackend(redis.asyncio.Redis(port=redis_server.port, db=3), flush_interval=60)
+    tracker = SLOTracker(SLODefinition(name="async-app", target=0.99), shared=backend)
+    tracker.record(True)
+    assert tracker.flush()
+    ledger = Ledger(shared=backend, name="budget")
+    ledger.set_budget("tenant:acme", "CREDITS", 100)
+    raw: Any = redis.Redis(port=redis_server.port, db=3)
+    assert raw.exists(META) and raw.dbsize() > 2, "the twin writes to the asyncio client's database"
+    cluster = redis.asyncio.RedisCluster(host="127.0.0.1", port=redis_server.port)
+    with pytest.raises(TypeError, match="sync redis-py client for a cluster"):
+        RedisBackend(cluster)

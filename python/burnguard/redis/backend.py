@@ -33,7 +33,9 @@ URL_SCHEMES = REDIS_SCHEMES
 
 
 class RedisBackend:
-    """Fleet-wide state on Redis, reached through a redis-py client (sync).
+    """Fleet-wide state on Redis, reached through a redis-py client. Given an asyncio client
+    (``redis.asyncio.Redis``), the backend makes a sync client of the same connection settings
+    (address or socket, database, credentials, TLS, timeouts): its flusher is a thread.
 
     Recording stays local. Every ``flush_interval`` seconds a background thread sends each
     attached SLO's changed buckets and each breaker's window and transitions to Redis, in one
@@ -76,6 +78,7 @@ class RedisBackend:
     def __init__(self, client: Any, *, namespace: str = "burnguard", flush_interval: float = 0.25) -> None:
         if not hasattr(client, "register_script") or not hasattr(client, "pipeline"):
             raise wrong_type("client", "must be a redis-py client", type(client).__name__)
+        client = _sync_twin(client)
         if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "{}"):
             raise invalid("namespace", "must be a non-empty string without braces", namespace)
         if not (isinstance(flush_interval, (int, float)) and 0.001 <= flush_interval <= 60):
@@ -408,6 +411,50 @@ class RedisBackend:
 
 _backends: weakref.WeakSet[RedisBackend] = weakref.WeakSet()
 _by_url: dict[tuple[int, str], RedisBackend] = {}
+
+
+#: The connection settings a sync twin of an asyncio client takes over (and every ``ssl_*``).
+_PORTABLE = {
+    "host",
+    "port",
+    "path",
+    "db",
+    "username",
+    "password",
+    "credential_provider",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "socket_keepalive",
+    "client_name",
+    "health_check_interval",
+}
+
+
+def _sync_twin(client: Any) -> Any:
+    """``client`` if it is sync; for a ``redis.asyncio.Redis``, a sync client with its
+    connection settings. An asyncio cluster or Sentinel client is refused (give a sync one)."""
+    try:
+        import redis
+        import redis.asyncio as aredis
+    except ImportError:  # pragma: no cover - the extra is installed wherever this runs
+        return client
+    if isinstance(client, aredis.RedisCluster) or (
+        isinstance(client, aredis.Redis) and type(client.connection_pool) is not aredis.ConnectionPool
+    ):
+        raise wrong_type(
+            "client",
+            "must be a sync redis-py client for a cluster or Sentinel (redis.RedisCluster, Sentinel.master_for)",
+            type(client).__name__,
+        )
+    if not isinstance(client, aredis.Redis):
+        return client
+    pool = client.connection_pool
+    settings = {k: v for k, v in pool.connection_kwargs.items() if k in _PORTABLE or k.startswith("ssl_")}
+    kind = {
+        aredis.SSLConnection: redis.SSLConnection,
+        aredis.UnixDomainSocketConnection: redis.UnixDomainSocketConnection,
+    }.get(pool.connection_class, redis.Connection)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=kind, **settings))
 
 
 def _is_response_error(err: Exception) -> bool:
