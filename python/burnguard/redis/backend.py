@@ -443,7 +443,8 @@ def _sync_twin(client: Any) -> Any:
     ):
         raise wrong_type(
             "client",
-            "must be a sync redis-py client for a cluster or Sentinel (redis.RedisCluster, Sentinel.master_for)",
+            "must be a sync redis-py client for a cluster or Sentinel "
+            "(redis.RedisCluster, Sentinel.master_for)",
             type(client).__name__,
         )
     if not isinstance(client, aredis.Redis):
