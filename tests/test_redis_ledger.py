@@ -95,7 +95,10 @@ def test_redis_killed_and_restarted_empty_mid_load_never_overspends(redis_server
         host(redis_server, 3, 100, "--pace", "0.03"),
         host(redis_server, 3, 100, "--pace", "0.03", "--preload"),
     ]
-    time.sleep(0.5)
+    for h in hosts:  # every worker holds the fleet's history (what reseeds a Redis come back empty)
+        assert h.stdout is not None
+        assert [h.stdout.readline().strip() for _ in range(3)] == ["up"] * 3
+    time.sleep(0.3)
     redis_server.stop()  # SIGKILL: no persistence, it comes back empty
     time.sleep(0.5)
     redis_server.start()

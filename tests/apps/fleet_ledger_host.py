@@ -2,7 +2,8 @@
 calls (reserve 1 credit, commit 1) against the fleet's budget, and print how many were
 served, and how many of those were not committed (Redis down at the commit). A call denied
 because Redis is unreachable is not served. With --pace S a worker waits S seconds between
-calls. With --preload the ledger is made before the fork, as under gunicorn --preload. With
+calls, after saying "up" once it has read the fleet's ledger. With --preload the ledger is
+made before the fork, as under gunicorn --preload. With
 --hold N a worker instead reserves N credits, says "ready" and waits to be killed."""
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def work(url: str, preloaded: Ledger | None, attempts: int, hold: int, pace: flo
         fleet.reserve(SUBJECT, ACTION, hold, unit="CREDITS", ttl_ms=1_000)
         print("ready", flush=True)
         time.sleep(3600)
+    if pace:  # a paced run: say when this worker holds the fleet's history
+        fleet.balances()
+        print("up", flush=True)
     served = uncommitted = 0
     for _ in range(attempts):
         time.sleep(pace)
