@@ -68,3 +68,18 @@ def test_fleet_ledgers_work_through_a_cluster(redis_cluster: RedisClusterServers
     for i, ledger in enumerate(ledgers[0]):
         (balance,) = ledger.balances()
         assert (balance.allocated, balance.reserved) == (10 + i, 10 + i)
+
+
+def test_route_tables_work_through_a_cluster(redis_cluster: RedisClusterServers) -> None:
+    from burnguard import RouteTable
+
+    tables = [
+        RouteTable(shared=RedisBackend(redis_cluster.client(), flush_interval=60), name="api")
+        for _ in range(2)
+    ]
+    for k, table in enumerate(tables):
+        for _ in range(5 + k):
+            table.route("GET /a").record(0.01, status=200)
+    for table in [*tables, *tables]:
+        assert table.flush()
+    assert [t.route("GET /a").totals().requests for t in tables] == [11, 11]

@@ -273,12 +273,14 @@ def test_the_exporter_shows_the_backends_health(redis_server: RedisServer) -> No
 def test_a_redis_url_in_the_environment_leaves_other_objects_per_process(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from burnguard import RouteTable
+    from burnguard import RouteTable, SLORegistry
+    from burnguard.prometheus import PrometheusExporter
 
     monkeypatch.setenv("BURNGUARD_SHARED", redis_server.url)
-    assert not RouteTable().is_shared
+    assert RouteTable().is_shared, "route tables take the fleet's Redis"
+    PrometheusExporter(SLORegistry())  # its fault counters stay per process
     with pytest.raises(InvalidArgumentError, match=r"^shared is a Redis URL"):
-        RouteTable(shared=redis_server.url)
+        PrometheusExporter(SLORegistry(), shared=redis_server.url)
 
 
 def test_an_evicting_redis_is_warned_of_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

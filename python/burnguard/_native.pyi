@@ -68,6 +68,7 @@ __all__ = [
     "LogCountsCore",
     "PricingCore",
     "RouteCore",
+    "RouteOutboxCore",
     "RouteTableCore",
     "Settlement",
     "SloCore",
@@ -548,6 +549,18 @@ class RouteCore:
     def retained_seconds(self) -> float: ...
     @property
     def memory_bytes(self) -> int: ...
+    @property
+    def fleet_slots(self) -> int: ...
+    def _fleet_batch(self, outbox: RouteOutboxCore) -> tuple[list[str], str | None]: ...
+    def _fleet_set_slot(self, line: str) -> None: ...
+    def _fleet_set_totals(self, line: str) -> None: ...
+
+@final
+class RouteOutboxCore:
+    """What a process last sent of one route to the fleet's store."""
+
+    def __new__(cls) -> Self: ...
+    def resend_all(self) -> None: ...
 
 @final
 class RouteTableCore:

@@ -10,11 +10,15 @@ duration, and an all-time latency sketch) for Prometheus counters and histograms
 ``shared=`` (an arena name or ``Arena``; by default ``BURNGUARD_SHARED``; ``False`` for none)
 keeps the routes in a shared-memory arena under the table's ``name``: every worker process of
 the host records into the same routes and lists the ones any of them has seen, and
-``max_routes`` bounds them for all processes together.
+``max_routes`` bounds them for all processes together. A Redis URL or ``RedisBackend`` makes
+the table the fleet's (``burnguard.redis.routes``): each process records into its own routes
+and reads the fleet's, summed over every host, as of the last flush.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +26,8 @@ from burnguard import _native
 from burnguard._check import checked
 from burnguard._results import Result
 from burnguard.errors import InvalidArgumentError, invalid
+from burnguard.redis import RedisBackend, backend_for
+from burnguard.redis.routes import RouteLink
 from burnguard.shared import Arena, arena_of
 
 STATUS_CLASSES = ("none", "1xx", "2xx", "3xx", "4xx", "5xx")
@@ -92,10 +98,11 @@ class Rejections:
     """Requests of one route the guard answered itself: native counters, shared by every
     thread, that only go up."""
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "_counter")
 
-    def __init__(self, core: _native.RouteCore) -> None:
+    def __init__(self, core: _native.RouteCore, counter: _native.RouteCore | None = None) -> None:
         self._core = core
+        self._counter = core if counter is None else counter
 
     @property
     def circuit_open(self) -> int:
@@ -109,21 +116,24 @@ class Rejections:
 
     def count_circuit_open(self) -> None:
         """Counts one more 503."""
-        self._core.reject_circuit_open()
+        self._counter.reject_circuit_open()
 
     def count_budget_denied(self) -> None:
         """Counts one more 429."""
-        self._core.reject_budget_denied()
+        self._counter.reject_budget_denied()
 
 
 class RouteStats:
-    """One route's window: ``record()`` per request, ``summary()`` over any window."""
+    """One route's window: ``record()`` per request, ``summary()`` over any window. For a
+    fleet's table, requests are recorded into this host's route and read from the fleet's
+    (``view``), as of the last flush."""
 
-    __slots__ = ("_core", "key", "record")
+    __slots__ = ("_core", "_counter", "key", "record")
 
-    def __init__(self, key: str, core: _native.RouteCore) -> None:
+    def __init__(self, key: str, core: _native.RouteCore, view: _native.RouteCore | None = None) -> None:
         self.key = key
-        self._core = core
+        self._core = core if view is None else view
+        self._counter = core
         self.record = core.record
         """``record(duration, error=False, bytes=0, at=None, status=0)``: one request, ended
         ``at``, answered with ``status`` (0: none)."""
@@ -143,7 +153,7 @@ class RouteStats:
     @property
     def rejections(self) -> Rejections:
         """The route's requests the guard answered itself."""
-        return Rejections(self._core)
+        return Rejections(self._core, self._counter)
 
     def summary(
         self,
@@ -189,7 +199,18 @@ class RouteTable:
     """A bounded set of ``RouteStats`` by key. Thread-safe. With ``shared=``, the routes live
     in a shared-memory arena under ``name`` (see the module docs)."""
 
-    __slots__ = ("_core", "_routes", "arena", "max_routes", "name", "overflow_label", "retain_seconds")
+    __slots__ = (
+        "_core",
+        "_link",
+        "_mirror",
+        "_routes",
+        "arena",
+        "backend",
+        "max_routes",
+        "name",
+        "overflow_label",
+        "retain_seconds",
+    )
 
     @checked
     def __init__(
@@ -199,7 +220,7 @@ class RouteTable:
         retain_seconds: float = 2_592_000.0,
         overflow_label: str = "OTHER",
         clock: Callable[[], float] | None = None,
-        shared: str | Arena | bool | None = None,
+        shared: str | Arena | RedisBackend | bool | None = None,
         name: str = "routes",
     ) -> None:
         if max_routes < 1:  # its type is checked (numpy integers are ints)
@@ -208,7 +229,11 @@ class RouteTable:
             raise invalid("name", "must be a non-empty string", repr(name))
         self.max_routes = int(max_routes)
         self.name = name
-        self.arena = arena = arena_of(shared)
+        if shared is None:
+            shared = os.environ.get("BURNGUARD_SHARED") or None
+        self.backend = backend_for(shared)
+        """The Redis backend of a fleet's table, or None."""
+        self.arena = arena = None if self.backend is not None else arena_of(shared)
         """The arena the routes live in, or None."""
         self._core = _native.RouteTableCore(
             self.max_routes,
@@ -221,18 +246,33 @@ class RouteTable:
         self.retain_seconds = retain_seconds
         self.overflow_label = overflow_label
         self._routes: dict[str, RouteStats] = {}
+        self._mirror: _native.RouteTableCore | None = None
+        self._link: RouteLink | None = None
+        if self.backend is not None:
+            self._mirror = _native.RouteTableCore(self.max_routes, retain_seconds, overflow_label, name=name)
+            options = repr((self.max_routes, float(retain_seconds), overflow_label))
+            geometry = hashlib.sha256(options.encode()).hexdigest()[:12]
+            self._link = self.backend.attach_routes(name, self._core, self._mirror, geometry, retain_seconds)
 
     @property
     def is_shared(self) -> bool:
-        """Whether the routes live in a shared arena (``shared=``)."""
-        return self._core.shared
+        """Whether the routes are shared: by the host's processes (an arena) or by a fleet
+        (Redis)."""
+        return self._core.shared or self._mirror is not None
+
+    def flush(self) -> bool:
+        """Sends this host's changes to the fleet and reads the fleet's figures now (done every
+        ``flush_interval`` by the backend anyway); False if Redis was not reached. True with
+        no fleet."""
+        return True if self.backend is None else self.backend.flush()
 
     def route(self, key: str) -> RouteStats:
         """The route of ``key``, created on first sight; the overflow route once full."""
         stats = self._routes.get(key)
         if stats is None:
             held, core = self._core.route(key)
-            stats = RouteStats(held, core)
+            view = None if self._mirror is None else self._mirror.route(held)[1]
+            stats = RouteStats(held, core, view)
             if len(self._routes) < 4 * self.max_routes:  # the lookup cache stays bounded too
                 self._routes[key] = stats
         return stats
@@ -248,9 +288,11 @@ class RouteTable:
         return self._core.now()
 
     def stats(self) -> list[RouteStats]:
-        """Every route held, sorted by key."""
-        return [RouteStats(key, core) for key, core in self._core.routes()]
+        """Every route held, sorted by key (for a fleet's table, every host's)."""
+        if self._mirror is None:
+            return [RouteStats(key, core) for key, core in self._core.routes()]
+        return [RouteStats(key, self._core.route(key)[1], view) for key, view in self._mirror.routes()]
 
     def keys(self) -> list[str]:
         """The routes held, sorted (the overflow route included once used)."""
-        return [key for key, _ in self._core.routes()]
+        return [key for key, _ in (self._core if self._mirror is None else self._mirror).routes()]

@@ -101,7 +101,8 @@ def arena_of(shared: object) -> Arena | None:
     arena named by ``BURNGUARD_SHARED`` if it is set, False means none whatever it says.
 
     A Redis URL in ``BURNGUARD_SHARED`` is for the objects that take a Redis backend (SLOs,
-    breakers and ledgers): the others stay per process. Given as ``shared=`` to one of them, it is an
+    breakers, ledgers and route tables): the others (the exporter's fault counters) stay per
+    process. Given as ``shared=`` to one of them, it is an
     error."""
     from_environment = shared is None
     if shared is None:
@@ -111,8 +112,8 @@ def arena_of(shared: object) -> Arena | None:
             return None
         raise invalid(
             "shared",
-            "is a Redis URL: only SLOTracker, SLORegistry, CircuitBreaker and Ledger take a Redis "
-            "backend so far",
+            "is a Redis URL: SLOTracker, SLORegistry, CircuitBreaker, Ledger and RouteTable take a "
+            "Redis backend; this object keeps its state per process",
             shared,
         )
     if shared is False or isinstance(shared, Arena):

@@ -16,14 +16,15 @@ from burnguard._check import checked
 from burnguard.errors import invalid, wrong_type
 from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.ledger import FleetLedger, LedgerLink, LedgerSequencer
+from burnguard.redis.routes import RouteLink
 from burnguard.redis.slo import SLOLink
 from burnguard.shared import REDIS_SCHEMES
 
 if TYPE_CHECKING:
-    from burnguard._native import BreakerCore
+    from burnguard._native import BreakerCore, RouteTableCore
     from burnguard.slo.models import SLODefinition
 
-_Pipelined = SLOLink | BreakerLink  # synced in the flush's pipeline
+_Pipelined = SLOLink | BreakerLink | RouteLink  # synced in the flush's pipeline
 _Link = _Pipelined | LedgerLink
 
 _log = logging.getLogger("burnguard.redis")
@@ -166,6 +167,17 @@ class RedisBackend:
         self._start()
         return link
 
+    def attach_routes(
+        self, name: str, table: RouteTableCore, mirror: RouteTableCore, geometry: str, retain_seconds: float
+    ) -> RouteLink:
+        """Links a route table to the fleet's table of its name (kept apart by ``geometry``,
+        its options): flushes its routes' changes and fills ``mirror`` with the fleet's."""
+        link = RouteLink(self, name, table, mirror, geometry, retain_seconds)
+        with self._lock:
+            self._links.append(weakref.ref(link))
+        self._start()
+        return link
+
     def attach_breaker(self, breaker: BreakerCore, config: dict[str, Any]) -> BreakerLink:
         """Links a breaker to the fleet's breaker of its name (``config``: its options, which
         every host must give alike), and starts syncing."""
@@ -209,8 +221,8 @@ class RedisBackend:
         for client, group in self._by_node(links):
             try:
                 pipe = client.pipeline(transaction=False)
-                for link in group:
-                    link.queue(pipe, now)
+                # A link queues one command, or (a route table) says how many.
+                counts = [link.queue(pipe, now) or 1 for link in group]
                 sent = time.time()
                 replies = pipe.execute(raise_on_error=False)
                 received = time.time()
@@ -227,14 +239,20 @@ class RedisBackend:
                 unknown_scripts = True
                 for source in self._scripts:
                     client.script_load(source)
-            for link, reply, not_run in zip(group, replies, unknown, strict=True):
+            at = 0
+            for link, count in zip(group, counts, strict=True):
+                theirs, not_run = replies[at : at + count], any(unknown[at : at + count])
+                at += count
+                failure = next((r for r in theirs if isinstance(r, Exception)), None)
                 if not_run and load_scripts:
                     link.failed()  # not applied: carried by the flush below
-                elif isinstance(reply, Exception):
+                elif failure is not None:
                     link.failed()
-                    self._log_error(link, reply)
+                    self._log_error(link, failure)
+                elif isinstance(link, RouteLink):
+                    link.applied(theirs)
                 else:
-                    redis_time, _status = link.applied(reply)
+                    redis_time, _status = link.applied(theirs[0])
                     offsets.append(redis_time - (sent + received) / 2)
         self._memory_checked = self._memory_checked or reached
         if reached and load_scripts:  # (a second pass, for scripts Redis lacked, is the same flush)
@@ -394,7 +412,9 @@ class RedisBackend:
 
     def _log_error(self, link: _Link, err: Exception) -> None:
         self.flush_errors += 1
-        kind = {SLOLink: "SLO", BreakerLink: "breaker", LedgerLink: "ledger"}[type(link)]
+        kind = {SLOLink: "SLO", BreakerLink: "breaker", LedgerLink: "ledger", RouteLink: "route table"}[
+            type(link)
+        ]
         _log.error("the fleet's %s %r was not synced: %s", kind, link.name, err)
 
     def _after_fork_in_child(self) -> None:

@@ -479,3 +479,149 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return {0, t[1], t[2]}
 """
+
+#: One route's flush: applies a writer's changed slots and totals (absolute figures: the
+#: difference from what this writer last applied is added to the fleet's, so a batch applied
+#: twice adds nothing more), and answers the fleet's slots and totals changed since the
+#: reader's cursor. Line formats are in ``burnguard_core::routes::fleet``.
+#:
+#: KEYS: the fleet's totals hash (also ``created``, the version ``v``, ``d<slot>`` the version
+#: each slot last changed in, ``dt`` the totals'), the writer's totals hash, the table's set
+#: of route keys, the fleet's hash of every slot (``slots`` of them), then the writer's hash of
+#: each slot line sent.
+#: ARGV: cursor, writer ttl ms, fleet ttl ms, slots, the writer's known ``created``, the route's
+#: key, the totals line ("" if unchanged), then the slot lines.
+#:
+#: Fleet slot hash: ``t`` (the lap's tag), ``n e b u`` (requests, errors, bytes, microseconds),
+#: ``m`` (the slowest, seconds), ``h<i>`` (sketch counts). A writer's: the same absolute
+#: figures, with ``c`` (the fleet's ``created`` they were applied under).
+#:
+#: Reply: status (``ok``, or ``reset`` when the writer's ``created`` is not the fleet's: it
+#: resends everything), created, version, the totals line or false, then slot lines.
+ROUTE_FLUSH = """
+local ft, wt, keys_set = KEYS[1], KEYS[2], KEYS[3]
+local cursor, wttl, fttl, S = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local known, route, totals = ARGV[5], ARGV[6], ARGV[7]
+local created = redis.call('HGET', ft, 'created')
+if not created then
+  local t = redis.call('TIME')
+  created = t[1] .. '.' .. t[2]
+  redis.call('HSET', ft, 'created', created, 'v', 0)
+end
+local status = (known == created) and 'ok' or 'reset'
+redis.call('SADD', keys_set, route)
+redis.call('PEXPIRE', keys_set, fttl)
+local lines = #ARGV - 7
+local v = tonumber(redis.call('HGET', ft, 'v') or '0')
+if lines > 0 or totals ~= '' then v = redis.call('HINCRBY', ft, 'v', 1) end
+
+-- Adds a writer's new absolute figures `new` (field -> number) to the fleet's `fk` as
+-- differences from what it last applied (its hash `wk`, reset when `fresh`).
+local function apply(fk, wk, new, fresh)
+  if fresh then redis.call('DEL', wk) end
+  local fields = {}
+  for f in pairs(new) do fields[#fields + 1] = f end
+  if #fields == 0 then return end
+  local prev = redis.call('HMGET', wk, unpack(fields))
+  local set = {'c', created}
+  for j, f in ipairs(fields) do
+    local d = new[f] - tonumber(prev[j] or '0')
+    if d ~= 0 then redis.call('HINCRBY', fk, f, string.format('%d', d)) end
+    set[#set + 1] = f
+    set[#set + 1] = string.format('%d', new[f])
+  end
+  redis.call('HSET', wk, unpack(set))
+  redis.call('PEXPIRE', wk, wttl)
+end
+
+local function bins(text, into)
+  if text ~= '-' then
+    for i, c in string.gmatch(text, '(%d+):(%d+)') do into['h' .. i] = tonumber(c) end
+  end
+  return into
+end
+
+for i = 1, lines do
+  local f = {}
+  for word in string.gmatch(ARGV[7 + i], '%S+') do f[#f + 1] = word end
+  local slot, tag = tonumber(f[1]), tonumber(f[2])
+  local fk, wk = KEYS[4 + slot], KEYS[3 + S + i]
+  local ftag = tonumber(redis.call('HGET', fk, 't') or '0')
+  if ftag <= tag then
+    if ftag < tag then
+      redis.call('DEL', fk)
+      redis.call('HSET', fk, 't', tag)
+    end
+    local w = redis.call('HMGET', wk, 'c', 't')
+    local fresh = w[1] ~= created or tonumber(w[2] or '0') ~= tag
+    if fresh then
+      redis.call('DEL', wk)
+      redis.call('HSET', wk, 't', tag)
+    end
+    local cells = {n = tonumber(f[3]), e = tonumber(f[4]), b = tonumber(f[5]), u = tonumber(f[6])}
+    apply(fk, wk, bins(f[8], cells), false)
+    if tonumber(f[7]) > tonumber(redis.call('HGET', fk, 'm') or '0') then
+      redis.call('HSET', fk, 'm', f[7])
+    end
+    redis.call('HSET', ft, 'd' .. slot, v)
+    redis.call('PEXPIRE', fk, fttl)
+  end
+end
+
+local CELLS = {'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'er', 'by', 'us', 'dr', 'r0', 'r1'}
+if totals ~= '' then
+  local f = {}
+  for word in string.gmatch(totals, '%S+') do f[#f + 1] = word end
+  local new = bins(f[15], {})
+  for j, name in ipairs(CELLS) do new[name] = tonumber(f[j]) end
+  apply(ft, wt, new, redis.call('HGET', wt, 'c') ~= created)
+  local first, last = tonumber(f[13]), tonumber(f[14])
+  local ff = tonumber(redis.call('HGET', ft, 'first') or '0')
+  if first > 0 and (ff == 0 or first < ff) then
+    redis.call('HSET', ft, 'first', string.format('%d', first))
+  end
+  if last > tonumber(redis.call('HGET', ft, 'last') or '0') then
+    redis.call('HSET', ft, 'last', string.format('%d', last))
+  end
+  redis.call('HSET', ft, 'dt', v)
+end
+redis.call('PEXPIRE', ft, fttl)
+
+-- The reply: what changed since the cursor (everything for a cursor past the version: the
+-- fleet's data was lost and made again).
+if cursor > v then cursor = 0 end
+local function content(key, head)
+  local h = redis.call('HGETALL', key)
+  local fields, out = {}, {}
+  for j = 1, #h, 2 do fields[h[j]] = h[j + 1] end
+  for j = 1, #h, 2 do
+    local i = string.match(h[j], '^h(%d+)$')
+    if i then out[#out + 1] = i .. ':' .. h[j + 1] end
+  end
+  return fields, head(fields) .. (#out > 0 and table.concat(out, ',') or '-')
+end
+local reply = {status, created, v, false}
+if tonumber(redis.call('HGET', ft, 'dt') or '0') > cursor then
+  local _, line = content(ft, function(x)
+    local parts = {}
+    for _, name in ipairs(CELLS) do parts[#parts + 1] = x[name] or '0' end
+    parts[#parts + 1] = x['first'] or '0'
+    parts[#parts + 1] = x['last'] or '0'
+    return table.concat(parts, ' ') .. ' '
+  end)
+  reply[4] = line
+end
+local versions = {}
+for slot = 0, S - 1 do versions[#versions + 1] = 'd' .. slot end
+local changed = redis.call('HMGET', ft, unpack(versions))
+for slot = 0, S - 1 do
+  if tonumber(changed[slot + 1] or '0') > cursor then
+    local _, line = content(KEYS[4 + slot], function(x)
+      return table.concat({slot, x['t'] or '0', x['n'] or '0', x['e'] or '0', x['b'] or '0',
+        x['u'] or '0', x['m'] or '0'}, ' ') .. ' '
+    end)
+    reply[#reply + 1] = line
+  end
+end
+return reply
+"""

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use burnguard_core::counter;
 use burnguard_core::routes::{
-    Rejection, RouteTable, RouteWindow, Summary, STATUS_CLASSES, SUMMARY_QUANTILES,
+    Rejection, RouteOutbox, RouteTable, RouteWindow, Summary, STATUS_CLASSES, SUMMARY_QUANTILES,
 };
 use burnguard_core::Error;
 use pyo3::prelude::*;
@@ -187,6 +187,46 @@ impl RouteCore {
     fn memory_bytes(&self) -> usize {
         self.window.memory_bytes()
     }
+
+    /// Slots of every tier (each a fleet store key).
+    #[getter]
+    fn fleet_slots(&self) -> usize {
+        self.window.fleet_slots()
+    }
+
+    /// `(slot lines, totals line or None)`: what changed since `outbox` last sent (see
+    /// `burnguard_core::routes::fleet`).
+    fn _fleet_batch(&self, outbox: &RouteOutboxCore) -> (Vec<String>, Option<String>) {
+        self.window.fleet_batch(&outbox.0)
+    }
+
+    /// Writes the fleet's figures of one slot into this mirror route.
+    fn _fleet_set_slot(&self, line: &str) -> PyResult<()> {
+        self.window.set_fleet_slot(line).map_err(py_err)
+    }
+
+    /// Writes the fleet's totals into this mirror route.
+    fn _fleet_set_totals(&self, line: &str) -> PyResult<()> {
+        self.window.set_fleet_totals(line).map_err(py_err)
+    }
+}
+
+/// What a process last sent of one route to the fleet's store.
+#[pyclass(frozen, module = "burnguard._native")]
+#[derive(Default)]
+struct RouteOutboxCore(RouteOutbox);
+
+#[pymethods]
+impl RouteOutboxCore {
+    #[new]
+    fn new() -> Self {
+        RouteOutboxCore::default()
+    }
+
+    /// Forgets what was sent: the next batch sends every figure.
+    fn resend_all(&self) {
+        self.0.resend_all();
+    }
 }
 
 /// A monotonic event counter (faults, say), one atomic word shared by every thread.
@@ -228,6 +268,7 @@ impl Counter {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouteTableCore>()?;
     m.add_class::<RouteCore>()?;
+    m.add_class::<RouteOutboxCore>()?;
     m.add_class::<Counter>()?;
     Ok(())
 }

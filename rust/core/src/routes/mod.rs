@@ -42,7 +42,8 @@
 //! lost, only placed later. A recorder killed mid-request leaves that request partly counted
 //! (in some tiers and totals, not others): at most the one request it was recording.
 //!
-//! Modules: `table` (the bounded set of routes by key, per process or shared).
+//! Modules: `table` (the bounded set of routes by key, per process or shared), `fleet` (a
+//! route's changes for a fleet store, and the mirror of the fleet's figures).
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -51,10 +52,12 @@ use crate::sketch::{Geometry, Mapping};
 use crate::sync::{AtomicU64, Ordering};
 use crate::words::Words;
 
+mod fleet;
 mod table;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+pub use fleet::RouteOutbox;
 pub use table::*;
 
 /// Tiers below the daily one: bucket width in seconds and slots.

@@ -380,3 +380,100 @@ fn a_full_arena_is_an_error_from_route_and_frees_the_reserved_place() {
         "still full: an error, not a silent overflow"
     );
 }
+
+mod fleet {
+    use super::*;
+
+    const T: f64 = 1_700_000_000.0;
+
+    fn window() -> RouteWindow {
+        RouteWindow::new(86_400.0).unwrap()
+    }
+
+    fn mirror_of(local: &RouteWindow, outbox: &RouteOutbox, mirror: &RouteWindow) -> usize {
+        let (lines, totals) = local.fleet_batch(outbox);
+        for line in &lines {
+            mirror.set_fleet_slot(line).unwrap();
+        }
+        if let Some(totals) = totals {
+            mirror.set_fleet_totals(&totals).unwrap();
+        }
+        lines.len()
+    }
+
+    #[test]
+    fn a_mirror_fed_the_batches_answers_as_the_route_does() {
+        let (local, mirror, outbox) = (window(), window(), RouteOutbox::default());
+        for i in 0..200 {
+            let at = T + f64::from(i) * 7.0;
+            local
+                .record(
+                    Some(at),
+                    0.001 * f64::from(i % 50 + 1),
+                    i % 9 == 0,
+                    100,
+                    200 + (i % 3) as u16 * 100,
+                )
+                .unwrap();
+        }
+        assert!(mirror_of(&local, &outbox, &mirror) > 0);
+        let now = Some(T + 1_400.0);
+        let qs = SUMMARY_QUANTILES;
+        for window_seconds in [60.0, 900.0, 3_600.0, 86_400.0] {
+            assert_eq!(
+                mirror.summary(now, window_seconds, 0.0, &qs).unwrap(),
+                local.summary(now, window_seconds, 0.0, &qs).unwrap(),
+                "{window_seconds}"
+            );
+        }
+        assert_eq!(mirror.totals(), local.totals());
+        assert_eq!(mirror.first_seen(), local.first_seen());
+        assert_eq!(
+            mirror.histogram(&[0.01, 0.05]).unwrap(),
+            local.histogram(&[0.01, 0.05]).unwrap()
+        );
+        // Nothing new: nothing sent. One more request: only the slots it touched, and only its bins.
+        assert_eq!(local.fleet_batch(&outbox), (vec![], None));
+        local
+            .record(Some(T + 1_399.0), 0.002, false, 10, 200)
+            .unwrap();
+        let (lines, totals) = local.fleet_batch(&outbox);
+        assert_eq!(lines.len(), 5, "one slot in each tier");
+        assert!(
+            lines.iter().all(|l| l
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .starts_with(&format!("{}:", local_bucket(0.002)))
+                && !l.contains(',')),
+            "{lines:?}"
+        );
+        assert!(totals.is_some());
+    }
+
+    fn local_bucket(seconds: f64) -> usize {
+        crate::sketch::Mapping::new(crate::sketch::Geometry::LATENCY)
+            .unwrap()
+            .bucket(seconds)
+    }
+
+    #[test]
+    fn resend_all_sends_every_figure_again_and_bad_lines_are_refused() {
+        let (local, outbox) = (window(), RouteOutbox::default());
+        local.record(Some(T), 0.5, false, 1, 200).unwrap();
+        let first = local.fleet_batch(&outbox);
+        outbox.resend_all();
+        assert_eq!(local.fleet_batch(&outbox), first);
+        let mirror = window();
+        for bad in [
+            "",
+            "1 2 3",
+            "99999 1 1 0 0 0 0.5 -",
+            "0 1 1 0 0 0 0.5 999999:1",
+            "0 1 x 0 0 0 0.5 -",
+        ] {
+            assert!(mirror.set_fleet_slot(bad).is_err(), "{bad:?}");
+        }
+        assert!(mirror.set_fleet_totals("1 2 3").is_err());
+    }
+}
