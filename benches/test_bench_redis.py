@@ -1,5 +1,5 @@
 """The Redis backend, against a real redis-server on loopback, in one run: recording into a
-fleet SLO against a local one; a guarded call through a fleet breaker against a bare call,
+fleet SLO (and a fleet route) against a local one; a guarded call through a fleet breaker against a bare call,
 a local breaker and pybreaker with CircuitRedisStorage; a flush of 1,000 dirty buckets in one
 round trip; and Redis commands per 1,000 requests. Each round of the loops makes 1,000 calls
 (report.py subtracts the bare call's loop for the overhead)."""
@@ -64,6 +64,45 @@ def test_record_fleet(benchmark: Any, server: RedisServer) -> None:
     _bench(benchmark, _loop(lambda: t.record(True)))
     backend.close()
     assert backend.flushes > 0 and backend.flush_errors == 0
+
+
+ROUTE = "redis: route record, 1,000 requests"
+
+
+@pytest.mark.benchmark(group=ROUTE)
+def test_route_record_local(benchmark: Any) -> None:
+    route = burnguard.RouteTable(shared=False).route("GET /a")
+    _bench(benchmark, _loop(lambda: route.record(0.012, status=200)))
+
+
+@pytest.mark.benchmark(group=ROUTE)
+def test_route_record_fleet(benchmark: Any, server: RedisServer) -> None:
+    """Flushed in the background every 250 ms meanwhile, as in production."""
+    backend = RedisBackend(redis.Redis(port=server.port), namespace="bench-routes")
+    route = burnguard.RouteTable(shared=backend).route("GET /a")
+    _bench(benchmark, _loop(lambda: route.record(0.012, status=200)))
+    backend.close()
+    assert backend.flushes > 0 and backend.flush_errors == 0
+
+
+ROUTE_FLUSH = "redis: one flush of 16 busy routes"
+
+
+@pytest.mark.benchmark(group=ROUTE_FLUSH)
+def test_flush_16_busy_routes(benchmark: Any, server: RedisServer) -> None:
+    """Each route got 100 requests of 20 latencies since the last flush (every tier's current
+    slot changed), as a busy API's table does every interval."""
+    backend = RedisBackend(redis.Redis(port=server.port), namespace="bench-route-flush", flush_interval=60)
+    table = burnguard.RouteTable(shared=backend)
+    routes = [table.route(f"GET /r{i}") for i in range(16)]
+
+    def busy_then_flush() -> None:
+        for route in routes:
+            for k in range(100):
+                route.record(0.001 * (1 + k % 20), status=200)
+        assert backend.flush()
+
+    benchmark(busy_then_flush)
 
 
 GUARDED = "redis: guarded call, closed: 1,000 calls"

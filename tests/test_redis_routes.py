@@ -142,3 +142,18 @@ def test_the_exporter_shows_the_fleets_routes(redis_server: RedisServer) -> None
     }
     assert samples[("burnguard_http_requests_total", (("code_class", "2xx"), ("route", "GET /a")))] == 10
     assert samples[("burnguard_http_requests_total", (("code_class", "5xx"), ("route", "GET /a")))] == 7
+
+
+def test_a_process_that_exits_flushes_its_routes_first(redis_server: RedisServer) -> None:
+    script = (
+        "import sys\n"
+        "from burnguard import RouteTable\n"
+        "from burnguard.redis import RedisBackend\n"
+        "t = RouteTable(shared=RedisBackend.from_url(sys.argv[1], flush_interval=60), name='api')\n"
+        "for _ in range(9):\n"
+        "    t.route('GET /a').record(0.01, status=200)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, redis_server.url], check=True, cwd=ROOT, timeout=60)
+    reader = fleet_table(redis_server)
+    assert reader.flush() and reader.flush()
+    assert reader.route("GET /a").totals().requests == 9

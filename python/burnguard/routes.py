@@ -261,10 +261,13 @@ class RouteTable:
         return self._core.shared or self._mirror is not None
 
     def flush(self) -> bool:
-        """Sends this host's changes to the fleet and reads the fleet's figures now (done every
-        ``flush_interval`` by the backend anyway); False if Redis was not reached. True with
-        no fleet."""
-        return True if self.backend is None else self.backend.flush()
+        """Sends this host's changes to the fleet and reads the fleet's figures now (done about
+        every second by the backend's flusher anyway); False if Redis was not reached. True
+        with no fleet."""
+        if self.backend is None or self._link is None:
+            return True
+        self._link.due = True
+        return self.backend.flush()
 
     def route(self, key: str) -> RouteStats:
         """The route of ``key``, created on first sight; the overflow route once full."""

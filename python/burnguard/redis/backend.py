@@ -221,8 +221,8 @@ class RedisBackend:
         for client, group in self._by_node(links):
             try:
                 pipe = client.pipeline(transaction=False)
-                # A link queues one command, or (a route table) says how many.
-                counts = [link.queue(pipe, now) or 1 for link in group]
+                # A link queues one command, or (a route table) says how many, maybe none.
+                counts = [1 if (n := link.queue(pipe, now)) is None else n for link in group]
                 sent = time.time()
                 replies = pipe.execute(raise_on_error=False)
                 received = time.time()
@@ -244,6 +244,8 @@ class RedisBackend:
                 theirs, not_run = replies[at : at + count], any(unknown[at : at + count])
                 at += count
                 failure = next((r for r in theirs if isinstance(r, Exception)), None)
+                if count == 0:
+                    continue
                 if not_run and load_scripts:
                     link.failed()  # not applied: carried by the flush below
                 elif failure is not None:
@@ -507,6 +509,9 @@ def _after_fork_in_child() -> None:
 def _flush_at_exit() -> None:
     """A process that exits normally flushes what it recorded since the last interval."""
     for backend in list(_backends):
+        for link in backend._live_links():
+            if isinstance(link, RouteLink):
+                link.due = True  # whatever the routes' own interval says
         try:
             backend.flush()
         except Exception:  # at exit, best effort: an outage is already logged by flush
