@@ -380,3 +380,24 @@ def test_an_asyncio_client_is_taken_as_a_sync_twin_of_its_settings(redis_server:
     cluster = redis.asyncio.RedisCluster(host="127.0.0.1", port=redis_server.port)
     with pytest.raises(TypeError, match="sync redis-py client for a cluster"):
         RedisBackend(cluster)
+
+
+def test_route_guards_answer_503_or_let_requests_through_while_redis_is_down(
+    redis_server: RedisServer,
+) -> None:
+    from burnguard import RouteBudget, RouteGuard
+
+    def client() -> Any:
+        return redis.Redis(port=redis_server.port, socket_timeout=2, retry=Retry(NoBackoff(), 1))
+
+    closed = host_ledger(redis_server, client())
+    opened = host_ledger(redis_server, client(), on_unavailable="allow")
+    closed.set_budget("tenant:acme", "CREDITS", 100)
+    guards = [RouteGuard(budgets={"*": RouteBudget(ledger, SUBJECT)}) for ledger in (closed, opened)]
+    plans = [g.plan("GET", "/a") for g in guards]
+    assert all(isinstance(g.admit(p), tuple) for g, p in zip(guards, plans, strict=True))
+    redis_server.stop()
+    refused = guards[0].admit(plans[0])
+    assert getattr(refused, "status", None) == 503 and ("retry-after", "1") in refused.headers  # type: ignore[union-attr]
+    assert guards[1].admit(plans[1]) == (None, None) and opened.unguarded_calls == 1
+    assert guards[0].recording_errors == 0, "an outage is an answer, not a fault"

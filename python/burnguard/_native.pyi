@@ -570,7 +570,7 @@ class RouteTableCore:
         retain_seconds: float,
         overflow_key: str,
         *,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float] | FleetClock | None = None,
         shared: ArenaCore | None = None,
         name: str = "routes",
     ) -> Self: ...

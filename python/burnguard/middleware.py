@@ -27,7 +27,7 @@ from burnguard import _native
 from burnguard._check import check_fields, checked
 from burnguard.breaker import BreakerPermit, CircuitBreaker, CircuitOpenError
 from burnguard.errors import InvalidArgumentError, invalid, wrong_type
-from burnguard.ledger import Action, Ledger, LedgerError, Subject, Unit
+from burnguard.ledger import Action, Ledger, LedgerError, LedgerUnavailableError, Subject, Unit
 from burnguard.routes import Rejections, RouteStats, RouteTable
 from burnguard.shared import Arena
 from burnguard.slo.tracker import SLOTracker
@@ -329,6 +329,16 @@ class RouteGuard:
                 reservation = budget.ledger.reserve(
                     budget.subject, action, budget.cost, unit=budget.unit, ttl_ms=budget.ttl_ms
                 )
+            except LedgerUnavailableError:
+                # A fleet's ledger whose Redis is unreachable: open or closed, as it says.
+                if getattr(budget.ledger, "on_unavailable", "deny") == "allow":
+                    budget.ledger.unguarded_calls += 1
+                    return (permit, None)
+                if permit is not None:
+                    permit.ignore()
+                plan.rejections.count_budget_denied()
+                body = b"Service Unavailable: the budget's ledger is unreachable\n"
+                return Rejection(503, "budget unavailable", (("retry-after", "1"),), body)
             except LedgerError as err:
                 if permit is not None:
                     permit.ignore()

@@ -21,6 +21,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from burnguard import _native
 from burnguard._check import checked
@@ -235,11 +236,14 @@ class RouteTable:
         """The Redis backend of a fleet's table, or None."""
         self.arena = arena = None if self.backend is not None else arena_of(shared)
         """The arena the routes live in, or None."""
+        native_clock: Any = clock
+        if self.backend is not None and clock is None:
+            native_clock = self.backend.clock  # record and read on the fleet's time
         self._core = _native.RouteTableCore(
             self.max_routes,
             retain_seconds,
             overflow_label,
-            clock=clock,
+            clock=native_clock,
             shared=None if arena is None else arena._core,
             name=name,
         )
@@ -249,7 +253,9 @@ class RouteTable:
         self._mirror: _native.RouteTableCore | None = None
         self._link: RouteLink | None = None
         if self.backend is not None:
-            self._mirror = _native.RouteTableCore(self.max_routes, retain_seconds, overflow_label, name=name)
+            self._mirror = _native.RouteTableCore(
+                self.max_routes, retain_seconds, overflow_label, clock=native_clock, name=name
+            )
             options = repr((self.max_routes, float(retain_seconds), overflow_label))
             geometry = hashlib.sha256(options.encode()).hexdigest()[:12]
             self._link = self.backend.attach_routes(name, self._core, self._mirror, geometry, retain_seconds)
