@@ -6,13 +6,12 @@ failures it never flushes, says "ready" and waits to be killed."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-import traceback
 
 from burnguard import SLODefinition, SLOTracker
 from burnguard.redis import RedisBackend
+from tests.apps.forking import run_workers
 
 DEFINITION = SLODefinition(name="api", target=0.99, window_seconds=30 * 86400)
 
@@ -42,20 +41,7 @@ def main() -> None:
     parser.add_argument("--hold", type=int, default=0)
     args = parser.parse_args()
     preloaded = tracker(args.url) if args.preload else None
-    pids = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                work(args.url, preloaded, args.events, args.hold)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            os._exit(code)
-        pids.append(pid)
-    failed = [pid for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
-    sys.exit(1 if failed else 0)
+    sys.exit(run_workers(args.workers, lambda: work(args.url, preloaded, args.events, args.hold)))
 
 
 if __name__ == "__main__":

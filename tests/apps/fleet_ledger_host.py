@@ -9,13 +9,12 @@ made before the fork, as under gunicorn --preload. With
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-import traceback
 
 from burnguard import Action, BudgetExceededError, Ledger, LedgerUnavailableError, Subject
 from burnguard.redis import RedisBackend
+from tests.apps.forking import run_workers
 
 SUBJECT = Subject(tenant="acme")
 ACTION = Action("llm.completion", "model")
@@ -61,20 +60,9 @@ def main() -> None:
     preloaded = ledger(args.url) if args.preload else None
     if preloaded is not None:
         preloaded.balances()  # caught up before the fork, as an app at import would be
-    pids = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                work(args.url, preloaded, args.attempts, args.hold, args.pace)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            os._exit(code)
-        pids.append(pid)
-    failed = [pid for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
-    sys.exit(1 if failed else 0)
+    sys.exit(
+        run_workers(args.workers, lambda: work(args.url, preloaded, args.attempts, args.hold, args.pace))
+    )
 
 
 if __name__ == "__main__":
