@@ -63,8 +63,8 @@ class FleetLedger(Protocol):
 WRITER_TTL_MS = 3_600_000
 #: How long the sweeper's lease lasts without renewal.
 LEASE_MS = 10_000
-#: How long after Redis lost a journal the hosts may replace its seed by a longer history,
-#: no operation appended meanwhile (each host finds the loss within one flush interval).
+#: How long a seed settles (after Redis lost a journal, or for a new one): a longer history
+#: may replace it meanwhile and writes wait (each host finds a loss within a flush interval).
 SETTLE_MS = 1_000
 #: The journal is compacted once it holds more than this, or more than the snapshot.
 COMPACT_BYTES = 256 << 10
@@ -76,7 +76,6 @@ class LedgerSequencer:
     __slots__ = (
         "__weakref__",
         "_backend",
-        "_client",
         "_geometry",
         "_keys",
         "_lock",
@@ -90,7 +89,6 @@ class LedgerSequencer:
 
     def __init__(self, backend: RedisBackend, name: str, retention: tuple[float, int | None]) -> None:
         self._backend = backend
-        self._client = backend.client_for(backend.key("ledger:" + name))
         self.name = name
         tag = backend.key("ledger:" + name)
         self._keys = (tag + ":meta", tag + ":journal", tag + ":lease")
@@ -210,12 +208,14 @@ class LedgerSequencer:
         return bool(held), int(seconds) * 1000 + int(micros) // 1000
 
     def _call(self, source: str, keys: list[str], args: list[object]) -> Any:
+        """Runs a script on the node holding the ledger's keys (looked up each time: a cluster
+        may move them), once more after a connection error."""
         try:
-            return self._backend.run_script(self._client, source, keys, args)
+            return self._backend.run_script(self._backend.client_for(keys[0]), source, keys, args)
         except Exception as first_error:
             if not _is_connection_error(first_error):
                 raise
-            return self._backend.run_script(self._client, source, keys, args)
+            return self._backend.run_script(self._backend.client_for(keys[0]), source, keys, args)
 
 
 class LedgerLink:
