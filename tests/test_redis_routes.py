@@ -142,6 +142,7 @@ def test_the_exporter_shows_the_fleets_routes(redis_server: RedisServer) -> None
     }
     assert samples[("burnguard_http_requests_total", (("code_class", "2xx"), ("route", "GET /a")))] == 10
     assert samples[("burnguard_http_requests_total", (("code_class", "5xx"), ("route", "GET /a")))] == 7
+    assert samples[("burnguard_fleet_reachable", (("namespace", "burnguard"),))] == 1
 
 
 def test_a_process_that_exits_flushes_its_routes_first(redis_server: RedisServer) -> None:

@@ -188,7 +188,9 @@ class PrometheusExporter:
             (
                 "fleet",
                 lambda: list(
-                    _fleet_families(self._all_trackers(), self._all_breakers(), self._all_ledgers())
+                    _fleet_families(
+                        self._all_trackers(), self._all_breakers(), self._all_ledgers(), self._routes
+                    )
                 ),
             ),
         )
@@ -544,13 +546,16 @@ _FLEET_COUNTERS = (
 
 
 def _fleet_families(
-    trackers: list[SLOTracker], breakers: list[CircuitBreaker], ledgers: list[Ledger]
+    trackers: list[SLOTracker],
+    breakers: list[CircuitBreaker],
+    ledgers: list[Ledger],
+    routes: RouteTable | None,
 ) -> Iterator[Metric]:
-    """The Redis backends' health, each fleet SLO's events the fleet never got, and each fleet
-    ledger's progress and losses."""
+    """The Redis backends' health (of every object on one), each fleet SLO's events the fleet
+    never got, and each fleet ledger's progress and losses."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    holders: list[Any] = [*trackers, *breakers, *ledgers]
+    holders: list[Any] = [*trackers, *breakers, *ledgers, *([] if routes is None else [routes])]
     backends = _distinct([b for b in (getattr(h, "backend", None) for h in holders) if b is not None])
     if not backends:
         return
