@@ -234,7 +234,11 @@ class RouteTable:
             shared = os.environ.get("BURNGUARD_SHARED") or None
         self.backend = backend_for(shared)
         """The Redis backend of a fleet's table, or None."""
-        self.arena = arena = None if self.backend is not None else arena_of(shared)
+        if self.backend is not None:  # a fleet's table: the host's, with a host arena
+            arena = None if self.backend.host is None else self.backend.host.arena
+        else:
+            arena = arena_of(shared)
+        self.arena = arena
         """The arena the routes live in, or None."""
         native_clock: Any = clock
         if self.backend is not None and clock is None:

@@ -6,6 +6,7 @@ import atexit
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 import weakref
@@ -18,7 +19,7 @@ from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.ledger import FleetLedger, LedgerLink, LedgerSequencer
 from burnguard.redis.routes import RouteLink
 from burnguard.redis.slo import SLOLink
-from burnguard.shared import REDIS_SCHEMES
+from burnguard.shared import REDIS_SCHEMES, Arena, arena_of
 
 if TYPE_CHECKING:
     from burnguard._native import BreakerCore, RouteTableCore
@@ -70,13 +71,21 @@ class RedisBackend:
         "flush_errors",
         "flush_interval",
         "flushes",
+        "host",
         "outages",
         "reachable",
         "resets",
     )
 
     @checked
-    def __init__(self, client: Any, *, namespace: str = "burnguard", flush_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        namespace: str = "burnguard",
+        flush_interval: float = 0.25,
+        host_arena: str | Arena | None = None,
+    ) -> None:
         if not hasattr(client, "register_script") or not hasattr(client, "pipeline"):
             raise wrong_type("client", "must be a redis-py client", type(client).__name__)
         client = _sync_twin(client)
@@ -107,11 +116,20 @@ class RedisBackend:
         """Times a fleet's data was found lost (a Redis restarted empty, keys evicted)."""
         self.reachable = True
         """Whether the last flush reached Redis."""
+        arena = None if host_arena is None else arena_of(host_arena)
+        self.host = None if arena is None else HostShare(arena)
+        """With ``host_arena``: the host's arena, where its processes share SLO windows and
+        route tables, flushed by one process of the host at a time."""
         _backends.add(self)
 
     @classmethod
     def from_url(
-        cls, url: str, *, namespace: str = "burnguard", flush_interval: float = 0.25
+        cls,
+        url: str,
+        *,
+        namespace: str = "burnguard",
+        flush_interval: float = 0.25,
+        host_arena: str | Arena | None = None,
     ) -> RedisBackend:
         """A backend on a new redis-py client for ``url`` (``redis://``, ``rediss://`` for TLS,
         ``unix://``). Needs the ``redis`` extra: ``pip install "burnguard[redis]"``."""
@@ -128,7 +146,7 @@ class RedisBackend:
 
         retry = Retry(ExponentialBackoff(cap=0.1, base=0.01), 2)
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=1, retry=retry)
-        return cls(client, namespace=namespace, flush_interval=flush_interval)
+        return cls(client, namespace=namespace, flush_interval=flush_interval, host_arena=host_arena)
 
     @property
     def namespace(self) -> str:
@@ -161,7 +179,8 @@ class RedisBackend:
                 self.flush_interval,
             )
         geometry = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
-        link = SLOLink(self, definition.name, core, geometry)
+        # With a host arena the core's window is the host's (see SLOTracker), flushed as one.
+        link = SLOLink(self, definition.name, core, geometry, self.host)
         with self._lock:
             self._links.append(weakref.ref(link))
         self._start()
@@ -254,7 +273,8 @@ class RedisBackend:
                 elif isinstance(link, RouteLink):
                     link.applied(theirs)
                 else:
-                    redis_time, _status = link.applied(theirs[0])
+                    answer = link.applied(theirs) if isinstance(link, SLOLink) else link.applied(theirs[0])
+                    redis_time = answer[0]
                     offsets.append(redis_time - (sent + received) / 2)
         self._memory_checked = self._memory_checked or reached
         if reached and load_scripts:  # (a second pass, for scripts Redis lacked, is the same flush)
@@ -431,6 +451,24 @@ class RedisBackend:
             self._start()
 
 
+class HostShare:
+    """A host's arena on a Redis backend: its processes share each SLO's window and each route
+    table there, and one process at a time (holding a lease in Redis, renewed at each flush)
+    flushes them as the host's one writer; the others only read the fleet's figures back."""
+
+    __slots__ = ("arena", "host_id")
+
+    def __init__(self, arena: Arena) -> None:
+        self.arena = arena
+        where = f"{socket.gethostname()}|{arena.path}"
+        self.host_id = hashlib.sha256(where.encode()).hexdigest()[:16]
+        """The host's writer id on the store (the same in every process of the host)."""
+
+    def counter(self, name: str) -> _native.Counter:
+        """A counter every process of the host shares (a flush's sequence numbers)."""
+        return _native.Counter(shared=self.arena._core, name=name)
+
+
 _backends: weakref.WeakSet[RedisBackend] = weakref.WeakSet()
 _by_url: dict[tuple[int, str], RedisBackend] = {}
 
@@ -529,7 +567,8 @@ def backend_of(url: str) -> RedisBackend:
     key = (os.getpid(), url)
     backend = _by_url.get(key)
     if backend is None:
-        backend = _by_url[key] = RedisBackend.from_url(url)
+        host_arena = os.environ.get("BURNGUARD_HOST_ARENA") or None
+        backend = _by_url[key] = RedisBackend.from_url(url, host_arena=host_arena)
     return backend
 
 

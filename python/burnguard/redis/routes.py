@@ -37,6 +37,7 @@ class RouteLink:
         "_created",
         "_cursors",
         "_fleet_ttl_ms",
+        "_holding",
         "_known",
         "_local",
         "_mirror",
@@ -74,6 +75,7 @@ class RouteLink:
         """Whether the next flush syncs the routes whatever ``SYNC_SECONDS`` says."""
         self._fleet_ttl_ms = int(max(retain_seconds, 86_400.0) * 1000) + WRITER_TTL_MS
         self.writer = uuid.uuid4().hex
+        self._holding = False  # with a host arena: whether this process flushes the host's table
 
     @property
     def slot_key(self) -> str:
@@ -81,8 +83,10 @@ class RouteLink:
         return self._tag + ":keys"
 
     def restart_after_fork(self) -> None:
-        """In a forked child: a writer of its own, which sends everything it holds."""
+        """In a forked child: a writer of its own, which sends everything it holds (in a
+        host, only once it holds the host's lease)."""
         self.writer = uuid.uuid4().hex
+        self._holding = False
         for outbox in self._outboxes.values():
             outbox.resend_all()
 
@@ -104,15 +108,23 @@ class RouteLink:
             return 0
         self.due, self._synced = False, now
         self._queued = self._keys()
+        host = self._backend.host
+        if host is not None:  # the host's lease first: its holder flushes the host's table
+            lease_ms = int(3 * max(SYNC_SECONDS, self._backend.flush_interval) * 1000)
+            self._backend.queue_script(
+                pipe, scripts.LEASE, [f"{self._tag}:lease:{host.host_id}"], [self.writer, lease_ms]
+            )
+        writer_id = self.writer if host is None else f"host-{host.host_id}"
+        sending = host is None or self._holding
         for key, core, mirror in self._queued:
             lines: list[str] = []
             totals: str | None = None
-            if core is not None:
+            if core is not None and sending:
                 outbox = self._outboxes.setdefault(key, _native.RouteOutboxCore())
                 lines, totals = core._fleet_batch(outbox)
             route = f"{self._tag}:r:{key}"
             slots = [f"{route}:s{i}" for i in range(mirror.fleet_slots)]
-            writer = f"{self._tag}:w:{self.writer}:{key}"
+            writer = f"{self._tag}:w:{writer_id}:{key}"
             keys = [f"{route}:t", f"{writer}:t", self.slot_key, *slots]
             keys += [f"{writer}:s{line.split(' ', 1)[0]}" for line in lines]
             args: list[object] = [
@@ -127,7 +139,7 @@ class RouteLink:
             ]
             self._backend.queue_script(pipe, scripts.ROUTE_FLUSH, keys, args)
         pipe.smembers(self.slot_key)
-        return len(self._queued) + 1
+        return len(self._queued) + 1 + (host is not None)
 
     def failed(self) -> None:
         """The flush did not reach Redis: the next (at once) sends everything since."""
@@ -136,7 +148,16 @@ class RouteLink:
             outbox.resend_all()
 
     def applied(self, replies: list[Any]) -> None:
-        """Writes each route's reply into its mirror, and notes the fleet's routes."""
+        """Writes each route's reply into its mirror, and notes the fleet's routes (in a host,
+        after the lease's reply)."""
+        if self._backend.host is not None:
+            lease, *replies = replies
+            held = bool(int(lease[0]))
+            if held and not self._holding:  # this process now flushes the host's table whole
+                for outbox in self._outboxes.values():
+                    outbox.resend_all()
+                self.due = True
+            self._holding = held
         for (key, _, mirror), reply in zip(self._queued, replies, strict=False):
             status, created, version, totals, *slots = reply
             created = _text(created)

@@ -93,7 +93,7 @@ class SLOTracker:
             shared = os.environ.get("BURNGUARD_SHARED") or None
         backend = backend_for(shared)
         arena = (
-            None
+            (None if backend.host is None else backend.host.arena)  # a host's window, on the fleet
             if backend is not None
             else arena_of(False if shared is None and store is not None else shared)
         )

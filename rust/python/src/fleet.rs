@@ -59,11 +59,19 @@ type BatchTuple = (Vec<(u64, u64, u64)>, Vec<u64>, bool);
 
 #[pymethods]
 impl SloFleet {
+    /// The link of `core`; with `host`, of a window every process of the host shares, flushed
+    /// whole by one of them at a time (see `Outbox::unbased`).
     #[new]
-    fn new(core: Py<SloCore>) -> Self {
+    #[pyo3(signature = (core, *, host = false))]
+    fn new(core: Py<SloCore>, host: bool) -> Self {
         let window = core.get().slo.window();
+        let outbox = if host {
+            Outbox::unbased(window)
+        } else {
+            Outbox::new(window)
+        };
         SloFleet {
-            outbox: Mutex::new(Outbox::new(window)),
+            outbox: Mutex::new(outbox),
             mirror: Mutex::new(FleetWindow::new(window.layout())),
             core,
         }

@@ -77,6 +77,17 @@ impl Outbox {
         outbox
     }
 
+    /// An outbox for a window every process of a host shares, flushed by one of them at a
+    /// time as the host's one writer: everything it holds is flushed (the store keeps what the
+    /// host's writer applied, so a new flusher's first full batch counts nothing twice).
+    pub fn unbased(window: &BucketWindow) -> Self {
+        Outbox {
+            baseline: window.totals(),
+            full: true,
+            ..Outbox::default()
+        }
+    }
+
     /// Starts this writer over on the store: what the window holds now is taken as already
     /// counted, and the next batch is full. For a store that lost this writer's counts while
     /// keeping the fleet's (its keys expired in a long partition): resending would count
