@@ -126,6 +126,10 @@ def test_every_worker_reports_the_hosts_figures(server: Server) -> None:
         pids.add(figures["pid"])
         # Each scrape is itself recorded once it has answered: the next one sees it.
         assert (figures["total"], figures["failures"]) == (warmup + GOOD + BAD + scrape * counted, BAD)
+    for _ in range(100):  # the kernel picks the workers: a few more, until two have answered
+        if len(pids) >= 2:
+            break
+        pids.add(httpx.get(url + "/slo", timeout=10).json()["pid"])
     assert len(pids) >= 2, "the scrapes should have reached several workers"
 
 
@@ -151,12 +155,14 @@ def test_any_workers_metrics_show_the_hosts_route_counters(server: Server) -> No
     for _ in range(5):
         assert httpx.get(url + "/fail", timeout=10).status_code == 503
     pids = set()
-    for _ in range(8):
+    for attempt in range(100):  # until at least two workers answered (the kernel picks which)
         scrape = httpx.get(url + "/metrics", timeout=10)
         pids.add(scrape.headers["x-pid"])
         assert _route_total(scrape.text, "GET /ok", "2xx") == ok_before + 30
         assert _route_total(scrape.text, "GET /fail", "5xx") == 5
         assert 'burnguard_http_request_duration_seconds_count{route="GET /ok"} ' in scrape.text
+        if attempt >= 7 and len(pids) >= 2:
+            break
     assert len(pids) >= 2, "the scrapes should have reached several workers"
 
 
