@@ -172,10 +172,12 @@ def test_a_budget_of_100_serves_exactly_100_paid_requests(server: Server) -> Non
     assert statuses == [200] * 100 + [429] * 30
     # Whichever worker answers, its /metrics shows the host's budget.
     pids = set()
-    for _ in range(8):
+    for attempt in range(100):  # until at least two workers answered (the kernel picks which)
         scrape = httpx.get(server.url + "/metrics", timeout=10)
         pids.add(scrape.headers["x-pid"])
         lines = [x for x in scrape.text.splitlines() if x.startswith("burnguard_budget_")]
         figures = {x.split("{")[0]: float(x.split()[-1]) for x in lines if 'scope="tenant:acme"' in x}
         assert (figures["burnguard_budget_spent"], figures["burnguard_budget_remaining"]) == (100, 0)
+        if attempt >= 7 and len(pids) >= 2:
+            break
     assert len(pids) >= 2, "the scrapes should have reached several workers"
