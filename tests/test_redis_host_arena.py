@@ -113,3 +113,23 @@ def test_each_hosts_workers_flush_as_one_writer_and_the_figures_are_exact(
         for h in hosts:
             os.killpg(h.pid, signal.SIGKILL)
             h.wait(timeout=30)
+
+
+def test_a_bad_host_arena_names_the_parameter(tmp_path: Path, monkeypatch: Any) -> None:
+    import pytest
+    import redis
+
+    from burnguard import InvalidArgumentError, InvalidTypeError
+
+    monkeypatch.setenv("BURNGUARD_SHARED_DIR", str(tmp_path))
+    client = redis.Redis(port=1)  # never connected: the arguments are checked first
+    for bad, error in [
+        (5, InvalidTypeError),
+        ("", InvalidArgumentError),
+        ("redis://h:6379/0", InvalidArgumentError),
+        ("a/b", InvalidArgumentError),
+    ]:
+        with pytest.raises(error) as raised:
+            RedisBackend(client, host_arena=bad)  # type: ignore[arg-type]
+        assert raised.value.param == "host_arena", (bad, raised.value)
+    assert RedisBackend(client, host_arena="web").host is not None

@@ -331,8 +331,7 @@ class RouteGuard:
                 )
             except LedgerUnavailableError:
                 # A fleet's ledger whose Redis is unreachable: open or closed, as it says.
-                if getattr(budget.ledger, "on_unavailable", "deny") == "allow":
-                    budget.ledger.unguarded_calls += 1
+                if budget.ledger.runs_unguarded():
                     return (permit, None)
                 if permit is not None:
                     permit.ignore()

@@ -144,9 +144,8 @@ def guard(
                 dry_run=dry_run,
             )
         except LedgerUnavailableError:
-            if getattr(ledger, "on_unavailable", "deny") != "allow":
+            if not ledger.runs_unguarded():
                 raise
-            ledger.unguarded_calls += 1  # the outage itself is logged once, by the backend
             return None
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, int, Subject, Action]:

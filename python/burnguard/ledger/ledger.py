@@ -117,6 +117,14 @@ class Ledger(_native.LedgerCore):
         (Redis)."""
         return self.shared or self.fleet
 
+    def runs_unguarded(self) -> bool:
+        """Whether a guarded call may run without a reservation while the fleet's Redis is
+        unreachable (``on_unavailable="allow"``); counts it in ``unguarded_calls`` if so."""
+        if self.on_unavailable != "allow":
+            return False
+        self.unguarded_calls += 1  # the outage itself is logged once, by the backend
+        return True
+
     @property
     def backend(self) -> RedisBackend | None:
         """The Redis backend of a fleet's ledger (None otherwise)."""

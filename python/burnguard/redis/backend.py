@@ -10,14 +10,15 @@ import socket
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from burnguard import _native
 from burnguard._check import checked
-from burnguard.errors import invalid, wrong_type
+from burnguard.errors import InvalidArgumentError, invalid, wrong_type
 from burnguard.redis.breaker import BreakerLink
 from burnguard.redis.ledger import FleetLedger, LedgerLink, LedgerSequencer
 from burnguard.redis.routes import RouteLink
+from burnguard.redis.scripts import is_response_error
 from burnguard.redis.slo import SLOLink
 from burnguard.shared import REDIS_SCHEMES, Arena, arena_of
 
@@ -116,8 +117,7 @@ class RedisBackend:
         """Times a fleet's data was found lost (a Redis restarted empty, keys evicted)."""
         self.reachable = True
         """Whether the last flush reached Redis."""
-        arena = None if host_arena is None else arena_of(host_arena)
-        self.host = None if arena is None else HostShare(arena)
+        self.host = None if host_arena is None else HostShare(_host_arena(host_arena))
         """With ``host_arena``: the host's arena, where its processes share SLO windows and
         route tables, flushed by one process of the host at a time."""
         _backends.add(self)
@@ -290,7 +290,7 @@ class RedisBackend:
         try:
             link.maintain()
         except Exception as err:
-            if self.reachable or _is_response_error(err):
+            if self.reachable or is_response_error(err):
                 self._log_error(link, err)
             else:
                 self.flush_errors += 1
@@ -356,7 +356,7 @@ class RedisBackend:
                 client.script_load(source)
                 reply = client.evalsha(sha, len(keys), *keys, *args)
         except Exception as err:
-            if _is_response_error(err):
+            if is_response_error(err):
                 raise
             self._unreachable(err)
             raise
@@ -451,6 +451,20 @@ class RedisBackend:
             self._start()
 
 
+def _host_arena(given: object) -> Arena:
+    """The arena ``host_arena=`` names (an arena's name or an ``Arena``), its errors naming it."""
+    if isinstance(given, Arena):
+        return given
+    if not isinstance(given, str):
+        raise wrong_type("host_arena", "must be an arena name or an Arena", type(given).__name__)
+    if not given or given.startswith(REDIS_SCHEMES):
+        raise invalid("host_arena", "must be an arena's name (not empty, not a Redis URL)", given)
+    try:
+        return cast(Arena, arena_of(given))  # a name always opens one
+    except InvalidArgumentError as err:
+        raise err.renamed("host_arena") from None
+
+
 class HostShare:
     """A host's arena on a Redis backend: its processes share each SLO's window and each route
     table there, and one process at a time (holding a lease in Redis, renewed at each flush)
@@ -516,15 +530,6 @@ def _sync_twin(client: Any) -> Any:
         aredis.UnixDomainSocketConnection: redis.UnixDomainSocketConnection,
     }.get(pool.connection_class, redis.Connection)
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=kind, **settings))
-
-
-def _is_response_error(err: Exception) -> bool:
-    """Whether Redis answered with an error (a script's fault), rather than not at all."""
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - the extra is installed wherever this runs
-        return False
-    return isinstance(err, redis.ResponseError)
 
 
 def _before_fork() -> None:

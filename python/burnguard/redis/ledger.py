@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from burnguard.errors import SharedLedgerError
 from burnguard.redis import scripts
+from burnguard.redis.scripts import is_response_error
 
 if TYPE_CHECKING:
     from burnguard.redis.backend import RedisBackend
@@ -213,7 +214,7 @@ class LedgerSequencer:
         try:
             return self._backend.run_script(self._backend.client_for(keys[0]), source, keys, args)
         except Exception as first_error:
-            if not _is_connection_error(first_error):
+            if is_response_error(first_error):  # Redis answered: not a retry's case
                 raise
             return self._backend.run_script(self._backend.client_for(keys[0]), source, keys, args)
 
@@ -254,14 +255,6 @@ class LedgerLink:
 
 def _refused(reason: str) -> SharedLedgerError:
     return SharedLedgerError(f"the fleet's ledger {reason}", "INTERNAL_ERROR", None, None)
-
-
-def _is_connection_error(err: Exception) -> bool:
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - the extra is installed wherever this runs
-        return False
-    return isinstance(err, (redis.ConnectionError, redis.TimeoutError))
 
 
 def _text(value: Any) -> str:

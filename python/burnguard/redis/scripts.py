@@ -6,6 +6,17 @@ Every key a script touches is passed in ``KEYS`` and carries the entity's hash t
 
 from __future__ import annotations
 
+
+def is_response_error(err: Exception) -> bool:
+    """Whether Redis answered with an error (a script's fault), rather than not at all (an
+    outage, which a retry or the next flush may get past)."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is installed wherever this runs
+        return False
+    return isinstance(err, redis.ResponseError)
+
+
 #: One SLO writer's flush, and the fleet's changes since the reader's cursor.
 #:
 #: KEYS: the fleet hash, the change log (a list of tier-0 bucket indices), the writer's hash.
