@@ -37,9 +37,16 @@
 //! cleared wait the few hundred nanoseconds that takes, or finish the clearing themselves if
 //! the clearer died. A request older than
 //! a tier's slot skips that tier. A reader reads a slot only if its tag is the lap it expects
-//! before and after the read. A recorder stalled between reading the tag and adding, for as
-//! long as a whole ring (16 minutes at least), would add to the next lap: the count is not
-//! lost, only placed later. A recorder killed mid-request leaves that request partly counted
+//! before and after the read. A recorder whose slot is rotated between its claim and its adds
+//! (one recording a request a whole ring older than another recorded at that moment: a thread
+//! stalled mid-record for 16 minutes at least, or callers passing `at=` that far apart) may
+//! add some of its figures after the clearing: they are not lost, only placed one ring later.
+//! The loom model (`loom_tests.rs`) checks these races and a dead clearer's takeover.
+//!
+//! These windows keep the slot claim rather than the tag in every word that the SLO and
+//! breaker windows use ([`crate::ring::Tagged`]): a tag leaves 40 bits of count, and a daily
+//! bucket's byte and microsecond sums need all 64 (a route at 1,000 requests a second of
+//! 100 ms sums 8.6e12 µs a day, beyond 2^40). The slots' geometry is the same [`Ring`]. A recorder killed mid-request leaves that request partly counted
 //! (in some tiers and totals, not others): at most the one request it was recording.
 //!
 //! Modules: `table` (the bounded set of routes by key, per process or shared), `fleet` (a
@@ -53,6 +60,8 @@ use crate::sync::{AtomicU64, Ordering};
 use crate::words::Words;
 
 mod fleet;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod table;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -254,20 +263,31 @@ impl RouteWindow {
     fn layout(retain_seconds: f64, clock: Clock) -> Result<Self, Error> {
         check_retain(retain_seconds)?;
         let days = (retain_seconds / DAY).ceil() as usize + 1;
-        let mut tiers = Vec::with_capacity(SHORT_TIERS.len() + 1);
+        let tiers: Vec<_> = SHORT_TIERS
+            .into_iter()
+            .chain([(DAY, days.max(2))])
+            .collect();
+        RouteWindow::layout_of(&tiers, Geometry::LATENCY, clock)
+    }
+
+    /// The layout of `tiers` (bucket width in seconds and slots, finest first) with sketches
+    /// of `geometry`: the routes' own, or a small one for model checks.
+    fn layout_of(tiers: &[(f64, usize)], geometry: Geometry, clock: Clock) -> Result<Self, Error> {
         let mut first_slot = 0;
-        for (width, slots) in SHORT_TIERS.into_iter().chain([(DAY, days.max(2))]) {
+        let tiers = tiers.iter().map(|&(width, slots)| {
             // Every lap up to the last timestamp fits the tag word's clearing form.
             debug_assert!(crate::window::MAX_TIMESTAMP / (width * slots as f64) < LAP_MASK as f64);
-            tiers.push(Tier {
+            let tier = Tier {
                 width,
                 per_second: 1.0 / width,
                 ring: Ring::new(slots as u64),
                 first_slot,
-            });
+            };
             first_slot += slots;
-        }
-        let mapping = Mapping::new(Geometry::LATENCY)?;
+            tier
+        });
+        let tiers = tiers.collect();
+        let mapping = Mapping::new(geometry)?;
         Ok(RouteWindow {
             mapping,
             tiers,
@@ -524,14 +544,18 @@ impl RouteWindow {
         }
     }
 
-    /// Zeroes a slot this process claimed for `lap`, then marks it as holding `lap`.
+    /// Zeroes a slot this process claimed for `lap`, then marks it as holding `lap`. The words
+    /// are swapped rather than stored: a late recorder may still be adding to them (see the
+    /// module docs), and read-modify-writes on both sides keep each word's history one plain
+    /// sequence, which is also what the loom model (`loom_tests.rs`) explores soundly. A few
+    /// hundred swaps once a rotation cost nothing measurable.
     fn clear(&self, slot: usize, lap: u64) {
         let header = self.header(slot);
         for word in &header[TAG + 1..] {
-            word.store(0, Ordering::Relaxed);
+            word.swap(0, Ordering::Relaxed);
         }
         for count in self.slot_counts(slot) {
-            count.store(0, Ordering::Relaxed);
+            count.swap(0, Ordering::Relaxed);
         }
         header[TAG].store(lap << 1, Ordering::Release);
     }
