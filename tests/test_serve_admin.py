@@ -249,3 +249,37 @@ def test_a_key_does_only_what_its_permissions_allow(data: Path) -> None:
         )
     finally:
         server.stop()
+
+
+def test_a_retried_funding_applies_once_and_replays_through_a_restart(data: Path) -> None:
+    server = Server(data)
+    try:
+        assert server.admin("POST", "tenants", {"tenant_id": "acme", "name": "Acme"}).status_code == 201
+        allocated = {"unit": "TOKENS", "amount": 100}
+        budget = {"scope": "tenant:acme", "unit": "TOKENS", "allocated": allocated}
+        assert server.admin("POST", "budgets", budget).status_code == 201
+
+        def fund(key: str, operation: str, amount: int) -> Any:
+            body = {
+                "operation": operation,
+                "amount": {"unit": "TOKENS", "amount": amount},
+                "idempotency_key": key,
+            }
+            return server.admin("POST", "budgets/fund?scope=tenant:acme&unit=TOKENS", body)
+
+        first = fund("top-up-1", "CREDIT", 50)
+        assert first.status_code == 200
+        assert fits("BudgetFundingResponse", first.json())["new_allocated"]["amount"] == 150
+        retried = fund("top-up-1", "CREDIT", 50)
+        assert (retried.status_code, retried.json()) == (200, first.json()), "the first answer, replayed"
+        mismatch = fund("top-up-1", "CREDIT", 60)
+        assert (mismatch.status_code, mismatch.json()["error"]) == (409, "IDEMPOTENCY_MISMATCH")
+        assert fund("", "CREDIT", 1).status_code == 400
+        server.stop()
+        server = Server(data)
+        again = fund("top-up-1", "CREDIT", 50)
+        assert (again.status_code, again.json()) == (200, first.json()), "the key survived the restart"
+        listed = server.admin("GET", "budgets?tenant_id=acme").json()
+        assert [b["allocated"]["amount"] for b in listed["ledgers"]] == [150], "applied once in all"
+    finally:
+        server.stop()

@@ -341,7 +341,9 @@ impl Api {
             .find(|b| b.scope_path == scope && b.unit == unit))
     }
 
-    fn fund_budget(&self, request: &crate::http::Request, _now: i64) -> Answer {
+    /// Funds a budget. With an `idempotency_key`, a retried funding replays the first answer
+    /// and is applied once (the core keeps the key with the figures before and after).
+    fn fund_budget(&self, request: &crate::http::Request, now: i64) -> Answer {
         let scope = request
             .param("scope")
             .ok_or_else(|| Refusal::invalid("the scope query parameter is required"))?
@@ -362,32 +364,25 @@ impl Api {
             Some(v) => same_unit(unit, wire::amount(v, "spent")?, "spent")?,
         };
         f.string("reason", 512)?;
-        if f.take("idempotency_key").is_some() {
-            return Err(Refusal::invalid(
-                "idempotency_key is not supported on funding here: do not retry a funding blindly",
-            ));
+        let key = f.string("idempotency_key", 256)?;
+        if key.as_deref() == Some("") {
+            return Err(Refusal::invalid("idempotency_key must not be empty"));
         }
         f.take("metadata");
         f.done()?;
-        let before = self.balance(&scope, unit)?.ok_or_else(|| {
-            Refusal::new(
-                404,
-                "BUDGET_NOT_FOUND",
-                format!("{scope} has no {} budget", unit.as_str()),
-            )
-        })?;
-        let done = if operation == "CREDIT" {
-            self.ledger.fund(&scope, unit, amount)
-        } else {
-            let adjustment = operation.parse::<Adjustment>().map_err(|_| {
+        let adjustment = match operation.as_str() {
+            "CREDIT" => None,
+            other => Some(other.parse::<Adjustment>().map_err(|_| {
                 Refusal::invalid(format!(
                     "operation must be one of CREDIT, DEBIT, RESET, REPAY_DEBT, RESET_SPENT; got {operation:?}"
                 ))
-            })?;
-            self.ledger.adjust(&scope, unit, adjustment, amount, spent)
+            })?),
         };
-        done.map_err(refusal)?;
-        let after = self.balance(&scope, unit)?.expect("a funded budget exists");
+        let funded = self
+            .ledger
+            .funding(now, key.as_deref(), &scope, unit, adjustment, (amount, spent))
+            .map_err(refusal)?;
+        let (before, after) = (funded.before, funded.after);
         let a = |v: i64| wire::amount_json(unit, v);
         Ok((
             200,

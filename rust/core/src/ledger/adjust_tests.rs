@@ -145,3 +145,56 @@ fn adjustments_survive_a_durable_ledger_reopening() {
     assert_eq!(figures(&again), (700, 20, 0, 0, 680));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_keyed_funding_applies_once_and_replays_its_figures() {
+    let l = ledger();
+    let fund = |key, adjustment, amount| {
+        l.funding(T, key, "tenant:acme", Unit::Tokens, adjustment, (amount, 0))
+    };
+    let credit = |key, amount| fund(key, None, amount);
+    let first = credit(Some("f1"), 400).unwrap();
+    let allocated = |allocated, remaining| Figures {
+        allocated,
+        remaining,
+        debt: 0,
+        spent: 300,
+    };
+    assert_eq!(
+        (first.before, first.after),
+        (allocated(1_000, 600), allocated(1_400, 1_000))
+    );
+    assert_eq!(credit(Some("f1"), 400).unwrap(), first, "a retry replays");
+    assert_eq!(
+        figures(&l),
+        (1_400, 300, 100, 0, 1_000),
+        "and changes nothing"
+    );
+    let mismatch = credit(Some("f1"), 401);
+    assert!(matches!(
+        mismatch,
+        Err(LedgerError::IdempotencyMismatch { .. })
+    ));
+    let debit = fund(Some("f1"), Some(Adjustment::Debit), 400);
+    assert!(
+        matches!(debit, Err(LedgerError::IdempotencyMismatch { .. })),
+        "another operation under the same key"
+    );
+    let unkeyed = credit(None, 1).unwrap();
+    assert_eq!(
+        credit(None, 1).unwrap().before,
+        unkeyed.after,
+        "no key: applied each time"
+    );
+    let refused = fund(Some("f2"), Some(Adjustment::Debit), 5_000);
+    assert!(matches!(refused, Err(LedgerError::BudgetExceeded { .. })));
+    let later = fund(Some("f2"), Some(Adjustment::Debit), 2).unwrap();
+    assert_eq!(
+        later.after.allocated, 1_400,
+        "a refusal is not remembered: the key is free"
+    );
+    assert!(matches!(
+        l.funding(T, Some("f3"), "tenant:none", Unit::Tokens, None, (1, 0)),
+        Err(LedgerError::BudgetNotFound { .. })
+    ));
+}

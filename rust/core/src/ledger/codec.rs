@@ -306,6 +306,15 @@ pub(super) fn write_answer(o: &mut Out, a: &Answer) {
             o.int(d.debt_incurred);
             o.strs(&d.affected_scopes);
         }
+        Answer::Funded(f) => {
+            o.token("funded");
+            for figures in [f.before, f.after] {
+                o.int(figures.allocated);
+                o.int(figures.remaining);
+                o.int(figures.debt);
+                o.int(figures.spent);
+            }
+        }
     }
 }
 
@@ -325,6 +334,20 @@ pub(super) fn read_answer(i: &mut In<'_>) -> io::Result<Answer> {
             debt_incurred: i.int()?,
             affected_scopes: i.strs()?,
         }),
+        "funded" => {
+            let mut figures = || -> io::Result<Figures> {
+                Ok(Figures {
+                    allocated: i.int()?,
+                    remaining: i.int()?,
+                    debt: i.int()?,
+                    spent: i.int()?,
+                })
+            };
+            Answer::Funded(Funded {
+                before: figures()?,
+                after: figures()?,
+            })
+        }
         _ => return Err(corrupt("unknown answer")),
     })
 }

@@ -6,6 +6,9 @@ use std::io;
 use super::codec::{corrupt, In, Out};
 use super::*;
 
+/// How a credit is written where a funding entry names its adjustment.
+const CREDIT: &str = "CREDIT";
+
 /// One state-changing operation, with everything it needs besides the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Entry {
@@ -25,6 +28,16 @@ pub(super) enum Entry {
         scope: String,
         unit: Unit,
         adjustment: Adjustment,
+        amount: i64,
+        spent: i64,
+    },
+    /// A credit (no adjustment) or an adjustment, with an idempotency key and the figures
+    /// before and after as its answer.
+    Funding {
+        key: Option<String>,
+        scope: String,
+        unit: Unit,
+        adjustment: Option<Adjustment>,
         amount: i64,
         spent: i64,
     },
@@ -74,6 +87,7 @@ pub(super) enum Outcome {
     Committed(Committed),
     Amount(i64),
     Debited(Debited),
+    Funded(Funded),
     Swept(usize),
 }
 
@@ -83,7 +97,10 @@ impl Entry {
     pub(super) fn expires(&self) -> bool {
         !matches!(
             self,
-            Entry::SetBudget { .. } | Entry::Fund { .. } | Entry::Adjust { .. }
+            Entry::SetBudget { .. }
+                | Entry::Fund { .. }
+                | Entry::Adjust { .. }
+                | Entry::Funding { .. }
         )
     }
 
@@ -137,6 +154,22 @@ impl Entry {
                 o.str(scope);
                 o.token(unit.as_str());
                 o.token(adjustment.as_str());
+                o.int(*amount);
+                o.int(*spent);
+            }
+            Entry::Funding {
+                key: k,
+                scope,
+                unit,
+                adjustment,
+                amount,
+                spent,
+            } => {
+                o.token("funding");
+                key(o, k);
+                o.str(scope);
+                o.token(unit.as_str());
+                o.token(adjustment.map_or(CREDIT, Adjustment::as_str));
                 o.int(*amount);
                 o.int(*spent);
             }
@@ -232,6 +265,17 @@ impl Entry {
                 amount: i.int()?,
                 spent: i.int()?,
             },
+            "funding" => Entry::Funding {
+                key: i.opt(In::str)?,
+                scope: i.str()?,
+                unit: unit(i)?,
+                adjustment: match i.token()? {
+                    CREDIT => None,
+                    name => Some(name.parse().map_err(|_| corrupt("unknown adjustment"))?),
+                },
+                amount: i.int()?,
+                spent: i.int()?,
+            },
             "reserve" => Entry::Reserve {
                 key: i.opt(In::str)?,
                 request: ReserveRequest {
@@ -319,6 +363,24 @@ impl Ledger {
             } => self
                 .adjust_in(state, &scope, unit, adjustment, amount, spent)
                 .map(|()| Outcome::Done),
+            Entry::Funding {
+                key,
+                scope,
+                unit,
+                adjustment,
+                amount,
+                spent,
+            } => self
+                .funding_in(
+                    state,
+                    now_ms,
+                    key.as_deref(),
+                    &scope,
+                    unit,
+                    adjustment,
+                    (amount, spent),
+                )
+                .map(Outcome::Funded),
             Entry::Reserve { key, request } => self
                 .reserve_in(state, now_ms, key.as_deref(), request)
                 .map(|v| Outcome::Verdict(Box::new(v))),

@@ -10,6 +10,7 @@ pub(super) enum Answer {
     Released(i64),
     Extended(i64),
     Debited(Debited),
+    Funded(Funded),
 }
 
 /// The operations, which each have their own idempotency keys.
@@ -21,6 +22,7 @@ pub(super) enum Op {
     Extend,
     Decide,
     Event,
+    Fund,
 }
 
 named_enum!(Op, "op", {
@@ -30,6 +32,7 @@ named_enum!(Op, "op", {
     Extend => "extend",
     Decide => "decide",
     Event => "event",
+    Fund => "fund",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -399,6 +399,39 @@ impl Ledger {
         self.run(None, entry).map(|_| ())
     }
 
+    /// Funds `scope`'s budget in `unit` as the protocol's admin API does, in one step: a credit
+    /// of `amount` (`adjustment` None, as [`Ledger::fund`]) or an adjustment (as
+    /// [`Ledger::adjust`]), answered with the budget's figures before and after. With `key`,
+    /// a repeat with the same request replays the first answer and changes nothing, and one
+    /// with another request is an `IdempotencyMismatch`. `amounts` are the amount and, for a
+    /// `ResetSpent`, the new spending (ignored otherwise); the key's record is kept from
+    /// `now_ms` for the retention, as the other operations' are.
+    pub fn funding(
+        &self,
+        now_ms: i64,
+        key: Option<&str>,
+        scope: &str,
+        unit: Unit,
+        adjustment: Option<Adjustment>,
+        (amount, spent): (i64, i64),
+    ) -> Result<Funded, LedgerError> {
+        check_scope_path(scope)?;
+        check_amount("amount", amount)?;
+        check_amount("spent", spent)?;
+        let entry = Entry::Funding {
+            key: key.map(str::to_string),
+            scope: scope.to_string(),
+            unit,
+            adjustment,
+            amount,
+            spent,
+        };
+        match self.run(Some(now_ms), entry)? {
+            Outcome::Funded(f) => Ok(f),
+            _ => unreachable!("a funding answers its figures"),
+        }
+    }
+
     /// Reserves `request.estimate` on every budget of the subject's path. A live reservation
     /// that cannot be made is an error (BUDGET_EXCEEDED, DEBT_OUTSTANDING,
     /// OVERDRAFT_LIMIT_EXCEEDED, NOT_FOUND); a dry run answers DENY with the reason instead.

@@ -38,6 +38,45 @@ impl Ledger {
         Ok(())
     }
 
+    /// A credit (`adjustment` None) or an adjustment of `amounts` (amount, and spending for a
+    /// `ResetSpent`), answered with the figures before and after, and replayed for its key.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn funding_in(
+        &self,
+        state: &mut State,
+        now_ms: i64,
+        key: Option<&str>,
+        scope: &str,
+        unit: Unit,
+        adjustment: Option<Adjustment>,
+        (amount, spent): (i64, i64),
+    ) -> Result<Funded, LedgerError> {
+        let name = adjustment.map_or("CREDIT", Adjustment::as_str);
+        let payload = fingerprint(Op::Fund, key, |f| {
+            f.str(scope).unit(unit).str(name).int(amount).int(spent)
+        });
+        if let Some(answer) = replay(state, Op::Fund, key, payload)? {
+            return Ok(match answer {
+                Answer::Funded(f) => f,
+                _ => unreachable!("fund keys store fundings"),
+            });
+        }
+        let slot = state.existing_slot(scope, unit)?;
+        let before = Figures::of(state.budget(slot));
+        match adjustment {
+            None => self.fund_in(state, scope, unit, amount)?,
+            Some(a) => self.adjust_in(state, scope, unit, a, amount, spent)?,
+        }
+        let funded = Funded {
+            before,
+            after: Figures::of(state.budget(slot)),
+        };
+        self.remember(state, now_ms, Op::Fund, key, payload, || {
+            Answer::Funded(funded)
+        });
+        Ok(funded)
+    }
+
     pub(super) fn adjust_in(
         &self,
         state: &mut State,

@@ -413,6 +413,40 @@ pub struct Committed {
     pub debt_incurred: i64,
 }
 
+/// A budget's figures, as funding reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// The allocation.
+    pub allocated: i64,
+    /// What can still be reserved or charged (negative when debt exceeds the rest).
+    pub remaining: i64,
+    /// Consumption beyond what the budget covered.
+    pub debt: i64,
+    /// Charged so far.
+    pub spent: i64,
+}
+
+impl Figures {
+    pub(super) fn of(b: &Budget) -> Self {
+        Figures {
+            allocated: b.allocated,
+            remaining: b.remaining(),
+            debt: b.debt,
+            spent: b.spent,
+        }
+    }
+}
+
+/// The answer to a funding operation ([`Ledger::funding`]): the budget before and after it,
+/// replayed as first answered when its idempotency key comes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Funded {
+    /// The figures before.
+    pub before: Figures,
+    /// The figures after.
+    pub after: Figures,
+}
+
 /// The answer to an event (a direct debit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Debited {

@@ -115,6 +115,42 @@ fn a_reopened_ledger_holds_every_answered_change_and_replays_keys() {
 }
 
 #[test]
+fn a_keyed_funding_survives_a_reopen_and_still_replays() {
+    let dir = directory("funding");
+    let l = Ledger::durable(&dir, retention()).unwrap();
+    l.set_budget("tenant:acme", Unit::Tokens, 1_000, 0, None)
+        .unwrap();
+    let reset = Some(Adjustment::ResetSpent);
+    let first = l
+        .funding(
+            T,
+            Some("period-2"),
+            "tenant:acme",
+            Unit::Tokens,
+            reset,
+            (700, 20),
+        )
+        .unwrap();
+    assert_eq!((first.after.allocated, first.after.spent), (700, 20));
+    drop(l);
+    let again = Ledger::durable(&dir, retention()).unwrap();
+    assert_eq!(tokens(&again), (20, 0, 680));
+    let replay = again
+        .funding(
+            T,
+            Some("period-2"),
+            "tenant:acme",
+            Unit::Tokens,
+            reset,
+            (700, 20),
+        )
+        .unwrap();
+    assert_eq!(replay, first, "the key's answer survived the restart");
+    assert_eq!(tokens(&again), (20, 0, 680));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_torn_last_record_is_cut_off_and_the_log_goes_on() {
     let dir = directory("torn");
     let l = Ledger::durable(&dir, retention()).unwrap();
