@@ -380,7 +380,14 @@ impl Api {
         };
         let funded = self
             .ledger
-            .funding(now, key.as_deref(), &scope, unit, adjustment, (amount, spent))
+            .funding(
+                now,
+                key.as_deref(),
+                &scope,
+                unit,
+                adjustment,
+                (amount, spent),
+            )
             .map_err(refusal)?;
         let (before, after) = (funded.before, funded.after);
         let a = |v: i64| wire::amount_json(unit, v);
