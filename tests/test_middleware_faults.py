@@ -38,6 +38,22 @@ def test_an_admission_fault_lets_the_request_through_counted_and_logged_once(
     assert caplog.text.count("could not admit a request") == 1
 
 
+def test_a_settling_fault_lets_the_request_through_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_clock() -> float:
+        raise RuntimeError("clock offline")
+
+    availability = SLOTracker(SLODefinition("api", 0.99), clock=broken_clock)
+    breaker = CircuitBreaker("users")
+    app, guard = fastapi_app(slos={"*": RouteSLO(availability=availability)}, breakers={"*": breaker})
+    assert guard.plan("GET", "/users/{uid}").quick, "the adapter settles it in one native call"
+    answers = get_all(app, "/users/1", "/users/2", "/users/3")
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert guard.recording_errors == 3
+    assert caplog.text.count("could not record a request") == 1
+
+
 def test_head_is_guarded_by_the_get_entry() -> None:
     breaker = CircuitBreaker("users")
     breaker.force_open()

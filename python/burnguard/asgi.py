@@ -22,13 +22,14 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from burnguard import _native
-from burnguard.errors import InvalidArgumentError, invalid, wrong_type
+from burnguard.errors import CircuitOpenError, InvalidArgumentError, invalid, wrong_type
 from burnguard.middleware import (
     Admission,
     ClassifyFn,
     Rejection,
     RouteGuard,
     RoutePlan,
+    circuit_open,
     default_classifier,
     guard_of,
 )
@@ -194,7 +195,19 @@ class GuardMiddleware:
         if guard.enforces:
             plan = self._plan_before(scope, method)
         if plan is not None:
-            answer = guard.admit(plan)
+            answer: Admission | Rejection
+            if not plan.quick:
+                answer = guard.admit(plan)
+            else:
+                # A breaker alone (or nothing to take): ``guard.admit``'s outcome, with no
+                # Python call between the request and the native permit.
+                try:
+                    answer = (None if plan.breaker is None else plan.breaker.acquire(), None)
+                except CircuitOpenError as err:
+                    answer = circuit_open(plan, err)
+                except Exception:
+                    guard.fault("admit a request")
+                    answer = (None, None)
             if isinstance(answer, Rejection):
                 await _reject(send, answer)
                 guard.rejected(plan, answer, perf_counter() - started)
@@ -232,6 +245,18 @@ class GuardMiddleware:
                 plan = _plan_after(guard, method, scope)
             if plan is not None and disconnected:
                 guard.disconnected(plan, admission, duration, sent)
+            elif plan is not None and plan.quick and guard.classify is default_classifier:
+                # ``guard.finish``'s outcome in its one native call.
+                try:
+                    plan.settle(  # type: ignore[misc]
+                        error is None and status < 500,
+                        duration,
+                        sent,
+                        status,
+                        None if admission is None else admission[0],
+                    )
+                except Exception:
+                    guard.fault("record a request")
             elif plan is not None:
                 guard.finish(plan, admission, status, error, duration, sent)
 

@@ -82,7 +82,8 @@ class RouteBudget:
         self.ledger.reserve(self.subject, action, self.cost, unit=self.unit, ttl_ms=self.ttl_ms, dry_run=True)
 
 
-def _circuit_open(plan: RoutePlan, err: CircuitOpenError) -> Rejection:
+def circuit_open(plan: RoutePlan, err: CircuitOpenError) -> Rejection:
+    """The answer to a request whose route's breaker is open (counted as such)."""
     plan.rejections.count_circuit_open()
     headers: tuple[tuple[str, str], ...] = ()
     if err.retry_after is not None:
@@ -136,7 +137,7 @@ def guard_of(owner: str, guard: object, options: GuardOptions) -> RouteGuard:
 class RoutePlan:
     """Everything a guard does for one route key, resolved once."""
 
-    __slots__ = ("breaker", "budget", "enforces", "key", "rejections", "settle", "slo", "stats")
+    __slots__ = ("breaker", "budget", "enforces", "key", "quick", "rejections", "settle", "slo", "stats")
 
     def __init__(
         self,
@@ -164,6 +165,9 @@ class RoutePlan:
         """``settle(ok, duration, sent, status, permit)``: records a finished request into the
         route, its SLOs and its breaker permit in one native call; None when an SLO records
         into a Python store, and the guard records step by step."""
+        self.quick = budget is None and self.settle is not None
+        """Whether admitting and settling a request are one native call each (no budget, and
+        SLOs recorded natively): the ASGI adapter then makes them itself."""
 
 
 Admission = tuple["BreakerPermit | None", "str | None"]
@@ -320,7 +324,7 @@ class RouteGuard:
                 try:
                     permit = breaker.acquire()
                 except CircuitOpenError as err:
-                    return _circuit_open(plan, err)
+                    return circuit_open(plan, err)
             budget = plan.budget
             if budget is None:
                 return (permit, None)
