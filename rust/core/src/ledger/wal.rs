@@ -10,9 +10,12 @@
 //! acknowledged). Time never goes back: an entry runs at the later of the caller's clock and
 //! the last entry's time.
 //!
-//! Syncs are shared: an operation writes its record under the ledger's lock, releases it, and
-//! returns once a sync covers the record; one `fdatasync` covers every record written before
-//! it, so an operation whose record an earlier sync covered needs none of its own. When a log passes [`ROTATE_BYTES`], the state is written as
+//! Writes and syncs are shared (group commit): an operation appends its record to the log's
+//! pending bytes under the ledger's lock, releases it, and returns once a sync covers the
+//! record. One operation at a time leads: it writes every record pending (one `write`, under
+//! the log's lock, so records reach the file in order) and syncs them (one `fdatasync`, outside
+//! it); the operations that queued meanwhile find their records covered, or lead the next
+//! group. When a log passes [`ROTATE_BYTES`], the state is written as
 //! the next snapshot and a new log begins. A failed write or sync stops the ledger: every
 //! later operation is refused (`Shared`), so memory never runs ahead of the disk unnoticed.
 
@@ -39,15 +42,26 @@ pub(super) struct Writer {
     written: u64,
     /// Bytes written to every generation since the ledger opened: where records end.
     total: u64,
-    /// The record being written (kept to reuse its allocation).
-    buffer: Vec<u8>,
+    /// Records appended but not yet written to the file: the next sync's leader writes them.
+    pending: Vec<u8>,
     last_time: i64,
+}
+
+impl Writer {
+    /// Writes the pending records to the file (under the log's lock, so in order).
+    fn write_pending(&mut self) -> io::Result<()> {
+        let written = (&*self.file).write_all(&self.pending);
+        self.pending.clear();
+        written
+    }
 }
 
 /// A ledger's log directory.
 pub(super) struct Wal {
     directory: PathBuf,
     pub(super) writer: Mutex<Writer>,
+    /// Held by the operation leading a sync; the others queue on it.
+    leading: Mutex<()>,
     /// Bytes of every generation so far known to be on disk (see [`Writer::total`]).
     synced: AtomicU64,
     failed: AtomicBool,
@@ -114,44 +128,37 @@ impl Wal {
         now_ms.max(writer.last_time)
     }
 
-    /// Appends `entry` run at `time`; where its record ends.
-    pub(super) fn append(
-        &self,
-        writer: &mut Writer,
-        time: i64,
-        entry: &str,
-    ) -> Result<Position, LedgerError> {
+    /// Appends `entry` run at `time` to the pending records; where its record ends.
+    pub(super) fn append(&self, writer: &mut Writer, time: i64, entry: &str) -> Position {
         let payload = entry.as_bytes();
-        let record = &mut writer.buffer;
-        record.clear();
+        let record = &mut writer.pending;
         record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         record.extend_from_slice(&time.to_le_bytes());
         record.extend_from_slice(&fnv1a(payload).to_le_bytes());
         record.extend_from_slice(payload);
-        (&*writer.file)
-            .write_all(&writer.buffer)
-            .map_err(|e| self.fail("write", &e))?;
         writer.written += (HEAD + payload.len()) as u64;
         writer.total += (HEAD + payload.len()) as u64;
         writer.last_time = time;
-        Ok(Position(writer.total))
+        Position(writer.total)
     }
 
     /// Returns once the log is on disk up to `position`: at once if a sync has covered it,
-    /// else after syncing the log (concurrent callers sync too; the kernel makes the later
-    /// ones wait for the earlier and cheap when nothing is left to write).
+    /// else after leading one (see the module docs) or queueing behind the one that does.
     pub(super) fn sync_to(&self, position: Position) -> Result<(), LedgerError> {
         self.check()?;
         if self.synced.load(Ordering::Acquire) >= position.0 {
             return Ok(());
         }
+        let _leading = self.leading.lock().unwrap_or_else(|e| e.into_inner());
+        self.check()?;
+        if self.synced.load(Ordering::Acquire) >= position.0 {
+            return Ok(()); // the group led before ours covered the record
+        }
         let (file, total) = {
-            let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            writer.write_pending().map_err(|e| self.fail("write", &e))?;
             (writer.file.clone(), writer.total)
         };
-        if self.synced.load(Ordering::Acquire) >= position.0 {
-            return Ok(()); // a sync that started after our record was written finished
-        }
         file.sync_data().map_err(|e| self.fail("sync", &e))?;
         self.synced.fetch_max(total, Ordering::AcqRel);
         Ok(())
@@ -170,6 +177,7 @@ impl Wal {
         }
         let old = writer.generation;
         let next = old + 1;
+        writer.write_pending().map_err(|e| self.fail("write", &e))?;
         writer.file.sync_data().map_err(|e| self.fail("sync", &e))?;
         self.synced.fetch_max(writer.total, Ordering::AcqRel);
         write_atomically(
@@ -184,7 +192,7 @@ impl Wal {
             generation: next,
             written: 0,
             total: writer.total,
-            buffer: Vec::new(),
+            pending: Vec::new(),
             last_time: writer.last_time,
         };
         let _ = fs::remove_file(log_path(&self.directory, old));
@@ -244,9 +252,10 @@ impl Ledger {
                 generation,
                 written: kept,
                 total: 0,
-                buffer: Vec::new(),
+                pending: Vec::with_capacity(64 << 10),
                 last_time,
             }),
+            leading: Mutex::new(()),
             synced: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             rotate_bytes: ROTATE_BYTES,
@@ -308,7 +317,7 @@ impl Ledger {
         let state = &mut books.state;
         let (outcome, expired) = self.apply(state, time, entry);
         let position = if expired || (changes && outcome.is_ok()) {
-            let position = wal.append(&mut writer, time, &text.0)?;
+            let position = wal.append(&mut writer, time, &text.0);
             wal.rotate_if_long(&mut writer, state, self.retention)?;
             Some(position)
         } else {

@@ -222,8 +222,24 @@ fn a_long_log_becomes_a_snapshot_and_a_new_log() {
 
 #[test]
 fn concurrent_operations_share_syncs_and_all_survive() {
-    let dir = directory("threads");
-    let l = Arc::new(Ledger::durable(&dir, retention()).unwrap());
+    concurrent_pairs_survive("threads", wal::ROTATE_BYTES);
+}
+
+#[test]
+fn concurrent_operations_survive_rotations_between_their_groups() {
+    // A log of about 40 records: groups are written and synced while others rotate.
+    concurrent_pairs_survive("threads-rotating", 4_000);
+}
+
+/// Four threads make 100 keyed reserve + commit pairs each on a durable ledger whose log
+/// rotates past `rotate_bytes`: every pair counts, before and after a reopen.
+fn concurrent_pairs_survive(name: &str, rotate_bytes: u64) {
+    let dir = directory(name);
+    let mut l = Ledger::durable(&dir, retention()).unwrap();
+    if let Some(wal) = l.wal.as_mut() {
+        wal.rotate_bytes = rotate_bytes;
+    }
+    let l = Arc::new(l);
     l.set_budget("tenant:acme", Unit::Tokens, 1_000_000, 0, None)
         .unwrap();
     let threads: Vec<_> = (0..4)
