@@ -4,7 +4,7 @@
 methods return the facade's result dataclasses, built natively."""
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, final
@@ -66,10 +66,12 @@ __all__ = [
     "Guarded",
     "LedgerCore",
     "LogCountsCore",
+    "MeteredSend",
     "PricingCore",
     "RouteCore",
     "RouteOutboxCore",
     "RouteTableCore",
+    "SendMeter",
     "Settlement",
     "SloCore",
     "SloFleet",
@@ -691,3 +693,23 @@ class SloFleet:
     def unshared(self) -> int: ...
     def apply(self, entries: list[tuple[int, int, int, int, int]], *, clear: bool = False) -> None: ...
     def counts(self, now: float, windows: list[float]) -> list[tuple[int, int]]: ...
+
+@final
+class SendMeter:
+    """An ASGI ``send`` that notes the status, the body bytes and a failed send."""
+
+    def __new__(cls, send: Callable[[Any], Awaitable[None]]) -> Self: ...
+    def __call__(self, message: Any) -> Awaitable[None]: ...
+    def figures(self) -> tuple[int, int, bool, float]: ...
+    def elapsed(self) -> float: ...
+    def disconnect(self) -> None: ...
+
+@final
+class MeteredSend:
+    """One ``send`` in progress (an awaitable)."""
+
+    def __await__(self) -> Generator[Any, Any]: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any) -> Any: ...
+    def throw(self, *args: Any) -> Any: ...
+    def close(self) -> None: ...

@@ -189,7 +189,9 @@ class GuardMiddleware:
             await self._app(scope, receive, send)
             return
         method: str = scope["method"]
-        started = perf_counter()
+        # The app's ``send``: notes the status and body bytes, and a failed send (the client
+        # went away: not the app's failure), natively, with no coroutine per message.
+        meter = _native.SendMeter(send)
         plan: RoutePlan | None = None
         admission: Admission | None = None
         if guard.enforces:
@@ -210,37 +212,20 @@ class GuardMiddleware:
                     answer = (None, None)
             if isinstance(answer, Rejection):
                 await _reject(send, answer)
-                guard.rejected(plan, answer, perf_counter() - started)
+                guard.rejected(plan, answer, meter.elapsed())
                 return
             admission = answer
-        status = 500
-        sent = 0
-        disconnected = False
-
-        async def send_and_measure(message: Message) -> None:
-            nonlocal status, sent, disconnected
-            kind = message["type"]
-            if kind == "http.response.body":
-                sent += len(message.get("body", b""))
-            elif kind == "http.response.start":
-                status = message["status"]
-            try:
-                await send(message)
-            except BaseException:
-                disconnected = True  # the client went away: not the app's failure
-                raise
-
         error: BaseException | None = None
         try:
-            await self._app(scope, receive, send_and_measure)
+            await self._app(scope, receive, meter)
         except asyncio.CancelledError:
-            disconnected = True  # the server cancels a request whose client went away
+            meter.disconnect()  # the server cancels a request whose client went away
             raise
         except BaseException as err:
             error = err
             raise
         finally:
-            duration = perf_counter() - started
+            status, sent, disconnected, duration = meter.figures()
             if plan is None:
                 plan = _plan_after(guard, method, scope)
             if plan is not None and disconnected:

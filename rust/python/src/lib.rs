@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 #[cfg(target_os = "linux")]
 mod arena;
+mod asgi;
 mod billing;
 mod breaker;
 mod clock;
@@ -44,6 +45,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logs::register(m)?;
     routes::register(m)?;
     settle::register(m)?;
+    asgi::register(m)?;
     serve::register(m)?;
     cost::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
