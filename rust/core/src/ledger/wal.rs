@@ -12,11 +12,13 @@
 //!
 //! Writes and syncs are shared (group commit): an operation appends its record to the log's
 //! pending bytes under the ledger's lock, releases it, and returns once a sync covers the
-//! record. One operation at a time leads: it writes every record pending (one `write`, under
-//! the log's lock, so records reach the file in order) and syncs them (one `fdatasync`, outside
-//! it); the operations that queued meanwhile find their records covered, or lead the next
-//! group. When a log passes [`ROTATE_BYTES`], the state is written as
-//! the next snapshot and a new log begins. A failed write or sync stops the ledger: every
+//! record. One operation at a time leads: it takes every record pending (under the log's
+//! lock, briefly), writes them (one `write`) and syncs them (one `fdatasync`), holding only
+//! the leader's lock, so records reach the file in order while other operations go on; the
+//! operations that queued meanwhile find their records covered, or lead the next group. When
+//! a log passes [`ROTATE_BYTES`], its leader writes the state as the next snapshot (under the
+//! ledger's lock, so the snapshot holds exactly the records before it) and a new log begins.
+//! Locks are taken in one order: the leader's, the ledger's, the log's. A failed write or sync stops the ledger: every
 //! later operation is refused (`Shared`), so memory never runs ahead of the disk unnoticed.
 
 use std::fs::{self, File, OpenOptions};
@@ -33,6 +35,8 @@ use super::*;
 /// A log this long is folded into a snapshot.
 pub const ROTATE_BYTES: u64 = 64 << 20;
 const HEAD: usize = 4 + 8 + 8;
+/// Bytes reserved for a group's records (they grow past it when a group is larger).
+const PENDING_CAPACITY: usize = 64 << 10;
 
 /// The log being written: under the ledger's lock.
 pub(super) struct Writer {
@@ -47,21 +51,12 @@ pub(super) struct Writer {
     last_time: i64,
 }
 
-impl Writer {
-    /// Writes the pending records to the file (under the log's lock, so in order).
-    fn write_pending(&mut self) -> io::Result<()> {
-        let written = (&*self.file).write_all(&self.pending);
-        self.pending.clear();
-        written
-    }
-}
-
 /// A ledger's log directory.
 pub(super) struct Wal {
     directory: PathBuf,
     pub(super) writer: Mutex<Writer>,
-    /// Held by the operation leading a sync; the others queue on it.
-    leading: Mutex<()>,
+    /// Held by the operation leading a sync (the others queue on it): the records it writes.
+    leading: Mutex<Vec<u8>>,
     /// Bytes of every generation so far known to be on disk (see [`Writer::total`]).
     synced: AtomicU64,
     failed: AtomicBool,
@@ -142,61 +137,71 @@ impl Wal {
         Position(writer.total)
     }
 
+    /// Writes `bytes` to `file`; a failure stops the ledger.
+    fn write_all(&self, file: &File, bytes: &[u8]) -> Result<(), LedgerError> {
+        let mut file = file;
+        file.write_all(bytes).map_err(|e| self.fail("write", &e))
+    }
+}
+
+impl Ledger {
     /// Returns once the log is on disk up to `position`: at once if a sync has covered it,
     /// else after leading one (see the module docs) or queueing behind the one that does.
-    pub(super) fn sync_to(&self, position: Position) -> Result<(), LedgerError> {
-        self.check()?;
-        if self.synced.load(Ordering::Acquire) >= position.0 {
+    fn sync_logged(&self, wal: &Wal, position: Position) -> Result<(), LedgerError> {
+        wal.check()?;
+        if wal.synced.load(Ordering::Acquire) >= position.0 {
             return Ok(());
         }
-        let _leading = self.leading.lock().unwrap_or_else(|e| e.into_inner());
-        self.check()?;
-        if self.synced.load(Ordering::Acquire) >= position.0 {
+        let mut group = wal.leading.lock().unwrap_or_else(|e| e.into_inner());
+        wal.check()?;
+        if wal.synced.load(Ordering::Acquire) >= position.0 {
             return Ok(()); // the group led before ours covered the record
         }
-        let (file, total) = {
-            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            writer.write_pending().map_err(|e| self.fail("write", &e))?;
-            (writer.file.clone(), writer.total)
+        let (file, total, long) = {
+            let mut writer = wal.writer.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut *group, &mut writer.pending);
+            let long = writer.written >= wal.rotate_bytes;
+            (writer.file.clone(), writer.total, long)
         };
-        file.sync_data().map_err(|e| self.fail("sync", &e))?;
-        self.synced.fetch_max(total, Ordering::AcqRel);
+        let written = wal.write_all(&file, &group);
+        group.clear();
+        written?;
+        file.sync_data().map_err(|e| wal.fail("sync", &e))?;
+        wal.synced.fetch_max(total, Ordering::AcqRel);
+        if long {
+            self.rotate(wal)?;
+        }
         Ok(())
     }
 
-    /// When the log is long, writes `state` as the next generation's snapshot and starts its
-    /// log. Called with the ledger's lock held, after an entry was appended.
-    pub(super) fn rotate_if_long(
-        &self,
-        writer: &mut Writer,
-        state: &State,
-        retention: Retention,
-    ) -> Result<(), LedgerError> {
-        if writer.written < self.rotate_bytes {
-            return Ok(());
-        }
+    /// Writes the state as the next generation's snapshot and starts its log; by the leader
+    /// of a sync, once the log is long.
+    fn rotate(&self, wal: &Wal) -> Result<(), LedgerError> {
+        let books = self.lock();
+        let mut writer = wal.writer.lock().unwrap_or_else(|e| e.into_inner());
         let old = writer.generation;
         let next = old + 1;
-        writer.write_pending().map_err(|e| self.fail("write", &e))?;
-        writer.file.sync_data().map_err(|e| self.fail("sync", &e))?;
-        self.synced.fetch_max(writer.total, Ordering::AcqRel);
+        wal.write_all(&writer.file, &writer.pending)?;
+        writer.pending.clear();
+        writer.file.sync_data().map_err(|e| wal.fail("sync", &e))?;
+        wal.synced.fetch_max(writer.total, Ordering::AcqRel);
         write_atomically(
-            &snapshot_path(&self.directory, next),
-            &encode(state, retention),
+            &snapshot_path(&wal.directory, next),
+            &encode(&books.state, self.retention),
         )
-        .map_err(|e| self.fail("write a snapshot", &e))?;
+        .map_err(|e| wal.fail("write a snapshot", &e))?;
         let file =
-            open_log(&log_path(&self.directory, next)).map_err(|e| self.fail("start a log", &e))?;
+            open_log(&log_path(&wal.directory, next)).map_err(|e| wal.fail("start a log", &e))?;
         *writer = Writer {
             file: Arc::new(file),
             generation: next,
             written: 0,
             total: writer.total,
-            pending: Vec::new(),
+            pending: Vec::with_capacity(PENDING_CAPACITY),
             last_time: writer.last_time,
         };
-        let _ = fs::remove_file(log_path(&self.directory, old));
-        let _ = fs::remove_file(snapshot_path(&self.directory, old));
+        let _ = fs::remove_file(log_path(&wal.directory, old));
+        let _ = fs::remove_file(snapshot_path(&wal.directory, old));
         Ok(())
     }
 }
@@ -252,10 +257,10 @@ impl Ledger {
                 generation,
                 written: kept,
                 total: 0,
-                pending: Vec::with_capacity(64 << 10),
+                pending: Vec::with_capacity(PENDING_CAPACITY),
                 last_time,
             }),
-            leading: Mutex::new(()),
+            leading: Mutex::new(Vec::with_capacity(PENDING_CAPACITY)),
             synced: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             rotate_bytes: ROTATE_BYTES,
@@ -317,9 +322,7 @@ impl Ledger {
         let state = &mut books.state;
         let (outcome, expired) = self.apply(state, time, entry);
         let position = if expired || (changes && outcome.is_ok()) {
-            let position = wal.append(&mut writer, time, &text.0);
-            wal.rotate_if_long(&mut writer, state, self.retention)?;
-            Some(position)
+            Some(wal.append(&mut writer, time, &text.0))
         } else {
             None
         };
@@ -327,7 +330,7 @@ impl Ledger {
         drop(writer);
         drop(books);
         if let Some(position) = position {
-            wal.sync_to(position)?;
+            self.sync_logged(wal, position)?;
         }
         answer
     }
