@@ -13,19 +13,22 @@
 //! Writes and syncs are shared (group commit): an operation appends its record to the log's
 //! pending bytes under the ledger's lock, releases it, and returns once a sync covers the
 //! record. One operation at a time leads: it takes every record pending (under the log's
-//! lock, briefly), writes them (one `write`) and syncs them (one `fdatasync`), holding only
-//! the leader's lock, so records reach the file in order while other operations go on; the
-//! operations that queued meanwhile find their records covered, or lead the next group. When
-//! a log passes [`ROTATE_BYTES`], its leader writes the state as the next snapshot (under the
-//! ledger's lock, so the snapshot holds exactly the records before it) and a new log begins.
-//! Locks are taken in one order: the leader's, the ledger's, the log's. A failed write or sync stops the ledger: every
+//! lock, briefly), writes them (one `write`) and syncs them (one `fdatasync`) holding no lock,
+//! so records reach the file in order while other operations go on. The operations that came
+//! meanwhile wait on a condition variable; the leader's end wakes them all at once, and each
+//! finds its record covered or leads the next group (one leader handing over to the next,
+//! rather than each waiter waking the one after it, is what lets the groups follow each other
+//! closely). When a log passes [`ROTATE_BYTES`], its leader writes the state as the next
+//! snapshot (under the ledger's lock, so the snapshot holds exactly the records before it) and
+//! a new log begins. Locks are taken in one order: the ledger's, then the log's; a lead ends
+//! (and its waiters wake) however its sync ends, an error or a panic included. A failed write or sync stops the ledger: every
 //! later operation is refused (`Shared`), so memory never runs ahead of the disk unnoticed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::codec::{corrupt, In, Out};
 use super::file::{create_private, decode, encode, sync_directory, with_path, write_atomically};
@@ -55,13 +58,38 @@ pub(super) struct Writer {
 pub(super) struct Wal {
     directory: PathBuf,
     pub(super) writer: Mutex<Writer>,
-    /// Held by the operation leading a sync (the others queue on it): the records it writes.
-    leading: Mutex<Vec<u8>>,
+    /// Whether an operation leads a sync, and the buffer a leader writes its group from.
+    leading: Mutex<Leading>,
+    /// Notified when a leader is done: its waiters are covered, or one of them leads next.
+    led: Condvar,
     /// Bytes of every generation so far known to be on disk (see [`Writer::total`]).
     synced: AtomicU64,
     failed: AtomicBool,
     /// A log this long is folded into a snapshot ([`ROTATE_BYTES`]; less in tests).
     pub(super) rotate_bytes: u64,
+}
+
+/// The state of the syncs, under [`Wal::leading`].
+struct Leading {
+    busy: bool,
+    group: Vec<u8>,
+}
+
+/// A sync being led: hands the lead back (and wakes the waiters) however the sync ends.
+struct Lead<'a> {
+    wal: &'a Wal,
+    group: Vec<u8>,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let mut leading = self.wal.leading.lock().unwrap_or_else(|e| e.into_inner());
+        leading.busy = false;
+        self.group.clear();
+        std::mem::swap(&mut leading.group, &mut self.group);
+        drop(leading);
+        self.wal.led.notify_all();
+    }
 }
 
 /// Where a record ends, counted over every generation since the ledger opened.
@@ -152,20 +180,30 @@ impl Ledger {
         if wal.synced.load(Ordering::Acquire) >= position.0 {
             return Ok(());
         }
-        let mut group = wal.leading.lock().unwrap_or_else(|e| e.into_inner());
-        wal.check()?;
-        if wal.synced.load(Ordering::Acquire) >= position.0 {
-            return Ok(()); // the group led before ours covered the record
+        let mut leading = wal.leading.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            wal.check()?;
+            if wal.synced.load(Ordering::Acquire) >= position.0 {
+                return Ok(()); // a group led meanwhile covered the record
+            }
+            if !leading.busy {
+                break;
+            }
+            leading = wal.led.wait(leading).unwrap_or_else(|e| e.into_inner());
         }
+        leading.busy = true;
+        let mut lead = Lead {
+            wal,
+            group: std::mem::take(&mut leading.group),
+        };
+        drop(leading);
         let (file, total, long) = {
             let mut writer = wal.writer.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::swap(&mut *group, &mut writer.pending);
+            std::mem::swap(&mut lead.group, &mut writer.pending);
             let long = writer.written >= wal.rotate_bytes;
             (writer.file.clone(), writer.total, long)
         };
-        let written = wal.write_all(&file, &group);
-        group.clear();
-        written?;
+        wal.write_all(&file, &lead.group)?;
         file.sync_data().map_err(|e| wal.fail("sync", &e))?;
         wal.synced.fetch_max(total, Ordering::AcqRel);
         if long {
@@ -260,7 +298,11 @@ impl Ledger {
                 pending: Vec::with_capacity(PENDING_CAPACITY),
                 last_time,
             }),
-            leading: Mutex::new(Vec::with_capacity(PENDING_CAPACITY)),
+            leading: Mutex::new(Leading {
+                busy: false,
+                group: Vec::with_capacity(PENDING_CAPACITY),
+            }),
+            led: Condvar::new(),
             synced: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             rotate_bytes: ROTATE_BYTES,
