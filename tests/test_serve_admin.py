@@ -247,6 +247,22 @@ def test_a_key_does_only_what_its_permissions_allow(data: Path) -> None:
         assert (
             "reservations:create" in default["permissions"] and "webhooks:read" not in default["permissions"]
         )
+        server.stop()
+        server = Server(data)
+        again = requests.post(
+            f"{server.url}/v1/reservations",
+            json={
+                "idempotency_key": "p2",
+                "subject": {"tenant": "acme"},
+                "action": {"kind": "k", "name": "n"},
+                "estimate": {"unit": "TOKENS", "amount": 1},
+            },
+            headers={"X-Cycles-API-Key": secret},
+            timeout=10,
+        )
+        assert again.status_code == 403, "a key keeps its permissions through a restart"
+        listed = server.admin("GET", "api-keys?tenant_id=acme").json()["keys"]
+        assert [k["permissions"] for k in listed if k["name"] == "r"] == [["balances:read"]]
     finally:
         server.stop()
 
@@ -283,3 +299,12 @@ def test_a_retried_funding_applies_once_and_replays_through_a_restart(data: Path
         assert [b["allocated"]["amount"] for b in listed["ledgers"]] == [150], "applied once in all"
     finally:
         server.stop()
+
+
+def test_a_sigterm_right_after_the_ready_line_is_a_graceful_stop() -> None:
+    for _ in range(5):
+        process = subprocess.Popen(COMMAND, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        json.loads(process.stdout.readline())
+        process.terminate()
+        assert process.wait(timeout=30) == 0, "the handler is in place before the server says it is ready"

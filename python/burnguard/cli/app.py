@@ -104,9 +104,14 @@ def _read_specs(source: str, period_seconds: int) -> list[RuleSLO]:
         _fail(f"{source}: {error}")
 
 
-def _run_until_stopped(running: Callable[[], bool], stop: Callable[[], None]) -> None:
-    """Waits while a server runs; SIGTERM or Ctrl-C stops it (requests in flight finish)."""
+def _stop_on_sigterm(stop: Callable[[], None]) -> None:
+    """Makes SIGTERM stop a server (requests in flight finish): before it says it is ready, so
+    a supervisor's SIGTERM right after is a graceful stop too."""
     signal.signal(signal.SIGTERM, lambda *_: stop())
+
+
+def _run_until_stopped(running: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """Waits while a server runs (see ``_stop_on_sigterm``); Ctrl-C stops it too."""
     try:
         while running():
             time.sleep(0.2)
@@ -479,6 +484,7 @@ def dashboard(
         board.start()
     except OSError as error:
         _fail(f"cannot serve on {host}:{port}: {error.strerror}")
+    _stop_on_sigterm(board.stop)
     click.echo(board.url, nl=True)
     _run_until_stopped(lambda: board.running, board.stop)
 
@@ -565,6 +571,7 @@ def serve(
     except ValueError as error:
         server.stop()
         _fail(f"{config_path}: {error}")
+    _stop_on_sigterm(server.stop)
     url = f"http://{host}:{server.port}"
     info: dict[str, Any] = {"url": url, "persistence": data_dir or (redis_url and "redis") or "memory"}
     if secret is not None:

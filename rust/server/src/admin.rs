@@ -552,6 +552,21 @@ impl Store {
                 revoked: k["revoked_at_ms"]
                     .as_i64()
                     .map(|at| (at, text("revoked_reason"))),
+                permissions: match &k["permissions"] {
+                    Value::Null => None, // the default set
+                    Value::Array(names) => Some(
+                        names
+                            .iter()
+                            .map(|n| {
+                                n.as_str()
+                                    .filter(|n| PERMISSIONS.contains(n))
+                                    .map(str::to_string)
+                                    .ok_or_else(bad)
+                            })
+                            .collect::<io::Result<_>>()?,
+                    ),
+                    _ => return Err(bad()),
+                },
                 ..key
             });
         }
