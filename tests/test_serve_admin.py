@@ -303,7 +303,7 @@ def test_a_retried_funding_applies_once_and_replays_through_a_restart(data: Path
 
 def test_a_sigterm_right_after_the_ready_line_is_a_graceful_stop() -> None:
     for _ in range(5):
-        process = subprocess.Popen(COMMAND, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen([*COMMAND, "--dev"], stdout=subprocess.PIPE, text=True)
         assert process.stdout is not None
         json.loads(process.stdout.readline())
         process.terminate()
