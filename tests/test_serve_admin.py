@@ -291,6 +291,13 @@ def test_a_retried_funding_applies_once_and_replays_through_a_restart(data: Path
         mismatch = fund("top-up-1", "CREDIT", 60)
         assert (mismatch.status_code, mismatch.json()["error"]) == (409, "IDEMPOTENCY_MISMATCH")
         assert fund("", "CREDIT", 1).status_code == 400
+        by_header = requests.post(
+            f"{server.url}/v1/admin/budgets/fund?scope=tenant:acme&unit=TOKENS",
+            json={"operation": "CREDIT", "amount": {"unit": "TOKENS", "amount": 50}},
+            headers={"X-Admin-API-Key": ADMIN, "X-Idempotency-Key": "top-up-1"},
+            timeout=10,
+        )
+        assert by_header.json() == first.json(), "the header's key is the same key"
         server.stop()
         server = Server(data)
         again = fund("top-up-1", "CREDIT", 50)

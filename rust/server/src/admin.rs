@@ -364,7 +364,19 @@ impl Api {
             Some(v) => same_unit(unit, wire::amount(v, "spent")?, "spent")?,
         };
         f.string("reason", 512)?;
-        let key = f.string("idempotency_key", 256)?;
+        // The key from the body or X-Idempotency-Key (they must agree), as the runtime API's.
+        let key = match (
+            f.string("idempotency_key", 256)?,
+            request.header("x-idempotency-key"),
+        ) {
+            (Some(b), Some(h)) if b != h => {
+                return Err(Refusal::invalid(
+                    "X-Idempotency-Key and the body's idempotency_key must match",
+                ))
+            }
+            (Some(b), _) => Some(b),
+            (None, h) => h.map(str::to_string),
+        };
         if key.as_deref() == Some("") {
             return Err(Refusal::invalid("idempotency_key must not be empty"));
         }
