@@ -110,11 +110,24 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop())
 
 
-def _run_until_stopped(running: Callable[[], bool], stop: Callable[[], None]) -> None:
-    """Waits while a server runs (see ``_stop_on_sigterm``); Ctrl-C stops it too."""
+def _run_until_stopped(
+    running: Callable[[], bool], stop: Callable[[], None], every_second: Callable[[], None] | None = None
+) -> None:
+    """Waits while a server runs (see ``_stop_on_sigterm``), calling ``every_second`` about
+    once a second (a failure is reported once until it succeeds again); Ctrl-C stops it too."""
     try:
+        ticks, failing = 0, False
         while running():
             time.sleep(0.2)
+            ticks += 1
+            if every_second is not None and ticks % 5 == 0:
+                try:
+                    every_second()
+                    failing = False
+                except OSError as error:  # Redis unreachable, say: the next second retries
+                    if not failing:
+                        click.echo(f"burnguard: {error} (retried each second)", err=True)
+                    failing = True
     except KeyboardInterrupt:
         stop()
 
@@ -560,6 +573,7 @@ def serve(
             data_dir=data_dir,
             sequencer=None if fleet is None else fleet[1],
             rate_limit=rate_limit,
+            provisioned=None if fleet is None else fleet[2],
         )
         link = None if fleet is None else fleet[0].attach_ledger(server, fleet[1])
     except (cycles.ConfigError, OSError, ValueError, ImportError) as error:
@@ -590,7 +604,7 @@ def serve(
         if secret is not None:
             click.echo(f"CYCLES_BASE_URL={url} CYCLES_API_KEY={secret} CYCLES_TENANT={cycles.DEV_TENANT}")
     sys.stdout.flush()
-    _run_until_stopped(lambda: server.running, server.stop)
+    _run_until_stopped(lambda: server.running, server.stop, server.refresh_provisioned if fleet else None)
     del link  # kept up (swept, compacted) while serving
 
 

@@ -30,6 +30,7 @@ from burnguard.errors import BurnguardError
 if TYPE_CHECKING:
     from burnguard.redis import RedisBackend
     from burnguard.redis.ledger import LedgerSequencer
+    from burnguard.redis.provisioned import ProvisionedStore
 
 #: What ``--dev`` provisions.
 DEV_TENANT, DEV_BUDGET = "dev", 1_000_000_000
@@ -119,9 +120,11 @@ def load(path: str) -> Provision:
     return provision
 
 
-def fleet(url: str, namespace: str, name: str) -> tuple[RedisBackend, LedgerSequencer]:
-    """The Redis backend and sequencer of a server's ledger on Redis (``--redis``)."""
+def fleet(url: str, namespace: str, name: str) -> tuple[RedisBackend, LedgerSequencer, ProvisionedStore]:
+    """The Redis backend, the sequencer of a server's ledger on Redis (``--redis``) and the
+    store of what the admin API provisions for the servers of that ledger."""
     from burnguard.redis import RedisBackend
+    from burnguard.redis.provisioned import ProvisionedStore
 
     backend = RedisBackend.from_url(url, namespace=namespace)
-    return backend, backend.sequencer(name, (300.0, 100_000))
+    return backend, backend.sequencer(name, (300.0, 100_000)), ProvisionedStore(backend, name)

@@ -636,3 +636,13 @@ for slot = 0, S - 1 do
 end
 return reply
 """
+
+#: Saves what `burnguard serve`'s admin API provisioned over the version it was read at.
+#: KEYS: the hash (``version``, ``doc``). ARGV: the version read, the new document.
+#: Reply: 1 if saved (as the next version), 0 if another server saved since.
+PROVISIONED_SAVE = """
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if version ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', version + 1, 'doc', ARGV[2])
+return 1
+"""

@@ -5,13 +5,35 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burnguard_core::ledger::{Ledger, Retention, Unit};
-use burnguard_server::admin::Store;
+use burnguard_server::admin::{SharedStore, Store};
 use burnguard_server::{Api, Key, Server};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 
 use crate::errors::{ledger_err, py_err};
 use crate::ledger_fleet::PySequencer;
+
+/// A shared store of what the admin API provisions, kept by a Python object with `load()`
+/// (its version and document, or None) and `save(version, document)` (whether it saved).
+struct PyStore(Py<PyAny>);
+
+impl SharedStore for PyStore {
+    fn load(&self) -> std::io::Result<(u64, Option<String>)> {
+        Python::attach(|py| {
+            let answer = self.0.call_method0(py, "load")?;
+            answer.extract::<(u64, Option<String>)>(py)
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    fn save(&self, version: u64, doc: &str) -> std::io::Result<bool> {
+        Python::attach(|py| {
+            let answer = self.0.call_method1(py, "save", (version, doc))?;
+            answer.extract::<bool>(py)
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
 
 /// A running Cycles server; see `burnguard.cli.serve`.
 #[pyclass(module = "burnguard._native", frozen, weakref)]
@@ -26,11 +48,12 @@ impl CyclesServer {
     /// Serves on `host:port` (0: a free port) with `threads` threads; budgets in memory,
     /// logged and synced in `data_dir` before each answer, or (`sequencer`, see
     /// `burnguard.redis.ledger`) a fleet's ledger on Redis; `rate_limit` runtime requests a
-    /// second per tenant, if given.
+    /// second per tenant, if given. What the admin API provisions is kept in `data_dir`, or
+    /// in `provisioned` (see `burnguard.redis.provisioned`), shared with the fleet's servers.
     #[new]
     #[pyo3(signature = (
         host, port, *, threads = 64, retention_seconds = 300.0, max_retained = 100_000,
-        data_dir = None, sequencer = None, rate_limit = None,
+        data_dir = None, sequencer = None, rate_limit = None, provisioned = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -43,6 +66,7 @@ impl CyclesServer {
         data_dir: Option<PathBuf>,
         sequencer: Option<Py<PyAny>>,
         rate_limit: Option<u64>,
+        provisioned: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let retention = Retention::from_seconds(retention_seconds, max_retained).map_err(py_err)?;
         let (ledger, store) =
@@ -62,8 +86,12 @@ impl CyclesServer {
                     Store::in_directory(&dir),
                 ),
             };
-        let mut api = Api::new(ledger, Vec::new())
-            .with_store(store)
+        let store = match provisioned {
+            Some(shared) => Store::shared(Arc::new(PyStore(shared))),
+            None => store,
+        };
+        let mut api = py
+            .detach(|| Api::new(ledger, Vec::new()).with_store(store))
             .map_err(os_err)?;
         if let Some(per_second) = rate_limit {
             if per_second == 0 {
@@ -103,6 +131,12 @@ impl CyclesServer {
     #[getter]
     fn running(&self) -> bool {
         self.server.lock().map(|s| s.is_some()).unwrap_or(false)
+    }
+
+    /// Catches up with what the fleet's other servers provisioned (tenants, keys and their
+    /// revocations), when that is shared.
+    fn refresh_provisioned(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.api.refresh_provisioned()).map_err(os_err)
     }
 
     /// Lets API key `secret` act for `tenant` (only its SHA-256 is kept).

@@ -7,6 +7,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burnguard_core::ledger::{Adjustment, Balance, Unit};
 use serde_json::{json, Value};
@@ -37,6 +38,8 @@ pub struct Provisioned {
     pub keys: Vec<Key>,
     /// When each budget was made, by `scope|unit`.
     pub budgets: Vec<(String, i64)>,
+    /// The version of a shared store this is (0 for a file, or nothing saved yet).
+    pub version: u64,
 }
 
 /// What the admin API answers: a status and a JSON body, or a refusal.
@@ -143,7 +146,7 @@ impl Api {
             name,
             created_at_ms: now,
         };
-        if !self.add_tenant(tenant.clone()).map_err(|e| saving(&e))? {
+        if !self.add_tenant(tenant.clone())? {
             return Err(Refusal::new(
                 409,
                 "DUPLICATE_RESOURCE",
@@ -209,7 +212,7 @@ impl Api {
         let mut answer = key.json(now);
         answer["key_secret"] = json!(secret);
         answer.as_object_mut().map(|o| o.remove("status"));
-        self.add_saved_key(key).map_err(|e| saving(&e))?;
+        self.add_saved_key(key)?;
         Ok((201, answer))
     }
 
@@ -319,12 +322,11 @@ impl Api {
         self.ledger
             .set_budget(&scope, unit, allocated, overdraft, None)
             .map_err(refusal)?;
-        {
-            let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
-            provisioned.budgets.push((budget_key(&scope, unit), now));
-            // The budget is made either way; a failed save only loses when it was made.
-            let _ = self.store.save(&provisioned);
-        }
+        // The budget is made either way; a failed save only loses when it was made.
+        let _ = self.provision(|p| {
+            p.budgets.push((budget_key(&scope, unit), now));
+            Ok(())
+        });
         let b = self.balance(&scope, unit)?.ok_or_else(|| {
             Refusal::new(500, "INTERNAL_ERROR", "the budget set is not in the ledger")
         })?;
@@ -510,10 +512,29 @@ fn balance_json(b: &Balance, tenant: &str) -> Value {
     })
 }
 
+/// A store several servers share (Redis, for servers of one fleet ledger): the provisioned
+/// document and its version, saved only over the version it was read at.
+pub trait SharedStore: Send + Sync {
+    /// The document and its version (0 and None before anything was saved).
+    fn load(&self) -> io::Result<(u64, Option<String>)>;
+    /// Saves `doc` as the version after `version`; false if another server saved since.
+    fn save(&self, version: u64, doc: &str) -> io::Result<bool>;
+}
+
 /// Where provisioned tenants and keys are kept, if anywhere.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Store {
     path: Option<PathBuf>,
+    shared: Option<Arc<dyn SharedStore>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl Store {
@@ -521,133 +542,169 @@ impl Store {
     pub fn in_directory(directory: &Path) -> Store {
         Store {
             path: Some(directory.join("tenants.json")),
+            shared: None,
         }
     }
 
-    /// What was saved, if anything.
+    /// A store shared with other servers.
+    pub fn shared(store: Arc<dyn SharedStore>) -> Store {
+        Store {
+            path: None,
+            shared: Some(store),
+        }
+    }
+
+    /// Whether other servers may save to it too (so what is loaded can change).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// What was saved, if anything, with its version.
     pub fn load(&self) -> io::Result<Provisioned> {
+        if let Some(shared) = &self.shared {
+            let (version, doc) = shared.load()?;
+            let provisioned = match doc {
+                Some(doc) => decode(&doc, "the shared tenants")?,
+                None => Provisioned::default(),
+            };
+            return Ok(Provisioned {
+                version,
+                ..provisioned
+            });
+        }
         let Some(path) = &self.path else {
             return Ok(Default::default());
         };
-        let text = match fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Default::default()),
-            Err(e) => return Err(e),
-        };
-        let bad = || {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is damaged", path.display()),
-            )
-        };
-        let doc: Value = serde_json::from_str(&text).map_err(|_| bad())?;
-        let mut tenants = Vec::new();
-        for t in doc["tenants"].as_array().ok_or_else(bad)? {
-            tenants.push(Tenant {
-                id: t["id"].as_str().ok_or_else(bad)?.to_string(),
-                name: t["name"].as_str().ok_or_else(bad)?.to_string(),
-                created_at_ms: t["created_at_ms"].as_i64().ok_or_else(bad)?,
-            });
+        match fs::read_to_string(path) {
+            Ok(text) => decode(&text, &path.display().to_string()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(e),
         }
-        let mut keys = Vec::new();
-        for k in doc["keys"].as_array().ok_or_else(bad)? {
-            let tenant = k["tenant"].as_str().ok_or_else(bad)?;
-            let key =
-                Key::from_hex(k["sha256"].as_str().ok_or_else(bad)?, tenant).map_err(|_| bad())?;
-            // Files of an earlier version hold only the tenant and the hash.
-            let text = |field: &str| k[field].as_str().unwrap_or_default().to_string();
-            keys.push(Key {
-                name: text("name"),
-                prefix: text("prefix"),
-                created_at_ms: k["created_at_ms"].as_i64().unwrap_or(0),
-                expires_at_ms: k["expires_at_ms"].as_i64(),
-                revoked: k["revoked_at_ms"]
-                    .as_i64()
-                    .map(|at| (at, text("revoked_reason"))),
-                permissions: match &k["permissions"] {
-                    Value::Null => None, // the default set
-                    Value::Array(names) => Some(
-                        names
-                            .iter()
-                            .map(|n| {
-                                n.as_str()
-                                    .filter(|n| PERMISSIONS.contains(n))
-                                    .map(str::to_string)
-                                    .ok_or_else(bad)
-                            })
-                            .collect::<io::Result<_>>()?,
-                    ),
-                    _ => return Err(bad()),
-                },
-                ..key
-            });
-        }
-        // Files of an earlier version hold no budgets.
-        let budgets = doc["budgets"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter_map(|b| {
-                        Some((
-                            b["budget"].as_str()?.to_string(),
-                            b["created_at_ms"].as_i64()?,
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Provisioned {
-            tenants,
-            keys,
-            budgets,
-        })
     }
 
-    /// Saves `provisioned` (keys as hashes only) atomically: a temporary file, synced, renamed.
-    pub fn save(&self, provisioned: &Provisioned) -> io::Result<()> {
-        let Provisioned {
-            tenants,
-            keys,
-            budgets,
-        } = provisioned;
+    /// Saves `provisioned` (keys as hashes only) over its version: a file atomically (a
+    /// temporary file, synced, renamed); a shared store unless another server saved since
+    /// (false).
+    pub fn save(&self, provisioned: &Provisioned) -> io::Result<bool> {
+        if let Some(shared) = &self.shared {
+            return shared.save(provisioned.version, &encode(provisioned));
+        }
         let Some(path) = &self.path else {
-            return Ok(());
+            return Ok(true);
         };
-        let doc = json!({
-            "tenants": tenants.iter().map(|t| json!({"id": t.id, "name": t.name, "created_at_ms": t.created_at_ms})).collect::<Vec<_>>(),
-            "keys": keys.iter().map(|k| {
-                let mut saved = json!({
-                    "tenant": k.tenant, "sha256": hex(&k.hash), "name": k.name, "prefix": k.prefix,
-                    "created_at_ms": k.created_at_ms,
-                });
-                if let Some(at) = k.expires_at_ms {
-                    saved["expires_at_ms"] = json!(at);
-                }
-                if let Some((at, reason)) = &k.revoked {
-                    saved["revoked_at_ms"] = json!(at);
-                    saved["revoked_reason"] = json!(reason);
-                }
-                if let Some(permissions) = &k.permissions {
-                    saved["permissions"] = json!(permissions);
-                }
-                saved
-            }).collect::<Vec<_>>(),
-            "budgets": budgets.iter().map(|(b, at)| json!({"budget": b, "created_at_ms": at})).collect::<Vec<_>>(),
-        });
         let tmp = path.with_extension("json.tmp");
         let mut options = fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&tmp)?;
-        file.write_all(doc.to_string().as_bytes())?;
+        file.write_all(encode(provisioned).as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
             fs::File::open(dir)?.sync_all()?;
         }
-        Ok(())
+        Ok(true)
     }
+}
+
+/// The provisioned document `text` (from `origin`, named in errors).
+fn decode(text: &str, origin: &str) -> io::Result<Provisioned> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("{origin} is damaged"));
+    let doc: Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let mut tenants = Vec::new();
+    for t in doc["tenants"].as_array().ok_or_else(bad)? {
+        tenants.push(Tenant {
+            id: t["id"].as_str().ok_or_else(bad)?.to_string(),
+            name: t["name"].as_str().ok_or_else(bad)?.to_string(),
+            created_at_ms: t["created_at_ms"].as_i64().ok_or_else(bad)?,
+        });
+    }
+    let mut keys = Vec::new();
+    for k in doc["keys"].as_array().ok_or_else(bad)? {
+        let tenant = k["tenant"].as_str().ok_or_else(bad)?;
+        let key =
+            Key::from_hex(k["sha256"].as_str().ok_or_else(bad)?, tenant).map_err(|_| bad())?;
+        // Files of an earlier version hold only the tenant and the hash.
+        let text = |field: &str| k[field].as_str().unwrap_or_default().to_string();
+        keys.push(Key {
+            name: text("name"),
+            prefix: text("prefix"),
+            created_at_ms: k["created_at_ms"].as_i64().unwrap_or(0),
+            expires_at_ms: k["expires_at_ms"].as_i64(),
+            revoked: k["revoked_at_ms"]
+                .as_i64()
+                .map(|at| (at, text("revoked_reason"))),
+            permissions: match &k["permissions"] {
+                Value::Null => None, // the default set
+                Value::Array(names) => Some(
+                    names
+                        .iter()
+                        .map(|n| {
+                            n.as_str()
+                                .filter(|n| PERMISSIONS.contains(n))
+                                .map(str::to_string)
+                                .ok_or_else(bad)
+                        })
+                        .collect::<io::Result<_>>()?,
+                ),
+                _ => return Err(bad()),
+            },
+            ..key
+        });
+    }
+    // Files of an earlier version hold no budgets.
+    let budgets = doc["budgets"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|b| {
+                    Some((
+                        b["budget"].as_str()?.to_string(),
+                        b["created_at_ms"].as_i64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Provisioned {
+        tenants,
+        keys,
+        budgets,
+        version: 0,
+    })
+}
+
+/// The document of `provisioned` (keys as hashes only).
+fn encode(provisioned: &Provisioned) -> String {
+    let Provisioned {
+        tenants,
+        keys,
+        budgets,
+        ..
+    } = provisioned;
+    json!({
+        "tenants": tenants.iter().map(|t| json!({"id": t.id, "name": t.name, "created_at_ms": t.created_at_ms})).collect::<Vec<_>>(),
+        "keys": keys.iter().map(|k| {
+            let mut saved = json!({
+                "tenant": k.tenant, "sha256": hex(&k.hash), "name": k.name, "prefix": k.prefix,
+                "created_at_ms": k.created_at_ms,
+            });
+            if let Some(at) = k.expires_at_ms {
+                saved["expires_at_ms"] = json!(at);
+            }
+            if let Some((at, reason)) = &k.revoked {
+                saved["revoked_at_ms"] = json!(at);
+                saved["revoked_reason"] = json!(reason);
+            }
+            if let Some(permissions) = &k.permissions {
+                saved["permissions"] = json!(permissions);
+            }
+            saved
+        }).collect::<Vec<_>>(),
+        "budgets": budgets.iter().map(|(b, at)| json!({"budget": b, "created_at_ms": at})).collect::<Vec<_>>(),
+    })
+    .to_string()
 }
 
 #[cfg(test)]

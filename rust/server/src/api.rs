@@ -77,11 +77,9 @@ impl Api {
     /// kept before).
     pub fn with_store(self, store: Store) -> std::io::Result<Api> {
         let provisioned = store.load()?;
-        self.keys
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(provisioned.keys.iter().cloned());
-        *self.provisioned.lock().unwrap_or_else(|e| e.into_inner()) = provisioned;
+        let mut held = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+        self.adopt(&mut held, provisioned);
+        drop(held);
         Ok(Api { store, ..self })
     }
 
@@ -105,18 +103,74 @@ impl Api {
         tenants
     }
 
-    /// Adds and saves `tenant`; false if one with its id exists.
-    pub(crate) fn add_tenant(&self, tenant: Tenant) -> std::io::Result<bool> {
-        if self.tenants().iter().any(|t| t.id == tenant.id) {
-            return Ok(false);
-        }
+    /// Makes `change` to what the admin API provisioned, and saves it: applied to a copy,
+    /// which replaces the provisioned state once saved. With a shared store, a save that finds
+    /// another server's saved first catches up with it and makes the change again (so the
+    /// change's own checks, a duplicate's say, see what the others made).
+    pub(crate) fn provision<T>(
+        &self,
+        mut change: impl FnMut(&mut Provisioned) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        let saving = |e: std::io::Error| {
+            Refusal::new(
+                500,
+                "INTERNAL_ERROR",
+                format!("could not save the tenants: {e}"),
+            )
+        };
         let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
-        provisioned.tenants.push(tenant);
-        if let Err(e) = self.store.save(&provisioned) {
-            provisioned.tenants.pop();
-            return Err(e);
+        loop {
+            let mut next = provisioned.clone();
+            let answer = change(&mut next)?;
+            if self.store.save(&next).map_err(saving)? {
+                next.version += u64::from(self.store.is_shared());
+                self.adopt(&mut provisioned, next);
+                return Ok(answer);
+            }
+            let latest = self.store.load().map_err(saving)?;
+            self.adopt(&mut provisioned, latest);
         }
-        Ok(true)
+    }
+
+    /// Catches up with what other servers saved to a shared store (nothing for another).
+    pub fn refresh_provisioned(&self) -> std::io::Result<()> {
+        if !self.store.is_shared() {
+            return Ok(());
+        }
+        let latest = self.store.load()?;
+        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+        if latest.version > provisioned.version {
+            self.adopt(&mut provisioned, latest);
+        }
+        Ok(())
+    }
+
+    /// Makes `next` the provisioned state, its keys replacing the previous state's among the
+    /// keys that act (those of the config file stay).
+    fn adopt(&self, provisioned: &mut Provisioned, next: Provisioned) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|k| !provisioned.keys.iter().any(|p| p.hash == k.hash));
+        keys.extend(next.keys.iter().cloned());
+        *provisioned = next;
+    }
+
+    /// Adds and saves `tenant`; false if one with its id exists.
+    pub(crate) fn add_tenant(&self, tenant: Tenant) -> Result<bool, Refusal> {
+        let of_keys: Vec<String> = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|k| k.tenant.clone())
+            .collect();
+        self.provision(|p| {
+            let exists =
+                p.tenants.iter().any(|t| t.id == tenant.id) || of_keys.contains(&tenant.id);
+            if !exists {
+                p.tenants.push(tenant.clone());
+            }
+            Ok(!exists)
+        })
     }
 
     /// The admin key's SHA-256, if one is set.

@@ -219,15 +219,11 @@ impl Api {
     }
 
     /// Adds and saves a provisioned key.
-    pub(crate) fn add_saved_key(&self, key: Key) -> std::io::Result<()> {
-        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
-        provisioned.keys.push(key.clone());
-        if let Err(e) = self.store.save(&provisioned) {
-            provisioned.keys.pop();
-            return Err(e);
-        }
-        self.add_key(key);
-        Ok(())
+    pub(crate) fn add_saved_key(&self, key: Key) -> Result<(), Refusal> {
+        self.provision(|p| {
+            p.keys.push(key.clone());
+            Ok(())
+        })
     }
 
     /// The key `secret` is, if it is active at `now_ms` (or, with `finishing`, revoked: a
@@ -276,30 +272,44 @@ impl Api {
         reason: &str,
         now_ms: i64,
     ) -> Result<Key, Refusal> {
-        let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
+        let already = |key_id: &str| {
+            Refusal::new(
+                409,
+                "ALREADY_REVOKED",
+                format!("API key {key_id:?} is already revoked"),
+            )
+        };
+        let revoked = Some((now_ms, reason.to_string()));
+        let _ = self.refresh_provisioned(); // a key another server made: revoked here too
+        let provisioned = self
+            .provisioned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys
+            .iter()
+            .any(|k| k.id() == key_id);
+        if provisioned {
+            return self.provision(|p| {
+                let key = p
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.id() == key_id)
+                    .expect("provisioned keys stay");
+                if key.revoked.is_some() {
+                    return Err(already(key_id));
+                }
+                key.revoked = revoked.clone();
+                Ok(key.clone())
+            });
+        }
+        // A key of the config file is revoked until the server restarts.
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         let key = keys
             .iter_mut()
             .find(|k| k.id() == key_id)
             .ok_or_else(|| Refusal::new(404, "NOT_FOUND", format!("no API key {key_id:?}")))?;
         if key.revoked.is_some() {
-            return Err(Refusal::new(
-                409,
-                "ALREADY_REVOKED",
-                format!("API key {key_id:?} is already revoked"),
-            ));
-        }
-        let revoked = Some((now_ms, reason.to_string()));
-        if let Some(at) = provisioned.keys.iter().position(|k| k.hash == key.hash) {
-            provisioned.keys[at].revoked = revoked.clone();
-            if let Err(e) = self.store.save(&provisioned) {
-                provisioned.keys[at].revoked = None;
-                return Err(Refusal::new(
-                    500,
-                    "INTERNAL_ERROR",
-                    format!("could not save the revocation: {e}"),
-                ));
-            }
+            return Err(already(key_id));
         }
         key.revoked = revoked;
         Ok(key.clone())
