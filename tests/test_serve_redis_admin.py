@@ -118,3 +118,26 @@ def test_servers_provisioning_at_once_keep_every_change(servers: list[Server]) -
         assert within_seconds(
             lambda s=server: len(s.admin("GET", "tenants?limit=100").json()["tenants"]) == 30
         )
+
+
+def test_a_redis_restarted_empty_is_seeded_again_by_the_servers(
+    servers: list[Server], redis_server: RedisServer
+) -> None:
+    a, b = servers
+    assert a.admin("POST", "tenants", {"tenant_id": "acme", "name": "Acme"}).status_code == 201
+    secret = a.admin("POST", "api-keys", {"tenant_id": "acme", "name": "agents"}).json()["key_secret"]
+    budget = {"scope": "tenant:acme", "unit": "TOKENS", "allocated": {"unit": "TOKENS", "amount": 100}}
+    assert a.admin("POST", "budgets", budget).status_code == 201
+    assert within_seconds(lambda: b.balances(secret) == 200)
+    client: Any = redis_server.client()
+    client.flushall()
+    assert within_seconds(lambda: client.hget("{burnguard:serve:cycles}:provisioned", "doc") is not None)
+    assert b.admin("POST", "tenants", {"tenant_id": "beta", "name": "Beta"}).status_code == 201
+    fresh = Server(redis_server)
+    try:
+        tenants = fresh.admin("GET", "tenants").json()["tenants"]
+        assert sorted(t["tenant_id"] for t in tenants) == ["acme", "beta"], "nothing lost, the new one added"
+        keys = fresh.admin("GET", "api-keys?tenant_id=acme").json()["keys"]
+        assert [k["name"] for k in keys] == ["agents"]
+    finally:
+        fresh.stop()

@@ -128,11 +128,17 @@ impl Api {
                 return Ok(answer);
             }
             let latest = self.store.load().map_err(saving)?;
-            self.adopt(&mut provisioned, latest);
+            if latest.version < provisioned.version {
+                provisioned.version = latest.version; // lost in the store: seed it with ours
+            } else {
+                self.adopt(&mut provisioned, latest);
+            }
         }
     }
 
-    /// Catches up with what other servers saved to a shared store (nothing for another).
+    /// Catches up with what other servers saved to a shared store (nothing for another). A
+    /// store found behind this server (Redis restarted empty, or from an old copy) is seeded
+    /// again with what this server holds, as the fleet ledger's hosts seed theirs.
     pub fn refresh_provisioned(&self) -> std::io::Result<()> {
         if !self.store.is_shared() {
             return Ok(());
@@ -141,6 +147,14 @@ impl Api {
         let mut provisioned = self.provisioned.lock().unwrap_or_else(|e| e.into_inner());
         if latest.version > provisioned.version {
             self.adopt(&mut provisioned, latest);
+        } else if latest.version < provisioned.version {
+            let seed = Provisioned {
+                version: latest.version,
+                ..provisioned.clone()
+            };
+            if self.store.save(&seed)? {
+                provisioned.version = latest.version + 1;
+            }
         }
         Ok(())
     }

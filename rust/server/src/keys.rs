@@ -290,11 +290,13 @@ impl Api {
             .any(|k| k.id() == key_id);
         if provisioned {
             return self.provision(|p| {
-                let key = p
-                    .keys
-                    .iter_mut()
-                    .find(|k| k.id() == key_id)
-                    .expect("provisioned keys stay");
+                let Some(key) = p.keys.iter_mut().find(|k| k.id() == key_id) else {
+                    return Err(Refusal::new(
+                        404,
+                        "NOT_FOUND",
+                        format!("no API key {key_id:?}"),
+                    ));
+                };
                 if key.revoked.is_some() {
                     return Err(already(key_id));
                 }

@@ -7,7 +7,7 @@ use super::codec::{corrupt, In, Out};
 use super::*;
 
 /// How a credit is written where a funding entry names its adjustment.
-const CREDIT: &str = "CREDIT";
+pub(super) const CREDIT: &str = "CREDIT";
 
 /// One state-changing operation, with everything it needs besides the time.
 #[derive(Debug, Clone, PartialEq, Eq)]

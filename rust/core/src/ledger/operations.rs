@@ -51,7 +51,7 @@ impl Ledger {
         adjustment: Option<Adjustment>,
         (amount, spent): (i64, i64),
     ) -> Result<Funded, LedgerError> {
-        let name = adjustment.map_or("CREDIT", Adjustment::as_str);
+        let name = adjustment.map_or(super::entry::CREDIT, Adjustment::as_str);
         let payload = fingerprint(Op::Fund, key, |f| {
             f.str(scope).unit(unit).str(name).int(amount).int(spent)
         });

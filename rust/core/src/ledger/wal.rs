@@ -21,8 +21,9 @@
 //! closely). When a log passes [`ROTATE_BYTES`], its leader writes the state as the next
 //! snapshot (under the ledger's lock, so the snapshot holds exactly the records before it) and
 //! a new log begins. Locks are taken in one order: the ledger's, then the log's; a lead ends
-//! (and its waiters wake) however its sync ends, an error or a panic included. A failed write or sync stops the ledger: every
-//! later operation is refused (`Shared`), so memory never runs ahead of the disk unnoticed.
+//! (and its waiters wake) however its sync ends, an error or a panic included. A failed write
+//! or sync stops the ledger: every later operation is refused (`Shared`), so memory never
+//! runs ahead of the disk unnoticed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
