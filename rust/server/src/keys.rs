@@ -197,14 +197,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     if !valid {
         return None;
     }
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = burnguard_core::logs::days_from_civil(year, month, day);
     let ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
     (rfc3339(ms) == format!("{date}T{clock}Z")).then_some(ms) // no 31st of February
 }

@@ -1,14 +1,9 @@
 //! Tests of an operator's budget adjustments: debit, reset, debt repayment, new periods.
 
+use super::test_support::acme;
 use super::*;
 
 const T: i64 = 1_700_000_000_000;
-
-fn subject() -> Subject {
-    let mut s = Subject::default();
-    s.levels[0] = Some("acme".into());
-    s
-}
 
 fn action() -> Action {
     Action {
@@ -34,7 +29,7 @@ fn ledger() -> Ledger {
     l.event(
         T,
         None,
-        &subject(),
+        &acme(),
         &action(),
         Unit::Tokens,
         300,
@@ -45,7 +40,7 @@ fn ledger() -> Ledger {
         T,
         None,
         ReserveRequest {
-            subject: subject(),
+            subject: acme(),
             action: action(),
             unit: Unit::Tokens,
             estimate: 100,
@@ -87,7 +82,7 @@ fn each_adjustment_keeps_what_the_protocol_says_it_keeps() {
     l.event(
         T,
         None,
-        &subject(),
+        &acme(),
         &action(),
         Unit::Tokens,
         450,

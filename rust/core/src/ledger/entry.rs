@@ -19,20 +19,8 @@ pub(super) enum Entry {
         overdraft_limit: i64,
         caps: Option<Caps>,
     },
-    Fund {
-        scope: String,
-        unit: Unit,
-        amount: i64,
-    },
-    Adjust {
-        scope: String,
-        unit: Unit,
-        adjustment: Adjustment,
-        amount: i64,
-        spent: i64,
-    },
-    /// A credit (no adjustment) or an adjustment, with an idempotency key and the figures
-    /// before and after as its answer.
+    /// A credit (no adjustment) or an adjustment, with an idempotency key if any, and the
+    /// figures before and after as its answer.
     Funding {
         key: Option<String>,
         scope: String,
@@ -95,13 +83,7 @@ impl Entry {
     /// Whether it applies expiry first: everything but the budget settings, which take no
     /// time.
     pub(super) fn expires(&self) -> bool {
-        !matches!(
-            self,
-            Entry::SetBudget { .. }
-                | Entry::Fund { .. }
-                | Entry::Adjust { .. }
-                | Entry::Funding { .. }
-        )
+        !matches!(self, Entry::SetBudget { .. } | Entry::Funding { .. })
     }
 
     /// Whether it can change the state besides expiry (a decision without a key, or a dry
@@ -132,30 +114,6 @@ impl Entry {
                 o.int(*allocated);
                 o.int(*overdraft_limit);
                 o.caps(caps.as_ref());
-            }
-            Entry::Fund {
-                scope,
-                unit,
-                amount,
-            } => {
-                o.token("fund");
-                o.str(scope);
-                o.token(unit.as_str());
-                o.int(*amount);
-            }
-            Entry::Adjust {
-                scope,
-                unit,
-                adjustment,
-                amount,
-                spent,
-            } => {
-                o.token("adjust");
-                o.str(scope);
-                o.token(unit.as_str());
-                o.token(adjustment.as_str());
-                o.int(*amount);
-                o.int(*spent);
             }
             Entry::Funding {
                 key: k,
@@ -253,15 +211,20 @@ impl Entry {
                 overdraft_limit: i.int()?,
                 caps: i.caps()?,
             },
-            "fund" => Entry::Fund {
+            // Entries of an earlier version: a credit and an adjustment, with no key.
+            "fund" => Entry::Funding {
+                key: None,
                 scope: i.str()?,
                 unit: unit(i)?,
+                adjustment: None,
                 amount: i.int()?,
+                spent: 0,
             },
-            "adjust" => Entry::Adjust {
+            "adjust" => Entry::Funding {
+                key: None,
                 scope: i.str()?,
                 unit: unit(i)?,
-                adjustment: i.named(Adjustment::ALL, Adjustment::as_str)?,
+                adjustment: Some(i.named(Adjustment::ALL, Adjustment::as_str)?),
                 amount: i.int()?,
                 spent: i.int()?,
             },
@@ -347,22 +310,6 @@ impl Ledger {
                 self.set_budget_in(state, &scope, unit, allocated, overdraft_limit, caps);
                 Ok(Outcome::Done)
             }
-            Entry::Fund {
-                scope,
-                unit,
-                amount,
-            } => self
-                .fund_in(state, &scope, unit, amount)
-                .map(|()| Outcome::Done),
-            Entry::Adjust {
-                scope,
-                unit,
-                adjustment,
-                amount,
-                spent,
-            } => self
-                .adjust_in(state, &scope, unit, adjustment, amount, spent)
-                .map(|()| Outcome::Done),
             Entry::Funding {
                 key,
                 scope,

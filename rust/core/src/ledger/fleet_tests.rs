@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use super::test_support::credits;
 use super::*;
 
 const T: i64 = 1_700_000_000_000;
@@ -135,23 +136,16 @@ fn host(memory: &Memory) -> Ledger {
     Ledger::fleet(Box::new(memory.clone()), RETENTION).unwrap()
 }
 
+/// A host that has set the fleet's budget: 100 credits for `tenant:acme`.
+fn funded_host(memory: &Memory) -> Ledger {
+    let l = host(memory);
+    l.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
+        .unwrap();
+    l
+}
+
 fn request(estimate: i64) -> ReserveRequest {
-    let mut subject = Subject::default();
-    subject.levels[0] = Some("acme".into());
-    ReserveRequest {
-        subject,
-        action: Action {
-            kind: "llm.completion".into(),
-            name: "model".into(),
-            tags: vec![],
-        },
-        unit: Unit::Credits,
-        estimate,
-        ttl_ms: 60_000,
-        grace_period_ms: 0,
-        overage: Overage::Reject,
-        dry_run: false,
-    }
+    credits(estimate, 60_000)
 }
 
 fn figures(l: &Ledger) -> (i64, i64, i64) {
@@ -252,9 +246,7 @@ fn one_hosts_threads_send_their_operations_together_while_a_round_trip_is_out() 
 #[test]
 fn a_host_joining_late_loads_the_snapshot_and_the_entries_after_it() {
     let memory = Memory::default();
-    let a = host(&memory);
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let a = funded_host(&memory);
     a.reserve(T, None, request(10)).unwrap();
     let (instance, snapshot) = a.fleet_snapshot().unwrap();
     assert_eq!(snapshot.seq, 2);
@@ -334,9 +326,7 @@ fn a_journal_that_lost_its_last_entries_is_followed_and_the_loss_counted() {
 #[test]
 fn an_outage_decides_nothing_and_changes_nothing() {
     let memory = Memory::default();
-    let a = host(&memory);
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let a = funded_host(&memory);
     memory.down.store(true, Ordering::SeqCst);
     let err = a.reserve(T, None, request(10)).err().unwrap();
     assert_eq!(err.kind(), "LEDGER_UNAVAILABLE");
@@ -349,9 +339,7 @@ fn an_outage_decides_nothing_and_changes_nothing() {
 #[test]
 fn expiry_happens_at_the_sequencer_time_of_an_entry() {
     let memory = Memory::default();
-    let a = host(&memory);
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let a = funded_host(&memory);
     let id = a
         .reserve(T, None, request(10))
         .unwrap()
@@ -373,9 +361,7 @@ fn expiry_happens_at_the_sequencer_time_of_an_entry() {
 #[test]
 fn a_snapshot_of_another_retention_is_refused() {
     let memory = Memory::default();
-    let a = host(&memory);
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let a = funded_host(&memory);
     let (instance, snapshot) = a.fleet_snapshot().unwrap();
     memory.compact(&instance, snapshot);
     let other = Retention {

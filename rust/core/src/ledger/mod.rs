@@ -55,6 +55,8 @@ mod operations;
 mod shared_tests;
 mod state;
 #[cfg(all(test, not(loom)))]
+mod test_support;
+#[cfg(all(test, not(loom)))]
 mod tests;
 mod types;
 pub mod wal;
@@ -365,14 +367,8 @@ impl Ledger {
     /// Adds `amount` to `scope`'s allocation in `unit`. Debt is repaid first (it becomes
     /// spending the budget covers), and the over-limit state clears.
     pub fn fund(&self, scope: &str, unit: Unit, value: i64) -> Result<(), LedgerError> {
-        check_scope_path(scope)?;
-        check_amount("amount", value)?;
-        let entry = Entry::Fund {
-            scope: scope.to_string(),
-            unit,
-            amount: value,
-        };
-        self.run(None, entry).map(|_| ())
+        self.fund_with(None, None, scope, unit, None, (value, 0))
+            .map(drop)
     }
 
     /// Adjusts `scope`'s budget in `unit` as an operator does outside the reservation flow
@@ -386,17 +382,8 @@ impl Ledger {
         amount: i64,
         spent: i64,
     ) -> Result<(), LedgerError> {
-        check_scope_path(scope)?;
-        check_amount("amount", amount)?;
-        check_amount("spent", spent)?;
-        let entry = Entry::Adjust {
-            scope: scope.to_string(),
-            unit,
-            adjustment,
-            amount,
-            spent,
-        };
-        self.run(None, entry).map(|_| ())
+        self.fund_with(None, None, scope, unit, Some(adjustment), (amount, spent))
+            .map(drop)
     }
 
     /// Funds `scope`'s budget in `unit` as the protocol's admin API does, in one step: a credit
@@ -409,6 +396,19 @@ impl Ledger {
     pub fn funding(
         &self,
         now_ms: i64,
+        key: Option<&str>,
+        scope: &str,
+        unit: Unit,
+        adjustment: Option<Adjustment>,
+        amounts: (i64, i64),
+    ) -> Result<Funded, LedgerError> {
+        self.fund_with(Some(now_ms), key, scope, unit, adjustment, amounts)
+    }
+
+    /// [`Ledger::funding`], at `now_ms` if given (only a key's record needs a time).
+    fn fund_with(
+        &self,
+        now_ms: Option<i64>,
         key: Option<&str>,
         scope: &str,
         unit: Unit,
@@ -426,7 +426,7 @@ impl Ledger {
             amount,
             spent,
         };
-        match self.run(Some(now_ms), entry)? {
+        match self.run(now_ms, entry)? {
             Outcome::Funded(f) => Ok(f),
             _ => unreachable!("a funding answers its figures"),
         }

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::test_support::credits;
 use super::*;
 use crate::arena::{Arena, Options, TestArena};
 
@@ -16,25 +17,6 @@ const RETENTION: Retention = Retention {
 
 fn open(arena: &Arena, capacity: u64) -> Ledger {
     Ledger::shared(arena, "budgets", capacity, RETENTION).unwrap()
-}
-
-fn request(estimate: i64, ttl_ms: i64) -> ReserveRequest {
-    let mut subject = Subject::default();
-    subject.levels[0] = Some("acme".into());
-    ReserveRequest {
-        subject,
-        action: Action {
-            kind: "llm.completion".into(),
-            name: "model".into(),
-            tags: vec![],
-        },
-        unit: Unit::Credits,
-        estimate,
-        ttl_ms,
-        grace_period_ms: 0,
-        overage: Overage::Reject,
-        dry_run: false,
-    }
 }
 
 fn figures(l: &Ledger, now: i64) -> (i64, i64, i64) {
@@ -49,11 +31,11 @@ fn handles_on_one_arena_share_budgets_reservations_and_replays() {
     assert!(a.is_shared());
     a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
         .unwrap();
-    let held = b.reserve(T, Some("k"), request(60, 60_000)).unwrap();
-    let err = a.reserve(T, None, request(50, 60_000)).err().unwrap();
+    let held = b.reserve(T, Some("k"), credits(60, 60_000)).unwrap();
+    let err = a.reserve(T, None, credits(50, 60_000)).err().unwrap();
     assert_eq!(err.kind(), "BUDGET_EXCEEDED", "b's hold counts for a");
     // The same key through the other handle replays b's answer.
-    assert_eq!(a.reserve(T, Some("k"), request(60, 60_000)).unwrap(), held);
+    assert_eq!(a.reserve(T, Some("k"), credits(60, 60_000)).unwrap(), held);
     let id = held.reservation_id.unwrap();
     a.commit(T + 1, None, &id, None, 30).unwrap();
     assert_eq!(figures(&b, T + 2), (100, 0, 30));
@@ -102,10 +84,10 @@ fn expiry_uses_the_journal_time_which_never_goes_back() {
     let (a, b) = (open(&arena, 1 << 20), open(&arena, 1 << 20));
     a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
         .unwrap();
-    let v = a.reserve(T, None, request(40, 1_000)).unwrap();
+    let v = a.reserve(T, None, credits(40, 1_000)).unwrap();
     // b's clock is behind a's: its operation runs at a's later time.
     a.sweep(T + 5_000).unwrap();
-    let late = b.reserve(T, None, request(10, 1_000)).unwrap();
+    let late = b.reserve(T, None, credits(10, 1_000)).unwrap();
     assert_eq!(late.expires_at_ms, Some(T + 6_000));
     let expired = b.reservations(T, Some(Status::Expired), "").unwrap();
     assert_eq!(expired.len(), 1);
@@ -125,7 +107,7 @@ fn a_full_journal_becomes_a_snapshot_that_every_handle_loads() {
         let l = if i % 2 == 0 { &a } else { &b };
         let key = (i < 100).then(|| format!("r{i}"));
         let v = l
-            .reserve(T + i, key.as_deref(), request(7, 60_000))
+            .reserve(T + i, key.as_deref(), credits(7, 60_000))
             .unwrap();
         l.commit(T + i, None, &v.reservation_id.unwrap(), None, 5)
             .unwrap();
@@ -139,7 +121,7 @@ fn a_full_journal_becomes_a_snapshot_that_every_handle_loads() {
     }
     // Replays still answer across snapshots.
     let first = b
-        .reserve(T + 3_000, Some("r0"), request(7, 60_000))
+        .reserve(T + 3_000, Some("r0"), credits(7, 60_000))
         .unwrap();
     assert_eq!(first.reserved, 7);
     assert_eq!(figures(&fresh, T + 3_000), (1_000_000, 0, 15_000));
@@ -154,7 +136,7 @@ fn a_full_ledger_is_an_error_and_changes_nothing() {
     // Active reservations cannot be forgotten: 64 KiB fills up.
     let mut made = 0;
     let full = loop {
-        match a.reserve(T, None, request(1, 3_600_000)) {
+        match a.reserve(T, None, credits(1, 3_600_000)) {
             Ok(_) => made += 1,
             Err(e) => break e,
         }
@@ -169,7 +151,7 @@ fn a_full_ledger_is_an_error_and_changes_nothing() {
     }
     // Releasing makes no room (released reservations are retained), but nothing tears.
     assert_eq!(
-        b.reserve(T, None, request(1, 3_600_000))
+        b.reserve(T, None, credits(1, 3_600_000))
             .unwrap_err()
             .kind(),
         "LEDGER_FULL"
@@ -210,7 +192,7 @@ fn child_role() {
     let ledger = open(&arena, 1 << 20);
     match role.as_str() {
         "reserve-then-die-holding-the-lock" => {
-            ledger.reserve(T, None, request(25, 60_000)).unwrap();
+            ledger.reserve(T, None, credits(25, 60_000)).unwrap();
             let journal = ledger.journal.as_ref().unwrap();
             std::mem::forget(journal.lock().unwrap());
             // SAFETY: kills this process, as SIGKILL would at any instruction.
@@ -234,12 +216,12 @@ fn a_holder_killed_with_the_lock_held_blocks_no_one() {
         .unwrap();
     assert!(!status.success(), "the child was killed");
     // The dead holder's lock passes to this process, with its published reservation.
-    let v = ledger.reserve(T, None, request(75, 60_000)).unwrap();
+    let v = ledger.reserve(T, None, credits(75, 60_000)).unwrap();
     assert_eq!(v.reserved, 75);
     assert_eq!(figures(&ledger, T), (100, 100, 0));
     assert_eq!(
         ledger
-            .reserve(T, None, request(1, 60_000))
+            .reserve(T, None, credits(1, 60_000))
             .unwrap_err()
             .kind(),
         "BUDGET_EXCEEDED"

@@ -4,6 +4,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::Arc;
 
+use super::test_support::acme;
 use super::*;
 
 const T: i64 = 1_700_000_000_000;
@@ -21,15 +22,9 @@ fn directory(name: &str) -> std::path::PathBuf {
     dir
 }
 
-fn subject() -> Subject {
-    let mut s = Subject::default();
-    s.levels[0] = Some("acme".into());
-    s
-}
-
 fn request(estimate: i64) -> ReserveRequest {
     ReserveRequest {
-        subject: subject(),
+        subject: acme(),
         action: Action {
             kind: "llm".into(),
             name: "m".into(),
@@ -70,7 +65,7 @@ fn a_reopened_ledger_holds_every_answered_change_and_replays_keys() {
         .event(
             T + 3,
             Some("e1"),
-            &subject(),
+            &acme(),
             &request(0).action,
             Unit::Tokens,
             30,
@@ -91,7 +86,7 @@ fn a_reopened_ledger_holds_every_answered_change_and_replays_keys() {
         .event(
             T + 4,
             Some("e1"),
-            &subject(),
+            &acme(),
             &request(0).action,
             Unit::Tokens,
             30,
@@ -147,6 +142,44 @@ fn a_keyed_funding_survives_a_reopen_and_still_replays() {
         .unwrap();
     assert_eq!(replay, first, "the key's answer survived the restart");
     assert_eq!(tokens(&again), (20, 0, 680));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_log_of_an_earlier_version_replays_its_credits_and_adjustments() {
+    let dir = directory("earlier");
+    let l = Ledger::durable(&dir, retention()).unwrap();
+    l.set_budget("tenant:acme", Unit::Tokens, 1_000, 0, None)
+        .unwrap();
+    drop(l);
+    // The records an earlier version wrote for `fund` and `adjust`, by hand.
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(dir.join("log-0.wal"))
+        .unwrap();
+    let mut credit = super::codec::Out(String::new());
+    credit.token("fund");
+    credit.str("tenant:acme");
+    credit.token("TOKENS");
+    credit.int(500);
+    let mut reset = super::codec::Out(String::new());
+    reset.token("adjust");
+    reset.str("tenant:acme");
+    reset.token("TOKENS");
+    reset.token("RESET_SPENT");
+    reset.int(1_200);
+    reset.int(30);
+    for payload in [reset.0, credit.0] {
+        let mut record = (payload.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&T.to_le_bytes());
+        record.extend_from_slice(&super::fingerprint::fnv1a(payload.as_bytes()).to_le_bytes());
+        record.extend_from_slice(payload.as_bytes());
+        f.write_all(&record).unwrap();
+    }
+    drop(f);
+    let again = Ledger::durable(&dir, retention()).unwrap();
+    let b = &again.balances(T, "tenant:acme").unwrap()[0];
+    assert_eq!((b.allocated, b.spent, b.remaining), (1_700, 30, 1_670));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

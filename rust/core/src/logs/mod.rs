@@ -14,7 +14,7 @@ mod time;
 
 use crate::error::Error;
 pub use json::{json_preset, JsonPreset, JSON_PRESETS};
-pub use time::{days_from_civil, parse_clf_time, parse_timestamp};
+pub use time::{civil_from_days, days_from_civil, parse_clf_time, parse_timestamp};
 
 /// The most steps a log may span (at one-minute steps, 19 years).
 pub const MAX_SPAN_STEPS: i64 = 10_000_000;

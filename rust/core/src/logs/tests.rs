@@ -322,3 +322,13 @@ fn apache_request_times_in_microseconds() {
         "latency_unit"
     );
 }
+
+#[test]
+fn civil_dates_and_day_numbers_are_inverse() {
+    for days in [-719_468, -1, 0, 11_016, 20_425, 2_932_896] {
+        let (y, m, d) = civil_from_days(days);
+        assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+    }
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+}
