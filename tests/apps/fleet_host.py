@@ -5,13 +5,9 @@ failures it never flushes, says "ready" and waits to be killed."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-
 from burnguard import SLODefinition, SLOTracker
 from burnguard.redis import RedisBackend
-from tests.apps.forking import run_workers
+from tests.apps.forking import hold_unflushed, host_main
 
 DEFINITION = SLODefinition(name="api", target=0.99, window_seconds=30 * 86400)
 
@@ -26,23 +22,8 @@ def work(url: str, preloaded: SLOTracker | None, events: int, hold: int) -> None
         t.record(i % 10 != 0)
     assert t.flush(), "Redis was not reached"
     if hold:
-        for _ in range(hold):
-            t.record(False)
-        print("ready", flush=True)
-        time.sleep(3600)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url")
-    parser.add_argument("workers", type=int)
-    parser.add_argument("events", type=int)
-    parser.add_argument("--preload", action="store_true")
-    parser.add_argument("--hold", type=int, default=0)
-    args = parser.parse_args()
-    preloaded = tracker(args.url) if args.preload else None
-    sys.exit(run_workers(args.workers, lambda: work(args.url, preloaded, args.events, args.hold)))
+        hold_unflushed(hold, lambda: t.record(False))
 
 
 if __name__ == "__main__":
-    main()
+    host_main(tracker, work)

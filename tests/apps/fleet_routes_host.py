@@ -5,13 +5,9 @@ records N more it never flushes, says "ready" and waits to be killed."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-
 from burnguard import RouteTable
 from burnguard.redis import RedisBackend
-from tests.apps.forking import run_workers
+from tests.apps.forking import hold_unflushed, host_main
 
 
 def table(url: str) -> RouteTable:
@@ -26,23 +22,8 @@ def work(url: str, preloaded: RouteTable | None, events: int, hold: int) -> None
         route.record(0.04 if failed else 0.01, error=failed, bytes=100, status=500 if failed else 200)
     assert t.flush(), "Redis was not reached"
     if hold:
-        for _ in range(hold):
-            route.record(0.01, status=200)
-        print("ready", flush=True)
-        time.sleep(3600)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("url")
-    parser.add_argument("workers", type=int)
-    parser.add_argument("events", type=int)
-    parser.add_argument("--preload", action="store_true")
-    parser.add_argument("--hold", type=int, default=0)
-    args = parser.parse_args()
-    preloaded = table(args.url) if args.preload else None
-    sys.exit(run_workers(args.workers, lambda: work(args.url, preloaded, args.events, args.hold)))
+        hold_unflushed(hold, lambda: route.record(0.01, status=200))
 
 
 if __name__ == "__main__":
-    main()
+    host_main(table, work)
