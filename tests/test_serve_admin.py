@@ -62,6 +62,17 @@ class Server:
         )
         return int(answer.status_code)
 
+    def reserve(self, secret: str, key: str, amount: int) -> Any:
+        """A reservation of ``amount`` tokens for tenant acme with key ``secret``."""
+        body = {
+            "idempotency_key": key,
+            "subject": {"tenant": "acme"},
+            "action": {"kind": "k", "name": "n"},
+            "estimate": {"unit": "TOKENS", "amount": amount},
+        }
+        headers = {"X-Cycles-API-Key": secret}
+        return requests.post(f"{self.url}/v1/reservations", json=body, headers=headers, timeout=10)
+
     def stop(self) -> None:
         self.process.terminate()
         assert self.process.wait(timeout=30) == 0
@@ -109,20 +120,7 @@ def test_keys_are_listed_expire_and_stay_revoked_through_a_restart(data: Path) -
             ).status_code
             == 201
         )
-        held = [
-            requests.post(
-                f"{server.url}/v1/reservations",
-                json={
-                    "idempotency_key": f"h{i}",
-                    "subject": {"tenant": "acme"},
-                    "action": {"kind": "k", "name": "n"},
-                    "estimate": {"unit": "TOKENS", "amount": 10},
-                },
-                headers={"X-Cycles-API-Key": batch["key_secret"]},
-                timeout=10,
-            ).json()["reservation_id"]
-            for i in range(2)
-        ]
+        held = [server.reserve(batch["key_secret"], f"h{i}", 10).json()["reservation_id"] for i in range(2)]
         revoked = server.admin("DELETE", f"api-keys/{batch['key_id']}?reason=leaked")
         assert revoked.status_code == 200
         assert (
@@ -222,17 +220,7 @@ def test_a_key_does_only_what_its_permissions_allow(data: Path) -> None:
         assert fits("ApiKeyCreateResponse", reader.json())["permissions"] == ["balances:read"]
         secret = reader.json()["key_secret"]
         assert server.balances(secret) == 200
-        refused = requests.post(
-            f"{server.url}/v1/reservations",
-            json={
-                "idempotency_key": "p1",
-                "subject": {"tenant": "acme"},
-                "action": {"kind": "k", "name": "n"},
-                "estimate": {"unit": "TOKENS", "amount": 1},
-            },
-            headers={"X-Cycles-API-Key": secret},
-            timeout=10,
-        )
+        refused = server.reserve(secret, "p1", 1)
         assert refused.status_code == 403 and refused.json()["error"] == "FORBIDDEN"
         assert "reservations:create" in refused.json()["message"]
         admin_reader = server.admin(
@@ -249,17 +237,7 @@ def test_a_key_does_only_what_its_permissions_allow(data: Path) -> None:
         )
         server.stop()
         server = Server(data)
-        again = requests.post(
-            f"{server.url}/v1/reservations",
-            json={
-                "idempotency_key": "p2",
-                "subject": {"tenant": "acme"},
-                "action": {"kind": "k", "name": "n"},
-                "estimate": {"unit": "TOKENS", "amount": 1},
-            },
-            headers={"X-Cycles-API-Key": secret},
-            timeout=10,
-        )
+        again = server.reserve(secret, "p2", 1)
         assert again.status_code == 403, "a key keeps its permissions through a restart"
         listed = server.admin("GET", "api-keys?tenant_id=acme").json()["keys"]
         assert [k["permissions"] for k in listed if k["name"] == "r"] == [["balances:read"]]

@@ -115,9 +115,9 @@ fn a_keyed_funding_survives_a_reopen_and_still_replays() {
     let l = Ledger::durable(&dir, retention()).unwrap();
     l.set_budget("tenant:acme", Unit::Tokens, 1_000, 0, None)
         .unwrap();
-    let reset = Some(Adjustment::ResetSpent);
-    let first = l
-        .funding(
+    let new_period = |l: &Ledger| {
+        let reset = Some(Adjustment::ResetSpent);
+        l.funding(
             T,
             Some("period-2"),
             "tenant:acme",
@@ -125,21 +125,14 @@ fn a_keyed_funding_survives_a_reopen_and_still_replays() {
             reset,
             (700, 20),
         )
-        .unwrap();
+        .unwrap()
+    };
+    let first = new_period(&l);
     assert_eq!((first.after.allocated, first.after.spent), (700, 20));
     drop(l);
     let again = Ledger::durable(&dir, retention()).unwrap();
     assert_eq!(tokens(&again), (20, 0, 680));
-    let replay = again
-        .funding(
-            T,
-            Some("period-2"),
-            "tenant:acme",
-            Unit::Tokens,
-            reset,
-            (700, 20),
-        )
-        .unwrap();
+    let replay = new_period(&again);
     assert_eq!(replay, first, "the key's answer survived the restart");
     assert_eq!(tokens(&again), (20, 0, 680));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -40,15 +40,21 @@ fn second(w: &RouteWindow, at: f64) -> (u64, u64, u64, f64) {
     (s.requests, s.errors, s.bytes, s.max_seconds)
 }
 
+/// Two threads record a request each in slot 0's second lap (at 2.0 s: an error of 10 bytes;
+/// at 2.5 s: a good one of 5 bytes), together.
+fn record_two_requests_of_lap_two(w: &Arc<RouteWindow>) {
+    let other = Arc::clone(w);
+    let recorder = thread::spawn(move || other.record(Some(2.0), 0.2, true, 10, 500).unwrap());
+    w.record(Some(2.5), 0.5, false, 5, 200).unwrap();
+    recorder.join().unwrap();
+}
+
 #[test]
 fn two_recorders_rotating_one_slot_count_each_request_once() {
     model(|| {
         let w = window();
         w.record(Some(0.0), 0.9, true, 100, 500).unwrap();
-        let other = Arc::clone(&w);
-        let recorder = thread::spawn(move || other.record(Some(2.0), 0.2, true, 10, 500).unwrap());
-        w.record(Some(2.5), 0.5, false, 5, 200).unwrap();
-        recorder.join().unwrap();
+        record_two_requests_of_lap_two(&w);
 
         assert_eq!(
             second(&w, 2.9),
@@ -111,10 +117,7 @@ fn recorders_finish_a_dead_processes_clearing_once() {
         header[TAG].store(clearing(0x3fff_ffff, 2), Ordering::Release);
         header[REQUESTS].store(40, Ordering::Relaxed);
         w.slot_counts(0)[0].store(40, Ordering::Relaxed);
-        let other = Arc::clone(&w);
-        let recorder = thread::spawn(move || other.record(Some(2.0), 0.2, true, 10, 500).unwrap());
-        w.record(Some(2.5), 0.5, false, 5, 200).unwrap();
-        recorder.join().unwrap();
+        record_two_requests_of_lap_two(&w);
 
         assert_eq!(
             second(&w, 2.9),
