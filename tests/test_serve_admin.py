@@ -269,6 +269,16 @@ def test_a_retried_funding_applies_once_and_replays_through_a_restart(data: Path
         mismatch = fund("top-up-1", "CREDIT", 60)
         assert (mismatch.status_code, mismatch.json()["error"]) == (409, "IDEMPOTENCY_MISMATCH")
         assert fund("", "CREDIT", 1).status_code == 400
+        for bad_key in (7, ["k"], {"k": 1}):
+            refused = fund(bad_key, "CREDIT", 1)  # type: ignore[arg-type]
+            assert refused.status_code == 400 and "idempotency_key" in refused.json()["message"]
+        mismatched = requests.post(
+            f"{server.url}/v1/admin/budgets/fund?scope=tenant:acme&unit=TOKENS",
+            json={"operation": "CREDIT", "amount": {"unit": "TOKENS", "amount": 1}, "idempotency_key": "x"},
+            headers={"X-Admin-API-Key": ADMIN, "X-Idempotency-Key": "y"},
+            timeout=10,
+        )
+        assert mismatched.status_code == 400 and "must match" in mismatched.json()["message"]
         by_header = requests.post(
             f"{server.url}/v1/admin/budgets/fund?scope=tenant:acme&unit=TOKENS",
             json={"operation": "CREDIT", "amount": {"unit": "TOKENS", "amount": 50}},

@@ -141,3 +141,33 @@ def test_a_redis_restarted_empty_is_seeded_again_by_the_servers(
         assert [k["name"] for k in keys] == ["agents"]
     finally:
         fresh.stop()
+
+
+def test_a_server_killed_while_provisioning_loses_no_answered_change(
+    servers: list[Server], redis_server: RedisServer
+) -> None:
+    a, b = servers
+    answered: list[str] = []
+
+    def provision() -> None:
+        for i in range(10_000):
+            try:
+                made = a.admin("POST", "tenants", {"tenant_id": f"t-{i:05d}", "name": "t"})
+            except requests.RequestException:
+                return  # killed
+            if made.status_code != 201:
+                return
+            answered.append(f"t-{i:05d}")
+
+    worker = threading.Thread(target=provision)
+    worker.start()
+    assert within_seconds(lambda: len(answered) >= 20)
+    a.process.kill()  # SIGKILL, in the middle of some request
+    a.process.wait(timeout=30)
+    worker.join(timeout=30)
+    assert b.admin("POST", "tenants", {"tenant_id": "after", "name": "b"}).status_code == 201, (
+        "nothing wedged"
+    )
+    listed = {t["tenant_id"] for t in b.admin("GET", "tenants?limit=1000").json()["tenants"]}
+    assert set(answered) <= listed, "every answered tenant is kept"
+    assert "after" in listed

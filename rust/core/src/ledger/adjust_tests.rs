@@ -193,3 +193,29 @@ fn a_keyed_funding_applies_once_and_replays_its_figures() {
         Err(LedgerError::BudgetNotFound { .. })
     ));
 }
+
+#[test]
+fn a_funding_names_its_bad_parameter_and_changes_nothing() {
+    let l = ledger();
+    let param = |e: LedgerError| match e {
+        LedgerError::Invalid(crate::Error { param, .. }) => param,
+        other => panic!("{other:?}"),
+    };
+    let fund = |scope, amounts| l.funding(T, Some("k"), scope, Unit::Tokens, None, amounts);
+    assert_eq!(param(fund("tenant:acme", (-1, 0)).unwrap_err()), "amount");
+    assert_eq!(
+        param(fund("tenant:acme", (i64::MAX, 0)).unwrap_err()),
+        "amount"
+    );
+    assert_eq!(param(fund("tenant:acme", (1, -5)).unwrap_err()), "spent");
+    assert!(matches!(
+        fund("", (1, 0)).unwrap_err(),
+        LedgerError::Invalid(_)
+    ));
+    assert_eq!(figures(&l), (1_000, 300, 100, 0, 600));
+    assert_eq!(
+        fund("tenant:acme", (1, 0)).unwrap().after.allocated,
+        1_001,
+        "the key is free"
+    );
+}
