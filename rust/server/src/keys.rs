@@ -30,21 +30,8 @@ pub struct Key {
     pub permissions: Option<Vec<String>>,
 }
 
-/// A tenant key's permissions unless given others, as the admin spec states them.
-pub const DEFAULT_PERMISSIONS: [&str; 10] = [
-    "reservations:create",
-    "reservations:commit",
-    "reservations:release",
-    "reservations:extend",
-    "reservations:list",
-    "balances:read",
-    "budgets:read",
-    "budgets:write",
-    "policies:read",
-    "policies:write",
-];
-
-/// Every permission the admin spec names.
+/// Every permission the admin spec names: first a tenant key's unless given others
+/// ([`DEFAULT_PERMISSIONS`]), as the spec states them.
 pub const PERMISSIONS: [&str; 27] = [
     "reservations:create",
     "reservations:commit",
@@ -74,6 +61,9 @@ pub const PERMISSIONS: [&str; 27] = [
     "admin:events:read",
     "admin:audit:read",
 ];
+
+/// A tenant key's permissions unless given others: the first ten of [`PERMISSIONS`].
+pub const DEFAULT_PERMISSIONS: &[&str] = PERMISSIONS.split_at(10).0;
 
 impl Key {
     /// The record of `secret` for `tenant`.

@@ -261,9 +261,7 @@ fn a_host_joining_late_loads_the_snapshot_and_the_entries_after_it() {
 #[test]
 fn a_lost_journal_is_seeded_from_a_host_and_what_it_lacked_is_counted() {
     let memory = Memory::default();
-    let (a, b) = (host(&memory), host(&memory));
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let (a, b) = (funded_host(&memory), host(&memory));
     a.reserve(T, None, request(10)).unwrap();
     assert_eq!(figures(&b), (100, 10, 0));
     a.reserve(T, None, request(20)).unwrap(); // b has not seen this one
@@ -280,9 +278,7 @@ fn a_lost_journal_is_seeded_from_a_host_and_what_it_lacked_is_counted() {
 #[test]
 fn of_the_hosts_that_seed_a_lost_journal_the_longest_history_wins_until_an_entry() {
     let memory = Memory::default();
-    let (a, b) = (host(&memory), host(&memory));
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let (a, b) = (funded_host(&memory), host(&memory));
     a.reserve(T, None, request(10)).unwrap();
     assert_eq!(figures(&b), (100, 10, 0));
     a.reserve(T, None, request(20)).unwrap();
@@ -308,9 +304,7 @@ fn of_the_hosts_that_seed_a_lost_journal_the_longest_history_wins_until_an_entry
 #[test]
 fn a_journal_that_lost_its_last_entries_is_followed_and_the_loss_counted() {
     let memory = Memory::default();
-    let (a, b) = (host(&memory), host(&memory));
-    a.set_budget("tenant:acme", Unit::Credits, 100, 0, None)
-        .unwrap();
+    let (a, b) = (funded_host(&memory), host(&memory));
     a.reserve(T, None, request(10)).unwrap();
     a.reserve(T, None, request(20)).unwrap();
     // Redis restarted from a persistence file one write behind: b's next entry takes the
